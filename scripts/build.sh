@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Release build of Tessera without cargo-leptos:
+#   server binary  ${CARGO_TARGET_DIR:-target}/release/tessera
+#   site (assets)  ${CARGO_TARGET_DIR:-target}/site   (the server reads it from LEPTOS_SITE_ROOT)
+# Options: --server-only (skip the site), --site-only (skip the server binary).
+set -euo pipefail
+
+build_server=1
+build_site=1
+for arg in "$@"; do
+  case "$arg" in
+    --server-only) build_site=0 ;;
+    --site-only) build_server=0 ;;
+    *) printf '==> Unknown option: %s (use --server-only or --site-only)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# Makes sure the wasm tools are installed (quick no-op when they are) and puts them on PATH.
+# shellcheck source=tools.sh
+. "$ROOT/scripts/tools.sh" --build
+
+log() { printf '==> %s\n' "$*" >&2; }
+OUTPUT_NAME=tessera
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+SITE="$TARGET_DIR/site"
+PKG="$SITE/pkg"
+export LEPTOS_OUTPUT_NAME="$OUTPUT_NAME"
+build_start=$(date +%s)
+
+if [ "$build_server" = 1 ]; then
+  step_start=$(date +%s)
+  log "Building the server (release, features ssr)"
+  cargo build --release --features ssr --bin tessera
+  log "Server built in $(( $(date +%s) - step_start ))s: $TARGET_DIR/release/tessera"
+fi
+if [ "$build_site" = 0 ]; then
+  log "Build finished in $(( $(date +%s) - build_start ))s (server only)"
+  exit 0
+fi
+
+step_start=$(date +%s)
+log "Building the browser code (wasm32, features hydrate, profile wasm-release)"
+cargo build --lib --target wasm32-unknown-unknown --no-default-features --features hydrate --profile wasm-release
+WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$OUTPUT_NAME.wasm"
+log "WebAssembly built in $(( $(date +%s) - step_start ))s: $WASM"
+
+step_start=$(date +%s)
+log "Generating the JavaScript bindings into $PKG"
+rm -rf "$PKG"
+mkdir -p "$PKG"
+wasm-bindgen --target web --out-name "$OUTPUT_NAME" --out-dir "$PKG" "$WASM"
+mv "$PKG/${OUTPUT_NAME}_bg.wasm" "$PKG/$OUTPUT_NAME.wasm"
+log "Optimising the WebAssembly with wasm-opt -Oz"
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$PKG/$OUTPUT_NAME.wasm" -o "$PKG/$OUTPUT_NAME.opt.wasm"
+mv "$PKG/$OUTPUT_NAME.opt.wasm" "$PKG/$OUTPUT_NAME.wasm"
+log "Bindings and optimisation done in $(( $(date +%s) - step_start ))s ($(du -h "$PKG/$OUTPUT_NAME.wasm" | cut -f1) wasm)"
+
+if [ -f style/main.css ]; then
+  log "Copying style/main.css to $PKG/$OUTPUT_NAME.css"
+  cp style/main.css "$PKG/$OUTPUT_NAME.css"
+else
+  log "WARNING: style/main.css not found; the site has no stylesheet"
+fi
+if [ -d public ] && [ -n "$(ls -A public)" ]; then
+  log "Copying public/ into $SITE"
+  cp -R public/. "$SITE/"
+fi
+
+log "Build finished in $(( $(date +%s) - build_start ))s. Run it with:"
+log "  LEPTOS_SITE_ROOT=$SITE $TARGET_DIR/release/tessera serve"

@@ -1,0 +1,309 @@
+//! Server functions behind the pages. They stay thin: parse the form, take the request context,
+//! call `auth/` or `oidc/`, and answer with a redirect. Outcomes travel in the redirect's query
+//! (`error=…`), so pages behave the same with and without JavaScript.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LoginStep {
+    Identify,
+    Password { email: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginView {
+    pub tenant_name: String,
+    pub client_name: Option<String>,
+    pub step: LoginStep,
+    /// Empty when the sign-in was opened directly rather than by an application.
+    pub flow: String,
+    pub csrf: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScopeLine {
+    pub scope: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsentView {
+    pub tenant_name: String,
+    pub client_name: String,
+    pub user_email: String,
+    pub scopes: Vec<ScopeLine>,
+    pub flow: String,
+    pub csrf: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HomeView {
+    pub tenant_name: String,
+    pub signed_in_as: Option<String>,
+    pub csrf: String,
+}
+
+#[server(prefix = "/api", endpoint = "login_view")]
+pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, ServerFnError> {
+    use crate::domain::FlowStep;
+    let ctx = server::context(&tenant).await?;
+    let csrf = server::csrf(&ctx).await?;
+    let mut view = LoginView { tenant_name: ctx.tenant.name.clone(), client_name: None, step: LoginStep::Identify, flow: String::new(), csrf };
+    if flow.is_empty() {
+        return Ok(view);
+    }
+    let Ok(flow) = crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await else {
+        return Ok(view);
+    };
+    if let Some(request) = &flow.request {
+        view.client_name = ctx.state.store.clients.by_client_id(ctx.tenant.id, &request.client_id).await.ok().flatten().map(|c| c.name);
+    }
+    if let FlowStep::Password { email } = &flow.step {
+        view.step = LoginStep::Password { email: email.clone() };
+    }
+    view.flow = flow.id;
+    Ok(view)
+}
+
+#[server(prefix = "/api", endpoint = "login_email")]
+pub async fn submit_email(tenant: String, flow: String, csrf: String, email: String) -> Result<(), ServerFnError> {
+    use crate::auth::login;
+    let ctx = server::context(&tenant).await?;
+    let page = |flow: &str, error: Option<&str>| server::login_url(&ctx.tenant, flow, error);
+    if !server::csrf_ok(&ctx, &csrf).await {
+        return server::go(&page(&flow, Some("csrf")));
+    }
+    let loaded = if flow.is_empty() {
+        login::start_flow(&ctx.state, &ctx.session, &ctx.tenant, None).await
+    } else {
+        login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await
+    };
+    let outcome = match loaded {
+        Ok(f) => login::identify(&ctx.state, &ctx.tenant, f, &email).await.map_err(|e| (e, flow.clone())),
+        Err(e) => Err((e, String::new())),
+    };
+    match outcome {
+        Ok(f) => server::go(&page(&f.id, None)),
+        Err((e, flow)) => server::go(&page(&flow, Some(server::login_error_code(&ctx, e)?))),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "login_password")]
+pub async fn submit_password(tenant: String, flow: String, csrf: String, password: String) -> Result<(), ServerFnError> {
+    use crate::auth::login::{self, LoginError};
+    let ctx = server::context(&tenant).await?;
+    if !server::csrf_ok(&ctx, &csrf).await {
+        return server::go(&server::login_url(&ctx.tenant, &flow, Some("csrf")));
+    }
+    let loaded = match login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await {
+        Ok(f) => f,
+        Err(e) => return server::go(&server::login_url(&ctx.tenant, "", Some(server::login_error_code(&ctx, e)?))),
+    };
+    match login::verify_password(&ctx.state, &ctx.session, &ctx.meta, &ctx.tenant, loaded, password).await {
+        Ok(f) if f.request.is_some() => server::go(&format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, f.id)),
+        Ok(f) => {
+            ctx.state.store.artifacts.delete_flow(ctx.tenant.id, &f.id).await.map_err(server::internal(&ctx))?;
+            server::go(&format!("/t/{}", ctx.tenant.slug))
+        }
+        Err(e @ LoginError::Throttled(secs)) => {
+            let code = server::login_error_code(&ctx, e)?;
+            server::go(&format!("{}&wait={secs}", server::login_url(&ctx.tenant, &flow, Some(code))))
+        }
+        Err(e) => server::go(&server::login_url(&ctx.tenant, &flow, Some(server::login_error_code(&ctx, e)?))),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "consent_view")]
+pub async fn load_consent_page(tenant: String, flow: String) -> Result<Option<ConsentView>, ServerFnError> {
+    let ctx = server::context(&tenant).await?;
+    let Some((flow, client, user)) = server::consent_flow(&ctx, &flow).await? else {
+        return Ok(None);
+    };
+    let scopes = flow
+        .request
+        .iter()
+        .flat_map(|r| r.scopes.iter())
+        .map(|s| ScopeLine { scope: s.clone(), description: crate::oidc::scopes::describe(s).to_owned() })
+        .collect();
+    Ok(Some(ConsentView {
+        tenant_name: ctx.tenant.name.clone(),
+        client_name: client.name,
+        user_email: user.email.to_string(),
+        scopes,
+        flow: flow.id,
+        csrf: server::csrf(&ctx).await?,
+    }))
+}
+
+#[server(prefix = "/api", endpoint = "consent")]
+pub async fn submit_consent(tenant: String, flow: String, csrf: String, decision: String) -> Result<(), ServerFnError> {
+    use crate::domain::{AuditEvent, Consent, Outcome, Timestamp};
+    let ctx = server::context(&tenant).await?;
+    let consent_page = format!("/t/{}/consent?flow={}", ctx.tenant.slug, server::encode(&flow));
+    if !server::csrf_ok(&ctx, &csrf).await {
+        return server::go(&format!("{consent_page}&error=csrf"));
+    }
+    let Some((mut flow, client, user)) = server::consent_flow(&ctx, &flow).await? else {
+        return server::go(&format!("/t/{}/error?code=expired", ctx.tenant.slug));
+    };
+    let Some(request) = flow.request.as_mut() else {
+        return server::go(&format!("/t/{}/error?code=expired", ctx.tenant.slug));
+    };
+    match decision.as_str() {
+        "allow" => {
+            let mut scopes = ctx
+                .state
+                .store
+                .consents
+                .get(ctx.tenant.id, user.id, &client.client_id)
+                .await
+                .map_err(server::internal(&ctx))?
+                .map(|c| c.scopes)
+                .unwrap_or_default();
+            scopes.extend(request.scopes.iter().filter(|s| !scopes.contains(s)).cloned().collect::<Vec<_>>());
+            let consent = Consent { tenant_id: ctx.tenant.id, user_id: user.id, client_id: client.client_id.clone(), scopes, granted_at: Timestamp::now() };
+            ctx.state.store.consents.upsert(ctx.tenant.id, &consent).await.map_err(server::internal(&ctx))?;
+            request.prompt_consent = false;
+            let event = AuditEvent::new(ctx.tenant.id, "consent.granted", Outcome::Success, format!("user:{}", user.id))
+                .target(format!("client:{}", client.client_id))
+                .reason(request.scopes.join(" "));
+            ctx.state.audit(event, &ctx.meta).await;
+        }
+        "deny" => flow.denied = true,
+        _ => return server::go(&format!("{consent_page}&error=choice")),
+    }
+    ctx.state.store.artifacts.put_flow(ctx.tenant.id, &flow).await.map_err(server::internal(&ctx))?;
+    server::go(&format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, flow.id))
+}
+
+#[server(prefix = "/api", endpoint = "home_view")]
+pub async fn load_home_page(tenant: String) -> Result<HomeView, ServerFnError> {
+    let ctx = server::context(&tenant).await?;
+    let signed_in = crate::auth::browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(server::internal(&ctx))?;
+    let signed_in_as = match signed_in {
+        Some(s) => ctx.state.store.users.by_id(ctx.tenant.id, s.user_id).await.map_err(server::internal(&ctx))?.map(|u| u.email.to_string()),
+        None => None,
+    };
+    Ok(HomeView { tenant_name: ctx.tenant.name.clone(), signed_in_as, csrf: server::csrf(&ctx).await? })
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out(tenant: String, csrf: String) -> Result<(), ServerFnError> {
+    use crate::domain::{AuditEvent, Outcome};
+    let ctx = server::context(&tenant).await?;
+    if !server::csrf_ok(&ctx, &csrf).await {
+        return server::go(&format!("/t/{}?error=csrf", ctx.tenant.slug));
+    }
+    if let Some(id) = crate::auth::browser::sign_out(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(server::internal(&ctx))? {
+        let event = AuditEvent::new(ctx.tenant.id, "logout", Outcome::Success, "browser").target(format!("session:{}", &id[..8]));
+        ctx.state.audit(event, &ctx.meta).await;
+    }
+    server::go(&format!("/t/{}/signed-out", ctx.tenant.slug))
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use crate::auth::{browser, login::LoginError};
+    use crate::domain::{Client, FlowStep, LoginFlow, Tenant, User};
+    use crate::http::RequestMeta;
+    use crate::state::AppState;
+    use leptos::prelude::*;
+    use tower_sessions::Session;
+
+    pub struct Ctx {
+        pub state: AppState,
+        pub session: Session,
+        pub meta: RequestMeta,
+        pub tenant: Tenant,
+    }
+
+    pub async fn context(slug: &str) -> Result<Ctx, ServerFnError> {
+        let state = use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+        let session: Session = leptos_axum::extract().await?;
+        let parts = use_context::<axum::http::request::Parts>().ok_or_else(|| ServerFnError::new("request missing"))?;
+        let meta = RequestMeta::from_parts(&parts);
+        let tenant = crate::oidc::tenant_by_slug(&state, slug)
+            .await
+            .map_err(|e| log_internal(&meta, e))?
+            .ok_or_else(|| {
+                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                    response.set_status(axum::http::StatusCode::NOT_FOUND);
+                }
+                ServerFnError::new("not found")
+            })?;
+        Ok(Ctx { state, session, meta, tenant })
+    }
+
+    fn log_internal(meta: &RequestMeta, e: impl std::fmt::Display) -> ServerFnError {
+        tracing::error!(request_id = ?meta.request_id, error = %e, "page request failed");
+        ServerFnError::new(match &meta.request_id {
+            Some(id) => format!("Something went wrong (request id {id})."),
+            None => "Something went wrong.".to_string(),
+        })
+    }
+
+    pub fn internal<E: std::fmt::Display>(ctx: &Ctx) -> impl Fn(E) -> ServerFnError + '_ {
+        move |e| log_internal(&ctx.meta, e)
+    }
+
+    pub async fn csrf(ctx: &Ctx) -> Result<String, ServerFnError> {
+        browser::csrf_token(&ctx.session).await.map_err(|e| log_internal(&ctx.meta, e))
+    }
+
+    pub async fn csrf_ok(ctx: &Ctx, submitted: &str) -> bool {
+        let ok = browser::csrf_is_valid(&ctx.session, submitted).await;
+        if !ok {
+            tracing::warn!(request_id = ?ctx.meta.request_id, "form rejected: CSRF token missing or wrong");
+        }
+        ok
+    }
+
+    pub fn go(url: &str) -> Result<(), ServerFnError> {
+        leptos_axum::redirect(url);
+        Ok(())
+    }
+
+    pub fn encode(value: &str) -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+
+    pub fn login_url(tenant: &Tenant, flow: &str, error: Option<&str>) -> String {
+        let mut url = format!("/t/{}/login?flow={}", tenant.slug, encode(flow));
+        if let Some(code) = error {
+            url.push_str("&error=");
+            url.push_str(code);
+        }
+        url
+    }
+
+    /// The code a page turns into a message; internal errors are logged and end the request.
+    pub fn login_error_code(ctx: &Ctx, e: LoginError) -> Result<&'static str, ServerFnError> {
+        Ok(match e {
+            LoginError::Expired | LoginError::OutOfOrder => "expired",
+            LoginError::InvalidEmail(_) => "invalid_email",
+            LoginError::IncorrectCredentials => "incorrect",
+            LoginError::Throttled(_) => "throttled",
+            LoginError::Internal(e) => return Err(log_internal(&ctx.meta, e)),
+        })
+    }
+
+    /// The flow waiting for this browser's consent, its client and the signed-in user.
+    pub async fn consent_flow(ctx: &Ctx, flow: &str) -> Result<Option<(LoginFlow, Client, User)>, ServerFnError> {
+        let Ok(flow) = crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, flow).await else {
+            return Ok(None);
+        };
+        let (FlowStep::Authenticated { user_id, session_id }, Some(request)) = (&flow.step, &flow.request) else {
+            return Ok(None);
+        };
+        let (user_id, session_id, client_id) = (*user_id, session_id.clone(), request.client_id.clone());
+        let current = browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(|e| log_internal(&ctx.meta, e))?;
+        if current.map(|s| s.id) != Some(session_id) {
+            return Ok(None);
+        }
+        let store = &ctx.state.store;
+        let client = store.clients.by_client_id(ctx.tenant.id, &client_id).await.map_err(internal(ctx))?;
+        let user = store.users.by_id(ctx.tenant.id, user_id).await.map_err(internal(ctx))?;
+        Ok(client.zip(user).map(|(client, user)| (flow, client, user)))
+    }
+}

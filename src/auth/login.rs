@@ -1,0 +1,161 @@
+//! The login step machine: identify -> password -> (second factor, later) -> authenticated.
+//! Each step accepts only the input it expects, and only from the browser the flow belongs to.
+
+use super::{browser, throttle::LoginThrottle};
+use crate::crypto::{constant_time_eq, random_token};
+use crate::domain::{
+    AuditEvent, AuthorizationRequest, Email, FlowStep, LoginFlow, Outcome, Tenant, Timestamp,
+    UserSession,
+};
+use crate::error::AppError;
+use crate::http::RequestMeta;
+use crate::state::AppState;
+use tower_sessions::Session;
+
+/// A sign-in has ten minutes from first page to last step.
+const FLOW_LIFETIME_SECS: i64 = 600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("this sign-in expired or belongs to another browser")]
+    Expired,
+    #[error("this step does not follow the previous one")]
+    OutOfOrder,
+    #[error("{0}")]
+    InvalidEmail(String),
+    /// One answer for unknown account, wrong password and blocked account: no enumeration.
+    #[error("incorrect email or password")]
+    IncorrectCredentials,
+    #[error("too many attempts; wait {0} seconds")]
+    Throttled(u64),
+    #[error(transparent)]
+    Internal(#[from] AppError),
+}
+
+impl From<crate::store::StoreError> for LoginError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+pub async fn start_flow(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+    request: Option<AuthorizationRequest>,
+) -> Result<LoginFlow, LoginError> {
+    let now = Timestamp::now();
+    let flow = LoginFlow {
+        id: random_token(24),
+        tenant_id: tenant.id,
+        binding_hash: browser::binding_hash(session).await?,
+        request,
+        step: FlowStep::Identify,
+        denied: false,
+        created_at: now,
+        expires_at: now.plus_secs(FLOW_LIFETIME_SECS),
+    };
+    state.store.artifacts.put_flow(tenant.id, &flow).await?;
+    Ok(flow)
+}
+
+/// Loads a flow for this browser; a flow of another browser looks expired.
+pub async fn load_flow(state: &AppState, session: &Session, tenant: &Tenant, id: &str) -> Result<LoginFlow, LoginError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(LoginError::Expired);
+    }
+    let flow = state.store.artifacts.get_flow(tenant.id, id).await?.ok_or(LoginError::Expired)?;
+    let binding = browser::binding_hash(session).await?;
+    if !constant_time_eq(&flow.binding_hash, &binding) {
+        return Err(LoginError::Expired);
+    }
+    Ok(flow)
+}
+
+/// Step 1: who is signing in. Never reveals whether the account exists.
+pub async fn identify(state: &AppState, tenant: &Tenant, mut flow: LoginFlow, raw_email: &str) -> Result<LoginFlow, LoginError> {
+    if !matches!(flow.step, FlowStep::Identify | FlowStep::Password { .. }) {
+        return Err(LoginError::OutOfOrder);
+    }
+    let email = Email::parse(raw_email).map_err(|e| LoginError::InvalidEmail(e.0))?;
+    flow.step = FlowStep::Password { email: email.to_string() };
+    state.store.artifacts.put_flow(tenant.id, &flow).await?;
+    Ok(flow)
+}
+
+/// Step 2: the password. On success the browser is signed in and the flow is `Authenticated`.
+pub async fn verify_password(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    mut flow: LoginFlow,
+    password: String,
+) -> Result<LoginFlow, LoginError> {
+    let FlowStep::Password { email } = &flow.step else {
+        return Err(LoginError::OutOfOrder);
+    };
+    let email = email.clone();
+    let account_key = LoginThrottle::account_key(&tenant.id.to_string(), &email);
+    if let Some(wait) = state.throttle.wait_time(&account_key, meta.ip.as_deref()) {
+        let event = AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
+            .target(format!("email:{email}"))
+            .reason("throttled");
+        state.audit(event, meta).await;
+        return Err(LoginError::Throttled(wait.as_secs().max(1)));
+    }
+
+    let user = if password.len() > 1024 { None } else { state.store.users.by_email(tenant.id, &email).await? };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    // Verify even for unknown accounts (against a dummy hash) so timing does not tell them apart.
+    let password_ok = state.passwords.verify(password, hash).await?;
+    let user = match user {
+        Some(user) if password_ok && user.can_sign_in() => user,
+        other => {
+            let reason = match &other {
+                None => "unknown account",
+                Some(u) if !u.can_sign_in() => "account blocked or deleted",
+                Some(_) => "wrong password",
+            };
+            state.throttle.record_failure(&account_key, meta.ip.as_deref());
+            let mut event = AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
+                .target(format!("email:{email}"))
+                .reason(reason);
+            if let Some(u) = &other {
+                event.actor = format!("user:{}", u.id);
+            }
+            state.audit(event, meta).await;
+            return Err(LoginError::IncorrectCredentials);
+        }
+    };
+    state.throttle.record_success(&account_key);
+
+    let now = Timestamp::now();
+    let user_session = UserSession {
+        id: random_token(32),
+        tenant_id: tenant.id,
+        user_id: user.id,
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus_secs(tenant.settings.session_lifetime_secs),
+        revoked_at: None,
+    };
+    state.store.sessions.create(tenant.id, &user_session).await?;
+    state.store.users.record_login(tenant.id, user.id, now).await?;
+    browser::remember_sign_in(session, tenant, &user_session).await?;
+    state
+        .audit(AuditEvent::new(tenant.id, "login.password", Outcome::Success, format!("user:{}", user.id)), meta)
+        .await;
+
+    flow.step = FlowStep::Authenticated { user_id: user.id, session_id: user_session.id };
+    if let Some(request) = flow.request.as_mut() {
+        // The person has just signed in, which is what prompt=login and max_age asked for.
+        request.prompt_login = false;
+    }
+    state.store.artifacts.put_flow(tenant.id, &flow).await?;
+    Ok(flow)
+}

@@ -1,0 +1,187 @@
+//! The command line: `tessera serve` (the default), `migrate`, and provisioning commands.
+
+mod startup;
+
+use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
+use crate::domain::GrantType;
+use crate::error::AppError;
+use clap::{Args, Parser, Subcommand};
+use std::{io::Read, process::ExitCode};
+
+pub use startup::{build_state, bootstrap, StartupError};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a multi-tenant OpenID Connect identity provider")]
+#[command(after_help = "Configuration comes from environment variables; see README.md.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants (organisations).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users of a tenant.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth/OIDC clients (applications) of a tenant.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Do not apply pending migrations at start-up.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; its issuer is {TESSERA_PUBLIC_URL}/t/{slug}.
+    Create {
+        /// URL name: 2-63 lower-case letters, digits and hyphens.
+        slug: String,
+        /// Display name shown on sign-in pages.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin a password is generated and printed once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Give the user the tenant's admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client. Confidential clients get a secret, printed once.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// The public identifier the application sends as client_id.
+        #[arg(long = "client-id")]
+        client_id: String,
+        /// Name shown to people on the consent page.
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A public client (single-page or native app): no secret, PKCE always required.
+        #[arg(long)]
+        public: bool,
+        /// Allowed grant; repeat for several (default: authorization_code).
+        #[arg(long = "grant", value_parser = parse_grant)]
+        grants: Vec<GrantType>,
+        /// Allowed scope; repeat for several (default: openid profile email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+}
+
+fn parse_grant(raw: &str) -> Result<GrantType, String> {
+    GrantType::parse(raw).ok_or_else(|| "expected authorization_code, refresh_token or client_credentials".into())
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    init_tracing(matches!(command, Command::Serve(_)));
+    match execute(command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn describe(e: AppError) -> String {
+    match e {
+        AppError::Invalid(m) | AppError::Conflict(m) => m,
+        AppError::NotFound => "not found".into(),
+        AppError::Forbidden => "not allowed".into(),
+        AppError::Internal(m) => format!("internal error: {m}"),
+    }
+}
+
+async fn execute(command: Command) -> Result<(), String> {
+    let config = crate::config::Config::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
+    let serving = matches!(command, Command::Serve(_));
+    let migrate = !matches!(&command, Command::Serve(ServeArgs { no_migrate: true }));
+    let state = build_state(config, serving, migrate).await.map_err(|e| e.to_string())?;
+    if matches!(command, Command::Migrate) {
+        return Ok(());
+    }
+    bootstrap(&state).await.map_err(describe)?;
+    match command {
+        Command::Serve(_) => startup::serve(state).await.map_err(|e| e.to_string()),
+        Command::Migrate => Ok(()),
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let tenant = admin::tenants::create(&state, &Actor::Cli, &slug, &name).await.map_err(describe)?;
+            println!("Created tenant {} ({}).", tenant.slug, tenant.name);
+            println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
+            Ok(())
+        }
+        Command::User(UserCommand::Create { tenant, email, name, password_stdin, admin }) => {
+            let tenant = admin::tenants::find(&state, &tenant).await.map_err(describe)?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_to_string(&mut line).map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                let first = line.lines().next().unwrap_or_default().to_owned();
+                (first, false)
+            } else {
+                (crate::crypto::random_token(18), true)
+            };
+            let new = NewUser { email: &email, name: name.as_deref(), password: Some(password.clone()), admin };
+            let user = admin::users::create(&state, &Actor::Cli, &tenant, new).await.map_err(describe)?;
+            println!("Created user {} in tenant {}.", user.email, tenant.slug);
+            println!("user_id: {}", user.id);
+            if generated {
+                println!("password: {password}");
+                println!("This password is shown only once.");
+            }
+            Ok(())
+        }
+        Command::Client(ClientCommand::Create { tenant, client_id, name, redirect_uris, public, grants, scopes }) => {
+            let tenant = admin::tenants::find(&state, &tenant).await.map_err(describe)?;
+            let new = NewClient { client_id: &client_id, name: &name, redirect_uris: &redirect_uris, public, grants: &grants, scopes: &scopes };
+            let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new).await.map_err(describe)?;
+            println!("Registered {} client {} in tenant {}.", client.client_type.as_str(), client.client_id, tenant.slug);
+            println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
+            println!("client_id: {}", client.client_id);
+            if let Some(secret) = secret {
+                println!("client_secret: {secret}");
+                println!("Store the secret now: it is shown only once.");
+            }
+            Ok(())
+        }
+    }
+}

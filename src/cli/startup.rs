@@ -1,0 +1,90 @@
+//! Turning configuration into a running server: key, storage, migrations, first tenant.
+
+use crate::admin::{self, Actor};
+use crate::auth::{password::Passwords, throttle::LoginThrottle};
+use crate::config::{Config, ConfigError, StorageConfig};
+use crate::domain::TenantSlug;
+use crate::error::AppResult;
+use crate::oidc::keys::KeyRing;
+use crate::state::AppState;
+use crate::store::{sqlite::{Access, OpenError, SqliteStore}, Store};
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Storage(#[from] OpenError),
+}
+
+/// Opens storage (as the one server when `serving`), applies migrations when `migrate`, and
+/// builds the shared state.
+pub async fn build_state(config: Config, serving: bool, migrate: bool) -> Result<AppState, StartupError> {
+    let resolved = config.encryption_key()?;
+    if let Some(path) = &resolved.generated_at {
+        tracing::warn!(
+            "generated a new encryption key at {}: back it up. Without it, the signing keys and secrets in the database cannot be read. Set TESSERA_ENCRYPTION_KEY to manage it yourself.",
+            path.display()
+        );
+        eprintln!("warning: generated a new encryption key at {}. Back it up: without it the stored secrets cannot be read.", path.display());
+    }
+    let store = match &config.storage {
+        StorageConfig::Sqlite { path } => {
+            let access = if serving { Access::Server } else { Access::Tool };
+            let sqlite = SqliteStore::open(path, access).await?;
+            if migrate {
+                let applied = sqlite.migrate().await?;
+                if applied > 0 {
+                    tracing::info!(applied, "database migrations applied");
+                }
+            }
+            Store::from_backend(Arc::new(sqlite))
+        }
+    };
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    let leptos_options = LeptosOptions::builder()
+        .output_name("tessera")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    Ok(AppState {
+        keys: Arc::new(KeyRing::new(store.clone(), resolved.key)),
+        config: Arc::new(config),
+        store,
+        passwords: Passwords::default(),
+        throttle: Arc::new(LoginThrottle::default()),
+        leptos_options,
+    })
+}
+
+/// A fresh installation gets the tenant `default` and a first administrator whose generated
+/// password is printed this once.
+pub async fn bootstrap(state: &AppState) -> AppResult<()> {
+    let slug = TenantSlug::parse(TenantSlug::DEFAULT)?;
+    if state.store.tenants.by_slug(&slug).await?.is_some() {
+        return Ok(());
+    }
+    let tenant = admin::tenants::create(state, &Actor::Cli, slug.as_str(), "Default").await?;
+    let email = std::env::var("TESSERA_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    let (user, password) = admin::users::create_first_owner(state, &tenant, &email).await?;
+    let login = format!("{}/login", state.config.issuer(tenant.slug.as_str()));
+    eprintln!();
+    eprintln!("  Created the tenant \"default\" and its first administrator.");
+    eprintln!("  Sign in at {login}");
+    eprintln!("    email:    {}", user.email);
+    eprintln!("    password: {password}");
+    eprintln!("  This password is shown only this once: store it in a password manager.");
+    eprintln!();
+    Ok(())
+}
+
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {} (TESSERA_LISTEN): {e}", state.config.listen))
+    })?;
+    tracing::info!("Tessera is listening on http://{} (public URL {})", state.config.listen, state.config.public_url);
+    crate::http::serve(state, listener).await
+}

@@ -1,0 +1,250 @@
+use super::{ClientKey, Invalid, TenantId, Timestamp};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// Can keep a secret (server-side web apps, services).
+    Confidential,
+    /// Cannot keep a secret (single-page and native apps); PKCE is always required.
+    Public,
+}
+
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "confidential" => Some(Self::Confidential),
+            "public" => Some(Self::Public),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GrantType {
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            _ => None,
+        }
+    }
+}
+
+/// How a client proves its identity at the token endpoint (OIDC Core §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// A redirect URI that passed the registration rules of RFC 6749 §3.1.2 and RFC 9700 §2.1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let url = Url::parse(raw)
+            .map_err(|_| Invalid::new(format!("Redirect URI {raw:?} is not an absolute URL.")))?;
+        if raw.len() > 2000 {
+            return Err(Invalid::new("A redirect URI is at most 2000 characters."));
+        }
+        // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
+        if url.fragment().is_some() {
+            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain a fragment (#).")));
+        }
+        if raw.contains('*') {
+            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain wildcards.")));
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            "http" => {
+                return Err(Invalid::new(format!(
+                    "Redirect URI {raw:?} must use https (plain http is allowed only for loopback addresses)."
+                )))
+            }
+            // RFC 8252 §7.1: private-use schemes are reverse domain names.
+            scheme if scheme.contains('.') => {}
+            _ => {
+                return Err(Invalid::new(format!(
+                    "Redirect URI {raw:?} must use https, http on loopback, or a reverse-domain app scheme."
+                )))
+            }
+        }
+        if url.username() != "" || url.password().is_some() {
+            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain credentials.")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// RFC 8252 §7.3: a native app's loopback redirect may use any port, so ports are ignored
+    /// for loopback IP literals; everything else must match the registration exactly.
+    fn matches(&self, requested: &str, allow_loopback_port: bool) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        if !allow_loopback_port {
+            return false;
+        }
+        let (Ok(mut registered), Ok(mut asked)) = (Url::parse(&self.0), Url::parse(requested)) else {
+            return false;
+        };
+        let loopback_ip = |u: &Url| matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        if registered.scheme() != "http" || !loopback_ip(&registered) || !loopback_ip(&asked) {
+            return false;
+        }
+        let _ = registered.set_port(None);
+        let _ = asked.set_port(None);
+        registered == asked && asked.as_str().len() <= 2000
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub key: ClientKey,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub name: String,
+    pub client_type: ClientType,
+    /// SHA-256 (hex) of the generated secret; secrets are 256-bit random, so a fast hash suffices.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub require_pkce: bool,
+    pub require_consent: bool,
+    pub auth_method: TokenAuthMethod,
+    pub access_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+}
+
+impl Client {
+    pub const DEFAULT_SCOPES: [&'static str; 3] = ["openid", "profile", "email"];
+    pub const KNOWN_SCOPES: [&'static str; 4] = ["openid", "profile", "email", "offline_access"];
+
+    pub fn validate_client_id(raw: &str) -> Result<(), Invalid> {
+        let ok = (1..=128).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        if ok {
+            Ok(())
+        } else {
+            Err(Invalid::new(
+                "A client id is 1 to 128 letters, digits or the characters - . _ ~",
+            ))
+        }
+    }
+
+    /// The registered redirect URI that `requested` matches, if any.
+    pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
+        let native = self.client_type == ClientType::Public;
+        self.redirect_uris.iter().find(|r| r.matches(requested, native))
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// PKCE is mandatory for public clients (RFC 9700 §2.1.1) and on by default for all.
+    pub fn pkce_required(&self) -> bool {
+        self.require_pkce || self.client_type == ClientType::Public
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_registration_rules() {
+        assert!(RedirectUri::parse("https://app.example.com/cb").is_ok());
+        assert!(RedirectUri::parse("http://127.0.0.1:8080/cb").is_ok());
+        assert!(RedirectUri::parse("http://localhost/cb").is_ok());
+        assert!(RedirectUri::parse("com.example.app:/cb").is_ok());
+        for bad in [
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "https://*.example.com/cb",
+            "/relative",
+            "javascript:alert(1)",
+            "https://user:pw@app.example.com/cb",
+        ] {
+            assert!(RedirectUri::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_port_is_free_for_public_clients_only() {
+        let uri = RedirectUri::parse("http://127.0.0.1:8080/cb").unwrap();
+        assert!(uri.matches("http://127.0.0.1:8080/cb", false));
+        assert!(!uri.matches("http://127.0.0.1:9999/cb", false));
+        assert!(uri.matches("http://127.0.0.1:9999/cb", true));
+        assert!(!uri.matches("http://127.0.0.1:9999/other", true));
+        assert!(!uri.matches("http://127.0.0.1:8080/cb?x=1", false));
+    }
+}

@@ -1,0 +1,111 @@
+use super::{TenantId, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// A validated authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) waiting for the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub response_mode: ResponseMode,
+    pub prompt_login: bool,
+    pub prompt_consent: bool,
+    pub prompt_none: bool,
+    pub max_age: Option<i64>,
+}
+
+/// Where a sign-in stands. Each step accepts only the input it expects, so replaying an
+/// earlier form or skipping ahead fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum FlowStep {
+    Identify,
+    Password { email: String },
+    /// Signed in within this flow; consent (if needed) and the code come next.
+    Authenticated { user_id: UserId, session_id: String },
+}
+
+/// One browser's walk through sign-in (and consent, when a client asked for it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFlow {
+    pub id: String,
+    pub tenant_id: TenantId,
+    /// SHA-256 of a random value held in the browser's session: binds the flow to that browser.
+    pub binding_hash: String,
+    pub request: Option<AuthorizationRequest>,
+    pub step: FlowStep,
+    /// The person refused consent; the client gets `access_denied`.
+    pub denied: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Every access token issued, by `jti`, so it can be revoked and introspected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub jti: String,
+    pub tenant_id: TenantId,
+    pub client_id: String,
+    pub user_id: Option<UserId>,
+    pub scopes: Vec<String>,
+    /// The authorization code it was issued for; a replayed code revokes these.
+    pub code_hash: Option<String>,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: Timestamp,
+}
+
+impl Consent {
+    pub fn covers(&self, scopes: &[String]) -> bool {
+        scopes.iter().all(|s| self.scopes.contains(s))
+    }
+}
+
+/// A tenant's signing key. The private half is PKCS#8 DER sealed with the encryption key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningKey {
+    pub tenant_id: TenantId,
+    pub kid: String,
+    pub alg: String,
+    /// The public key as a JWK (RFC 7517) JSON object.
+    pub public_jwk: String,
+    pub private_key_sealed: Vec<u8>,
+    pub active: bool,
+    pub created_at: Timestamp,
+}

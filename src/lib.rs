@@ -1,0 +1,42 @@
+//! Tessera: a multi-tenant OpenID Connect identity provider.
+//!
+//! Layers, top to bottom (arrows point down only): `app` (Leptos pages and server functions),
+//! `http` (router and middleware), `oidc` (the protocol), `auth` (signing in), `admin` (console
+//! use cases), `store` (the storage contract and backends), `domain` (plain types).
+
+pub mod app;
+
+#[cfg(feature = "ssr")]
+pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod crypto;
+#[cfg(feature = "ssr")]
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod http;
+#[cfg(feature = "ssr")]
+pub mod oidc;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    // Every server-function redirect becomes a full page load, exactly as without JavaScript.
+    // Set before the router mounts, so the router's client-side hook does not replace it.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        let _ = leptos::prelude::window().location().set_href(location);
+    });
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,74 @@
+//! OpenID Provider metadata (OIDC Discovery §3, RFC 8414 §2) and the JWK Set. Advertises only
+//! what is implemented.
+
+use super::{scopes::CLAIMS_SUPPORTED, tenant_by_slug};
+use crate::domain::Client;
+use crate::http::RequestMeta;
+use crate::state::AppState;
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::{json, Value};
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found", "error_description": "unknown issuer" }))).into_response()
+}
+
+fn server_error(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
+    tracing::error!(request_id = ?meta.request_id, error = %e, "metadata failed");
+    super::error::OAuthError::server_error(meta.request_id.as_deref()).into_response()
+}
+
+pub fn metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "scopes_supported": Client::KNOWN_SCOPES.iter().filter(|s| **s != "offline_access").collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+fn cacheable(body: Value) -> Response {
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}
+
+pub async fn openid_configuration(State(state): State<AppState>, Path(slug): Path<String>, meta: RequestMeta) -> Response {
+    match tenant_by_slug(&state, &slug).await {
+        Ok(Some(tenant)) => cacheable(metadata(&state.config.issuer(tenant.slug.as_str()))),
+        Ok(None) => not_found(),
+        Err(e) => server_error(&meta, e),
+    }
+}
+
+pub async fn jwks(State(state): State<AppState>, Path(slug): Path<String>, meta: RequestMeta) -> Response {
+    let tenant = match tenant_by_slug(&state, &slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return not_found(),
+        Err(e) => return server_error(&meta, e),
+    };
+    match state.keys.for_tenant(tenant.id).await {
+        Ok(keys) => cacheable(keys.jwks.clone()),
+        Err(e) => server_error(&meta, e),
+    }
+}

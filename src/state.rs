@@ -1,0 +1,40 @@
+//! What every request handler shares, built once at start-up.
+
+use crate::auth::{password::Passwords, throttle::LoginThrottle};
+use crate::config::Config;
+use crate::domain::AuditEvent;
+use crate::http::RequestMeta;
+use crate::oidc::keys::KeyRing;
+use crate::store::Store;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub passwords: Passwords,
+    pub throttle: Arc<LoginThrottle>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// Writes an audit event with the request's origin. A failed write is logged, not fatal:
+    /// the storage fault that caused it surfaces on the request's own writes.
+    pub async fn audit(&self, mut event: AuditEvent, meta: &RequestMeta) {
+        event.ip = meta.ip.clone();
+        event.user_agent = meta.user_agent.clone();
+        event.request_id = meta.request_id.clone();
+        if let Err(e) = self.store.audit.append(&event).await {
+            tracing::error!(request_id = ?meta.request_id, action = %event.action, error = %e, "audit write failed");
+        }
+    }
+}

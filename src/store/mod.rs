@@ -1,0 +1,158 @@
+//! The storage contract. Every backend implements these traits; the server holds them as
+//! `Arc<dyn …>` chosen from configuration. Tenant-scoped calls take a [`TenantId`] first, so a
+//! tenant-less query of tenant data cannot be written through this contract.
+
+pub mod sqlite;
+
+use crate::domain::{
+    AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
+    LoginFlow, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// The same faults reported the same way by every backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint would be broken; the string names what already exists.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait TenantRepo: Send + Sync {
+    async fn create(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
+    async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+}
+
+#[async_trait]
+pub trait UserRepo: Send + Sync {
+    /// Creates the user and, when `roles` is not empty, assigns them, atomically.
+    async fn create(&self, tenant: TenantId, user: &User, roles: &[&str]) -> StoreResult<()>;
+    async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
+    async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
+    async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()>;
+    async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>>;
+}
+
+#[async_trait]
+pub trait ClientRepo: Send + Sync {
+    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
+    async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>>;
+}
+
+#[async_trait]
+pub trait SessionRepo: Send + Sync {
+    async fn create(&self, tenant: TenantId, session: &UserSession) -> StoreResult<()>;
+    async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>>;
+    async fn touch(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
+    async fn revoke(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ConsentRepo: Send + Sync {
+    async fn get(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<Option<Consent>>;
+    async fn upsert(&self, tenant: TenantId, consent: &Consent) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SigningKeyRepo: Send + Sync {
+    async fn insert(&self, tenant: TenantId, key: &SigningKey) -> StoreResult<()>;
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>>;
+}
+
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    async fn append(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Newest first.
+    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Outcome of redeeming an authorization code.
+#[derive(Debug)]
+pub enum Redemption {
+    /// First use: the code is now spent.
+    Redeemed(AuthorizationCode),
+    /// The code was already spent: a replay (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    AlreadyUsed(AuthorizationCode),
+    Unknown,
+}
+
+/// Short-lived protocol artifacts; a separate trait so they can live in Redis later.
+#[async_trait]
+pub trait OidcArtifactRepo: Send + Sync {
+    async fn put_flow(&self, tenant: TenantId, flow: &LoginFlow) -> StoreResult<()>;
+    async fn get_flow(&self, tenant: TenantId, id: &str) -> StoreResult<Option<LoginFlow>>;
+    async fn delete_flow(&self, tenant: TenantId, id: &str) -> StoreResult<()>;
+
+    async fn put_code(&self, tenant: TenantId, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Atomically marks the code used; exactly one of concurrent callers gets `Redeemed`.
+    async fn redeem_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<Redemption>;
+
+    async fn record_access_token(&self, tenant: TenantId, token: &AccessTokenRecord) -> StoreResult<()>;
+    async fn access_token(&self, tenant: TenantId, jti: &str) -> StoreResult<Option<AccessTokenRecord>>;
+    /// Revokes every access token issued for a code; returns how many.
+    async fn revoke_tokens_of_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<u64>;
+}
+
+/// Browser sessions for `tower-sessions`; not tenant-scoped (one browser, many tenants).
+#[async_trait]
+pub trait BrowserSessionRepo: Send + Sync {
+    /// Inserts a new record; `Conflict` when the id hash exists.
+    async fn create(&self, record: &BrowserSessionRecord) -> StoreResult<()>;
+    async fn save(&self, record: &BrowserSessionRecord) -> StoreResult<()>;
+    async fn load(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<BrowserSessionRecord>>;
+    async fn delete(&self, id_hash: &str) -> StoreResult<()>;
+}
+
+/// Every repository the server uses, chosen once at start-up.
+#[derive(Clone)]
+pub struct Store {
+    pub tenants: Arc<dyn TenantRepo>,
+    pub users: Arc<dyn UserRepo>,
+    pub clients: Arc<dyn ClientRepo>,
+    pub sessions: Arc<dyn SessionRepo>,
+    pub consents: Arc<dyn ConsentRepo>,
+    pub keys: Arc<dyn SigningKeyRepo>,
+    pub audit: Arc<dyn AuditRepo>,
+    pub artifacts: Arc<dyn OidcArtifactRepo>,
+    pub browser_sessions: Arc<dyn BrowserSessionRepo>,
+}
+
+impl Store {
+    /// Builds a store in which one backend serves every repository.
+    pub fn from_backend<B>(backend: Arc<B>) -> Self
+    where
+        B: TenantRepo
+            + UserRepo
+            + ClientRepo
+            + SessionRepo
+            + ConsentRepo
+            + SigningKeyRepo
+            + AuditRepo
+            + OidcArtifactRepo
+            + BrowserSessionRepo
+            + 'static,
+    {
+        Self {
+            tenants: backend.clone(),
+            users: backend.clone(),
+            clients: backend.clone(),
+            sessions: backend.clone(),
+            consents: backend.clone(),
+            keys: backend.clone(),
+            audit: backend.clone(),
+            artifacts: backend.clone(),
+            browser_sessions: backend,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Login flows, authorization codes and access-token records.
+
+use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
+use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[async_trait]
+impl OidcArtifactRepo for SqliteStore {
+    async fn put_flow(&self, tenant: TenantId, flow: &LoginFlow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO login_flows (tenant_id, id, data, expires_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (tenant_id, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(tenant.to_string())
+        .bind(&flow.id)
+        .bind(to_json(flow))
+        .bind(flow.expires_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_flow(&self, tenant: TenantId, id: &str) -> StoreResult<Option<LoginFlow>> {
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM login_flows WHERE tenant_id = ? AND id = ? AND expires_at > ?")
+                .bind(tenant.to_string())
+                .bind(id)
+                .bind(Timestamp::now().unix())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    async fn delete_flow(&self, tenant: TenantId, id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_flows WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_code(&self, tenant: TenantId, code: &AuthorizationCode) -> StoreResult<()> {
+        sqlx::query("INSERT INTO authorization_codes (tenant_id, code_hash, data, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(tenant.to_string())
+            .bind(&code.code_hash)
+            .bind(to_json(code))
+            .bind(code.expires_at.unix())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("authorization code"))?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<Redemption> {
+        // One UPDATE decides the race: only the caller whose statement flips redeemed_at wins.
+        let won: Option<String> = sqlx::query_scalar(
+            "UPDATE authorization_codes SET redeemed_at = ?
+             WHERE tenant_id = ? AND code_hash = ? AND redeemed_at IS NULL RETURNING data",
+        )
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if let Some(data) = won {
+            return Ok(Redemption::Redeemed(from_json(&data)?));
+        }
+        let spent: Option<String> =
+            sqlx::query_scalar("SELECT data FROM authorization_codes WHERE tenant_id = ? AND code_hash = ?")
+                .bind(tenant.to_string())
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(match spent {
+            Some(data) => Redemption::AlreadyUsed(from_json(&data)?),
+            None => Redemption::Unknown,
+        })
+    }
+
+    async fn record_access_token(&self, tenant: TenantId, t: &AccessTokenRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, issued_at, expires_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(&t.jti)
+        .bind(&t.client_id)
+        .bind(t.user_id.map(|u| u.to_string()))
+        .bind(to_json(&t.scopes))
+        .bind(&t.code_hash)
+        .bind(t.issued_at.unix())
+        .bind(t.expires_at.unix())
+        .bind(t.revoked_at.map(Timestamp::unix))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("access token"))?;
+        Ok(())
+    }
+
+    async fn access_token(&self, tenant: TenantId, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {
+        let row = sqlx::query("SELECT * FROM access_tokens WHERE tenant_id = ? AND jti = ?")
+            .bind(tenant.to_string())
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|row| {
+            Ok(AccessTokenRecord {
+                jti: row.get("jti"),
+                tenant_id: parse(row.get("tenant_id"))?,
+                client_id: row.get("client_id"),
+                user_id: row.get::<Option<String>, _>("user_id").map(|u| parse(&u)).transpose()?,
+                scopes: from_json(row.get("scopes"))?,
+                code_hash: row.get("code_hash"),
+                issued_at: Timestamp::from_unix(row.get("issued_at")),
+                expires_at: Timestamp::from_unix(row.get("expires_at")),
+                revoked_at: row.get::<Option<i64>, _>("revoked_at").map(Timestamp::from_unix),
+            })
+        })
+        .transpose()
+    }
+
+    async fn revoke_tokens_of_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = ? WHERE tenant_id = ? AND code_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,250 @@
+//! Tenants, users and clients.
+
+use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
+use crate::domain::{
+    Client, ClientType, Email, GrantType, RedirectUri, Tenant, TenantId, TenantSlug, TenantStatus,
+    Timestamp, TokenAuthMethod, User, UserId,
+};
+use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use async_trait::async_trait;
+use sqlx::{sqlite::SqliteRow, Row};
+
+fn tenant_from_row(row: &SqliteRow) -> StoreResult<Tenant> {
+    let status: String = row.get("status");
+    Ok(Tenant {
+        id: parse(row.get("id"))?,
+        slug: TenantSlug::parse(row.get("slug")).map_err(|e| StoreError::Corrupt(e.0))?,
+        name: row.get("name"),
+        status: TenantStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?,
+        settings: from_json(row.get("settings"))?,
+        created_at: Timestamp::from_unix(row.get("created_at")),
+    })
+}
+
+#[async_trait]
+impl TenantRepo for SqliteStore {
+    async fn create(&self, tenant: &Tenant) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, status, settings, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.id.to_string())
+        .bind(tenant.slug.as_str())
+        .bind(&tenant.name)
+        .bind(tenant.status.as_str())
+        .bind(to_json(&tenant.settings))
+        .bind(tenant.created_at.unix())
+        .bind(tenant.created_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("tenant"))?;
+        Ok(())
+    }
+
+    async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE slug = ?")
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| tenant_from_row(&r))
+            .transpose()
+    }
+
+    async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| tenant_from_row(&r))
+            .transpose()
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    let email: String = row.get("email");
+    Ok(User {
+        id: parse(row.get("id"))?,
+        tenant_id: parse(row.get("tenant_id"))?,
+        email: Email::parse(&email).map_err(|e| StoreError::Corrupt(e.0))?,
+        name: row.get("name"),
+        password_hash: row.get("password_hash"),
+        email_verified: row.get("email_verified"),
+        blocked: row.get("blocked"),
+        deleted_at: row.get::<Option<i64>, _>("deleted_at").map(Timestamp::from_unix),
+        last_login_at: row.get::<Option<i64>, _>("last_login_at").map(Timestamp::from_unix),
+        login_count: row.get("login_count"),
+        created_at: Timestamp::from_unix(row.get("created_at")),
+        updated_at: Timestamp::from_unix(row.get("updated_at")),
+    })
+}
+
+#[async_trait]
+impl UserRepo for SqliteStore {
+    async fn create(&self, tenant: TenantId, user: &User, roles: &[&str]) -> StoreResult<()> {
+        debug_assert_eq!(tenant, user.tenant_id);
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO users (tenant_id, id, email, name, password_hash, email_verified, blocked,
+                                deleted_at, last_login_at, login_count, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.blocked)
+        .bind(user.deleted_at.map(Timestamp::unix))
+        .bind(user.last_login_at.map(Timestamp::unix))
+        .bind(user.login_count)
+        .bind(user.created_at.unix())
+        .bind(user.updated_at.unix())
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("a user with this email"))?;
+        for role in roles {
+            sqlx::query("INSERT INTO role_assignments (tenant_id, user_id, role, created_at) VALUES (?, ?, ?, ?)")
+                .bind(tenant.to_string())
+                .bind(user.id.to_string())
+                .bind(role)
+                .bind(user.created_at.unix())
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("role assignment"))?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE tenant_id = ? AND email = ?")
+            .bind(tenant.to_string())
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE users SET last_login_at = ?, login_count = login_count + 1, updated_at = ?
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(at.unix())
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT role FROM role_assignments WHERE tenant_id = ? AND user_id = ? ORDER BY role")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
+    let client_type: String = row.get("client_type");
+    let auth_method: String = row.get("auth_method");
+    let redirect_uris: Vec<String> = from_json(row.get("redirect_uris"))?;
+    let grant_types: Vec<String> = from_json(row.get("grant_types"))?;
+    Ok(Client {
+        key: parse(row.get("id"))?,
+        tenant_id: parse(row.get("tenant_id"))?,
+        client_id: row.get("client_id"),
+        name: row.get("name"),
+        client_type: ClientType::parse(&client_type).ok_or_else(|| StoreError::Corrupt(client_type.clone()))?,
+        secret_hash: row.get("secret_hash"),
+        redirect_uris: redirect_uris
+            .iter()
+            .map(|u| RedirectUri::parse(u).map_err(|e| StoreError::Corrupt(e.0)))
+            .collect::<StoreResult<_>>()?,
+        grant_types: grant_types
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| StoreError::Corrupt(g.clone())))
+            .collect::<StoreResult<_>>()?,
+        scopes: from_json(row.get("scopes"))?,
+        require_pkce: row.get("require_pkce"),
+        require_consent: row.get("require_consent"),
+        auth_method: TokenAuthMethod::parse(&auth_method).ok_or_else(|| StoreError::Corrupt(auth_method.clone()))?,
+        access_token_ttl_secs: row.get("access_token_ttl_secs"),
+        id_token_ttl_secs: row.get("id_token_ttl_secs"),
+        refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
+        disabled: row.get("disabled"),
+        created_at: Timestamp::from_unix(row.get("created_at")),
+    })
+}
+
+#[async_trait]
+impl ClientRepo for SqliteStore {
+    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        debug_assert_eq!(tenant, client.tenant_id);
+        let redirect_uris: Vec<&str> = client.redirect_uris.iter().map(RedirectUri::as_str).collect();
+        let grant_types: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
+                                  grant_types, scopes, require_pkce, require_consent, auth_method,
+                                  access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
+                                  disabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(client.key.to_string())
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(client.client_type.as_str())
+        .bind(&client.secret_hash)
+        .bind(to_json(&redirect_uris))
+        .bind(to_json(&grant_types))
+        .bind(to_json(&client.scopes))
+        .bind(client.require_pkce)
+        .bind(client.require_consent)
+        .bind(client.auth_method.as_str())
+        .bind(client.access_token_ttl_secs)
+        .bind(client.id_token_ttl_secs)
+        .bind(client.refresh_token_ttl_secs)
+        .bind(client.disabled)
+        .bind(client.created_at.unix())
+        .bind(client.created_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("a client with this client id"))?;
+        Ok(())
+    }
+
+    async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>> {
+        sqlx::query("SELECT * FROM clients WHERE tenant_id = ? AND client_id = ?")
+            .bind(tenant.to_string())
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| client_from_row(&r))
+            .transpose()
+    }
+}

@@ -1,0 +1,126 @@
+//! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
+
+mod artifacts;
+mod identity;
+mod records;
+
+use super::{StoreError, StoreResult};
+use serde::{de::DeserializeOwned, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::{fs::File, path::Path, str::FromStr, time::Duration};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Held for the life of a server so a second server on the same file refuses to start.
+    _server_lock: Option<File>,
+}
+
+/// Whether this process is the one server allowed on the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `tessera serve`: takes the file's server lock or refuses to start.
+    Server,
+    /// Short command-line tasks, which may run beside a server (SQLite serialises the writes).
+    Tool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &Path, access: Access) -> Result<Self, OpenError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::Io(dir.display().to_string(), e))?;
+        }
+        let server_lock = match access {
+            Access::Server => Some(take_server_lock(path)?),
+            Access::Tool => None,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| OpenError::Connect(path.display().to_string(), e.to_string()))?;
+        Ok(Self { pool, _server_lock: server_lock })
+    }
+
+    /// Applies the pending migrations in `migrations/sqlite`; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, OpenError> {
+        let migrator = sqlx::migrate!("migrations/sqlite");
+        let applied_before = self.applied_migrations().await;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        Ok(self.applied_migrations().await.saturating_sub(applied_before))
+    }
+
+    async fn applied_migrations(&self) -> usize {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map(|n| n as usize)
+            .unwrap_or(0)
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(unavailable)
+    }
+}
+
+fn take_server_lock(db_path: &Path) -> Result<File, OpenError> {
+    let lock_path = db_path.with_extension("lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| OpenError::Io(lock_path.display().to_string(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse(db_path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Io(lock_path.display().to_string(), e)),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "another Tessera server is already using the database {0}. SQLite allows one server per database file: stop the other server, or point STORAGE_SQLITE_PATH at another file"
+    )]
+    InUse(String),
+    #[error("cannot create or open {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("cannot open the SQLite database {0}: {1}")]
+    Connect(String, String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Maps a unique-constraint violation to `Conflict(what)`, anything else to `Unavailable`.
+fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => unavailable(e),
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse<T: FromStr>(raw: &str) -> StoreResult<T> {
+    raw.parse().map_err(|_| StoreError::Corrupt(format!("unparseable value {raw:?}")))
+}

@@ -1,0 +1,276 @@
+//! Sessions, consents, signing keys, audit events and browser sessions.
+
+use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
+use crate::domain::{
+    AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
+    UserSession,
+};
+use crate::store::{
+    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use sqlx::{sqlite::SqliteRow, Row};
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<UserSession> {
+    Ok(UserSession {
+        id: row.get("id"),
+        tenant_id: parse(row.get("tenant_id"))?,
+        user_id: parse(row.get("user_id"))?,
+        auth_time: Timestamp::from_unix(row.get("auth_time")),
+        amr: from_json(row.get("amr"))?,
+        ip: row.get("ip"),
+        user_agent: row.get("user_agent"),
+        created_at: Timestamp::from_unix(row.get("created_at")),
+        last_seen_at: Timestamp::from_unix(row.get("last_seen_at")),
+        expires_at: Timestamp::from_unix(row.get("expires_at")),
+        revoked_at: row.get::<Option<i64>, _>("revoked_at").map(Timestamp::from_unix),
+    })
+}
+
+#[async_trait]
+impl SessionRepo for SqliteStore {
+    async fn create(&self, tenant: TenantId, s: &UserSession) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_sessions (tenant_id, id, user_id, auth_time, amr, ip, user_agent,
+                                        created_at, last_seen_at, expires_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(&s.id)
+        .bind(s.user_id.to_string())
+        .bind(s.auth_time.unix())
+        .bind(to_json(&s.amr))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(s.created_at.unix())
+        .bind(s.last_seen_at.unix())
+        .bind(s.expires_at.unix())
+        .bind(s.revoked_at.map(Timestamp::unix))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("session"))?;
+        Ok(())
+    }
+
+    async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>> {
+        sqlx::query("SELECT * FROM user_sessions WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.to_string())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| session_from_row(&r))
+            .transpose()
+    }
+
+    async fn touch(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE user_sessions SET last_seen_at = ? WHERE tenant_id = ? AND id = ? AND last_seen_at < ?")
+            .bind(at.unix())
+            .bind(tenant.to_string())
+            .bind(id)
+            .bind(at.unix())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE user_sessions SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL")
+            .bind(at.unix())
+            .bind(tenant.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsentRepo for SqliteStore {
+    async fn get(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<Option<Consent>> {
+        let row = sqlx::query("SELECT * FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?")
+            .bind(tenant.to_string())
+            .bind(user.to_string())
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|row| {
+            Ok(Consent {
+                tenant_id: parse(row.get("tenant_id"))?,
+                user_id: parse(row.get("user_id"))?,
+                client_id: row.get("client_id"),
+                scopes: from_json(row.get("scopes"))?,
+                granted_at: Timestamp::from_unix(row.get("granted_at")),
+            })
+        })
+        .transpose()
+    }
+
+    async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO consents (tenant_id, user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+        )
+        .bind(tenant.to_string())
+        .bind(c.user_id.to_string())
+        .bind(&c.client_id)
+        .bind(to_json(&c.scopes))
+        .bind(c.granted_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SigningKeyRepo for SqliteStore {
+    async fn insert(&self, tenant: TenantId, k: &SigningKey) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, active, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(&k.public_jwk)
+        .bind(&k.private_key_sealed)
+        .bind(k.active)
+        .bind(k.created_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("signing key"))?;
+        Ok(())
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
+        let rows = sqlx::query("SELECT * FROM signing_keys WHERE tenant_id = ? ORDER BY created_at DESC, kid")
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKey {
+                    tenant_id: parse(row.get("tenant_id"))?,
+                    kid: row.get("kid"),
+                    alg: row.get("alg"),
+                    public_jwk: row.get("public_jwk"),
+                    private_key_sealed: row.get("private_key_sealed"),
+                    active: row.get("active"),
+                    created_at: Timestamp::from_unix(row.get("created_at")),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl AuditRepo for SqliteStore {
+    async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.tenant_id.to_string())
+        .bind(e.id.to_string())
+        .bind(e.at.unix())
+        .bind(&e.action)
+        .bind(e.outcome.as_str())
+        .bind(&e.actor)
+        .bind(&e.target)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.reason)
+        .bind(&e.request_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY at DESC, id DESC LIMIT ?")
+            .bind(tenant.to_string())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = row.get("outcome");
+                Ok(AuditEvent {
+                    id: parse(row.get("id"))?,
+                    tenant_id: parse(row.get("tenant_id"))?,
+                    at: Timestamp::from_unix(row.get("at")),
+                    action: row.get("action"),
+                    outcome: match outcome.as_str() {
+                        "success" => Outcome::Success,
+                        "failure" => Outcome::Failure,
+                        _ => return Err(StoreError::Corrupt(outcome)),
+                    },
+                    actor: row.get("actor"),
+                    target: row.get("target"),
+                    ip: row.get("ip"),
+                    user_agent: row.get("user_agent"),
+                    reason: row.get("reason"),
+                    request_id: row.get("request_id"),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BrowserSessionRepo for SqliteStore {
+    async fn create(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES (?, ?, ?)")
+            .bind(&r.id_hash)
+            .bind(&r.data)
+            .bind(r.expires_at.unix())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("browser session"))?;
+        Ok(())
+    }
+
+    async fn save(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&r.id_hash)
+        .bind(&r.data)
+        .bind(r.expires_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<BrowserSessionRecord>> {
+        let row = sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = ? AND expires_at > ?")
+            .bind(id_hash)
+            .bind(now.unix())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|row| BrowserSessionRecord {
+            id_hash: row.get("id_hash"),
+            data: row.get("data"),
+            expires_at: Timestamp::from_unix(row.get("expires_at")),
+        }))
+    }
+
+    async fn delete(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM browser_sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
