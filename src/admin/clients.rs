@@ -1,6 +1,8 @@
 use super::{audit, Actor};
 use crate::crypto::{random_token, sha256_hex};
-use crate::domain::{Client, ClientKey, ClientType, GrantType, RedirectUri, Tenant, Timestamp, TokenAuthMethod};
+use crate::domain::{
+    Client, ClientKey, ClientType, GrantType, RedirectUri, Tenant, Timestamp, TokenAuthMethod,
+};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -14,27 +16,50 @@ pub struct NewClient<'a> {
 }
 
 /// Registers a client; returns it and, for confidential clients, the secret (shown once).
-pub async fn create(state: &AppState, actor: &Actor, tenant: &Tenant, new: NewClient<'_>) -> AppResult<(Client, Option<String>)> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    new: NewClient<'_>,
+) -> AppResult<(Client, Option<String>)> {
     Client::validate_client_id(new.client_id)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Invalid("A client name is 1 to 100 characters.".into()));
+        return Err(AppError::Invalid(
+            "A client name is 1 to 100 characters.".into(),
+        ));
     }
     if new.redirect_uris.is_empty() {
         return Err(AppError::Invalid("Give at least one redirect URI.".into()));
     }
-    let redirect_uris = new.redirect_uris.iter().map(|u| RedirectUri::parse(u)).collect::<Result<Vec<_>, _>>()?;
-    let mut grant_types: Vec<GrantType> = if new.grants.is_empty() { vec![GrantType::AuthorizationCode] } else { new.grants.to_vec() };
+    let redirect_uris = new
+        .redirect_uris
+        .iter()
+        .map(|u| RedirectUri::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut grant_types: Vec<GrantType> = if new.grants.is_empty() {
+        vec![GrantType::AuthorizationCode]
+    } else {
+        new.grants.to_vec()
+    };
     grant_types.dedup();
     if new.public && grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(AppError::Invalid("A public client cannot use client_credentials: it has no secret.".into()));
+        return Err(AppError::Invalid(
+            "A public client cannot use client_credentials: it has no secret.".into(),
+        ));
     }
     let scopes: Vec<String> = if new.scopes.is_empty() {
-        Client::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+        Client::DEFAULT_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         new.scopes.to_vec()
     };
-    if let Some(unknown) = scopes.iter().find(|s| !Client::KNOWN_SCOPES.contains(&s.as_str())) {
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|s| !Client::KNOWN_SCOPES.contains(&s.as_str()))
+    {
         return Err(AppError::Invalid(format!(
             "Unknown scope {unknown:?}; known scopes are {}.",
             Client::KNOWN_SCOPES.join(", ")
@@ -46,14 +71,22 @@ pub async fn create(state: &AppState, actor: &Actor, tenant: &Tenant, new: NewCl
         tenant_id: tenant.id,
         client_id: new.client_id.to_owned(),
         name: name.to_owned(),
-        client_type: if new.public { ClientType::Public } else { ClientType::Confidential },
+        client_type: if new.public {
+            ClientType::Public
+        } else {
+            ClientType::Confidential
+        },
         secret_hash: secret.as_deref().map(sha256_hex),
         redirect_uris,
         grant_types,
         scopes,
         require_pkce: true,
         require_consent: true,
-        auth_method: if new.public { TokenAuthMethod::None } else { TokenAuthMethod::ClientSecretBasic },
+        auth_method: if new.public {
+            TokenAuthMethod::None
+        } else {
+            TokenAuthMethod::ClientSecretBasic
+        },
         access_token_ttl_secs: 600,
         id_token_ttl_secs: 600,
         refresh_token_ttl_secs: 30 * 24 * 3600,
@@ -61,6 +94,13 @@ pub async fn create(state: &AppState, actor: &Actor, tenant: &Tenant, new: NewCl
         created_at: Timestamp::now(),
     };
     state.store.clients.create(tenant.id, &client).await?;
-    audit(state, actor, tenant.id, "client.created", format!("client:{}", client.client_id)).await;
+    audit(
+        state,
+        actor,
+        tenant.id,
+        "client.created",
+        format!("client:{}", client.client_id),
+    )
+    .await;
     Ok((client, secret))
 }

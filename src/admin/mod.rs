@@ -25,6 +25,7 @@ impl Actor {
 }
 
 async fn audit(state: &AppState, actor: &Actor, tenant: TenantId, action: &str, target: String) {
-    let event = AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name()).target(target);
+    let event =
+        AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name()).target(target);
     state.audit(event, &RequestMeta::default()).await;
 }

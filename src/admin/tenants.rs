@@ -7,7 +7,14 @@ pub async fn create(state: &AppState, actor: &Actor, slug: &str, name: &str) -> 
     let tenant = Tenant::new(TenantSlug::parse(slug)?, name)?;
     state.store.tenants.create(&tenant).await?;
     state.keys.ensure(tenant.id).await?;
-    audit(state, actor, tenant.id, "tenant.created", format!("tenant:{}", tenant.slug)).await;
+    audit(
+        state,
+        actor,
+        tenant.id,
+        "tenant.created",
+        format!("tenant:{}", tenant.slug),
+    )
+    .await;
     Ok(tenant)
 }
 

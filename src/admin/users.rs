@@ -15,29 +15,58 @@ pub struct NewUser<'a> {
 pub const OWNER_ROLE: &str = "owner";
 pub const ADMIN_ROLE: &str = "admin";
 
-pub async fn create(state: &AppState, actor: &Actor, tenant: &Tenant, new: NewUser<'_>) -> AppResult<User> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    new: NewUser<'_>,
+) -> AppResult<User> {
     let email = Email::parse(new.email)?;
     let mut user = User::new(tenant.id, email, new.name)?;
     if let Some(password) = new.password {
         check_policy(&password).map_err(AppError::Invalid)?;
         if password.trim().eq_ignore_ascii_case(user.email.as_str()) {
-            return Err(AppError::Invalid("The password cannot be the email address.".into()));
+            return Err(AppError::Invalid(
+                "The password cannot be the email address.".into(),
+            ));
         }
         user.password_hash = Some(state.passwords.hash(password).await?);
     }
     let roles: &[&str] = if new.admin { &[ADMIN_ROLE] } else { &[] };
     state.store.users.create(tenant.id, &user, roles).await?;
-    audit(state, actor, tenant.id, "user.created", format!("user:{}", user.id)).await;
+    audit(
+        state,
+        actor,
+        tenant.id,
+        "user.created",
+        format!("user:{}", user.id),
+    )
+    .await;
     Ok(user)
 }
 
 /// The first administrator of a new installation, with a generated password shown once.
-pub async fn create_first_owner(state: &AppState, tenant: &Tenant, email: &str) -> AppResult<(User, String)> {
+pub async fn create_first_owner(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+) -> AppResult<(User, String)> {
     let password = crate::crypto::random_token(18);
     let mut user = User::new(tenant.id, Email::parse(email)?, Some("Administrator"))?;
     user.password_hash = Some(state.passwords.hash(password.clone()).await?);
     user.email_verified = true;
-    state.store.users.create(tenant.id, &user, &[OWNER_ROLE]).await?;
-    audit(state, &Actor::Cli, tenant.id, "user.created", format!("user:{}", user.id)).await;
+    state
+        .store
+        .users
+        .create(tenant.id, &user, &[OWNER_ROLE])
+        .await?;
+    audit(
+        state,
+        &Actor::Cli,
+        tenant.id,
+        "user.created",
+        format!("user:{}", user.id),
+    )
+    .await;
     Ok((user, password))
 }

@@ -49,25 +49,48 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
     use crate::domain::FlowStep;
     let ctx = server::context(&tenant).await?;
     let csrf = server::csrf(&ctx).await?;
-    let mut view = LoginView { tenant_name: ctx.tenant.name.clone(), client_name: None, step: LoginStep::Identify, flow: String::new(), csrf };
+    let mut view = LoginView {
+        tenant_name: ctx.tenant.name.clone(),
+        client_name: None,
+        step: LoginStep::Identify,
+        flow: String::new(),
+        csrf,
+    };
     if flow.is_empty() {
         return Ok(view);
     }
-    let Ok(flow) = crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await else {
+    let Ok(flow) =
+        crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await
+    else {
         return Ok(view);
     };
     if let Some(request) = &flow.request {
-        view.client_name = ctx.state.store.clients.by_client_id(ctx.tenant.id, &request.client_id).await.ok().flatten().map(|c| c.name);
+        view.client_name = ctx
+            .state
+            .store
+            .clients
+            .by_client_id(ctx.tenant.id, &request.client_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.name);
     }
     if let FlowStep::Password { email } = &flow.step {
-        view.step = LoginStep::Password { email: email.clone() };
+        view.step = LoginStep::Password {
+            email: email.clone(),
+        };
     }
     view.flow = flow.id;
     Ok(view)
 }
 
 #[server(prefix = "/api", endpoint = "login_email")]
-pub async fn submit_email(tenant: String, flow: String, csrf: String, email: String) -> Result<(), ServerFnError> {
+pub async fn submit_email(
+    tenant: String,
+    flow: String,
+    csrf: String,
+    email: String,
+) -> Result<(), ServerFnError> {
     use crate::auth::login;
     let ctx = server::context(&tenant).await?;
     let page = |flow: &str, error: Option<&str>| server::login_url(&ctx.tenant, flow, error);
@@ -80,7 +103,9 @@ pub async fn submit_email(tenant: String, flow: String, csrf: String, email: Str
         login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await
     };
     let outcome = match loaded {
-        Ok(f) => login::identify(&ctx.state, &ctx.tenant, f, &email).await.map_err(|e| (e, flow.clone())),
+        Ok(f) => login::identify(&ctx.state, &ctx.tenant, f, &email)
+            .await
+            .map_err(|e| (e, flow.clone())),
         Err(e) => Err((e, String::new())),
     };
     match outcome {
@@ -90,7 +115,12 @@ pub async fn submit_email(tenant: String, flow: String, csrf: String, email: Str
 }
 
 #[server(prefix = "/api", endpoint = "login_password")]
-pub async fn submit_password(tenant: String, flow: String, csrf: String, password: String) -> Result<(), ServerFnError> {
+pub async fn submit_password(
+    tenant: String,
+    flow: String,
+    csrf: String,
+    password: String,
+) -> Result<(), ServerFnError> {
     use crate::auth::login::{self, LoginError};
     let ctx = server::context(&tenant).await?;
     if !server::csrf_ok(&ctx, &csrf).await {
@@ -98,24 +128,57 @@ pub async fn submit_password(tenant: String, flow: String, csrf: String, passwor
     }
     let loaded = match login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await {
         Ok(f) => f,
-        Err(e) => return server::go(&server::login_url(&ctx.tenant, "", Some(server::login_error_code(&ctx, e)?))),
+        Err(e) => {
+            return server::go(&server::login_url(
+                &ctx.tenant,
+                "",
+                Some(server::login_error_code(&ctx, e)?),
+            ))
+        }
     };
-    match login::verify_password(&ctx.state, &ctx.session, &ctx.meta, &ctx.tenant, loaded, password).await {
-        Ok(f) if f.request.is_some() => server::go(&format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, f.id)),
+    match login::verify_password(
+        &ctx.state,
+        &ctx.session,
+        &ctx.meta,
+        &ctx.tenant,
+        loaded,
+        password,
+    )
+    .await
+    {
+        Ok(f) if f.request.is_some() => server::go(&format!(
+            "/t/{}/authorize/resume?flow={}",
+            ctx.tenant.slug, f.id
+        )),
         Ok(f) => {
-            ctx.state.store.artifacts.delete_flow(ctx.tenant.id, &f.id).await.map_err(server::internal(&ctx))?;
+            ctx.state
+                .store
+                .artifacts
+                .delete_flow(ctx.tenant.id, &f.id)
+                .await
+                .map_err(server::internal(&ctx))?;
             server::go(&format!("/t/{}", ctx.tenant.slug))
         }
         Err(e @ LoginError::Throttled(secs)) => {
             let code = server::login_error_code(&ctx, e)?;
-            server::go(&format!("{}&wait={secs}", server::login_url(&ctx.tenant, &flow, Some(code))))
+            server::go(&format!(
+                "{}&wait={secs}",
+                server::login_url(&ctx.tenant, &flow, Some(code))
+            ))
         }
-        Err(e) => server::go(&server::login_url(&ctx.tenant, &flow, Some(server::login_error_code(&ctx, e)?))),
+        Err(e) => server::go(&server::login_url(
+            &ctx.tenant,
+            &flow,
+            Some(server::login_error_code(&ctx, e)?),
+        )),
     }
 }
 
 #[server(prefix = "/api", endpoint = "consent_view")]
-pub async fn load_consent_page(tenant: String, flow: String) -> Result<Option<ConsentView>, ServerFnError> {
+pub async fn load_consent_page(
+    tenant: String,
+    flow: String,
+) -> Result<Option<ConsentView>, ServerFnError> {
     let ctx = server::context(&tenant).await?;
     let Some((flow, client, user)) = server::consent_flow(&ctx, &flow).await? else {
         return Ok(None);
@@ -124,7 +187,10 @@ pub async fn load_consent_page(tenant: String, flow: String) -> Result<Option<Co
         .request
         .iter()
         .flat_map(|r| r.scopes.iter())
-        .map(|s| ScopeLine { scope: s.clone(), description: crate::oidc::scopes::describe(s).to_owned() })
+        .map(|s| ScopeLine {
+            scope: s.clone(),
+            description: crate::oidc::scopes::describe(s).to_owned(),
+        })
         .collect();
     Ok(Some(ConsentView {
         tenant_name: ctx.tenant.name.clone(),
@@ -137,10 +203,19 @@ pub async fn load_consent_page(tenant: String, flow: String) -> Result<Option<Co
 }
 
 #[server(prefix = "/api", endpoint = "consent")]
-pub async fn submit_consent(tenant: String, flow: String, csrf: String, decision: String) -> Result<(), ServerFnError> {
+pub async fn submit_consent(
+    tenant: String,
+    flow: String,
+    csrf: String,
+    decision: String,
+) -> Result<(), ServerFnError> {
     use crate::domain::{AuditEvent, Consent, Outcome, Timestamp};
     let ctx = server::context(&tenant).await?;
-    let consent_page = format!("/t/{}/consent?flow={}", ctx.tenant.slug, server::encode(&flow));
+    let consent_page = format!(
+        "/t/{}/consent?flow={}",
+        ctx.tenant.slug,
+        server::encode(&flow)
+    );
     if !server::csrf_ok(&ctx, &csrf).await {
         return server::go(&format!("{consent_page}&error=csrf"));
     }
@@ -161,31 +236,75 @@ pub async fn submit_consent(tenant: String, flow: String, csrf: String, decision
                 .map_err(server::internal(&ctx))?
                 .map(|c| c.scopes)
                 .unwrap_or_default();
-            scopes.extend(request.scopes.iter().filter(|s| !scopes.contains(s)).cloned().collect::<Vec<_>>());
-            let consent = Consent { tenant_id: ctx.tenant.id, user_id: user.id, client_id: client.client_id.clone(), scopes, granted_at: Timestamp::now() };
-            ctx.state.store.consents.upsert(ctx.tenant.id, &consent).await.map_err(server::internal(&ctx))?;
+            scopes.extend(
+                request
+                    .scopes
+                    .iter()
+                    .filter(|s| !scopes.contains(s))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            let consent = Consent {
+                tenant_id: ctx.tenant.id,
+                user_id: user.id,
+                client_id: client.client_id.clone(),
+                scopes,
+                granted_at: Timestamp::now(),
+            };
+            ctx.state
+                .store
+                .consents
+                .upsert(ctx.tenant.id, &consent)
+                .await
+                .map_err(server::internal(&ctx))?;
             request.prompt_consent = false;
-            let event = AuditEvent::new(ctx.tenant.id, "consent.granted", Outcome::Success, format!("user:{}", user.id))
-                .target(format!("client:{}", client.client_id))
-                .reason(request.scopes.join(" "));
+            let event = AuditEvent::new(
+                ctx.tenant.id,
+                "consent.granted",
+                Outcome::Success,
+                format!("user:{}", user.id),
+            )
+            .target(format!("client:{}", client.client_id))
+            .reason(request.scopes.join(" "));
             ctx.state.audit(event, &ctx.meta).await;
         }
         "deny" => flow.denied = true,
         _ => return server::go(&format!("{consent_page}&error=choice")),
     }
-    ctx.state.store.artifacts.put_flow(ctx.tenant.id, &flow).await.map_err(server::internal(&ctx))?;
-    server::go(&format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, flow.id))
+    ctx.state
+        .store
+        .artifacts
+        .put_flow(ctx.tenant.id, &flow)
+        .await
+        .map_err(server::internal(&ctx))?;
+    server::go(&format!(
+        "/t/{}/authorize/resume?flow={}",
+        ctx.tenant.slug, flow.id
+    ))
 }
 
 #[server(prefix = "/api", endpoint = "home_view")]
 pub async fn load_home_page(tenant: String) -> Result<HomeView, ServerFnError> {
     let ctx = server::context(&tenant).await?;
-    let signed_in = crate::auth::browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(server::internal(&ctx))?;
+    let signed_in = crate::auth::browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant)
+        .await
+        .map_err(server::internal(&ctx))?;
     let signed_in_as = match signed_in {
-        Some(s) => ctx.state.store.users.by_id(ctx.tenant.id, s.user_id).await.map_err(server::internal(&ctx))?.map(|u| u.email.to_string()),
+        Some(s) => ctx
+            .state
+            .store
+            .users
+            .by_id(ctx.tenant.id, s.user_id)
+            .await
+            .map_err(server::internal(&ctx))?
+            .map(|u| u.email.to_string()),
         None => None,
     };
-    Ok(HomeView { tenant_name: ctx.tenant.name.clone(), signed_in_as, csrf: server::csrf(&ctx).await? })
+    Ok(HomeView {
+        tenant_name: ctx.tenant.name.clone(),
+        signed_in_as,
+        csrf: server::csrf(&ctx).await?,
+    })
 }
 
 #[server(prefix = "/api", endpoint = "sign_out")]
@@ -195,8 +314,12 @@ pub async fn sign_out(tenant: String, csrf: String) -> Result<(), ServerFnError>
     if !server::csrf_ok(&ctx, &csrf).await {
         return server::go(&format!("/t/{}?error=csrf", ctx.tenant.slug));
     }
-    if let Some(id) = crate::auth::browser::sign_out(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(server::internal(&ctx))? {
-        let event = AuditEvent::new(ctx.tenant.id, "logout", Outcome::Success, "browser").target(format!("session:{}", &id[..8]));
+    if let Some(id) = crate::auth::browser::sign_out(&ctx.state, &ctx.session, &ctx.tenant)
+        .await
+        .map_err(server::internal(&ctx))?
+    {
+        let event = AuditEvent::new(ctx.tenant.id, "logout", Outcome::Success, "browser")
+            .target(format!("session:{}", &id[..8]));
         ctx.state.audit(event, &ctx.meta).await;
     }
     server::go(&format!("/t/{}/signed-out", ctx.tenant.slug))
@@ -219,9 +342,11 @@ mod server {
     }
 
     pub async fn context(slug: &str) -> Result<Ctx, ServerFnError> {
-        let state = use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
+        let state =
+            use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
         let session: Session = leptos_axum::extract().await?;
-        let parts = use_context::<axum::http::request::Parts>().ok_or_else(|| ServerFnError::new("request missing"))?;
+        let parts = use_context::<axum::http::request::Parts>()
+            .ok_or_else(|| ServerFnError::new("request missing"))?;
         let meta = RequestMeta::from_parts(&parts);
         let tenant = crate::oidc::tenant_by_slug(&state, slug)
             .await
@@ -232,7 +357,12 @@ mod server {
                 }
                 ServerFnError::new("not found")
             })?;
-        Ok(Ctx { state, session, meta, tenant })
+        Ok(Ctx {
+            state,
+            session,
+            meta,
+            tenant,
+        })
     }
 
     fn log_internal(meta: &RequestMeta, e: impl std::fmt::Display) -> ServerFnError {
@@ -248,7 +378,9 @@ mod server {
     }
 
     pub async fn csrf(ctx: &Ctx) -> Result<String, ServerFnError> {
-        browser::csrf_token(&ctx.session).await.map_err(|e| log_internal(&ctx.meta, e))
+        browser::csrf_token(&ctx.session)
+            .await
+            .map_err(|e| log_internal(&ctx.meta, e))
     }
 
     pub async fn csrf_ok(ctx: &Ctx, submitted: &str) -> bool {
@@ -289,21 +421,44 @@ mod server {
     }
 
     /// The flow waiting for this browser's consent, its client and the signed-in user.
-    pub async fn consent_flow(ctx: &Ctx, flow: &str) -> Result<Option<(LoginFlow, Client, User)>, ServerFnError> {
-        let Ok(flow) = crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, flow).await else {
+    pub async fn consent_flow(
+        ctx: &Ctx,
+        flow: &str,
+    ) -> Result<Option<(LoginFlow, Client, User)>, ServerFnError> {
+        let Ok(flow) =
+            crate::auth::login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, flow).await
+        else {
             return Ok(None);
         };
-        let (FlowStep::Authenticated { user_id, session_id }, Some(request)) = (&flow.step, &flow.request) else {
+        let (
+            FlowStep::Authenticated {
+                user_id,
+                session_id,
+            },
+            Some(request),
+        ) = (&flow.step, &flow.request)
+        else {
             return Ok(None);
         };
-        let (user_id, session_id, client_id) = (*user_id, session_id.clone(), request.client_id.clone());
-        let current = browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant).await.map_err(|e| log_internal(&ctx.meta, e))?;
+        let (user_id, session_id, client_id) =
+            (*user_id, session_id.clone(), request.client_id.clone());
+        let current = browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant)
+            .await
+            .map_err(|e| log_internal(&ctx.meta, e))?;
         if current.map(|s| s.id) != Some(session_id) {
             return Ok(None);
         }
         let store = &ctx.state.store;
-        let client = store.clients.by_client_id(ctx.tenant.id, &client_id).await.map_err(internal(ctx))?;
-        let user = store.users.by_id(ctx.tenant.id, user_id).await.map_err(internal(ctx))?;
+        let client = store
+            .clients
+            .by_client_id(ctx.tenant.id, &client_id)
+            .await
+            .map_err(internal(ctx))?;
+        let user = store
+            .users
+            .by_id(ctx.tenant.id, user_id)
+            .await
+            .map_err(internal(ctx))?;
         Ok(client.zip(user).map(|(client, user)| (flow, client, user)))
     }
 }

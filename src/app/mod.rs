@@ -10,7 +10,10 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{consent::ConsentPage, error::ErrorPage, home::HomePage, login::LoginPage, signed_out::SignedOutPage};
+use pages::{
+    consent::ConsentPage, error::ErrorPage, home::HomePage, login::LoginPage,
+    signed_out::SignedOutPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -15,11 +15,18 @@ fn signed_in_key(tenant: &Tenant) -> String {
 }
 
 async fn get_or_create(session: &Session, key: &str) -> AppResult<String> {
-    if let Some(value) = session.get::<String>(key).await.map_err(AppError::internal)? {
+    if let Some(value) = session
+        .get::<String>(key)
+        .await
+        .map_err(AppError::internal)?
+    {
         return Ok(value);
     }
     let value = random_token(32);
-    session.insert(key, &value).await.map_err(AppError::internal)?;
+    session
+        .insert(key, &value)
+        .await
+        .map_err(AppError::internal)?;
     Ok(value)
 }
 
@@ -41,8 +48,16 @@ pub async fn binding_hash(session: &Session) -> AppResult<String> {
 }
 
 /// The active sign-in of this browser in `tenant`, if it is still valid (absolute and idle expiry).
-pub async fn current_sign_in(state: &AppState, session: &Session, tenant: &Tenant) -> AppResult<Option<UserSession>> {
-    let Some(id) = session.get::<String>(&signed_in_key(tenant)).await.map_err(AppError::internal)? else {
+pub async fn current_sign_in(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+) -> AppResult<Option<UserSession>> {
+    let Some(id) = session
+        .get::<String>(&signed_in_key(tenant))
+        .await
+        .map_err(AppError::internal)?
+    else {
         return Ok(None);
     };
     let Some(user_session) = state.store.sessions.get(tenant.id, &id).await? else {
@@ -60,7 +75,11 @@ pub async fn current_sign_in(state: &AppState, session: &Session, tenant: &Tenan
 }
 
 /// Records a new sign-in and gives the browser a fresh session id (no session fixation).
-pub async fn remember_sign_in(session: &Session, tenant: &Tenant, user_session: &UserSession) -> AppResult<()> {
+pub async fn remember_sign_in(
+    session: &Session,
+    tenant: &Tenant,
+    user_session: &UserSession,
+) -> AppResult<()> {
     session.cycle_id().await.map_err(AppError::internal)?;
     session
         .insert(&signed_in_key(tenant), &user_session.id)
@@ -69,10 +88,21 @@ pub async fn remember_sign_in(session: &Session, tenant: &Tenant, user_session: 
 }
 
 /// Ends this browser's sign-in to `tenant`; returns the ended session.
-pub async fn sign_out(state: &AppState, session: &Session, tenant: &Tenant) -> AppResult<Option<String>> {
-    let id = session.remove::<String>(&signed_in_key(tenant)).await.map_err(AppError::internal)?;
+pub async fn sign_out(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+) -> AppResult<Option<String>> {
+    let id = session
+        .remove::<String>(&signed_in_key(tenant))
+        .await
+        .map_err(AppError::internal)?;
     if let Some(id) = &id {
-        state.store.sessions.revoke(tenant.id, id, Timestamp::now()).await?;
+        state
+            .store
+            .sessions
+            .revoke(tenant.id, id, Timestamp::now())
+            .await?;
     }
     Ok(id)
 }

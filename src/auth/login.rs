@@ -60,11 +60,21 @@ pub async fn start_flow(
 }
 
 /// Loads a flow for this browser; a flow of another browser looks expired.
-pub async fn load_flow(state: &AppState, session: &Session, tenant: &Tenant, id: &str) -> Result<LoginFlow, LoginError> {
+pub async fn load_flow(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<LoginFlow, LoginError> {
     if id.is_empty() || id.len() > 64 {
         return Err(LoginError::Expired);
     }
-    let flow = state.store.artifacts.get_flow(tenant.id, id).await?.ok_or(LoginError::Expired)?;
+    let flow = state
+        .store
+        .artifacts
+        .get_flow(tenant.id, id)
+        .await?
+        .ok_or(LoginError::Expired)?;
     let binding = browser::binding_hash(session).await?;
     if !constant_time_eq(&flow.binding_hash, &binding) {
         return Err(LoginError::Expired);
@@ -73,12 +83,19 @@ pub async fn load_flow(state: &AppState, session: &Session, tenant: &Tenant, id:
 }
 
 /// Step 1: who is signing in. Never reveals whether the account exists.
-pub async fn identify(state: &AppState, tenant: &Tenant, mut flow: LoginFlow, raw_email: &str) -> Result<LoginFlow, LoginError> {
+pub async fn identify(
+    state: &AppState,
+    tenant: &Tenant,
+    mut flow: LoginFlow,
+    raw_email: &str,
+) -> Result<LoginFlow, LoginError> {
     if !matches!(flow.step, FlowStep::Identify | FlowStep::Password { .. }) {
         return Err(LoginError::OutOfOrder);
     }
     let email = Email::parse(raw_email).map_err(|e| LoginError::InvalidEmail(e.0))?;
-    flow.step = FlowStep::Password { email: email.to_string() };
+    flow.step = FlowStep::Password {
+        email: email.to_string(),
+    };
     state.store.artifacts.put_flow(tenant.id, &flow).await?;
     Ok(flow)
 }
@@ -105,7 +122,11 @@ pub async fn verify_password(
         return Err(LoginError::Throttled(wait.as_secs().max(1)));
     }
 
-    let user = if password.len() > 1024 { None } else { state.store.users.by_email(tenant.id, &email).await? };
+    let user = if password.len() > 1024 {
+        None
+    } else {
+        state.store.users.by_email(tenant.id, &email).await?
+    };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     // Verify even for unknown accounts (against a dummy hash) so timing does not tell them apart.
     let password_ok = state.passwords.verify(password, hash).await?;
@@ -117,10 +138,13 @@ pub async fn verify_password(
                 Some(u) if !u.can_sign_in() => "account blocked or deleted",
                 Some(_) => "wrong password",
             };
-            state.throttle.record_failure(&account_key, meta.ip.as_deref());
-            let mut event = AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
-                .target(format!("email:{email}"))
-                .reason(reason);
+            state
+                .throttle
+                .record_failure(&account_key, meta.ip.as_deref());
+            let mut event =
+                AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
+                    .target(format!("email:{email}"))
+                    .reason(reason);
             if let Some(u) = &other {
                 event.actor = format!("user:{}", u.id);
             }
@@ -144,14 +168,33 @@ pub async fn verify_password(
         expires_at: now.plus_secs(tenant.settings.session_lifetime_secs),
         revoked_at: None,
     };
-    state.store.sessions.create(tenant.id, &user_session).await?;
-    state.store.users.record_login(tenant.id, user.id, now).await?;
+    state
+        .store
+        .sessions
+        .create(tenant.id, &user_session)
+        .await?;
+    state
+        .store
+        .users
+        .record_login(tenant.id, user.id, now)
+        .await?;
     browser::remember_sign_in(session, tenant, &user_session).await?;
     state
-        .audit(AuditEvent::new(tenant.id, "login.password", Outcome::Success, format!("user:{}", user.id)), meta)
+        .audit(
+            AuditEvent::new(
+                tenant.id,
+                "login.password",
+                Outcome::Success,
+                format!("user:{}", user.id),
+            ),
+            meta,
+        )
         .await;
 
-    flow.step = FlowStep::Authenticated { user_id: user.id, session_id: user_session.id };
+    flow.step = FlowStep::Authenticated {
+        user_id: user.id,
+        session_id: user_session.id,
+    };
     if let Some(request) = flow.request.as_mut() {
         // The person has just signed in, which is what prompt=login and max_age asked for.
         request.prompt_login = false;

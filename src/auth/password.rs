@@ -2,7 +2,9 @@
 
 use crate::error::{AppError, AppResult};
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    password_hash::{
+        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 use std::sync::{Arc, OnceLock};
@@ -39,8 +41,12 @@ pub struct Passwords {
 
 impl Default for Passwords {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { permits: Arc::new(Semaphore::new(cores)) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+        }
     }
 }
 
@@ -48,7 +54,10 @@ impl Passwords {
     pub async fn hash(&self, password: String) -> AppResult<String> {
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(AppError::internal)
         })
         .await?
     }
@@ -62,14 +71,22 @@ impl Passwords {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return false;
             };
-            argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                && known
         })
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(AppError::internal)
     }
 }
 
@@ -93,7 +110,10 @@ mod tests {
         let p = Passwords::default();
         let hash = p.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(p.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(p
+            .verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .unwrap());
         assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!p.verify("anything".into(), None).await.unwrap());
     }

@@ -31,7 +31,11 @@ impl Default for LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(free_per_account: u32, free_per_ip: u32) -> Self {
-        Self { free_per_account, free_per_ip, entries: Mutex::new(HashMap::new()) }
+        Self {
+            free_per_account,
+            free_per_ip,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn account_key(tenant: &str, email: &str) -> String {
@@ -48,15 +52,20 @@ impl LoginThrottle {
         let now = Instant::now();
         let wait = |key: &str, free: u32| {
             let f = entries.get(key)?;
-            let over = f.count.checked_sub(free)?;
-            let delay = Duration::from_secs(1u64 << over.min(10)).min(MAX_DELAY);
-            (f.last + delay).checked_duration_since(now).filter(|d| !d.is_zero())
+            let over = f.count.checked_sub(free).filter(|n| *n > 0)?;
+            let delay = Duration::from_secs(1u64 << (over - 1).min(10)).min(MAX_DELAY);
+            (f.last + delay)
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero())
         };
         let ip_key = ip.map(Self::ip_key);
-        [wait(account, self.free_per_account), ip_key.as_deref().and_then(|k| wait(k, self.free_per_ip))]
-            .into_iter()
-            .flatten()
-            .max()
+        [
+            wait(account, self.free_per_account),
+            ip_key.as_deref().and_then(|k| wait(k, self.free_per_ip)),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
     }
 
     pub fn record_failure(&self, account: &str, ip: Option<&str>) {
@@ -67,7 +76,10 @@ impl LoginThrottle {
         }
         let keys = std::iter::once(account.to_owned()).chain(ip.map(Self::ip_key));
         for key in keys {
-            let entry = entries.entry(key).or_insert(Failures { count: 0, last: now });
+            let entry = entries.entry(key).or_insert(Failures {
+                count: 0,
+                last: now,
+            });
             if now.duration_since(entry.last) >= FORGET_AFTER {
                 entry.count = 0;
             }
@@ -93,9 +105,14 @@ mod tests {
             assert!(t.wait_time(&acct, Some("1.2.3.4")).is_none());
             t.record_failure(&acct, Some("1.2.3.4"));
         }
-        assert!(t.wait_time(&acct, Some("1.2.3.4")).is_none(), "third failure is still free");
+        assert!(
+            t.wait_time(&acct, Some("1.2.3.4")).is_none(),
+            "third failure is still free"
+        );
         t.record_failure(&acct, Some("1.2.3.4"));
-        let wait = t.wait_time(&acct, Some("9.9.9.9")).expect("account is throttled from any IP");
+        let wait = t
+            .wait_time(&acct, Some("9.9.9.9"))
+            .expect("account is throttled from any IP");
         assert!(wait <= Duration::from_secs(2));
         t.record_success(&acct);
         assert!(t.wait_time(&acct, None).is_none());
@@ -105,7 +122,10 @@ mod tests {
     fn ip_is_throttled_across_accounts() {
         let t = LoginThrottle::new(100, 2);
         for i in 0..3 {
-            t.record_failure(&LoginThrottle::account_key("t", &format!("u{i}@x.io")), Some("5.5.5.5"));
+            t.record_failure(
+                &LoginThrottle::account_key("t", &format!("u{i}@x.io")),
+                Some("5.5.5.5"),
+            );
         }
         let fresh = LoginThrottle::account_key("t", "new@x.io");
         assert!(t.wait_time(&fresh, Some("5.5.5.5")).is_some());

@@ -8,10 +8,14 @@ use crate::error::AppError;
 use clap::{Args, Parser, Subcommand};
 use std::{io::Read, process::ExitCode};
 
-pub use startup::{build_state, bootstrap, StartupError};
+pub use startup::{bootstrap, build_state, StartupError};
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Tessera: a multi-tenant OpenID Connect identity provider")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a multi-tenant OpenID Connect identity provider"
+)]
 #[command(after_help = "Configuration comes from environment variables; see README.md.")]
 struct Cli {
     #[command(subcommand)]
@@ -101,7 +105,8 @@ enum ClientCommand {
 }
 
 fn parse_grant(raw: &str) -> Result<GrantType, String> {
-    GrantType::parse(raw).ok_or_else(|| "expected authorization_code, refresh_token or client_credentials".into())
+    GrantType::parse(raw)
+        .ok_or_else(|| "expected authorization_code, refresh_token or client_credentials".into())
 }
 
 pub async fn run() -> ExitCode {
@@ -119,8 +124,12 @@ pub async fn run() -> ExitCode {
 
 fn init_tracing(server: bool) {
     let default = if server { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn describe(e: AppError) -> String {
@@ -133,10 +142,13 @@ fn describe(e: AppError) -> String {
 }
 
 async fn execute(command: Command) -> Result<(), String> {
-    let config = crate::config::Config::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
+    let config =
+        crate::config::Config::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
     let serving = matches!(command, Command::Serve(_));
     let migrate = !matches!(&command, Command::Serve(ServeArgs { no_migrate: true }));
-    let state = build_state(config, serving, migrate).await.map_err(|e| e.to_string())?;
+    let state = build_state(config, serving, migrate)
+        .await
+        .map_err(|e| e.to_string())?;
     if matches!(command, Command::Migrate) {
         return Ok(());
     }
@@ -145,23 +157,42 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Serve(_) => startup::serve(state).await.map_err(|e| e.to_string()),
         Command::Migrate => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let tenant = admin::tenants::create(&state, &Actor::Cli, &slug, &name).await.map_err(describe)?;
+            let tenant = admin::tenants::create(&state, &Actor::Cli, &slug, &name)
+                .await
+                .map_err(describe)?;
             println!("Created tenant {} ({}).", tenant.slug, tenant.name);
             println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
             Ok(())
         }
-        Command::User(UserCommand::Create { tenant, email, name, password_stdin, admin }) => {
-            let tenant = admin::tenants::find(&state, &tenant).await.map_err(describe)?;
+        Command::User(UserCommand::Create {
+            tenant,
+            email,
+            name,
+            password_stdin,
+            admin,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().read_to_string(&mut line).map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                std::io::stdin()
+                    .read_to_string(&mut line)
+                    .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
                 let first = line.lines().next().unwrap_or_default().to_owned();
                 (first, false)
             } else {
                 (crate::crypto::random_token(18), true)
             };
-            let new = NewUser { email: &email, name: name.as_deref(), password: Some(password.clone()), admin };
-            let user = admin::users::create(&state, &Actor::Cli, &tenant, new).await.map_err(describe)?;
+            let new = NewUser {
+                email: &email,
+                name: name.as_deref(),
+                password: Some(password.clone()),
+                admin,
+            };
+            let user = admin::users::create(&state, &Actor::Cli, &tenant, new)
+                .await
+                .map_err(describe)?;
             println!("Created user {} in tenant {}.", user.email, tenant.slug);
             println!("user_id: {}", user.id);
             if generated {
@@ -170,11 +201,35 @@ async fn execute(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Client(ClientCommand::Create { tenant, client_id, name, redirect_uris, public, grants, scopes }) => {
-            let tenant = admin::tenants::find(&state, &tenant).await.map_err(describe)?;
-            let new = NewClient { client_id: &client_id, name: &name, redirect_uris: &redirect_uris, public, grants: &grants, scopes: &scopes };
-            let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new).await.map_err(describe)?;
-            println!("Registered {} client {} in tenant {}.", client.client_type.as_str(), client.client_id, tenant.slug);
+        Command::Client(ClientCommand::Create {
+            tenant,
+            client_id,
+            name,
+            redirect_uris,
+            public,
+            grants,
+            scopes,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let new = NewClient {
+                client_id: &client_id,
+                name: &name,
+                redirect_uris: &redirect_uris,
+                public,
+                grants: &grants,
+                scopes: &scopes,
+            };
+            let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
+                .await
+                .map_err(describe)?;
+            println!(
+                "Registered {} client {} in tenant {}.",
+                client.client_type.as_str(),
+                client.client_id,
+                tenant.slug
+            );
             println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
             println!("client_id: {}", client.client_id);
             if let Some(secret) = secret {

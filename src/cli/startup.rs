@@ -7,7 +7,10 @@ use crate::domain::TenantSlug;
 use crate::error::AppResult;
 use crate::oidc::keys::KeyRing;
 use crate::state::AppState;
-use crate::store::{sqlite::{Access, OpenError, SqliteStore}, Store};
+use crate::store::{
+    sqlite::{Access, OpenError, SqliteStore},
+    Store,
+};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
@@ -21,18 +24,25 @@ pub enum StartupError {
 
 /// Opens storage (as the one server when `serving`), applies migrations when `migrate`, and
 /// builds the shared state.
-pub async fn build_state(config: Config, serving: bool, migrate: bool) -> Result<AppState, StartupError> {
+pub async fn build_state(
+    config: Config,
+    serving: bool,
+    migrate: bool,
+) -> Result<AppState, StartupError> {
     let resolved = config.encryption_key()?;
     if let Some(path) = &resolved.generated_at {
-        tracing::warn!(
-            "generated a new encryption key at {}: back it up. Without it, the signing keys and secrets in the database cannot be read. Set TESSERA_ENCRYPTION_KEY to manage it yourself.",
+        eprintln!(
+            "warning: generated a new encryption key at {}. Back it up: without it the signing keys and secrets in the database cannot be read. Set TESSERA_ENCRYPTION_KEY to manage it yourself.",
             path.display()
         );
-        eprintln!("warning: generated a new encryption key at {}. Back it up: without it the stored secrets cannot be read.", path.display());
     }
     let store = match &config.storage {
         StorageConfig::Sqlite { path } => {
-            let access = if serving { Access::Server } else { Access::Tool };
+            let access = if serving {
+                Access::Server
+            } else {
+                Access::Tool
+            };
             let sqlite = SqliteStore::open(path, access).await?;
             if migrate {
                 let applied = sqlite.migrate().await?;
@@ -82,9 +92,21 @@ pub async fn bootstrap(state: &AppState) -> AppResult<()> {
 }
 
 pub async fn serve(state: AppState) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(state.config.listen).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {} (TESSERA_LISTEN): {e}", state.config.listen))
-    })?;
-    tracing::info!("Tessera is listening on http://{} (public URL {})", state.config.listen, state.config.public_url);
+    let listener = tokio::net::TcpListener::bind(state.config.listen)
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot listen on {} (TESSERA_LISTEN): {e}",
+                    state.config.listen
+                ),
+            )
+        })?;
+    tracing::info!(
+        "Tessera is listening on http://{} (public URL {})",
+        state.config.listen,
+        state.config.public_url
+    );
     crate::http::serve(state, listener).await
 }

@@ -72,7 +72,13 @@ impl EncryptionKey {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = self
             .cipher
-            .encrypt(&nonce, aes_gcm::aead::Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                aes_gcm::aead::Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(1 + 4 + 12 + sealed.len());
         out.push(Self::FORMAT);
@@ -92,7 +98,13 @@ impl EncryptionKey {
         }
         let nonce: [u8; 12] = sealed[5..17].try_into().map_err(|_| KeyError::Damaged)?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), aes_gcm::aead::Payload { msg: &sealed[17..], aad: context.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                aes_gcm::aead::Payload {
+                    msg: &sealed[17..],
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| KeyError::Damaged)
     }
 }
@@ -109,16 +121,25 @@ mod tests {
         assert!(matches!(key.open(&sealed, "row-2"), Err(KeyError::Damaged)));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(matches!(key.open(&tampered, "row-1"), Err(KeyError::Damaged)));
+        assert!(matches!(
+            key.open(&tampered, "row-1"),
+            Err(KeyError::Damaged)
+        ));
         let again = EncryptionKey::parse(&text).unwrap();
         assert_eq!(again.open(&sealed, "row-1").unwrap(), b"secret");
         let (other, _) = EncryptionKey::generate();
-        assert!(matches!(other.open(&sealed, "row-1"), Err(KeyError::WrongKey(_))));
+        assert!(matches!(
+            other.open(&sealed, "row-1"),
+            Err(KeyError::WrongKey(_))
+        ));
     }
 
     #[test]
     fn parses_hex_and_rejects_short_keys() {
         assert!(EncryptionKey::parse(&"ab".repeat(32)).is_ok());
-        assert!(matches!(EncryptionKey::parse("c2hvcnQ="), Err(KeyError::Malformed)));
+        assert!(matches!(
+            EncryptionKey::parse("c2hvcnQ="),
+            Err(KeyError::Malformed)
+        ));
     }
 }

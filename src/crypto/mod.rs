@@ -42,7 +42,9 @@ mod tests {
     fn tokens_are_unique_and_url_safe() {
         let a = random_token(32);
         assert_eq!(a.len(), 43);
-        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(a, random_token(32));
     }
 

@@ -38,7 +38,12 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(tenant_id: TenantId, action: &str, outcome: Outcome, actor: impl Into<String>) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        action: &str,
+        outcome: Outcome,
+        actor: impl Into<String>,
+    ) -> Self {
         Self {
             id: Uuid::now_v7(),
             tenant_id,

@@ -99,10 +99,14 @@ impl RedirectUri {
         }
         // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
         if url.fragment().is_some() {
-            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain a fragment (#).")));
+            return Err(Invalid::new(format!(
+                "Redirect URI {raw:?} must not contain a fragment (#)."
+            )));
         }
         if raw.contains('*') {
-            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain wildcards.")));
+            return Err(Invalid::new(format!(
+                "Redirect URI {raw:?} must not contain wildcards."
+            )));
         }
         match url.scheme() {
             "https" => {}
@@ -121,7 +125,9 @@ impl RedirectUri {
             }
         }
         if url.username() != "" || url.password().is_some() {
-            return Err(Invalid::new(format!("Redirect URI {raw:?} must not contain credentials.")));
+            return Err(Invalid::new(format!(
+                "Redirect URI {raw:?} must not contain credentials."
+            )));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -139,11 +145,14 @@ impl RedirectUri {
         if !allow_loopback_port {
             return false;
         }
-        let (Ok(mut registered), Ok(mut asked)) = (Url::parse(&self.0), Url::parse(requested)) else {
+        let (Ok(mut registered), Ok(mut asked)) = (Url::parse(&self.0), Url::parse(requested))
+        else {
             return false;
         };
-        let loopback_ip = |u: &Url| matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        let loopback_ip = |u: &Url| {
+            matches!(u.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        };
         if registered.scheme() != "http" || !loopback_ip(&registered) || !loopback_ip(&asked) {
             return false;
         }
@@ -190,7 +199,9 @@ impl Client {
 
     pub fn validate_client_id(raw: &str) -> Result<(), Invalid> {
         let ok = (1..=128).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if ok {
             Ok(())
         } else {
@@ -203,7 +214,9 @@ impl Client {
     /// The registered redirect URI that `requested` matches, if any.
     pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
         let native = self.client_type == ClientType::Public;
-        self.redirect_uris.iter().find(|r| r.matches(requested, native))
+        self.redirect_uris
+            .iter()
+            .find(|r| r.matches(requested, native))
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {

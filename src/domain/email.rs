@@ -18,7 +18,8 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
-        let bad_char = |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
+        let bad_char =
+            |c: char| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c);
         if local.is_empty()
             || local.len() > 64
             || domain.is_empty()
@@ -63,12 +64,24 @@ mod tests {
 
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(Email::parse("  Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "alice", "@example.com", "alice@", "a b@example.com", "a@b@c", "alice@example..com", "x\u{0}@example.com"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "a b@example.com",
+            "a@b@c",
+            "alice@example..com",
+            "x\u{0}@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(250))).is_err());

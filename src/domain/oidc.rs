@@ -30,9 +30,14 @@ pub struct AuthorizationRequest {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum FlowStep {
     Identify,
-    Password { email: String },
+    Password {
+        email: String,
+    },
     /// Signed in within this flow; consent (if needed) and the code come next.
-    Authenticated { user_id: UserId, session_id: String },
+    Authenticated {
+        user_id: UserId,
+        session_id: String,
+    },
 }
 
 /// One browser's walk through sign-in (and consent, when a client asked for it).

@@ -12,7 +12,9 @@ impl TenantSlug {
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = (2..=63).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-')
             && !raw.ends_with('-');
         if ok {
@@ -133,7 +135,9 @@ mod tests {
     fn slug_rules() {
         assert!(TenantSlug::parse("default").is_ok());
         assert!(TenantSlug::parse("acme-2").is_ok());
-        for bad in ["", "a", "Acme", "-acme", "acme-", "ac me", "ac/me", "ümlaut"] {
+        for bad in [
+            "", "a", "Acme", "-acme", "acme-", "ac me", "ac/me", "ümlaut",
+        ] {
             assert!(TenantSlug::parse(bad).is_err(), "{bad:?}");
         }
     }

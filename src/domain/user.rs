@@ -21,7 +21,9 @@ impl User {
     pub fn new(tenant_id: TenantId, email: Email, name: Option<&str>) -> Result<Self, Invalid> {
         let name = name.map(str::trim).filter(|n| !n.is_empty());
         if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
-            return Err(Invalid::new("A name is at most 200 characters, without control characters."));
+            return Err(Invalid::new(
+                "A name is at most 200 characters, without control characters.",
+            ));
         }
         let now = Timestamp::now();
         Ok(Self {

@@ -22,7 +22,10 @@ impl RequestMeta {
                 .map(|v| v.chars().take(512).collect::<String>())
         };
         Self {
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
             user_agent: header(header::USER_AGENT.as_str()),
             request_id: header("x-request-id"),
         }

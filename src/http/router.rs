@@ -31,13 +31,17 @@ style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; fram
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let sessions = SessionManagerLayer::new(BrowserSessionStore::new(state.store.browser_sessions.clone()))
-        .with_name("tessera_session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies())
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(1)));
+    let sessions = SessionManagerLayer::new(BrowserSessionStore::new(
+        state.store.browser_sessions.clone(),
+    ))
+    .with_name("tessera_session")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(state.config.secure_cookies())
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(
+        tower_sessions::cookie::time::Duration::days(1),
+    ));
 
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
@@ -63,15 +67,29 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/.well-known/oauth-authorization-server/t/{slug}", get(discovery::openid_configuration))
-        .route("/t/{slug}/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route(
+            "/.well-known/oauth-authorization-server/t/{slug}",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/t/{slug}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route("/t/{slug}/jwks", get(discovery::jwks))
-        .route("/t/{slug}/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route(
+            "/t/{slug}/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
         .route("/t/{slug}/authorize/resume", get(authorize::resume))
         .route("/t/{slug}/token", post(token::token))
-        .route("/t/{slug}/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(
+            "/t/{slug}/userinfo",
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
         .route("/api/{*fn_name}", post(server_fn).get(server_fn))
-        .leptos_routes_with_context(&state, routes, leptos_context, move || shell(leptos_options.clone()))
+        .leptos_routes_with_context(&state, routes, leptos_context, move || {
+            shell(leptos_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware)
         .with_state(state)
@@ -82,7 +100,8 @@ async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> imp
 }
 
 async fn readyz(State(state): State<AppState>, meta: RequestMeta) -> Response {
-    let slug = crate::domain::TenantSlug::parse(crate::domain::TenantSlug::DEFAULT).expect("valid slug");
+    let slug =
+        crate::domain::TenantSlug::parse(crate::domain::TenantSlug::DEFAULT).expect("valid slug");
     match state.store.tenants.by_slug(&slug).await {
         Ok(_) => "ready".into_response(),
         Err(e) => {
@@ -95,9 +114,12 @@ async fn readyz(State(state): State<AppState>, meta: RequestMeta) -> Response {
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {
@@ -106,7 +128,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

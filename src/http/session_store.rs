@@ -36,7 +36,8 @@ fn backend(e: StoreError) -> session_store::Error {
 fn to_record(record: &Record) -> session_store::Result<BrowserSessionRecord> {
     Ok(BrowserSessionRecord {
         id_hash: sha256_hex(&record.id.to_string()),
-        data: serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?,
+        data: serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?,
         expires_at: Timestamp::from_unix(record.expiry_date.unix_timestamp()),
     })
 }
@@ -59,18 +60,27 @@ impl SessionStore for BrowserSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(stored) = self.repo.load(&sha256_hex(&id.to_string()), Timestamp::now()).await.map_err(backend)? else {
+        let Some(stored) = self
+            .repo
+            .load(&sha256_hex(&id.to_string()), Timestamp::now())
+            .await
+            .map_err(backend)?
+        else {
             return Ok(None);
         };
         Ok(Some(Record {
             id: *id,
-            data: serde_json::from_str(&stored.data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data: serde_json::from_str(&stored.data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date: OffsetDateTime::from_unix_timestamp(stored.expires_at.unix())
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.repo.delete(&sha256_hex(&id.to_string())).await.map_err(backend)
+        self.repo
+            .delete(&sha256_hex(&id.to_string()))
+            .await
+            .map_err(backend)
     }
 }

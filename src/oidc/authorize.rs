@@ -32,7 +32,14 @@ pub async fn authorize_get(
     meta: RequestMeta,
     RawQuery(query): RawQuery,
 ) -> Response {
-    authorize(&state, &slug, &session, &meta, query.as_deref().unwrap_or("")).await
+    authorize(
+        &state,
+        &slug,
+        &session,
+        &meta,
+        query.as_deref().unwrap_or(""),
+    )
+    .await
 }
 
 /// OIDC Core §3.1.2.1: the endpoint MUST support POST with form-encoded parameters too.
@@ -49,8 +56,18 @@ pub async fn authorize_post(
 /// Shown instead of redirecting when the client or redirect URI cannot be trusted
 /// (RFC 6749 §4.1.2.1: MUST NOT automatically redirect to an invalid redirection URI).
 pub fn error_page(status: StatusCode, title: &str, message: &str, meta: &RequestMeta) -> Response {
-    let mut response = (status, Html(standalone_error_page(title, message, meta.request_id.as_deref()))).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = (
+        status,
+        Html(standalone_error_page(
+            title,
+            message,
+            meta.request_id.as_deref(),
+        )),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -64,13 +81,33 @@ fn internal_error(e: impl std::fmt::Display, meta: &RequestMeta) -> Response {
     )
 }
 
-async fn authorize(state: &AppState, slug: &str, session: &Session, meta: &RequestMeta, raw: &str) -> Response {
+async fn authorize(
+    state: &AppState,
+    slug: &str,
+    session: &Session,
+    meta: &RequestMeta,
+    raw: &str,
+) -> Response {
     let tenant = match tenant_by_slug(state, slug).await {
         Ok(Some(t)) => t,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, "Not found", "There is no such organisation here.", meta),
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such organisation here.",
+                meta,
+            )
+        }
         Err(e) => return internal_error(e, meta),
     };
-    let bad_request = |message: &str| error_page(StatusCode::BAD_REQUEST, "This sign-in request is not valid", message, meta);
+    let bad_request = |message: &str| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            message,
+            meta,
+        )
+    };
     if raw.len() > MAX_QUERY_LEN {
         return bad_request("The request is too large.");
     }
@@ -79,16 +116,27 @@ async fn authorize(state: &AppState, slug: &str, session: &Session, meta: &Reque
         Err(e) => return bad_request(&format!("The request is malformed: {e}.")),
     };
     let Some(client_id) = params.get("client_id").filter(|c| !c.is_empty()) else {
-        return bad_request("The request does not say which application is asking (client_id is missing).");
+        return bad_request(
+            "The request does not say which application is asking (client_id is missing).",
+        );
     };
     let client = match state.store.clients.by_client_id(tenant.id, client_id).await {
         Ok(Some(c)) if !c.disabled => c,
-        Ok(_) => return bad_request("The application that sent you here is not registered with this organisation."),
+        Ok(_) => {
+            return bad_request(
+                "The application that sent you here is not registered with this organisation.",
+            )
+        }
         Err(e) => return internal_error(e, meta),
     };
     // OIDC Core §3.1.2.1 makes redirect_uri REQUIRED; it must match a registration exactly.
-    let Some(redirect_uri) = params.get("redirect_uri").and_then(|r| client.redirect_uri(r).map(|_| r.clone())) else {
-        return bad_request("The address the application asked to return to is not registered for it.");
+    let Some(redirect_uri) = params
+        .get("redirect_uri")
+        .and_then(|r| client.redirect_uri(r).map(|_| r.clone()))
+    else {
+        return bad_request(
+            "The address the application asked to return to is not registered for it.",
+        );
     };
 
     // From here on the redirect URI is trusted, so errors go back to the client (§4.1.2.1).
@@ -98,18 +146,32 @@ async fn authorize(state: &AppState, slug: &str, session: &Session, meta: &Reque
         Some("form_post") => ResponseMode::FormPost,
         Some(_) => ResponseMode::Query,
     };
-    let reply = ClientReply { issuer: state.config.issuer(tenant.slug.as_str()), redirect_uri, state: state_param, response_mode };
+    let reply = ClientReply {
+        issuer: state.config.issuer(tenant.slug.as_str()),
+        redirect_uri,
+        state: state_param,
+        response_mode,
+    };
     match validate(&params, &client) {
         Ok(request) => {
-            let request = AuthorizationRequest { redirect_uri: reply.redirect_uri.clone(), state: reply.state.clone(), ..request };
+            let request = AuthorizationRequest {
+                redirect_uri: reply.redirect_uri.clone(),
+                state: reply.state.clone(),
+                ..request
+            };
             match login::start_flow(state, session, &tenant, Some(request)).await {
                 Ok(flow) => continue_flow(state, session, meta, &tenant, flow).await,
                 Err(e) => internal_error(e, meta),
             }
         }
         Err((code, description)) => {
-            let event = AuditEvent::new(tenant.id, "authorize.rejected", Outcome::Failure, format!("client:{}", client.client_id))
-                .reason(format!("{code}: {description}"));
+            let event = AuditEvent::new(
+                tenant.id,
+                "authorize.rejected",
+                Outcome::Failure,
+                format!("client:{}", client.client_id),
+            )
+            .reason(format!("{code}: {description}"));
             state.audit(event, meta).await;
             reply.error(code, &description)
         }
@@ -118,7 +180,10 @@ async fn authorize(state: &AppState, slug: &str, session: &Session, meta: &Reque
 
 type Rejection = (&'static str, String);
 
-fn validate(params: &HashMap<String, String>, client: &Client) -> Result<AuthorizationRequest, Rejection> {
+fn validate(
+    params: &HashMap<String, String>,
+    client: &Client,
+) -> Result<AuthorizationRequest, Rejection> {
     let invalid = |d: &str| ("invalid_request", d.to_owned());
     for (name, value) in params {
         if value.len() > 2048 {
@@ -127,18 +192,32 @@ fn validate(params: &HashMap<String, String>, client: &Client) -> Result<Authori
     }
     // OIDC Core §6: request objects are not supported.
     if params.contains_key("request") {
-        return Err(("request_not_supported", "request objects are not supported".into()));
+        return Err((
+            "request_not_supported",
+            "request objects are not supported".into(),
+        ));
     }
     if params.contains_key("request_uri") {
-        return Err(("request_uri_not_supported", "request_uri is not supported".into()));
+        return Err((
+            "request_uri_not_supported",
+            "request_uri is not supported".into(),
+        ));
     }
     match params.get("response_type").map(String::as_str) {
         Some("code") => {}
         None => return Err(invalid("response_type is missing")),
-        Some(_) => return Err(("unsupported_response_type", "only response_type=code is supported".into())),
+        Some(_) => {
+            return Err((
+                "unsupported_response_type",
+                "only response_type=code is supported".into(),
+            ))
+        }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(("unauthorized_client", "this client may not use the authorization code flow".into()));
+        return Err((
+            "unauthorized_client",
+            "this client may not use the authorization code flow".into(),
+        ));
     }
     let response_mode = match params.get("response_mode").map(String::as_str) {
         None | Some("query") => ResponseMode::Query,
@@ -150,31 +229,47 @@ fn validate(params: &HashMap<String, String>, client: &Client) -> Result<Authori
     let mut scopes: Vec<String> = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
         if !Client::KNOWN_SCOPES.contains(&s) || !client.scopes.iter().any(|c| c == s) {
-            return Err(("invalid_scope", format!("scope {s:?} is not available to this client")));
+            return Err((
+                "invalid_scope",
+                format!("scope {s:?} is not available to this client"),
+            ));
         }
         if !scopes.iter().any(|x| x == s) {
             scopes.push(s.to_owned());
         }
     }
     if scopes.is_empty() {
-        return Err(("invalid_scope", "scope is missing; request at least \"openid\"".into()));
+        return Err((
+            "invalid_scope",
+            "scope is missing; request at least \"openid\"".into(),
+        ));
     }
 
     let challenge = params.get("code_challenge").cloned();
-    match (params.get("code_challenge_method").map(String::as_str), &challenge) {
-        (_, None) if client.pkce_required() => return Err(invalid("code_challenge is required (PKCE with S256)")),
+    match (
+        params.get("code_challenge_method").map(String::as_str),
+        &challenge,
+    ) {
+        (_, None) if client.pkce_required() => {
+            return Err(invalid("code_challenge is required (PKCE with S256)"))
+        }
         (Some(_), None) => return Err(invalid("code_challenge_method without code_challenge")),
         (Some("S256"), Some(c)) if pkce::is_well_formed(c) => {}
         (Some("S256"), Some(_)) => return Err(invalid("code_challenge is malformed")),
         // RFC 7636 §4.3 defaults to plain, which RFC 9700 §2.1.1 says not to accept.
         (None, Some(_)) | (Some("plain"), Some(_)) => {
-            return Err(invalid("code_challenge_method must be S256; plain is not accepted"))
+            return Err(invalid(
+                "code_challenge_method must be S256; plain is not accepted",
+            ))
         }
         (Some(_), Some(_)) => return Err(invalid("code_challenge_method must be S256")),
         (None, None) => {}
     }
 
-    let prompts: Vec<&str> = params.get("prompt").map(|p| p.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .map(|p| p.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     for p in &prompts {
         if !matches!(*p, "none" | "login" | "consent" | "select_account") {
             return Err(invalid(&format!("prompt value {p:?} is not supported")));
@@ -186,7 +281,12 @@ fn validate(params: &HashMap<String, String>, client: &Client) -> Result<Authori
     }
     let max_age = match params.get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| invalid("max_age must be a non-negative integer"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid("max_age must be a non-negative integer"))?,
+        ),
     };
     let nonce = params.get("nonce").cloned();
     if nonce.as_ref().is_some_and(|n| n.len() > 512) {
@@ -201,7 +301,8 @@ fn validate(params: &HashMap<String, String>, client: &Client) -> Result<Authori
         nonce,
         code_challenge: challenge,
         response_mode,
-        prompt_login: prompts.contains(&"login"),
+        // OIDC Core §3.1.2.1: max_age=0 is equivalent to prompt=login.
+        prompt_login: prompts.contains(&"login") || max_age == Some(0),
         prompt_consent: prompts.contains(&"consent"),
         prompt_none: prompts.contains(&"none"),
         max_age,
@@ -223,7 +324,14 @@ pub async fn resume(
 ) -> Response {
     let tenant = match tenant_by_slug(&state, &slug).await {
         Ok(Some(t)) => t,
-        Ok(None) => return error_page(StatusCode::NOT_FOUND, "Not found", "There is no such organisation here.", &meta),
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such organisation here.",
+                &meta,
+            )
+        }
         Err(e) => return internal_error(e, &meta),
     };
     match login::load_flow(&state, &session, &tenant, &q.flow).await {
@@ -243,7 +351,13 @@ fn expired_page(meta: &RequestMeta) -> Response {
 }
 
 /// Decides the next step of a flow: sign in, consent, or hand a code back to the client.
-pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMeta, tenant: &Tenant, mut flow: LoginFlow) -> Response {
+pub async fn continue_flow(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    mut flow: LoginFlow,
+) -> Response {
     let login_page = format!("/t/{}/login?flow={}", tenant.slug, flow.id);
     let Some(request) = flow.request.clone() else {
         return Redirect::to(&format!("/t/{}", tenant.slug)).into_response();
@@ -254,7 +368,12 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
         state: request.state.clone(),
         response_mode: request.response_mode,
     };
-    let client = match state.store.clients.by_client_id(tenant.id, &request.client_id).await {
+    let client = match state
+        .store
+        .clients
+        .by_client_id(tenant.id, &request.client_id)
+        .await
+    {
         Ok(Some(c)) if !c.disabled => c,
         Ok(_) => return expired_page(meta),
         Err(e) => return internal_error(e, meta),
@@ -275,7 +394,11 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
         Err(e) => return internal_error(e, meta),
     };
     let now = Timestamp::now();
-    let fresh_enough = |auth_time: Timestamp| request.max_age.is_none_or(|max| !auth_time.plus_secs(max).is_before(now));
+    let fresh_enough = |auth_time: Timestamp| {
+        request
+            .max_age
+            .is_none_or(|max| !auth_time.plus_secs(max).is_before(now))
+    };
     let user_session = match signed_in {
         Some(s) if !request.prompt_login && fresh_enough(s.auth_time) => s,
         _ if request.prompt_none => {
@@ -292,7 +415,12 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
             return Redirect::to(&login_page).into_response();
         }
     };
-    let user = match state.store.users.by_id(tenant.id, user_session.user_id).await {
+    let user = match state
+        .store
+        .users
+        .by_id(tenant.id, user_session.user_id)
+        .await
+    {
         Ok(Some(u)) if u.can_sign_in() => u,
         Ok(_) => {
             let _ = browser::sign_out(state, session, tenant).await;
@@ -301,7 +429,12 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
         Err(e) => return internal_error(e, meta),
     };
 
-    let consent = match state.store.consents.get(tenant.id, user.id, &client.client_id).await {
+    let consent = match state
+        .store
+        .consents
+        .get(tenant.id, user.id, &client.client_id)
+        .await
+    {
         Ok(c) => c,
         Err(e) => return internal_error(e, meta),
     };
@@ -310,13 +443,20 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
     if needs_consent {
         if request.prompt_none {
             let _ = state.store.artifacts.delete_flow(tenant.id, &flow.id).await;
-            return reply.error("consent_required", "the user has not consented to this request");
+            return reply.error(
+                "consent_required",
+                "the user has not consented to this request",
+            );
         }
-        flow.step = FlowStep::Authenticated { user_id: user.id, session_id: user_session.id.clone() };
+        flow.step = FlowStep::Authenticated {
+            user_id: user.id,
+            session_id: user_session.id.clone(),
+        };
         if let Err(e) = state.store.artifacts.put_flow(tenant.id, &flow).await {
             return internal_error(e, meta);
         }
-        return Redirect::to(&format!("/t/{}/consent?flow={}", tenant.slug, flow.id)).into_response();
+        return Redirect::to(&format!("/t/{}/consent?flow={}", tenant.slug, flow.id))
+            .into_response();
     }
 
     let code = random_token(32);
@@ -341,8 +481,13 @@ pub async fn continue_flow(state: &AppState, session: &Session, meta: &RequestMe
     if let Err(e) = state.store.artifacts.delete_flow(tenant.id, &flow.id).await {
         return internal_error(e, meta);
     }
-    let event = AuditEvent::new(tenant.id, "code.issued", Outcome::Success, format!("user:{}", user.id))
-        .target(format!("client:{}", client.client_id));
+    let event = AuditEvent::new(
+        tenant.id,
+        "code.issued",
+        Outcome::Success,
+        format!("user:{}", user.id),
+    )
+    .target(format!("client:{}", client.client_id));
     state.audit(event, meta).await;
     reply.send(&[("code", code.as_str())])
 }
@@ -374,7 +519,9 @@ impl ClientReply {
                 };
                 url.query_pairs_mut().extend_pairs(all);
                 let mut response = Redirect::to(url.as_str()).into_response();
-                response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
             ResponseMode::FormPost => form_post(&self.redirect_uri, &all),
@@ -388,7 +535,13 @@ fn form_post(action: &str, params: &[(&str, &str)]) -> Response {
     use html_escape::encode_double_quoted_attribute as attr;
     let inputs: String = params
         .iter()
-        .map(|(k, v)| format!(r#"<input type="hidden" name="{}" value="{}">"#, attr(k), attr(v)))
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                attr(k),
+                attr(v)
+            )
+        })
         .collect();
     let body = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Returning to the application</title></head>
@@ -401,7 +554,9 @@ fn form_post(action: &str, params: &[(&str, &str)]) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
     );
     response
 }

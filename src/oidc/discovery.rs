@@ -14,7 +14,11 @@ use axum::{
 use serde_json::{json, Value};
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "error": "not_found", "error_description": "unknown issuer" }))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not_found", "error_description": "unknown issuer" })),
+    )
+        .into_response()
 }
 
 fn server_error(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
@@ -48,12 +52,22 @@ pub fn metadata(issuer: &str) -> Value {
 
 fn cacheable(body: Value) -> Response {
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 
-pub async fn openid_configuration(State(state): State<AppState>, Path(slug): Path<String>, meta: RequestMeta) -> Response {
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    meta: RequestMeta,
+) -> Response {
     match tenant_by_slug(&state, &slug).await {
         Ok(Some(tenant)) => cacheable(metadata(&state.config.issuer(tenant.slug.as_str()))),
         Ok(None) => not_found(),
@@ -61,7 +75,11 @@ pub async fn openid_configuration(State(state): State<AppState>, Path(slug): Pat
     }
 }
 
-pub async fn jwks(State(state): State<AppState>, Path(slug): Path<String>, meta: RequestMeta) -> Response {
+pub async fn jwks(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    meta: RequestMeta,
+) -> Response {
     let tenant = match tenant_by_slug(&state, &slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return not_found(),

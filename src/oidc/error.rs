@@ -18,7 +18,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into(), challenge: None }
+        Self {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+        }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -31,7 +36,11 @@ impl OAuthError {
 
     /// RFC 6749 §5.2: 401 with a challenge for the scheme the client tried.
     pub fn invalid_client(used_basic: bool) -> Self {
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
         if used_basic {
             e.challenge = Some("Basic realm=\"tessera\"".into());
         }
@@ -43,14 +52,24 @@ impl OAuthError {
             Some(id) => format!("the server could not complete the request (request id {id})"),
             None => "the server could not complete the request".to_string(),
         };
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            description,
+        )
     }
 
     /// RFC 6750 §3.1.
     pub fn invalid_token(description: impl Into<String>) -> Self {
         let description = description.into();
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", description.clone());
-        e.challenge = Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\""));
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            description.clone(),
+        );
+        e.challenge = Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{description}\""
+        ));
         e
     }
 }

@@ -16,15 +16,30 @@ pub fn sign<T: Serialize>(keys: &TenantKeys, typ: &str, claims: &T) -> AppResult
 }
 
 /// Checks the signature, `typ`, `iss` and `exp` of a token we issued.
-pub fn verify<T: DeserializeOwned>(keys: &TenantKeys, token: &str, typ: &str, issuer: &str) -> Result<T, &'static str> {
+pub fn verify<T: DeserializeOwned>(
+    keys: &TenantKeys,
+    token: &str,
+    typ: &str,
+    issuer: &str,
+) -> Result<T, &'static str> {
     if token.len() > 8192 {
         return Err("the token is too long");
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| "the token is malformed")?;
-    if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(typ) {
+    if header
+        .typ
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+        != Some(typ)
+    {
         return Err("the token is not an access token");
     }
-    let key = header.kid.as_deref().and_then(|kid| keys.decoding_key(kid)).ok_or("the token was not signed by this issuer")?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.decoding_key(kid))
+        .ok_or("the token was not signed by this issuer")?;
     let mut validation = Validation::new(keys.alg);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;

@@ -39,7 +39,11 @@ fn sealing_context(tenant: TenantId, kid: &str) -> String {
 
 impl KeyRing {
     pub fn new(store: Store, sealing: EncryptionKey) -> Self {
-        Self { store, sealing, cache: RwLock::new(HashMap::new()) }
+        Self {
+            store,
+            sealing,
+            cache: RwLock::new(HashMap::new()),
+        }
     }
 
     pub async fn for_tenant(&self, tenant: TenantId) -> AppResult<Arc<TenantKeys>> {
@@ -48,7 +52,12 @@ impl KeyRing {
         }
         let mut stored = self.store.keys.list(tenant).await?;
         if !stored.iter().any(|k| k.active) {
-            match self.store.keys.insert(tenant, &self.generate_es256(tenant)).await {
+            match self
+                .store
+                .keys
+                .insert(tenant, &self.generate_es256(tenant))
+                .await
+            {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -65,19 +74,31 @@ impl KeyRing {
     }
 
     fn load(&self, tenant: TenantId, stored: &[SigningKey]) -> AppResult<TenantKeys> {
-        let active = stored.iter().find(|k| k.active).ok_or_else(|| AppError::internal("no active signing key"))?;
+        let active = stored
+            .iter()
+            .find(|k| k.active)
+            .ok_or_else(|| AppError::internal("no active signing key"))?;
         let der = self
             .sealing
-            .open(&active.private_key_sealed, &sealing_context(tenant, &active.kid))
+            .open(
+                &active.private_key_sealed,
+                &sealing_context(tenant, &active.kid),
+            )
             .map_err(|e| AppError::internal(format!("signing key {}: {e}", active.kid)))?;
         let mut verifying = HashMap::new();
         let mut public = Vec::new();
         for key in stored {
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(AppError::internal)?;
             let (Some(x), Some(y)) = (jwk["x"].as_str(), jwk["y"].as_str()) else {
-                return Err(AppError::internal(format!("signing key {} has no EC coordinates", key.kid)));
+                return Err(AppError::internal(format!(
+                    "signing key {} has no EC coordinates",
+                    key.kid
+                )));
             };
-            verifying.insert(key.kid.clone(), DecodingKey::from_ec_components(x, y).map_err(AppError::internal)?);
+            verifying.insert(
+                key.kid.clone(),
+                DecodingKey::from_ec_components(x, y).map_err(AppError::internal)?,
+            );
             public.push(jwk);
         }
         Ok(TenantKeys {
@@ -98,10 +119,14 @@ impl KeyRing {
         let thumbprint = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
         let kid = sha256_b64url(thumbprint.as_bytes());
         let jwk = json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256" });
-        let der = secret.to_pkcs8_der().expect("a fresh P-256 key encodes as PKCS#8");
+        let der = secret
+            .to_pkcs8_der()
+            .expect("a fresh P-256 key encodes as PKCS#8");
         SigningKey {
             tenant_id: tenant,
-            private_key_sealed: self.sealing.seal(der.as_bytes(), &sealing_context(tenant, &kid)),
+            private_key_sealed: self
+                .sealing
+                .seal(der.as_bytes(), &sealing_context(tenant, &kid)),
             kid,
             alg: "ES256".into(),
             public_jwk: jwk.to_string(),

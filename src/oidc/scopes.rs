@@ -30,6 +30,17 @@ pub fn user_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
 }
 
 pub const CLAIMS_SUPPORTED: [&str; 13] = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash", "name", "email",
-    "email_verified", "updated_at",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "at_hash",
+    "name",
+    "email",
+    "email_verified",
+    "updated_at",
 ];

@@ -2,7 +2,9 @@
 
 use super::{error::OAuthError, jwt, parse_params, pkce, scopes, tenant_by_slug};
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
-use crate::domain::{AccessTokenRecord, AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
+use crate::domain::{
+    AccessTokenRecord, AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp,
+};
 use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::Redemption;
@@ -30,7 +32,13 @@ pub async fn token(
     }
 }
 
-async fn handle(state: &AppState, slug: &str, meta: &RequestMeta, headers: &HeaderMap, body: &str) -> Result<Response, OAuthError> {
+async fn handle(
+    state: &AppState,
+    slug: &str,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<Response, OAuthError> {
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(request_id = ?meta.request_id, error = %e, "token endpoint failed");
         OAuthError::server_error(meta.request_id.as_deref())
@@ -38,24 +46,41 @@ async fn handle(state: &AppState, slug: &str, meta: &RequestMeta, headers: &Head
     let tenant = tenant_by_slug(state, slug)
         .await
         .map_err(|e| internal(&e))?
-        .ok_or_else(|| OAuthError::new(axum::http::StatusCode::NOT_FOUND, "invalid_request", "unknown issuer"))?;
+        .ok_or_else(|| {
+            OAuthError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "invalid_request",
+                "unknown issuer",
+            )
+        })?;
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !is_form {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     let params = parse_params(body).map_err(OAuthError::invalid_request)?;
     let client = authenticate_client(state, &tenant, headers, &params, meta).await?;
     match params.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => authorization_code(state, &tenant, &client, &params, meta).await,
+        Some("authorization_code") => {
+            authorization_code(state, &tenant, &client, &params, meta).await
+        }
         Some("refresh_token" | "client_credentials") => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "this grant type is not supported yet",
         )),
-        Some(_) => Err(OAuthError::new(axum::http::StatusCode::BAD_REQUEST, "unsupported_grant_type", "unknown grant_type")),
+        Some(_) => Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "unknown grant_type",
+        )),
         None => Err(OAuthError::invalid_request("grant_type is missing")),
     }
 }
@@ -75,17 +100,28 @@ async fn authenticate_client(
     };
     let used_basic = basic.is_some();
     let (client_id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
-        (Some(_), _, Some(_)) => return Err(OAuthError::invalid_request("use one client authentication method, not two")),
+        (Some(_), _, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ))
+        }
         (Some((id, _)), Some(body_id), None) if &id != body_id => {
-            return Err(OAuthError::invalid_request("client_id does not match the authenticated client"))
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the authenticated client",
+            ))
         }
         (Some((id, secret)), _, None) => (id, Some(secret)),
         (None, Some(id), secret) => (id.clone(), secret.cloned()),
         (None, None, _) => return Err(OAuthError::invalid_client(false)),
     };
     let fail = |reason: &str| {
-        let event = AuditEvent::new(tenant.id, "client.authentication", Outcome::Failure, format!("client:{client_id}"))
-            .reason(reason.to_owned());
+        let event = AuditEvent::new(
+            tenant.id,
+            "client.authentication",
+            Outcome::Failure,
+            format!("client:{client_id}"),
+        )
+        .reason(reason.to_owned());
         (event, OAuthError::invalid_client(used_basic))
     };
     let client = state
@@ -100,10 +136,12 @@ async fn authenticate_client(
         .filter(|c| !c.disabled);
     let verdict = match (&client, &secret) {
         (None, _) => Err("unknown client"),
-        (Some(c), Some(secret)) if c.client_type == ClientType::Confidential => match &c.secret_hash {
-            Some(hash) if constant_time_eq(&sha256_hex(secret), hash) => Ok(()),
-            _ => Err("wrong secret"),
-        },
+        (Some(c), Some(secret)) if c.client_type == ClientType::Confidential => {
+            match &c.secret_hash {
+                Some(hash) if constant_time_eq(&sha256_hex(secret), hash) => Ok(()),
+                _ => Err("wrong secret"),
+            }
+        }
         (Some(c), None) if c.client_type == ClientType::Public => Ok(()),
         (Some(_), Some(_)) => Err("public clients have no secret"),
         (Some(_), None) => Err("secret missing"),
@@ -145,40 +183,87 @@ async fn authorization_code(
         OAuthError::server_error(meta.request_id.as_deref())
     };
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(OAuthError::new(axum::http::StatusCode::BAD_REQUEST, "unauthorized_client", "this client may not use this grant"));
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "this client may not use this grant",
+        ));
     }
-    let code = params.get("code").filter(|c| !c.is_empty() && c.len() <= 256).ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    let code = params
+        .get("code")
+        .filter(|c| !c.is_empty() && c.len() <= 256)
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
     let code_hash = sha256_hex(code);
     let now = Timestamp::now();
-    let record = match state.store.artifacts.redeem_code(tenant.id, &code_hash, now).await.map_err(|e| internal(&e))? {
+    let record = match state
+        .store
+        .artifacts
+        .redeem_code(tenant.id, &code_hash, now)
+        .await
+        .map_err(|e| internal(&e))?
+    {
         Redemption::Redeemed(record) => record,
         Redemption::AlreadyUsed(record) => {
             // RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens issued from it.
-            let revoked = state.store.artifacts.revoke_tokens_of_code(tenant.id, &code_hash, now).await.map_err(|e| internal(&e))?;
-            let event = AuditEvent::new(tenant.id, "code.replayed", Outcome::Failure, format!("client:{}", client.client_id))
-                .target(format!("user:{}", record.user_id))
-                .reason(format!("authorization code used twice; {revoked} access token(s) revoked"));
+            let revoked = state
+                .store
+                .artifacts
+                .revoke_tokens_of_code(tenant.id, &code_hash, now)
+                .await
+                .map_err(|e| internal(&e))?;
+            let event = AuditEvent::new(
+                tenant.id,
+                "code.replayed",
+                Outcome::Failure,
+                format!("client:{}", client.client_id),
+            )
+            .target(format!("user:{}", record.user_id))
+            .reason(format!(
+                "authorization code used twice; {revoked} access token(s) revoked"
+            ));
             state.audit(event, meta).await;
-            return Err(OAuthError::invalid_grant("the authorization code has already been used"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code has already been used",
+            ));
         }
-        Redemption::Unknown => return Err(OAuthError::invalid_grant("the authorization code is invalid")),
+        Redemption::Unknown => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid",
+            ))
+        }
     };
     if record.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
     }
     if record.expires_at.is_before(now) || record.expires_at == now {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     if &record.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     match (&record.code_challenge, params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce::verifier_matches(verifier, challenge) => {}
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ))
+        }
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
         // RFC 9700 §2.1.1: a verifier for a code issued without a challenge signals an attack.
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was used")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent but no code_challenge was used",
+            ))
+        }
         (None, None) => {}
     }
     let user = state
@@ -190,7 +275,11 @@ async fn authorization_code(
         .filter(|u| u.can_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
 
-    let keys = state.keys.for_tenant(tenant.id).await.map_err(|e| internal(&e))?;
+    let keys = state
+        .keys
+        .for_tenant(tenant.id)
+        .await
+        .map_err(|e| internal(&e))?;
     let issuer = state.config.issuer(tenant.slug.as_str());
     let jti = random_token(16);
     let scope = record.scopes.join(" ");
@@ -206,7 +295,8 @@ async fn authorization_code(
         exp: expires_at.unix(),
         auth_time: record.auth_time.unix(),
     };
-    let access_token = jwt::sign(&keys, jwt::ACCESS_TOKEN_TYP, &access_claims).map_err(|e| internal(&e))?;
+    let access_token =
+        jwt::sign(&keys, jwt::ACCESS_TOKEN_TYP, &access_claims).map_err(|e| internal(&e))?;
     state
         .store
         .artifacts
@@ -238,7 +328,10 @@ async fn authorization_code(
         claims.insert("iss".into(), json!(issuer));
         claims.insert("sub".into(), json!(user.id.to_string()));
         claims.insert("aud".into(), json!(client.client_id));
-        claims.insert("exp".into(), json!(now.plus_secs(client.id_token_ttl_secs).unix()));
+        claims.insert(
+            "exp".into(),
+            json!(now.plus_secs(client.id_token_ttl_secs).unix()),
+        );
         claims.insert("iat".into(), json!(now.unix()));
         claims.insert("auth_time".into(), json!(record.auth_time.unix()));
         claims.insert("amr".into(), json!(record.amr));
@@ -250,8 +343,13 @@ async fn authorization_code(
         let id_token = jwt::sign(&keys, "JWT", &Value::Object(claims)).map_err(|e| internal(&e))?;
         body["id_token"] = json!(id_token);
     }
-    let event = AuditEvent::new(tenant.id, "token.issued", Outcome::Success, format!("client:{}", client.client_id))
-        .target(format!("user:{}", user.id));
+    let event = AuditEvent::new(
+        tenant.id,
+        "token.issued",
+        Outcome::Success,
+        format!("client:{}", client.client_id),
+    )
+    .target(format!("user:{}", user.id));
     state.audit(event, meta).await;
 
     let mut response = Json(body).into_response();

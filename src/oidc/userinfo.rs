@@ -20,7 +20,12 @@ struct AccessClaims {
     scope: String,
 }
 
-pub async fn userinfo_get(State(state): State<AppState>, Path(slug): Path<String>, meta: RequestMeta, headers: HeaderMap) -> Response {
+pub async fn userinfo_get(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+) -> Response {
     respond(&state, &slug, &meta, &headers, None).await
 }
 
@@ -34,11 +39,19 @@ pub async fn userinfo_post(
     respond(&state, &slug, &meta, &headers, Some(body)).await
 }
 
-async fn respond(state: &AppState, slug: &str, meta: &RequestMeta, headers: &HeaderMap, body: Option<String>) -> Response {
+async fn respond(
+    state: &AppState,
+    slug: &str,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: Option<String>,
+) -> Response {
     match claims(state, slug, meta, headers, body).await {
         Ok(claims) => {
             let mut response = Json(claims).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => e.into_response(),
@@ -50,28 +63,47 @@ fn bearer_token(headers: &HeaderMap, body: Option<&str>) -> Result<String, OAuth
     let from_header = headers.get(header::AUTHORIZATION).map(|v| {
         v.to_str()
             .ok()
-            .and_then(|s| s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")))
+            .and_then(|s| {
+                s.strip_prefix("Bearer ")
+                    .or_else(|| s.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_owned())
-            .ok_or_else(|| OAuthError::invalid_request("the Authorization header is not a Bearer token"))
+            .ok_or_else(|| {
+                OAuthError::invalid_request("the Authorization header is not a Bearer token")
+            })
     });
     let from_body = match body.filter(|b| !b.is_empty()) {
-        Some(b) => parse_params(b).map_err(OAuthError::invalid_request)?.remove("access_token"),
+        Some(b) => parse_params(b)
+            .map_err(OAuthError::invalid_request)?
+            .remove("access_token"),
         None => None,
     };
     match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token once, not in both header and body")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "send the token once, not in both header and body",
+        )),
         (Some(token), None) => token,
         (None, Some(token)) => Ok(token),
         // RFC 6750 §3.1: no error code when the request carried no credentials at all.
         (None, None) => {
-            let mut e = OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_request", "an access token is required");
+            let mut e = OAuthError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request",
+                "an access token is required",
+            );
             e.challenge = Some("Bearer realm=\"tessera\"".into());
             Err(e)
         }
     }
 }
 
-async fn claims(state: &AppState, slug: &str, meta: &RequestMeta, headers: &HeaderMap, body: Option<String>) -> Result<Value, OAuthError> {
+async fn claims(
+    state: &AppState,
+    slug: &str,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: Option<String>,
+) -> Result<Value, OAuthError> {
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(request_id = ?meta.request_id, error = %e, "userinfo failed");
         OAuthError::server_error(meta.request_id.as_deref())
@@ -81,9 +113,14 @@ async fn claims(state: &AppState, slug: &str, meta: &RequestMeta, headers: &Head
         .map_err(|e| internal(&e))?
         .ok_or_else(|| OAuthError::invalid_token("unknown issuer"))?;
     let token = bearer_token(headers, body.as_deref())?;
-    let keys = state.keys.for_tenant(tenant.id).await.map_err(|e| internal(&e))?;
+    let keys = state
+        .keys
+        .for_tenant(tenant.id)
+        .await
+        .map_err(|e| internal(&e))?;
     let issuer = state.config.issuer(tenant.slug.as_str());
-    let access: AccessClaims = jwt::verify(&keys, &token, jwt::ACCESS_TOKEN_TYP, &issuer).map_err(OAuthError::invalid_token)?;
+    let access: AccessClaims = jwt::verify(&keys, &token, jwt::ACCESS_TOKEN_TYP, &issuer)
+        .map_err(OAuthError::invalid_token)?;
     let record = state
         .store
         .artifacts
@@ -94,11 +131,18 @@ async fn claims(state: &AppState, slug: &str, meta: &RequestMeta, headers: &Head
         .ok_or_else(|| OAuthError::invalid_token("the token has been revoked"))?;
     let scopes: Vec<String> = access.scope.split(' ').map(str::to_owned).collect();
     if !scopes.iter().any(|s| s == "openid") {
-        let mut e = OAuthError::new(StatusCode::FORBIDDEN, "insufficient_scope", "the token lacks the openid scope");
+        let mut e = OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the token lacks the openid scope",
+        );
         e.challenge = Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into());
         return Err(e);
     }
-    let user_id: UserId = access.sub.parse().map_err(|_| OAuthError::invalid_token("the token has no user"))?;
+    let user_id: UserId = access
+        .sub
+        .parse()
+        .map_err(|_| OAuthError::invalid_token("the token has no user"))?;
     if record.user_id != Some(user_id) {
         return Err(OAuthError::invalid_token("the token is invalid"));
     }

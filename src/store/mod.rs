@@ -60,7 +60,12 @@ pub trait SessionRepo: Send + Sync {
 
 #[async_trait]
 pub trait ConsentRepo: Send + Sync {
-    async fn get(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<Option<Consent>>;
+    async fn get(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+    ) -> StoreResult<Option<Consent>>;
     async fn upsert(&self, tenant: TenantId, consent: &Consent) -> StoreResult<()>;
 }
 
@@ -96,12 +101,30 @@ pub trait OidcArtifactRepo: Send + Sync {
 
     async fn put_code(&self, tenant: TenantId, code: &AuthorizationCode) -> StoreResult<()>;
     /// Atomically marks the code used; exactly one of concurrent callers gets `Redeemed`.
-    async fn redeem_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<Redemption>;
+    async fn redeem_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption>;
 
-    async fn record_access_token(&self, tenant: TenantId, token: &AccessTokenRecord) -> StoreResult<()>;
-    async fn access_token(&self, tenant: TenantId, jti: &str) -> StoreResult<Option<AccessTokenRecord>>;
+    async fn record_access_token(
+        &self,
+        tenant: TenantId,
+        token: &AccessTokenRecord,
+    ) -> StoreResult<()>;
+    async fn access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>>;
     /// Revokes every access token issued for a code; returns how many.
-    async fn revoke_tokens_of_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<u64>;
+    async fn revoke_tokens_of_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
 }
 
 /// Browser sessions for `tower-sessions`; not tenant-scoped (one browser, many tenants).
@@ -110,7 +133,11 @@ pub trait BrowserSessionRepo: Send + Sync {
     /// Inserts a new record; `Conflict` when the id hash exists.
     async fn create(&self, record: &BrowserSessionRecord) -> StoreResult<()>;
     async fn save(&self, record: &BrowserSessionRecord) -> StoreResult<()>;
-    async fn load(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<BrowserSessionRecord>>;
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<BrowserSessionRecord>>;
     async fn delete(&self, id_hash: &str) -> StoreResult<()>;
 }
 

@@ -8,7 +8,10 @@ use leptos_meta::Title;
 pub fn ConsentPage() -> impl IntoView {
     let tenant = tenant_param();
     let flow = query_param("flow");
-    let data = Resource::new(move || (tenant.get(), flow.get()), |(t, f)| load_consent_page(t, f));
+    let data = Resource::new(
+        move || (tenant.get(), flow.get()),
+        |(t, f)| load_consent_page(t, f),
+    );
     view! {
         <Title text="Allow access?"/>
         <Suspense fallback=Loading>

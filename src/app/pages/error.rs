@@ -26,9 +26,15 @@ pub fn ErrorPage() -> impl IntoView {
 
 fn describe(code: &str) -> (&'static str, &'static str) {
     match code {
-        "expired" => ("This sign-in has expired", "Go back to the application and start signing in again."),
+        "expired" => (
+            "This sign-in has expired",
+            "Go back to the application and start signing in again.",
+        ),
         "" => ("Page not found", "There is nothing at this address."),
-        _ => ("Something went wrong", "The request could not be completed. Please try again."),
+        _ => (
+            "Something went wrong",
+            "The request could not be completed. Please try again.",
+        ),
     }
 }
 
@@ -56,7 +62,11 @@ pub fn ErrorCard(title: String, message: String, request_id: Option<String>) -> 
 pub fn standalone_error_page(title: &str, message: &str, request_id: Option<&str>) -> String {
     let owner = Owner::new();
     let body = owner.with(|| {
-        let (title, message, request_id) = (title.to_owned(), message.to_owned(), request_id.map(str::to_owned));
+        let (title, message, request_id) = (
+            title.to_owned(),
+            message.to_owned(),
+            request_id.map(str::to_owned),
+        );
         view! { <main id="main"><ErrorCard title message request_id/></main> }.to_html()
     });
     format!(

@@ -8,7 +8,10 @@ use leptos_meta::Title;
 pub fn LoginPage() -> impl IntoView {
     let tenant = tenant_param();
     let flow = query_param("flow");
-    let data = Resource::new(move || (tenant.get(), flow.get()), |(t, f)| load_login_page(t, f));
+    let data = Resource::new(
+        move || (tenant.get(), flow.get()),
+        |(t, f)| load_login_page(t, f),
+    );
     view! {
         <Title text="Sign in"/>
         <Suspense fallback=Loading>
@@ -28,9 +31,12 @@ fn LoginForm(view: LoginView, tenant: String) -> impl IntoView {
         Some(client) => format!("Sign in to continue to {client}"),
         None => format!("Sign in to {}", view.tenant_name),
     };
+    let change_email = query_param("change").get_untracked() == "email";
     let form = match view.step.clone() {
-        LoginStep::Identify => view! { <IdentifyForm view=view.clone() tenant=tenant.clone()/> }.into_any(),
-        LoginStep::Password { email } => view! { <PasswordForm view=view.clone() tenant=tenant.clone() email/> }.into_any(),
+        LoginStep::Password { email } if !change_email => {
+            view! { <PasswordForm view=view.clone() tenant=tenant.clone() email/> }.into_any()
+        }
+        _ => view! { <IdentifyForm view=view.clone() tenant=tenant.clone()/> }.into_any(),
     };
     view! {
         <Card>
@@ -61,7 +67,7 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
 #[component]
 fn PasswordForm(view: LoginView, tenant: String, email: String) -> impl IntoView {
     let action = ServerAction::<SubmitPassword>::new();
-    let change_email = format!("/t/{tenant}/login");
+    let change_email = format!("/t/{tenant}/login?flow={}&change=email", view.flow);
     view! {
         <p class="identity">
             <span class="muted">"Signing in as "</span><strong>{email.clone()}</strong>

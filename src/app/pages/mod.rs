@@ -29,7 +29,10 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
             Err(_) => "Too many attempts. Wait a moment and try again.".to_string(),
         },
         "csrf" => "This form expired. Please try again.".to_string(),
-        "expired" => "This sign-in expired. Start again, or go back to the application and try again.".to_string(),
+        "expired" => {
+            "This sign-in expired. Start again, or go back to the application and try again."
+                .to_string()
+        }
         "choice" => "Choose Allow or Deny.".to_string(),
         _ => return None,
     };

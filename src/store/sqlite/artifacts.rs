@@ -24,14 +24,15 @@ impl OidcArtifactRepo for SqliteStore {
     }
 
     async fn get_flow(&self, tenant: TenantId, id: &str) -> StoreResult<Option<LoginFlow>> {
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM login_flows WHERE tenant_id = ? AND id = ? AND expires_at > ?")
-                .bind(tenant.to_string())
-                .bind(id)
-                .bind(Timestamp::now().unix())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
+        let data: Option<String> = sqlx::query_scalar(
+            "SELECT data FROM login_flows WHERE tenant_id = ? AND id = ? AND expires_at > ?",
+        )
+        .bind(tenant.to_string())
+        .bind(id)
+        .bind(Timestamp::now().unix())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         data.map(|d| from_json(&d)).transpose()
     }
 
@@ -57,7 +58,12 @@ impl OidcArtifactRepo for SqliteStore {
         Ok(())
     }
 
-    async fn redeem_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<Redemption> {
+    async fn redeem_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption> {
         // One UPDATE decides the race: only the caller whose statement flips redeemed_at wins.
         let won: Option<String> = sqlx::query_scalar(
             "UPDATE authorization_codes SET redeemed_at = ?
@@ -72,20 +78,25 @@ impl OidcArtifactRepo for SqliteStore {
         if let Some(data) = won {
             return Ok(Redemption::Redeemed(from_json(&data)?));
         }
-        let spent: Option<String> =
-            sqlx::query_scalar("SELECT data FROM authorization_codes WHERE tenant_id = ? AND code_hash = ?")
-                .bind(tenant.to_string())
-                .bind(code_hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
+        let spent: Option<String> = sqlx::query_scalar(
+            "SELECT data FROM authorization_codes WHERE tenant_id = ? AND code_hash = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(match spent {
             Some(data) => Redemption::AlreadyUsed(from_json(&data)?),
             None => Redemption::Unknown,
         })
     }
 
-    async fn record_access_token(&self, tenant: TenantId, t: &AccessTokenRecord) -> StoreResult<()> {
+    async fn record_access_token(
+        &self,
+        tenant: TenantId,
+        t: &AccessTokenRecord,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, issued_at, expires_at, revoked_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -105,7 +116,11 @@ impl OidcArtifactRepo for SqliteStore {
         Ok(())
     }
 
-    async fn access_token(&self, tenant: TenantId, jti: &str) -> StoreResult<Option<AccessTokenRecord>> {
+    async fn access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
         let row = sqlx::query("SELECT * FROM access_tokens WHERE tenant_id = ? AND jti = ?")
             .bind(tenant.to_string())
             .bind(jti)
@@ -117,18 +132,28 @@ impl OidcArtifactRepo for SqliteStore {
                 jti: row.get("jti"),
                 tenant_id: parse(row.get("tenant_id"))?,
                 client_id: row.get("client_id"),
-                user_id: row.get::<Option<String>, _>("user_id").map(|u| parse(&u)).transpose()?,
+                user_id: row
+                    .get::<Option<String>, _>("user_id")
+                    .map(|u| parse(&u))
+                    .transpose()?,
                 scopes: from_json(row.get("scopes"))?,
                 code_hash: row.get("code_hash"),
                 issued_at: Timestamp::from_unix(row.get("issued_at")),
                 expires_at: Timestamp::from_unix(row.get("expires_at")),
-                revoked_at: row.get::<Option<i64>, _>("revoked_at").map(Timestamp::from_unix),
+                revoked_at: row
+                    .get::<Option<i64>, _>("revoked_at")
+                    .map(Timestamp::from_unix),
             })
         })
         .transpose()
     }
 
-    async fn revoke_tokens_of_code(&self, tenant: TenantId, code_hash: &str, at: Timestamp) -> StoreResult<u64> {
+    async fn revoke_tokens_of_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = ? WHERE tenant_id = ? AND code_hash = ? AND revoked_at IS NULL",
         )

@@ -72,8 +72,12 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         password_hash: row.get("password_hash"),
         email_verified: row.get("email_verified"),
         blocked: row.get("blocked"),
-        deleted_at: row.get::<Option<i64>, _>("deleted_at").map(Timestamp::from_unix),
-        last_login_at: row.get::<Option<i64>, _>("last_login_at").map(Timestamp::from_unix),
+        deleted_at: row
+            .get::<Option<i64>, _>("deleted_at")
+            .map(Timestamp::from_unix),
+        last_login_at: row
+            .get::<Option<i64>, _>("last_login_at")
+            .map(Timestamp::from_unix),
         login_count: row.get("login_count"),
         created_at: Timestamp::from_unix(row.get("created_at")),
         updated_at: Timestamp::from_unix(row.get("updated_at")),
@@ -159,12 +163,14 @@ impl UserRepo for SqliteStore {
     }
 
     async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT role FROM role_assignments WHERE tenant_id = ? AND user_id = ? ORDER BY role")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)
+        sqlx::query_scalar(
+            "SELECT role FROM role_assignments WHERE tenant_id = ? AND user_id = ? ORDER BY role",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
     }
 }
 
@@ -178,7 +184,8 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         tenant_id: parse(row.get("tenant_id"))?,
         client_id: row.get("client_id"),
         name: row.get("name"),
-        client_type: ClientType::parse(&client_type).ok_or_else(|| StoreError::Corrupt(client_type.clone()))?,
+        client_type: ClientType::parse(&client_type)
+            .ok_or_else(|| StoreError::Corrupt(client_type.clone()))?,
         secret_hash: row.get("secret_hash"),
         redirect_uris: redirect_uris
             .iter()
@@ -191,7 +198,8 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         scopes: from_json(row.get("scopes"))?,
         require_pkce: row.get("require_pkce"),
         require_consent: row.get("require_consent"),
-        auth_method: TokenAuthMethod::parse(&auth_method).ok_or_else(|| StoreError::Corrupt(auth_method.clone()))?,
+        auth_method: TokenAuthMethod::parse(&auth_method)
+            .ok_or_else(|| StoreError::Corrupt(auth_method.clone()))?,
         access_token_ttl_secs: row.get("access_token_ttl_secs"),
         id_token_ttl_secs: row.get("id_token_ttl_secs"),
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
@@ -204,7 +212,11 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
 impl ClientRepo for SqliteStore {
     async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
         debug_assert_eq!(tenant, client.tenant_id);
-        let redirect_uris: Vec<&str> = client.redirect_uris.iter().map(RedirectUri::as_str).collect();
+        let redirect_uris: Vec<&str> = client
+            .redirect_uris
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect();
         let grant_types: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         sqlx::query(
             "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,

@@ -6,7 +6,9 @@ mod records;
 
 use super::{StoreError, StoreResult};
 use serde::{de::DeserializeOwned, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::{fs::File, path::Path, str::FromStr, time::Duration};
 
 pub struct SqliteStore {
@@ -27,7 +29,8 @@ pub enum Access {
 impl SqliteStore {
     pub async fn open(path: &Path, access: Access) -> Result<Self, OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| OpenError::Io(dir.display().to_string(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| OpenError::Io(dir.display().to_string(), e))?;
         }
         let server_lock = match access {
             Access::Server => Some(take_server_lock(path)?),
@@ -45,7 +48,10 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| OpenError::Connect(path.display().to_string(), e.to_string()))?;
-        Ok(Self { pool, _server_lock: server_lock })
+        Ok(Self {
+            pool,
+            _server_lock: server_lock,
+        })
     }
 
     /// Applies the pending migrations in `migrations/sqlite`; returns how many ran.
@@ -56,7 +62,10 @@ impl SqliteStore {
             .run(&self.pool)
             .await
             .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        Ok(self.applied_migrations().await.saturating_sub(applied_before))
+        Ok(self
+            .applied_migrations()
+            .await
+            .saturating_sub(applied_before))
     }
 
     async fn applied_migrations(&self) -> usize {
@@ -68,7 +77,11 @@ impl SqliteStore {
     }
 
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(unavailable)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 
@@ -82,8 +95,12 @@ fn take_server_lock(db_path: &Path) -> Result<File, OpenError> {
         .map_err(|e| OpenError::Io(lock_path.display().to_string(), e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::InUse(db_path.display().to_string())),
-        Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Io(lock_path.display().to_string(), e)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(OpenError::InUse(db_path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(OpenError::Io(lock_path.display().to_string(), e))
+        }
     }
 }
 
@@ -122,5 +139,6 @@ fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
 }
 
 fn parse<T: FromStr>(raw: &str) -> StoreResult<T> {
-    raw.parse().map_err(|_| StoreError::Corrupt(format!("unparseable value {raw:?}")))
+    raw.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unparseable value {raw:?}")))
 }

@@ -6,7 +6,8 @@ use crate::domain::{
     UserSession,
 };
 use crate::store::{
-    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError, StoreResult,
+    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use sqlx::{sqlite::SqliteRow, Row};
@@ -23,7 +24,9 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<UserSession> {
         created_at: Timestamp::from_unix(row.get("created_at")),
         last_seen_at: Timestamp::from_unix(row.get("last_seen_at")),
         expires_at: Timestamp::from_unix(row.get("expires_at")),
-        revoked_at: row.get::<Option<i64>, _>("revoked_at").map(Timestamp::from_unix),
+        revoked_at: row
+            .get::<Option<i64>, _>("revoked_at")
+            .map(Timestamp::from_unix),
     })
 }
 
@@ -89,14 +92,21 @@ impl SessionRepo for SqliteStore {
 
 #[async_trait]
 impl ConsentRepo for SqliteStore {
-    async fn get(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<Option<Consent>> {
-        let row = sqlx::query("SELECT * FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?")
-            .bind(tenant.to_string())
-            .bind(user.to_string())
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+    async fn get(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+    ) -> StoreResult<Option<Consent>> {
+        let row = sqlx::query(
+            "SELECT * FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         row.map(|row| {
             Ok(Consent {
                 tenant_id: parse(row.get("tenant_id"))?,
@@ -147,11 +157,13 @@ impl SigningKeyRepo for SqliteStore {
     }
 
     async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
-        let rows = sqlx::query("SELECT * FROM signing_keys WHERE tenant_id = ? ORDER BY created_at DESC, kid")
-            .bind(tenant.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows = sqlx::query(
+            "SELECT * FROM signing_keys WHERE tenant_id = ? ORDER BY created_at DESC, kid",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
                 Ok(SigningKey {
@@ -193,12 +205,14 @@ impl AuditRepo for SqliteStore {
     }
 
     async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY at DESC, id DESC LIMIT ?")
-            .bind(tenant.to_string())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        )
+        .bind(tenant.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
                 let outcome: String = row.get("outcome");
@@ -251,13 +265,18 @@ impl BrowserSessionRepo for SqliteStore {
         Ok(())
     }
 
-    async fn load(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<BrowserSessionRecord>> {
-        let row = sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = ? AND expires_at > ?")
-            .bind(id_hash)
-            .bind(now.unix())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<BrowserSessionRecord>> {
+        let row =
+            sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = ? AND expires_at > ?")
+                .bind(id_hash)
+                .bind(now.unix())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(row.map(|row| BrowserSessionRecord {
             id_hash: row.get("id_hash"),
             data: row.get("data"),

@@ -1,0 +1,325 @@
+//! The `tessera` command line, run as a real process.
+#![cfg(feature = "ssr")]
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+fn tessera(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STORAGE_SQLITE_PATH", dir.join("tessera.db"))
+        .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["tenant", "create", "--help"],
+        vec!["user", "create", "--help"],
+        vec!["client", "create", "--help"],
+    ] {
+        let out = tessera(dir.path(), &args, None);
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+    assert!(
+        !dir.path().join("tessera.db").exists(),
+        "help touches nothing"
+    );
+}
+
+#[test]
+fn provisioning_prints_the_secret_once_and_bad_input_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tessera(dir.path(), &["migrate"], None);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+
+    let bad = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "default",
+            "--client-id",
+            "web",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    let last = err.lines().filter(|l| !l.trim().is_empty()).last().unwrap();
+    assert!(
+        last.starts_with("error: ") && last.contains("https"),
+        "{err}"
+    );
+
+    let good = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "default",
+            "--client-id",
+            "web",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--scope",
+            "openid",
+        ],
+        None,
+    );
+    assert!(
+        good.status.success(),
+        "the failed attempt left nothing behind: {}",
+        text(&good.stderr)
+    );
+    let out = text(&good.stdout);
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("secret printed");
+    assert!(secret.len() >= 43);
+    let again = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "default",
+            "--client-id",
+            "web",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+        ],
+        None,
+    );
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists"));
+
+    let public = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "default",
+            "--client-id",
+            "spa",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://127.0.0.1:5173/cb",
+            "--public",
+        ],
+        None,
+    );
+    assert!(public.status.success());
+    assert!(
+        !text(&public.stdout).contains("client_secret"),
+        "public clients have no secret"
+    );
+
+    let user = tessera(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "default",
+            "--email",
+            "Bob@Example.com",
+            "--password-stdin",
+        ],
+        Some("a fine password\n"),
+    );
+    assert!(user.status.success(), "{}", text(&user.stderr));
+    assert!(text(&user.stdout).contains("bob@example.com"));
+    let weak = tessera(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "default",
+            "--email",
+            "eve@example.com",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!weak.status.success());
+    assert!(text(&weak.stderr).contains("at least 8 characters"));
+    let missing_tenant = tessera(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "nope",
+            "--email",
+            "eve@example.com",
+        ],
+        None,
+    );
+    assert!(!missing_tenant.status.success());
+    assert!(text(&missing_tenant.stderr).contains("no tenant"));
+    let bad_grant = tessera(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "default",
+            "--client-id",
+            "x",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--grant",
+            "implicit",
+        ],
+        None,
+    );
+    assert_eq!(bad_grant.status.code(), Some(2), "clap usage errors exit 2");
+
+    let tenant = tessera(
+        dir.path(),
+        &["tenant", "create", "acme", "--name", "Acme Inc."],
+        None,
+    );
+    assert!(tenant.status.success());
+    assert!(text(&tenant.stdout).contains("/t/acme"));
+    let bad_slug = tessera(
+        dir.path(),
+        &["tenant", "create", "Bad Slug", "--name", "x"],
+        None,
+    );
+    assert!(!bad_slug.status.success());
+}
+
+#[test]
+fn the_first_start_prints_how_to_sign_in_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tessera(dir.path(), &["migrate"], None);
+    assert!(first.status.success());
+    assert!(
+        text(&first.stderr).contains("Back it up"),
+        "warns to back up the generated key"
+    );
+    let out = tessera(
+        dir.path(),
+        &["tenant", "create", "first", "--name", "First"],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("password:") && err.contains("/t/default/login"),
+        "{err}"
+    );
+    let second = tessera(
+        dir.path(),
+        &["tenant", "create", "second", "--name", "Second"],
+        None,
+    );
+    assert!(
+        !text(&second.stderr).contains("password:"),
+        "shown only once"
+    );
+    assert!(dir.path().join("encryption.key").exists());
+}
+
+#[test]
+fn invalid_configuration_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("migrate")
+        .env("STORAGE_SQLITE_PATH", dir.path().join("t.db"))
+        .env("TESSERA_PUBLIC_URL", "not a url")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("TESSERA_PUBLIC_URL") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_server_on_the_same_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("serve")
+        .env("STORAGE_SQLITE_PATH", dir.path().join("tessera.db"))
+        .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = tessera(dir.path(), &["serve"], None);
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(!second.status.success());
+    assert!(
+        text(&second.stderr).contains("another Tessera server is already using"),
+        "{}",
+        text(&second.stderr)
+    );
+    let tool = tessera(
+        dir.path(),
+        &["tenant", "create", "beside", "--name", "Beside"],
+        None,
+    );
+    assert!(tool.status.success(), "command-line tasks still work");
+}

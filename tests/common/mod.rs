@@ -1,0 +1,363 @@
+//! A real Tessera server on a loopback port with its own SQLite file, and a cookie-keeping
+//! "browser" that walks the sign-in pages over HTTP.
+#![allow(dead_code)]
+
+use reqwest::{header, redirect::Policy, Response, StatusCode};
+use std::collections::HashMap;
+use tessera::admin::{clients::NewClient, users::NewUser, Actor};
+use tessera::config::Config;
+use tessera::domain::{GrantType, Tenant};
+use tessera::state::AppState;
+use url::Url;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TestClient {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let vars: HashMap<&str, String> = HashMap::from([
+            (
+                "STORAGE_SQLITE_PATH",
+                dir.path().join("tessera.db").display().to_string(),
+            ),
+            ("TESSERA_PUBLIC_URL", base.clone()),
+            ("TESSERA_LISTEN", listener.local_addr().unwrap().to_string()),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        let state = tessera::cli::build_state(config, true, true)
+            .await
+            .expect("state");
+        tessera::cli::bootstrap(&state).await.expect("bootstrap");
+        let serving = state.clone();
+        tokio::spawn(async move { tessera::http::serve(serving, listener).await });
+        Self {
+            base,
+            state,
+            _dir: dir,
+        }
+    }
+
+    pub fn issuer(&self, slug: &str) -> String {
+        format!("{}/t/{slug}", self.base)
+    }
+
+    pub async fn tenant(&self, slug: &str) -> Tenant {
+        match tessera::admin::tenants::find(&self.state, slug).await {
+            Ok(t) => t,
+            Err(_) => tessera::admin::tenants::create(
+                &self.state,
+                &Actor::Cli,
+                slug,
+                &format!("Tenant {slug}"),
+            )
+            .await
+            .expect("tenant"),
+        }
+    }
+
+    pub async fn user(&self, slug: &str, email: &str) {
+        let tenant = self.tenant(slug).await;
+        let new = NewUser {
+            email,
+            name: Some("Alice Example"),
+            password: Some(PASSWORD.into()),
+            admin: false,
+        };
+        tessera::admin::users::create(&self.state, &Actor::Cli, &tenant, new)
+            .await
+            .expect("user");
+    }
+
+    pub async fn client(&self, slug: &str, client_id: &str, public: bool) -> TestClient {
+        let tenant = self.tenant(slug).await;
+        let redirect_uri = "http://127.0.0.1:8123/callback".to_string();
+        let new = NewClient {
+            client_id,
+            name: "Test App",
+            redirect_uris: std::slice::from_ref(&redirect_uri),
+            public,
+            grants: &[GrantType::AuthorizationCode],
+            scopes: &[],
+        };
+        let (_, secret) = tessera::admin::clients::create(&self.state, &Actor::Cli, &tenant, new)
+            .await
+            .expect("client");
+        TestClient {
+            client_id: client_id.into(),
+            secret,
+            redirect_uri,
+        }
+    }
+
+    /// A server with tenant `default`, user alice@example.com and a confidential client `app`.
+    pub async fn with_alice() -> (Self, TestClient) {
+        let server = Self::start().await;
+        server.user("default", "alice@example.com").await;
+        let client = server.client("default", "app", false).await;
+        (server, client)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn audit_actions(&self, slug: &str) -> Vec<(String, String, Option<String>)> {
+        let tenant = self.tenant(slug).await;
+        self.state
+            .store
+            .audit
+            .recent(tenant.id, 200)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.outcome.as_str().to_string(), e.reason))
+            .collect()
+    }
+}
+
+/// Standard authorization request parameters for `client` with a PKCE challenge.
+pub struct AuthRequest {
+    pub params: Vec<(String, String)>,
+    pub verifier: String,
+}
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+impl AuthRequest {
+    pub fn new(client: &TestClient) -> Self {
+        let params = [
+            ("response_type", "code"),
+            ("client_id", client.client_id.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("scope", "openid profile email"),
+            ("state", "state-123"),
+            ("nonce", "nonce-456"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        Self {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            verifier: VERIFIER.into(),
+        }
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.params.retain(|(k, _)| k != key);
+        self.params.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn without(mut self, key: &str) -> Self {
+        self.params.retain(|(k, _)| k != key);
+        self
+    }
+
+    pub fn url(&self, server: &TestServer, slug: &str) -> String {
+        let query = serde_urlencoded::to_string(&self.params).unwrap();
+        format!("{}/authorize?{query}", server.issuer(slug))
+    }
+}
+
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub fn location(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// The value of the hidden input `name` in a page.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+pub fn query(url: &str) -> HashMap<String, String> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+impl Browser {
+    pub fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Response {
+        self.http
+            .get(self.absolute(url))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn page(&self, url: &str) -> String {
+        let response = self.get(url).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+        response.text().await.unwrap()
+    }
+
+    /// Posts a form the way a browser without JavaScript does.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.absolute(path))
+            .header(header::ACCEPT, "text/html")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Follows same-site redirects until one leaves the server (or a page is reached).
+    pub async fn follow(&self, mut response: Response) -> Result<String, Response> {
+        loop {
+            match location(&response) {
+                Some(next) if response.status().is_redirection() => {
+                    let next = self.absolute(&next);
+                    if !next.starts_with(&self.base) {
+                        return Ok(next);
+                    }
+                    response = self.get(&next).await;
+                }
+                _ => return Err(response),
+            }
+        }
+    }
+
+    /// Opens `auth_url` and follows redirects; returns the page URL reached (login, consent…).
+    pub async fn open(&self, auth_url: &str) -> String {
+        let mut response = self.get(auth_url).await;
+        let mut url = auth_url.to_string();
+        while let Some(next) = location(&response).filter(|_| response.status().is_redirection()) {
+            url = self.absolute(&next);
+            if !url.starts_with(&self.base) {
+                return url;
+            }
+            response = self.get(&url).await;
+        }
+        url
+    }
+
+    /// Signs in on the login page at `login_url`; returns the response to the password form.
+    pub async fn sign_in(&self, login_url: &str, email: &str, password: &str) -> Response {
+        let html = self.page(login_url).await;
+        let tenant = hidden(&html, "tenant").expect("tenant field");
+        let flow = hidden(&html, "flow").unwrap_or_default();
+        let csrf = hidden(&html, "csrf").expect("csrf field");
+        let response = self
+            .post(
+                "/api/login_email",
+                &[
+                    ("tenant", &tenant),
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", email),
+                ],
+            )
+            .await;
+        let password_page =
+            self.absolute(&location(&response).expect("redirect to the password step"));
+        let html = self.page(&password_page).await;
+        let flow = hidden(&html, "flow").expect("flow field");
+        assert!(
+            html.contains("type=\"password\""),
+            "password step expected: {html}"
+        );
+        self.post(
+            "/api/login_password",
+            &[
+                ("tenant", &tenant),
+                ("flow", &flow),
+                ("csrf", &csrf),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Answers the consent page at `consent_url`.
+    pub async fn consent(&self, consent_url: &str, decision: &str) -> Response {
+        let html = self.page(consent_url).await;
+        let form: Vec<(&str, String)> = ["tenant", "flow", "csrf"]
+            .iter()
+            .map(|n| (*n, hidden(&html, n).expect(n)))
+            .collect();
+        let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.push(("decision", decision));
+        self.post("/api/consent", &fields).await
+    }
+
+    /// The whole person-side flow: authorize, sign in, consent; returns the client callback URL.
+    pub async fn authorize(
+        &self,
+        auth_url: &str,
+        email: &str,
+        password: &str,
+        decision: &str,
+    ) -> String {
+        let login = self.open(auth_url).await;
+        assert!(
+            login.contains("/login?"),
+            "expected the sign-in page, got {login}"
+        );
+        let after_password = self.sign_in(&login, email, password).await;
+        let consent = match self.follow(after_password).await {
+            Ok(callback) => return callback,
+            Err(page) => page.url().to_string(),
+        };
+        assert!(
+            consent.contains("/consent?"),
+            "expected the consent page, got {consent}"
+        );
+        self.follow(self.consent(&consent, decision).await)
+            .await
+            .expect("a redirect back to the client")
+    }
+}
