@@ -81,7 +81,7 @@ fn provisioning_prints_the_secret_once_and_bad_input_creates_nothing() {
     );
     assert!(!bad.status.success());
     let err = text(&bad.stderr);
-    let last = err.lines().filter(|l| !l.trim().is_empty()).last().unwrap();
+    let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap();
     assert!(
         last.starts_with("error: ") && last.contains("https"),
         "{err}"

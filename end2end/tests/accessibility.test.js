@@ -1,15 +1,20 @@
 // Accessibility smoke test of the sign-in page.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { USER, useTessera } from '../support/fixture.js';
+import { USER, withTessera } from '../support/fixture.js';
 import { startAtRp, waitHydrated } from '../support/flows.js';
 
-/** Visible, non-hidden inputs on the page that have no label (by <label>, aria-label or aria-labelledby). */
+/**
+ * Inputs a user can see or reach that have no label (by <label>, aria-label or aria-labelledby).
+ * Inputs hidden from everyone (type=hidden, the hidden attribute, aria-hidden="true" — e.g. a
+ * username hint for password managers) need none.
+ */
 async function unlabelledInputs(page) {
   return page.evaluate(() => {
     const bad = [];
     for (const el of document.querySelectorAll('input, select, textarea')) {
-      if (el.type === 'hidden' || el.type === 'submit' || el.type === 'button') continue;
+      if (['hidden', 'submit', 'button'].includes(el.type)) continue;
+      if (el.hidden || el.closest('[aria-hidden="true"]') || !el.checkVisibility()) continue;
       const byLabel = [...(el.labels ?? [])].some((l) => l.textContent.trim() !== '');
       const byAria = (el.getAttribute('aria-label') ?? '').trim() !== '';
       const byRef = (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).filter(Boolean)
@@ -34,10 +39,8 @@ async function firstTabbedInput(page) {
 }
 
 describe('accessibility of the sign-in page', () => {
-  const env = useTessera();
-
   test('every input has a label and Tab reaches the email input first', { timeout: 120_000 }, () =>
-    env.withBrowser('accessibility', { javaScriptEnabled: true }, async ({ page, rp }) => {
+    withTessera('accessibility', { javaScriptEnabled: true }, async ({ page, rp }) => {
       await startAtRp(page, rp);
       await waitHydrated(page);
 

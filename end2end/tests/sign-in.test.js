@@ -1,21 +1,19 @@
 // The authorization code flow through a real browser against the release binary.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { USER, useTessera } from '../support/fixture.js';
+import { USER, withTessera } from '../support/fixture.js';
 import { LOGIN_PATH, answerConsent, rpResult, signIn, startAtRp } from '../support/flows.js';
 
 const T = { timeout: 120_000 };
 
 describe('sign-in through the relying party', () => {
-  const env = useTessera();
-
   for (const js of [true, false]) {
     const mode = js ? 'with JavaScript' : 'without JavaScript';
     // Cover both client authentication methods at the token endpoint.
     const auth = js ? 'basic' : 'post';
 
     test(`${mode}: sign in, allow consent, RP receives ID token and userinfo (client_secret_${auth})`, T, () =>
-      env.withBrowser(`sign-in ${mode}`, { javaScriptEnabled: js }, async ({ page, rp }) => {
+      withTessera(`sign-in ${mode}`, { javaScriptEnabled: js }, async ({ page, rp }) => {
         await startAtRp(page, rp, { auth });
         await signIn(page, { email: USER.email, password: USER.password, js });
         await answerConsent(page, { js, decision: 'Allow' });
@@ -28,7 +26,7 @@ describe('sign-in through the relying party', () => {
       }));
 
     test(`${mode}: a wrong password shows an error and stays on the sign-in page`, T, () =>
-      env.withBrowser(`wrong password ${mode}`, { javaScriptEnabled: js }, async ({ page, rp }) => {
+      withTessera(`wrong password ${mode}`, { javaScriptEnabled: js }, async ({ page, rp }) => {
         await startAtRp(page, rp);
         await signIn(page, { email: USER.email, password: 'not the password', js });
         await page.getByText('Incorrect email or password').first().waitFor({ state: 'visible' });
@@ -37,7 +35,7 @@ describe('sign-in through the relying party', () => {
   }
 
   test('denying consent returns access_denied to the RP', T, () =>
-    env.withBrowser('deny consent', { javaScriptEnabled: true }, async ({ page, rp }) => {
+    withTessera('deny consent', { javaScriptEnabled: true }, async ({ page, rp }) => {
       await startAtRp(page, rp);
       await signIn(page, { email: USER.email, password: USER.password, js: true });
       await answerConsent(page, { js: true, decision: 'Deny' });
