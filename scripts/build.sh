@@ -48,16 +48,25 @@ WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$OUTPUT_NAME.wasm"
 log "WebAssembly built in $(( $(date +%s) - step_start ))s: $WASM"
 
 step_start=$(date +%s)
-log "Generating the JavaScript bindings into $PKG"
-rm -rf "$PKG"
-mkdir -p "$PKG"
-wasm-bindgen --target web --out-name "$OUTPUT_NAME" --out-dir "$PKG" "$WASM"
-mv "$PKG/${OUTPUT_NAME}_bg.wasm" "$PKG/$OUTPUT_NAME.wasm"
-log "Optimising the WebAssembly with wasm-opt -Oz"
-wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  "$PKG/$OUTPUT_NAME.wasm" -o "$PKG/$OUTPUT_NAME.opt.wasm"
-mv "$PKG/$OUTPUT_NAME.opt.wasm" "$PKG/$OUTPUT_NAME.wasm"
-log "Bindings and optimisation done in $(( $(date +%s) - step_start ))s ($(du -h "$PKG/$OUTPUT_NAME.wasm" | cut -f1) wasm)"
+if [ -f "$PKG/$OUTPUT_NAME.js" ] && [ "$PKG/$OUTPUT_NAME.wasm" -nt "$WASM" ]; then
+  log "The JavaScript bindings in $PKG are up to date"
+else
+  # Built in a scratch folder and moved into place at the end, so an interrupted
+  # run never leaves a half-made pkg/ that the up-to-date check above would trust.
+  NEW="$SITE/pkg.new"
+  rm -rf "$NEW"
+  mkdir -p "$NEW"
+  log "Generating the JavaScript bindings (wasm-bindgen)"
+  wasm-bindgen --target web --out-name "$OUTPUT_NAME" --out-dir "$NEW" "$WASM"
+  mv "$NEW/${OUTPUT_NAME}_bg.wasm" "$NEW/$OUTPUT_NAME.wasm"
+  log "Optimising the WebAssembly with wasm-opt -Oz"
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$NEW/$OUTPUT_NAME.wasm" -o "$NEW/$OUTPUT_NAME.opt.wasm"
+  mv "$NEW/$OUTPUT_NAME.opt.wasm" "$NEW/$OUTPUT_NAME.wasm"
+  rm -rf "$PKG"
+  mv "$NEW" "$PKG"
+  log "Bindings and optimisation done in $(( $(date +%s) - step_start ))s ($(du -h "$PKG/$OUTPUT_NAME.wasm" | cut -f1) wasm in $PKG)"
+fi
 
 if [ -f style/main.css ]; then
   log "Copying style/main.css to $PKG/$OUTPUT_NAME.css"

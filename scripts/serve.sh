@@ -14,6 +14,6 @@ cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 export LEPTOS_SITE_ROOT="$TARGET_DIR/site"
-mkdir -p "$ROOT/data"
+[ -n "${STORAGE_SQLITE_PATH:-}" ] || mkdir -p "$ROOT/data"
 printf '==> %s\n' "Starting Tessera (stop it with Ctrl-C)" >&2
 exec "$TARGET_DIR/release/tessera" serve "$@"

@@ -1,5 +1,6 @@
 // Starts the Tessera release binary for a test file and provisions a user and a client.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -64,6 +65,8 @@ function runCli(args, env, stdin) {
  * URI points at the relying party's port.
  */
 export async function startTessera({ rpPort }) {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} does not exist: run scripts/build.sh first`);
+  if (!existsSync(path.join(SITE_ROOT, 'pkg'))) throw new Error(`${SITE_ROOT}/pkg does not exist: run scripts/build.sh first`);
   const port = await freePort();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'));
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -25,9 +25,9 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 /// Forms and protocol requests are small; anything bigger is refused before it is read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Scripts are our own bundle plus Leptos's inline hydration bootstrap.
-const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
-style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+/// For everything that is not a Leptos page (those set a policy with their render's nonce).
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
-        .route("/api/{*fn_name}", post(server_fn).get(server_fn))
+        .route("/api/{*fn_name}", post(server_fn))
         .leptos_routes_with_context(&state, routes, leptos_context, move || {
             shell(leptos_options.clone())
         })
