@@ -804,14 +804,33 @@ async fn security_headers_are_set_on_pages() {
     let h = response.headers();
     assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert!(h[header::CONTENT_SECURITY_POLICY]
+    let csp = h[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
-        .contains("frame-ancestors 'none'"));
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(h.contains_key("x-request-id"));
     let cookie = h[header::SET_COOKIE].to_str().unwrap().to_ascii_lowercase();
     assert!(
         cookie.contains("httponly") && cookie.contains("samesite=lax"),
         "{cookie}"
     );
+    let html = response.text().await.unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce");
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")),
+            "every inline script carries the nonce: {tag}"
+        );
+    }
 }

@@ -34,7 +34,12 @@ pub fn router(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(BrowserSessionStore::new(
         state.store.browser_sessions.clone(),
     ))
-    .with_name("tessera_session")
+    // `__Host-` makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
+    .with_name(if state.config.secure_cookies() {
+        "__Host-tessera_session"
+    } else {
+        "tessera_session"
+    })
     .with_http_only(true)
     .with_same_site(SameSite::Lax)
     .with_secure(state.config.secure_cookies())

@@ -140,17 +140,12 @@ async fn authorize(
     };
 
     // From here on the redirect URI is trusted, so errors go back to the client (§4.1.2.1).
-    let state_param = params.get("state").cloned();
-    let response_mode = match params.get("response_mode").map(String::as_str) {
-        None | Some("query") => ResponseMode::Query,
-        Some("form_post") => ResponseMode::FormPost,
-        Some(_) => ResponseMode::Query,
-    };
     let reply = ClientReply {
         issuer: state.config.issuer(tenant.slug.as_str()),
         redirect_uri,
-        state: state_param,
-        response_mode,
+        state: params.get("state").cloned(),
+        // An unknown mode is itself an error, reported in the default mode.
+        response_mode: response_mode(&params).unwrap_or(ResponseMode::Query),
     };
     match validate(&params, &client) {
         Ok(request) => {
@@ -219,11 +214,8 @@ fn validate(
             "this client may not use the authorization code flow".into(),
         ));
     }
-    let response_mode = match params.get("response_mode").map(String::as_str) {
-        None | Some("query") => ResponseMode::Query,
-        Some("form_post") => ResponseMode::FormPost,
-        Some(_) => return Err(invalid("response_mode must be query or form_post")),
-    };
+    let response_mode =
+        response_mode(params).ok_or_else(|| invalid("response_mode must be query or form_post"))?;
 
     let scope = params.get("scope").map(String::as_str).unwrap_or("");
     let mut scopes: Vec<String> = Vec::new();
@@ -307,6 +299,14 @@ fn validate(
         prompt_none: prompts.contains(&"none"),
         max_age,
     })
+}
+
+fn response_mode(params: &HashMap<String, String>) -> Option<ResponseMode> {
+    match params.get("response_mode").map(String::as_str) {
+        None | Some("query") => Some(ResponseMode::Query),
+        Some("form_post") => Some(ResponseMode::FormPost),
+        Some(_) => None,
+    }
 }
 
 #[derive(Deserialize)]

@@ -22,8 +22,7 @@ fn not_found() -> Response {
 }
 
 fn server_error(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
-    tracing::error!(request_id = ?meta.request_id, error = %e, "metadata failed");
-    super::error::OAuthError::server_error(meta.request_id.as_deref()).into_response()
+    super::error::OAuthError::internal(meta, e).into_response()
 }
 
 pub fn metadata(issuer: &str) -> Value {

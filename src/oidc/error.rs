@@ -1,5 +1,6 @@
 //! OAuth error responses: RFC 6749 §5.2 for the token endpoint, RFC 6750 §3 for bearer tokens.
 
+use crate::http::RequestMeta;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -47,8 +48,10 @@ impl OAuthError {
         e
     }
 
-    pub fn server_error(request_id: Option<&str>) -> Self {
-        let description = match request_id {
+    /// Logs the detail with the request id; the client learns only the request id.
+    pub fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Self {
+        tracing::error!(request_id = ?meta.request_id, error = %e, "request failed");
+        let description = match &meta.request_id {
             Some(id) => format!("the server could not complete the request (request id {id})"),
             None => "the server could not complete the request".to_string(),
         };

@@ -39,10 +39,7 @@ async fn handle(
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Response, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(request_id = ?meta.request_id, error = %e, "token endpoint failed");
-        OAuthError::server_error(meta.request_id.as_deref())
-    };
+    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
     let tenant = tenant_by_slug(state, slug)
         .await
         .map_err(|e| internal(&e))?
@@ -129,10 +126,7 @@ async fn authenticate_client(
         .clients
         .by_client_id(tenant.id, &client_id)
         .await
-        .map_err(|e| {
-            tracing::error!(request_id = ?meta.request_id, error = %e, "client lookup failed");
-            OAuthError::server_error(meta.request_id.as_deref())
-        })?
+        .map_err(|e| OAuthError::internal(meta, e))?
         .filter(|c| !c.disabled);
     let verdict = match (&client, &secret) {
         (None, _) => Err("unknown client"),
@@ -178,10 +172,7 @@ async fn authorization_code(
     params: &HashMap<String, String>,
     meta: &RequestMeta,
 ) -> Result<Response, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(request_id = ?meta.request_id, error = %e, "token endpoint failed");
-        OAuthError::server_error(meta.request_id.as_deref())
-    };
+    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,

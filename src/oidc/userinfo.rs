@@ -104,10 +104,7 @@ async fn claims(
     headers: &HeaderMap,
     body: Option<String>,
 ) -> Result<Value, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(request_id = ?meta.request_id, error = %e, "userinfo failed");
-        OAuthError::server_error(meta.request_id.as_deref())
-    };
+    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
     let tenant = tenant_by_slug(state, slug)
         .await
         .map_err(|e| internal(&e))?
