@@ -834,3 +834,19 @@ async fn security_headers_are_set_on_pages() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_https_public_url_makes_the_session_cookie_secure_and_host_only() {
+    let server = TestServer::start_with_public_url(Some("https://id.example.com")).await;
+    let response = server.browser().get("/t/default/login").await;
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-tessera_session="), "{cookie}");
+    let lower = cookie.to_ascii_lowercase();
+    assert!(
+        lower.contains("secure") && lower.contains("path=/") && !lower.contains("domain="),
+        "{cookie}"
+    );
+}

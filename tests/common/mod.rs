@@ -26,6 +26,11 @@ pub struct TestClient {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with_public_url(None).await
+    }
+
+    /// A server whose configured public URL differs from where it listens (behind a proxy).
+    pub async fn start_with_public_url(public_url: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -36,7 +41,10 @@ impl TestServer {
                 "STORAGE_SQLITE_PATH",
                 dir.path().join("tessera.db").display().to_string(),
             ),
-            ("TESSERA_PUBLIC_URL", base.clone()),
+            (
+                "TESSERA_PUBLIC_URL",
+                public_url.unwrap_or(&base).to_string(),
+            ),
             ("TESSERA_LISTEN", listener.local_addr().unwrap().to_string()),
         ]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
