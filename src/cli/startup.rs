@@ -108,5 +108,6 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         state.config.listen,
         state.config.public_url
     );
+    tokio::spawn(crate::jobs::purge::run_forever(state.store.clone()));
     crate::http::serve(state, listener).await
 }

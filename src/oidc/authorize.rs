@@ -544,7 +544,7 @@ fn form_post(action: &str, params: &[(&str, &str)]) -> Response {
         })
         .collect();
     let body = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Returning to the application</title></head>
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Returning to the application</title></head>
 <body><form method="post" action="{}">{inputs}<noscript><p>Press Continue to return to the application.</p><button type="submit">Continue</button></noscript></form>
 <script>document.forms[0].submit()</script></body></html>"#,
         attr(action)

@@ -125,6 +125,10 @@ pub trait OidcArtifactRepo: Send + Sync {
         code_hash: &str,
         at: Timestamp,
     ) -> StoreResult<u64>;
+
+    /// Housekeeping across all tenants: deletes at most `limit` artifacts of each kind that
+    /// expired before `before`; returns how many.
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 /// Browser sessions for `tower-sessions`; not tenant-scoped (one browser, many tenants).
@@ -139,6 +143,8 @@ pub trait BrowserSessionRepo: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Option<BrowserSessionRecord>>;
     async fn delete(&self, id_hash: &str) -> StoreResult<()>;
+    /// Deletes at most `limit` sessions that expired before `before`; returns how many.
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 /// Every repository the server uses, chosen once at start-up.

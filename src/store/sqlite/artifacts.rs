@@ -1,6 +1,6 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
+use super::{conflict, from_json, parse, purge, to_json, unavailable, SqliteStore};
 use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
 use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
@@ -164,5 +164,13 @@ impl OidcArtifactRepo for SqliteStore {
         .await
         .map_err(unavailable)?;
         Ok(done.rows_affected())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let mut purged = 0;
+        for table in ["login_flows", "authorization_codes", "access_tokens"] {
+            purged += purge(&self.pool, table, before, limit).await?;
+        }
+        Ok(purged)
     }
 }

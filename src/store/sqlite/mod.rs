@@ -5,6 +5,7 @@ mod identity;
 mod records;
 
 use super::{StoreError, StoreResult};
+use crate::domain::Timestamp;
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -116,6 +117,26 @@ pub enum OpenError {
     Connect(String, String),
     #[error("database migration failed: {0}")]
     Migrate(String),
+}
+
+/// Deletes at most `limit` rows of `table` whose `expires_at` is before `before`. `table` is
+/// always one of our own constant names, never input.
+async fn purge(
+    pool: &SqlitePool,
+    table: &'static str,
+    before: Timestamp,
+    limit: u32,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT ?)"
+    );
+    let done = sqlx::query(&sql)
+        .bind(before.unix())
+        .bind(limit)
+        .execute(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(done.rows_affected())
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {

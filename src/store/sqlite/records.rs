@@ -1,6 +1,6 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
+use super::{conflict, from_json, parse, purge, to_json, unavailable, SqliteStore};
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
     UserSession,
@@ -291,5 +291,9 @@ impl BrowserSessionRepo for SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        purge(&self.pool, "browser_sessions", before, limit).await
     }
 }

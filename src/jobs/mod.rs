@@ -1,0 +1,3 @@
+//! Scheduled work, one file per job, each bounded per run.
+
+pub mod purge;
