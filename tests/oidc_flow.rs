@@ -383,3 +383,18 @@ async fn discovery_advertises_only_what_is_implemented() {
         "the private part is never published"
     );
 }
+
+#[tokio::test]
+async fn login_hint_prefills_the_email_field() {
+    let (server, app) = TestServer::with_alice().await;
+    let browser = server.browser();
+    let login = browser
+        .open(
+            &AuthRequest::new(&app)
+                .set("login_hint", "alice@example.com")
+                .url(&server, "default"),
+        )
+        .await;
+    let html = browser.page(&login).await;
+    assert!(html.contains(r#"value="alice@example.com""#), "{html}");
+}

@@ -16,6 +16,8 @@ pub struct LoginView {
     pub tenant_name: String,
     pub client_name: Option<String>,
     pub step: LoginStep,
+    /// Prefills the email field: the client's `login_hint`, or the address entered before.
+    pub email_hint: String,
     /// Empty when the sign-in was opened directly rather than by an application.
     pub flow: String,
     pub csrf: String,
@@ -53,6 +55,7 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
         tenant_name: ctx.tenant.name.clone(),
         client_name: None,
         step: LoginStep::Identify,
+        email_hint: String::new(),
         flow: String::new(),
         csrf,
     };
@@ -71,11 +74,12 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
             .clients
             .by_client_id(ctx.tenant.id, &request.client_id)
             .await
-            .ok()
-            .flatten()
+            .map_err(server::internal(&ctx))?
             .map(|c| c.name);
+        view.email_hint = request.login_hint.clone().unwrap_or_default();
     }
     if let FlowStep::Password { email } = &flow.step {
+        view.email_hint = email.clone();
         view.step = LoginStep::Password {
             email: email.clone(),
         };

@@ -22,6 +22,9 @@ pub struct AuthorizationRequest {
     pub prompt_consent: bool,
     pub prompt_none: bool,
     pub max_age: Option<i64>,
+    /// OIDC Core §3.1.2.1: the account the client expects; prefills the sign-in form.
+    #[serde(default)]
+    pub login_hint: Option<String>,
 }
 
 /// Where a sign-in stands. Each step accepts only the input it expects, so replaying an

@@ -298,6 +298,7 @@ fn validate(
         prompt_consent: prompts.contains(&"consent"),
         prompt_none: prompts.contains(&"none"),
         max_age,
+        login_hint: params.get("login_hint").filter(|h| h.len() <= 254).cloned(),
     })
 }
 

@@ -58,7 +58,7 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <input type="hidden" name="csrf" value=view.csrf/>
             <label for="email">"Email address"</label>
             <input id="email" name="email" type="email" autocomplete="username" required maxlength="254"
-                autofocus aria-describedby="form-error"/>
+                autofocus aria-describedby="form-error" value=view.email_hint/>
             <button type="submit" class="button primary">"Continue"</button>
         </ActionForm>
     }
