@@ -1,0 +1,803 @@
+//! The storage contract: the same test functions run against every backend. A backend passes
+//! when it reports the same results and the same errors for the same calls.
+#![cfg(feature = "ssr")]
+
+use std::sync::Arc;
+use tessera::domain::{
+    AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
+    ClientType, Consent, Email, FlowStep, GrantType, LoginFlow, Outcome, RedirectUri, SigningKey,
+    Tenant, TenantSlug, Timestamp, TokenAuthMethod, User, UserSession,
+};
+use tessera::store::{sqlite::SqliteStore, Redemption, Store, StoreError};
+
+/// A store on a fresh database, and whatever must live as long as it.
+pub struct Backend {
+    pub store: Store,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(
+        &dir.path().join("contract.db"),
+        tessera::store::sqlite::Access::Tool,
+    )
+    .await
+    .unwrap();
+    sqlite.migrate().await.unwrap();
+    Backend {
+        store: Store::from_backend(Arc::new(sqlite)),
+        _keep: Box::new(dir),
+    }
+}
+
+macro_rules! contract_suite {
+    ($backend:ident, $make:path; $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let backend = $make().await;
+                    super::$test(&backend.store).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! every_backend {
+    ($($test:ident),* $(,)?) => {
+        contract_suite!(sqlite, super::sqlite; $($test),*);
+    };
+}
+
+every_backend!(
+    tenants_are_found_by_slug_and_id_and_slugs_are_unique,
+    users_are_unique_per_tenant_and_track_logins,
+    users_of_one_tenant_are_invisible_to_another,
+    clients_are_unique_per_tenant_and_isolated,
+    sessions_touch_revoke_and_stay_in_their_tenant,
+    consents_are_replaced_and_isolated,
+    signing_keys_are_listed_newest_first_and_isolated,
+    audit_events_come_newest_first_with_a_limit_and_isolated,
+    login_flows_expire_and_are_isolated,
+    codes_are_redeemed_once_and_only_in_their_tenant,
+    concurrent_redemptions_have_exactly_one_winner,
+    access_tokens_are_revoked_by_their_code_within_the_tenant,
+    browser_sessions_create_save_load_expire_and_delete,
+    purge_removes_only_expired_rows,
+);
+
+async fn tenant(store: &Store, slug: &str) -> Tenant {
+    let tenant = Tenant::new(TenantSlug::parse(slug).unwrap(), &format!("Tenant {slug}")).unwrap();
+    store.tenants.create(&tenant).await.unwrap();
+    tenant
+}
+
+async fn user(store: &Store, tenant: &Tenant, email: &str) -> User {
+    let user = User::new(tenant.id, Email::parse(email).unwrap(), Some("Name")).unwrap();
+    store.users.create(tenant.id, &user, &[]).await.unwrap();
+    user
+}
+
+fn client(tenant: &Tenant, client_id: &str) -> Client {
+    Client {
+        key: ClientKey::generate(),
+        tenant_id: tenant.id,
+        client_id: client_id.into(),
+        name: "App".into(),
+        client_type: ClientType::Confidential,
+        secret_hash: Some("ab".repeat(32)),
+        redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["openid".into(), "email".into()],
+        require_pkce: true,
+        require_consent: false,
+        auth_method: TokenAuthMethod::ClientSecretPost,
+        access_token_ttl_secs: 300,
+        id_token_ttl_secs: 600,
+        refresh_token_ttl_secs: 86400,
+        disabled: false,
+        created_at: Timestamp::now(),
+    }
+}
+
+fn session(tenant: &Tenant, user: &User, id: &str) -> UserSession {
+    let now = Timestamp::now();
+    UserSession {
+        id: id.into(),
+        tenant_id: tenant.id,
+        user_id: user.id,
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        ip: Some("192.0.2.1".into()),
+        user_agent: Some("test".into()),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus_secs(3600),
+        revoked_at: None,
+    }
+}
+
+fn code(tenant: &Tenant, user: &User, hash: &str, expires_at: Timestamp) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.into(),
+        tenant_id: tenant.id,
+        client_id: "app".into(),
+        user_id: user.id,
+        session_id: "s1".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        scopes: vec!["openid".into()],
+        nonce: Some("n".into()),
+        code_challenge: Some("c".repeat(43)),
+        auth_time: Timestamp::now(),
+        amr: vec!["pwd".into()],
+        issued_at: Timestamp::now(),
+        expires_at,
+    }
+}
+
+fn token(tenant: &Tenant, user: &User, jti: &str, code_hash: Option<&str>) -> AccessTokenRecord {
+    let now = Timestamp::now();
+    AccessTokenRecord {
+        jti: jti.into(),
+        tenant_id: tenant.id,
+        client_id: "app".into(),
+        user_id: Some(user.id),
+        scopes: vec!["openid".into()],
+        code_hash: code_hash.map(str::to_owned),
+        issued_at: now,
+        expires_at: now.plus_secs(300),
+        revoked_at: None,
+    }
+}
+
+fn flow(tenant: &Tenant, id: &str, expires_at: Timestamp) -> LoginFlow {
+    LoginFlow {
+        id: id.into(),
+        tenant_id: tenant.id,
+        binding_hash: "b".repeat(64),
+        request: None,
+        step: FlowStep::Password {
+            email: "a@example.com".into(),
+        },
+        denied: false,
+        created_at: Timestamp::now(),
+        expires_at,
+    }
+}
+
+async fn tenants_are_found_by_slug_and_id_and_slugs_are_unique(store: &Store) {
+    let acme = tenant(store, "acme").await;
+    assert_eq!(
+        store.tenants.by_slug(&acme.slug).await.unwrap(),
+        Some(acme.clone())
+    );
+    assert_eq!(
+        store.tenants.by_id(acme.id).await.unwrap(),
+        Some(acme.clone())
+    );
+    assert_eq!(
+        store
+            .tenants
+            .by_slug(&TenantSlug::parse("other").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+    let twin = Tenant::new(acme.slug.clone(), "Twin").unwrap();
+    assert!(matches!(
+        store.tenants.create(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.tenants.by_id(twin.id).await.unwrap(),
+        None,
+        "the failed create left nothing"
+    );
+}
+
+async fn users_are_unique_per_tenant_and_track_logins(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let mut alice = User::new(
+        a.id,
+        Email::parse("alice@example.com").unwrap(),
+        Some("Alice"),
+    )
+    .unwrap();
+    alice.password_hash = Some("$argon2id$fake".into());
+    store
+        .users
+        .create(a.id, &alice, &["admin", "owner"])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.users.by_id(a.id, alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .users
+            .by_email(a.id, "alice@example.com")
+            .await
+            .unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.users.roles(a.id, alice.id).await.unwrap(),
+        ["admin", "owner"]
+    );
+
+    let twin = User::new(a.id, Email::parse("alice@example.com").unwrap(), None).unwrap();
+    assert!(matches!(
+        store.users.create(a.id, &twin, &["admin"]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.users.by_id(a.id, twin.id).await.unwrap(), None);
+    assert!(
+        store.users.roles(a.id, twin.id).await.unwrap().is_empty(),
+        "no half-created user"
+    );
+
+    let elsewhere = User::new(b.id, Email::parse("alice@example.com").unwrap(), None).unwrap();
+    store.users.create(b.id, &elsewhere, &[]).await.unwrap();
+
+    let at = Timestamp::from_unix(1_800_000_000);
+    store.users.record_login(a.id, alice.id, at).await.unwrap();
+    store.users.record_login(a.id, alice.id, at).await.unwrap();
+    let after = store.users.by_id(a.id, alice.id).await.unwrap().unwrap();
+    assert_eq!((after.login_count, after.last_login_at), (2, Some(at)));
+    assert!(matches!(
+        store
+            .users
+            .record_login(a.id, tessera::domain::UserId::generate(), at)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn users_of_one_tenant_are_invisible_to_another(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    assert_eq!(store.users.by_id(b.id, alice.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .users
+            .by_email(b.id, "alice@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.users.roles(b.id, alice.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .users
+            .record_login(b.id, alice.id, Timestamp::now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .users
+            .by_id(a.id, alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .login_count,
+        0,
+        "unchanged"
+    );
+}
+
+async fn clients_are_unique_per_tenant_and_isolated(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let app = client(&a, "app");
+    store.clients.create(a.id, &app).await.unwrap();
+    assert_eq!(
+        store.clients.by_client_id(a.id, "app").await.unwrap(),
+        Some(app.clone())
+    );
+    assert!(matches!(
+        store.clients.create(a.id, &client(&a, "app")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.clients.by_client_id(b.id, "app").await.unwrap(), None);
+    store
+        .clients
+        .create(b.id, &client(&b, "app"))
+        .await
+        .unwrap();
+    assert_ne!(
+        store
+            .clients
+            .by_client_id(b.id, "app")
+            .await
+            .unwrap()
+            .unwrap()
+            .key,
+        app.key
+    );
+}
+
+async fn sessions_touch_revoke_and_stay_in_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let s = session(&a, &alice, "sess-1");
+    store.sessions.create(a.id, &s).await.unwrap();
+    assert_eq!(
+        store.sessions.get(a.id, "sess-1").await.unwrap(),
+        Some(s.clone())
+    );
+    assert!(matches!(
+        store.sessions.create(a.id, &s).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.sessions.get(b.id, "sess-1").await.unwrap(), None);
+
+    let later = s.last_seen_at.plus_secs(120);
+    store.sessions.touch(b.id, "sess-1", later).await.unwrap();
+    store.sessions.revoke(b.id, "sess-1", later).await.unwrap();
+    let untouched = store.sessions.get(a.id, "sess-1").await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.last_seen_at, untouched.revoked_at),
+        (s.last_seen_at, None),
+        "another tenant changed nothing"
+    );
+
+    store.sessions.touch(a.id, "sess-1", later).await.unwrap();
+    store.sessions.revoke(a.id, "sess-1", later).await.unwrap();
+    store
+        .sessions
+        .revoke(a.id, "sess-1", later.plus_secs(5))
+        .await
+        .unwrap();
+    let done = store.sessions.get(a.id, "sess-1").await.unwrap().unwrap();
+    assert_eq!(
+        (done.last_seen_at, done.revoked_at),
+        (later, Some(later)),
+        "the first revocation time stays"
+    );
+}
+
+async fn consents_are_replaced_and_isolated(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let mut consent = Consent {
+        tenant_id: a.id,
+        user_id: alice.id,
+        client_id: "app".into(),
+        scopes: vec!["openid".into()],
+        granted_at: Timestamp::from_unix(1_800_000_000),
+    };
+    store.consents.upsert(a.id, &consent).await.unwrap();
+    consent.scopes.push("email".into());
+    store.consents.upsert(a.id, &consent).await.unwrap();
+    assert_eq!(
+        store.consents.get(a.id, alice.id, "app").await.unwrap(),
+        Some(consent)
+    );
+    assert_eq!(
+        store.consents.get(b.id, alice.id, "app").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.consents.get(a.id, alice.id, "other").await.unwrap(),
+        None
+    );
+}
+
+async fn signing_keys_are_listed_newest_first_and_isolated(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let key = |kid: &str, at: i64| SigningKey {
+        tenant_id: a.id,
+        kid: kid.into(),
+        alg: "ES256".into(),
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        private_key_sealed: vec![1, 2, 3, 0, 255],
+        active: true,
+        created_at: Timestamp::from_unix(at),
+    };
+    store
+        .keys
+        .insert(a.id, &key("old", 1_700_000_000))
+        .await
+        .unwrap();
+    store
+        .keys
+        .insert(a.id, &key("new", 1_800_000_000))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.keys.insert(a.id, &key("new", 1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let listed = store.keys.list(a.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["new", "old"]
+    );
+    assert_eq!(
+        listed[0],
+        key("new", 1_800_000_000),
+        "bytes survive the round trip"
+    );
+    assert!(store.keys.list(b.id).await.unwrap().is_empty());
+}
+
+async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    for i in 0..5 {
+        let mut event =
+            AuditEvent::new(a.id, &format!("event.{i}"), Outcome::Success, "cli").reason("why");
+        event.at = Timestamp::from_unix(1_800_000_000 + i);
+        event.ip = Some("192.0.2.7".into());
+        store.audit.append(&event).await.unwrap();
+    }
+    store
+        .audit
+        .append(&AuditEvent::new(
+            b.id,
+            "other",
+            Outcome::Failure,
+            "anonymous",
+        ))
+        .await
+        .unwrap();
+    let recent = store.audit.recent(a.id, 3).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["event.4", "event.3", "event.2"]
+    );
+    assert_eq!(
+        (recent[0].ip.as_deref(), recent[0].reason.as_deref()),
+        (Some("192.0.2.7"), Some("why"))
+    );
+    let other = store.audit.recent(b.id, 10).await.unwrap();
+    assert_eq!((other.len(), other[0].outcome), (1, Outcome::Failure));
+}
+
+async fn login_flows_expire_and_are_isolated(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let live = flow(&a, "flow-live", Timestamp::now().plus_secs(600));
+    store.artifacts.put_flow(a.id, &live).await.unwrap();
+    store
+        .artifacts
+        .put_flow(a.id, &flow(&a, "flow-old", Timestamp::now().plus_secs(-1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.artifacts.get_flow(a.id, "flow-live").await.unwrap(),
+        Some(live.clone())
+    );
+    assert_eq!(
+        store.artifacts.get_flow(a.id, "flow-old").await.unwrap(),
+        None,
+        "expired flows are gone"
+    );
+    assert_eq!(
+        store.artifacts.get_flow(b.id, "flow-live").await.unwrap(),
+        None
+    );
+
+    let mut advanced = live.clone();
+    advanced.denied = true;
+    store.artifacts.put_flow(a.id, &advanced).await.unwrap();
+    assert_eq!(
+        store.artifacts.get_flow(a.id, "flow-live").await.unwrap(),
+        Some(advanced)
+    );
+    store
+        .artifacts
+        .delete_flow(b.id, "flow-live")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .artifacts
+            .get_flow(a.id, "flow-live")
+            .await
+            .unwrap()
+            .is_some(),
+        "another tenant cannot delete it"
+    );
+    store
+        .artifacts
+        .delete_flow(a.id, "flow-live")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.artifacts.get_flow(a.id, "flow-live").await.unwrap(),
+        None
+    );
+}
+
+async fn codes_are_redeemed_once_and_only_in_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let record = code(&a, &alice, "code-hash-1", Timestamp::now().plus_secs(60));
+    store.artifacts.put_code(a.id, &record).await.unwrap();
+    assert!(matches!(
+        store.artifacts.put_code(a.id, &record).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let now = Timestamp::now();
+    assert!(matches!(
+        store
+            .artifacts
+            .redeem_code(b.id, "code-hash-1", now)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    ));
+    match store
+        .artifacts
+        .redeem_code(a.id, "code-hash-1", now)
+        .await
+        .unwrap()
+    {
+        Redemption::Redeemed(got) => assert_eq!(got, record),
+        other => panic!("expected the first redemption to win, got {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .artifacts
+            .redeem_code(a.id, "code-hash-1", now)
+            .await
+            .unwrap(),
+        Redemption::AlreadyUsed(_)
+    ));
+    assert!(matches!(
+        store
+            .artifacts
+            .redeem_code(a.id, "nope", now)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    ));
+}
+
+async fn concurrent_redemptions_have_exactly_one_winner(store: &Store) {
+    let a = tenant(store, "alpha").await;
+    let alice = user(store, &a, "alice@example.com").await;
+    store
+        .artifacts
+        .put_code(
+            a.id,
+            &code(&a, &alice, "race", Timestamp::now().plus_secs(60)),
+        )
+        .await
+        .unwrap();
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (artifacts, tenant) = (store.artifacts.clone(), a.id);
+        racers.spawn(async move {
+            artifacts
+                .redeem_code(tenant, "race", Timestamp::now())
+                .await
+                .unwrap()
+        });
+    }
+    let results = racers.join_all().await;
+    let winners = results
+        .iter()
+        .filter(|r| matches!(r, Redemption::Redeemed(_)))
+        .count();
+    let losers = results
+        .iter()
+        .filter(|r| matches!(r, Redemption::AlreadyUsed(_)))
+        .count();
+    assert_eq!((winners, losers), (1, 7));
+}
+
+async fn access_tokens_are_revoked_by_their_code_within_the_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    for (jti, code_hash) in [
+        ("t1", Some("c1")),
+        ("t2", Some("c1")),
+        ("t3", Some("c2")),
+        ("t4", None),
+    ] {
+        store
+            .artifacts
+            .record_access_token(a.id, &token(&a, &alice, jti, code_hash))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .artifacts
+            .record_access_token(a.id, &token(&a, &alice, "t1", None))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.artifacts.access_token(a.id, "t1").await.unwrap(),
+        Some(token(&a, &alice, "t1", Some("c1")))
+    );
+    assert_eq!(
+        store.artifacts.access_token(b.id, "t1").await.unwrap(),
+        None
+    );
+    let at = Timestamp::now();
+    assert_eq!(
+        store
+            .artifacts
+            .revoke_tokens_of_code(b.id, "c1", at)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .artifacts
+            .revoke_tokens_of_code(a.id, "c1", at)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .artifacts
+            .revoke_tokens_of_code(a.id, "c1", at)
+            .await
+            .unwrap(),
+        0,
+        "already revoked"
+    );
+    assert_eq!(
+        store
+            .artifacts
+            .access_token(a.id, "t2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at)
+    );
+    assert_eq!(
+        store
+            .artifacts
+            .access_token(a.id, "t3")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+}
+
+async fn browser_sessions_create_save_load_expire_and_delete(store: &Store) {
+    let now = Timestamp::now();
+    let record = BrowserSessionRecord {
+        id_hash: "h1".into(),
+        data: r#"{"csrf":"x"}"#.into(),
+        expires_at: now.plus_secs(60),
+    };
+    store.browser_sessions.create(&record).await.unwrap();
+    assert!(matches!(
+        store.browser_sessions.create(&record).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.browser_sessions.load("h1", now).await.unwrap(),
+        Some(record.clone())
+    );
+    let saved = BrowserSessionRecord {
+        data: r#"{"csrf":"y"}"#.into(),
+        ..record.clone()
+    };
+    store.browser_sessions.save(&saved).await.unwrap();
+    assert_eq!(
+        store.browser_sessions.load("h1", now).await.unwrap(),
+        Some(saved)
+    );
+    assert_eq!(
+        store
+            .browser_sessions
+            .load("h1", now.plus_secs(61))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    store.browser_sessions.delete("h1").await.unwrap();
+    assert_eq!(store.browser_sessions.load("h1", now).await.unwrap(), None);
+    let upserted = BrowserSessionRecord {
+        id_hash: "h2".into(),
+        ..record
+    };
+    store.browser_sessions.save(&upserted).await.unwrap();
+    assert!(
+        store
+            .browser_sessions
+            .load("h2", now)
+            .await
+            .unwrap()
+            .is_some(),
+        "save creates when missing"
+    );
+}
+
+async fn purge_removes_only_expired_rows(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let bob = user(store, &b, "bob@example.com").await;
+    let now = Timestamp::now();
+    let (past, future) = (now.plus_secs(-10), now.plus_secs(600));
+    store
+        .artifacts
+        .put_code(a.id, &code(&a, &alice, "old-a", past))
+        .await
+        .unwrap();
+    store
+        .artifacts
+        .put_code(b.id, &code(&b, &bob, "old-b", past))
+        .await
+        .unwrap();
+    store
+        .artifacts
+        .put_code(a.id, &code(&a, &alice, "live-a", future))
+        .await
+        .unwrap();
+    store
+        .artifacts
+        .put_flow(b.id, &flow(&b, "old-flow", past))
+        .await
+        .unwrap();
+    for (id, expires_at) in [("old", past), ("live", future)] {
+        let record = BrowserSessionRecord {
+            id_hash: id.into(),
+            data: "{}".into(),
+            expires_at,
+        };
+        store.browser_sessions.create(&record).await.unwrap();
+    }
+    assert_eq!(
+        store.artifacts.purge_expired(now, 1000).await.unwrap(),
+        3,
+        "across all tenants"
+    );
+    assert_eq!(
+        store
+            .browser_sessions
+            .purge_expired(now, 1000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        store
+            .artifacts
+            .redeem_code(a.id, "live-a", now)
+            .await
+            .unwrap(),
+        Redemption::Redeemed(_)
+    ));
+    assert!(matches!(
+        store
+            .artifacts
+            .redeem_code(a.id, "old-a", now)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    ));
+    assert!(store
+        .browser_sessions
+        .load("live", now)
+        .await
+        .unwrap()
+        .is_some());
+    for i in 0..5 {
+        store
+            .artifacts
+            .put_code(a.id, &code(&a, &alice, &format!("batch-{i}"), past))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.artifacts.purge_expired(now, 2).await.unwrap(),
+        2,
+        "bounded per kind and run"
+    );
+}
