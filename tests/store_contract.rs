@@ -8,7 +8,7 @@ use tessera::domain::{
     ClientType, Consent, Email, FlowStep, GrantType, LoginFlow, Outcome, RedirectUri, SigningKey,
     Tenant, TenantSlug, Timestamp, TokenAuthMethod, User, UserSession,
 };
-use tessera::store::{sqlite::SqliteStore, Redemption, Store, StoreError};
+use tessera::store::{sqlite::SqliteStore, Access, Redemption, Store, StoreError};
 
 /// A store on a fresh database, and whatever must live as long as it.
 pub struct Backend {
@@ -18,12 +18,9 @@ pub struct Backend {
 
 async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::open(
-        &dir.path().join("contract.db"),
-        tessera::store::sqlite::Access::Tool,
-    )
-    .await
-    .unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("contract.db"), Access::Tool)
+        .await
+        .unwrap();
     sqlite.migrate().await.unwrap();
     Backend {
         store: Store::from_backend(Arc::new(sqlite)),

@@ -2,15 +2,12 @@
 
 use crate::admin::{self, Actor};
 use crate::auth::{password::Passwords, throttle::LoginThrottle};
-use crate::config::{Config, ConfigError, StorageConfig};
+use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
 use crate::error::AppResult;
 use crate::oidc::keys::KeyRing;
 use crate::state::AppState;
-use crate::store::{
-    sqlite::{Access, OpenError, SqliteStore},
-    Store,
-};
+use crate::store::{Access, OpenError};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
@@ -36,23 +33,12 @@ pub async fn build_state(
             path.display()
         );
     }
-    let store = match &config.storage {
-        StorageConfig::Sqlite { path } => {
-            let access = if serving {
-                Access::Server
-            } else {
-                Access::Tool
-            };
-            let sqlite = SqliteStore::open(path, access).await?;
-            if migrate {
-                let applied = sqlite.migrate().await?;
-                if applied > 0 {
-                    tracing::info!(applied, "database migrations applied");
-                }
-            }
-            Store::from_backend(Arc::new(sqlite))
-        }
+    let access = if serving {
+        Access::Server
+    } else {
+        Access::Tool
     };
+    let store = crate::store::open(&config, access, migrate).await?;
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
     let leptos_options = LeptosOptions::builder()
         .output_name("tessera")

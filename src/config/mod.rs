@@ -7,14 +7,52 @@ use std::{
 };
 use url::Url;
 
+/// A setting that must not appear in logs or debug output (it may hold a password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where tenants, users, clients, sessions, keys and audit events live.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageConfig {
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+    },
+    Postgres {
+        url: Secret,
+        max_connections: u32,
+        acquire_timeout_secs: u64,
+    },
+    Mongo {
+        uri: Secret,
+    },
+}
+
+/// Where short-lived OIDC artifacts (login flows, codes, token records) live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactStorage {
+    /// In the main store.
+    Main,
+    Redis {
+        url: Secret,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub storage: StorageConfig,
+    pub artifacts: ArtifactStorage,
     /// Base of every issuer: `{public_url}/t/{slug}`. No trailing slash.
     pub public_url: Url,
     pub listen: SocketAddr,
@@ -42,20 +80,16 @@ impl Config {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let storage = match get("STORAGE_ADAPTER").as_deref().unwrap_or("sqlite") {
-            "sqlite" => StorageConfig::Sqlite {
-                path: PathBuf::from(
-                    get("STORAGE_SQLITE_PATH").unwrap_or_else(|| "./data/tessera.db".into()),
-                ),
-            },
-            "postgresql" | "mongodb" => return Err(invalid(
-                "STORAGE_ADAPTER",
-                "this build supports only \"sqlite\" so far (PostgreSQL and MongoDB are coming)",
-            )),
-            other => {
+        let adapter = get("STORAGE_ADAPTER").unwrap_or_else(|| "sqlite".into());
+        let storage = storage(&adapter, &get)?;
+        let artifacts = match get("OIDC_STORAGE_ADAPTER") {
+            None => ArtifactStorage::Main,
+            Some(a) if a == adapter => ArtifactStorage::Main,
+            Some(a) if a == "redis" => ArtifactStorage::Redis { url: redis_url(&get)? },
+            Some(other) => {
                 return Err(invalid(
-                    "STORAGE_ADAPTER",
-                    format!("unknown adapter {other:?}; use \"sqlite\""),
+                    "OIDC_STORAGE_ADAPTER",
+                    format!("{other:?} is not available; use \"redis\" or the value of STORAGE_ADAPTER ({adapter:?})"),
                 ))
             }
         };
@@ -94,13 +128,14 @@ impl Config {
 
         Ok(Self {
             storage,
+            artifacts,
             public_url,
             listen,
             encryption_key,
         })
     }
 
-    /// The folder that holds the database and, when not configured, the encryption key.
+    /// The folder that holds the SQLite database and, when not configured, the encryption key.
     pub fn data_dir(&self) -> PathBuf {
         match &self.storage {
             StorageConfig::Sqlite { path } => path
@@ -108,6 +143,7 @@ impl Config {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .to_path_buf(),
+            StorageConfig::Postgres { .. } | StorageConfig::Mongo { .. } => PathBuf::from("./data"),
         }
     }
 
@@ -166,6 +202,111 @@ impl Config {
     }
 }
 
+fn storage(
+    adapter: &str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<StorageConfig, ConfigError> {
+    let number = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+        match get(var) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        var,
+                        format!("{raw:?} is not a whole number from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    match adapter {
+        "sqlite" => Ok(StorageConfig::Sqlite {
+            path: PathBuf::from(
+                get("STORAGE_SQLITE_PATH").unwrap_or_else(|| "./data/tessera.db".into()),
+            ),
+        }),
+        "postgresql" => {
+            let url = get("STORAGE_POSTGRESQL_URL").ok_or_else(|| {
+                invalid(
+                    "STORAGE_POSTGRESQL_URL",
+                    "is required when STORAGE_ADAPTER=postgresql",
+                )
+            })?;
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+                || Url::parse(&url).is_err()
+            {
+                return Err(invalid(
+                    "STORAGE_POSTGRESQL_URL",
+                    "must be a URL like postgresql://user:password@host:5432/tessera (TLS with ?sslmode=require)",
+                ));
+            }
+            Ok(StorageConfig::Postgres {
+                url: Secret(url),
+                max_connections: number("STORAGE_POSTGRESQL_POOL_SIZE", 10, 1000)? as u32,
+                acquire_timeout_secs: number("STORAGE_POSTGRESQL_TIMEOUT_SECS", 5, 600)?,
+            })
+        }
+        "mongodb" => {
+            let uri = get("STORAGE_MONGODB_URI").ok_or_else(|| {
+                invalid(
+                    "STORAGE_MONGODB_URI",
+                    "is required when STORAGE_ADAPTER=mongodb",
+                )
+            })?;
+            if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+                return Err(invalid(
+                    "STORAGE_MONGODB_URI",
+                    "must be a URL like mongodb://host:27017/tessera",
+                ));
+            }
+            Ok(StorageConfig::Mongo { uri: Secret(uri) })
+        }
+        other => Err(invalid(
+            "STORAGE_ADAPTER",
+            format!("unknown adapter {other:?}; use sqlite, postgresql or mongodb"),
+        )),
+    }
+}
+
+/// `REDIS_URL`, or one built from `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DATABASE`.
+fn redis_url(get: &impl Fn(&str) -> Option<String>) -> Result<Secret, ConfigError> {
+    if let Some(url) = get("REDIS_URL") {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+            || Url::parse(&url).is_err()
+        {
+            return Err(invalid(
+                "REDIS_URL",
+                "must be a URL like redis://host:6379/0 (rediss:// for TLS)",
+            ));
+        }
+        return Ok(Secret(url));
+    }
+    let host = get("REDIS_HOST").unwrap_or_else(|| "127.0.0.1".into());
+    let port = get("REDIS_PORT").unwrap_or_else(|| "6379".into());
+    if port.parse::<u16>().is_err() {
+        return Err(invalid(
+            "REDIS_PORT",
+            format!("{port:?} is not a port number"),
+        ));
+    }
+    let database = get("REDIS_DATABASE").unwrap_or_else(|| "0".into());
+    if database.parse::<u8>().is_err() {
+        return Err(invalid(
+            "REDIS_DATABASE",
+            format!("{database:?} is not a database number"),
+        ));
+    }
+    let mut url = Url::parse(&format!("redis://{host}:{port}/{database}"))
+        .map_err(|_| invalid("REDIS_HOST", format!("{host:?} is not a host name")))?;
+    if let Some(password) = get("REDIS_PASSWORD") {
+        url.set_password(Some(&password))
+            .map_err(|_| invalid("REDIS_PASSWORD", "cannot be used in a Redis URL"))?;
+    }
+    Ok(Secret(url.into()))
+}
+
 pub struct ResolvedKey {
     pub key: EncryptionKey,
     /// Set when the key was generated just now (the caller warns to back it up).
@@ -221,6 +362,68 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn every_backend_is_configured_by_its_own_variables() {
+        let pg = config(&[
+            ("STORAGE_ADAPTER", "postgresql"),
+            (
+                "STORAGE_POSTGRESQL_URL",
+                "postgresql://u:pw@db/tessera?sslmode=require",
+            ),
+            ("STORAGE_POSTGRESQL_POOL_SIZE", "20"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            pg.storage,
+            StorageConfig::Postgres {
+                max_connections: 20,
+                acquire_timeout_secs: 5,
+                ..
+            }
+        ));
+        assert!(!format!("{pg:?}").contains("pw"), "secrets are not printed");
+        let err = config(&[("STORAGE_ADAPTER", "postgresql")]).unwrap_err();
+        assert_eq!(err.var, "STORAGE_POSTGRESQL_URL");
+        let err = config(&[
+            ("STORAGE_ADAPTER", "mongodb"),
+            ("STORAGE_MONGODB_URI", "http://x"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "STORAGE_MONGODB_URI");
+
+        let redis = config(&[
+            ("OIDC_STORAGE_ADAPTER", "redis"),
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PASSWORD", "p@ss/word"),
+            ("REDIS_DATABASE", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            redis.artifacts,
+            ArtifactStorage::Redis {
+                url: Secret("redis://:p%40ss%2Fword@cache:6379/2".into())
+            }
+        );
+        assert_eq!(
+            config(&[("OIDC_STORAGE_ADAPTER", "sqlite")])
+                .unwrap()
+                .artifacts,
+            ArtifactStorage::Main
+        );
+        assert_eq!(
+            config(&[("OIDC_STORAGE_ADAPTER", "mongodb")])
+                .unwrap_err()
+                .var,
+            "OIDC_STORAGE_ADAPTER"
+        );
+        assert_eq!(
+            config(&[("OIDC_STORAGE_ADAPTER", "redis"), ("REDIS_PORT", "99999")])
+                .unwrap_err()
+                .var,
+            "REDIS_PORT"
+        );
     }
 
     #[test]

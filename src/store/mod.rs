@@ -2,7 +2,10 @@
 //! `Arc<dyn …>` chosen from configuration. Tenant-scoped calls take a [`TenantId`] first, so a
 //! tenant-less query of tenant data cannot be written through this contract.
 
+mod open;
 pub mod sqlite;
+
+pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
@@ -10,6 +13,33 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use std::sync::Arc;
+
+/// Whether this process is the one server allowed on a SQLite database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `tessera serve`: takes the file's server lock or refuses to start.
+    Server,
+    /// Short command-line tasks, which may run beside a server (SQLite serialises the writes).
+    Tool,
+}
+
+/// Why storage could not be opened at start-up; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "another Tessera server is already using the database {0}. SQLite allows one server per database file: stop the other server, or point STORAGE_SQLITE_PATH at another file"
+    )]
+    InUse(String),
+    #[error("cannot create or open {0}: {1}")]
+    Io(String, std::io::Error),
+    /// What could not be reached (e.g. "the PostgreSQL database"), where, and why.
+    #[error("cannot connect to {0} at {1}: {2}")]
+    Connect(&'static str, String, String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    #[error("{0} storage is not available in this build yet")]
+    Unsupported(&'static str),
+}
 
 /// The same faults reported the same way by every backend.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ mod artifacts;
 mod identity;
 mod records;
 
-use super::{StoreError, StoreResult};
+use super::{Access, OpenError, StoreError, StoreResult};
 use crate::domain::Timestamp;
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::sqlite::{
@@ -16,15 +16,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Held for the life of a server so a second server on the same file refuses to start.
     _server_lock: Option<File>,
-}
-
-/// Whether this process is the one server allowed on the database file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// `tessera serve`: takes the file's server lock or refuses to start.
-    Server,
-    /// Short command-line tasks, which may run beside a server (SQLite serialises the writes).
-    Tool,
 }
 
 impl SqliteStore {
@@ -48,7 +39,13 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await
-            .map_err(|e| OpenError::Connect(path.display().to_string(), e.to_string()))?;
+            .map_err(|e| {
+                OpenError::Connect(
+                    "the SQLite database",
+                    path.display().to_string(),
+                    e.to_string(),
+                )
+            })?;
         Ok(Self {
             pool,
             _server_lock: server_lock,
@@ -103,20 +100,6 @@ fn take_server_lock(db_path: &Path) -> Result<File, OpenError> {
             Err(OpenError::Io(lock_path.display().to_string(), e))
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(
-        "another Tessera server is already using the database {0}. SQLite allows one server per database file: stop the other server, or point STORAGE_SQLITE_PATH at another file"
-    )]
-    InUse(String),
-    #[error("cannot create or open {0}: {1}")]
-    Io(String, std::io::Error),
-    #[error("cannot open the SQLite database {0}: {1}")]
-    Connect(String, String),
-    #[error("database migration failed: {0}")]
-    Migrate(String),
 }
 
 /// Deletes at most `limit` rows of `table` whose `expires_at` is before `before`. `table` is
