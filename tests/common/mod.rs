@@ -2,6 +2,8 @@
 //! "browser" that walks the sign-in pages over HTTP.
 #![allow(dead_code)]
 
+pub mod backends;
+
 use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;
 use tessera::admin::{clients::NewClient, users::NewUser, Actor};
@@ -15,7 +17,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestServer {
     pub base: String,
     pub state: AppState,
-    _dir: tempfile::TempDir,
+    _storage: Box<dyn std::any::Any + Send>,
 }
 
 pub struct TestClient {
@@ -31,15 +33,15 @@ impl TestServer {
 
     /// A server whose configured public URL differs from where it listens (behind a proxy).
     pub async fn start_with_public_url(public_url: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = backends::provision(&backends::selected()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let vars: HashMap<&str, String> = HashMap::from([
+        let mut vars: HashMap<&str, String> = HashMap::from([
             (
-                "STORAGE_SQLITE_PATH",
-                dir.path().join("tessera.db").display().to_string(),
+                "TESSERA_ENCRYPTION_KEY",
+                tessera::crypto::EncryptionKey::generate().1,
             ),
             (
                 "TESSERA_PUBLIC_URL",
@@ -47,6 +49,7 @@ impl TestServer {
             ),
             ("TESSERA_LISTEN", listener.local_addr().unwrap().to_string()),
         ]);
+        vars.extend(storage.vars.iter().cloned());
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
         let state = tessera::cli::build_state(config, true, true)
             .await
@@ -57,7 +60,7 @@ impl TestServer {
         Self {
             base,
             state,
-            _dir: dir,
+            _storage: storage.guard,
         }
     }
 
