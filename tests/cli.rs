@@ -220,7 +220,13 @@ fn provisioning_prints_the_secret_once_and_bad_input_creates_nothing() {
         ],
         None,
     );
-    assert_eq!(bad_grant.status.code(), Some(2), "clap usage errors exit 2");
+    assert_eq!(bad_grant.status.code(), Some(2), "usage errors exit 2");
+    let usage = text(&bad_grant.stderr);
+    assert_eq!(usage.lines().count(), 1, "one line: {usage}");
+    assert!(
+        usage.starts_with("error: ") && usage.contains("--grant"),
+        "{usage}"
+    );
 
     let tenant = tessera(
         dir.path(),

@@ -110,7 +110,27 @@ fn parse_grant(raw: &str) -> Result<GrantType, String> {
 }
 
 pub async fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's message without its usage block; `--help` has the rest.
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let line = message.join(" ");
+            eprintln!("{line} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     init_tracing(matches!(command, Command::Serve(_)));
     match execute(command).await {
