@@ -329,3 +329,51 @@ fn a_second_server_on_the_same_database_refuses_to_start() {
     );
     assert!(tool.status.success(), "command-line tasks still work");
 }
+
+#[test]
+fn backup_writes_a_consistent_copy_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = tessera(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "default",
+            "--email",
+            "kept@example.com",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let copy = dir.path().join("copy.db");
+    let out = tessera(dir.path(), &["backup", copy.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("encryption key"),
+        "reminds of the key"
+    );
+
+    let from_copy = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "user",
+            "create",
+            "--tenant",
+            "default",
+            "--email",
+            "kept@example.com",
+        ])
+        .env_clear()
+        .env("STORAGE_SQLITE_PATH", &copy)
+        .output()
+        .unwrap();
+    assert!(
+        text(&from_copy.stderr).contains("already exists"),
+        "the copy holds the user: {}",
+        text(&from_copy.stderr)
+    );
+
+    let again = tessera(dir.path(), &["backup", copy.to_str().unwrap()], None);
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists"));
+}

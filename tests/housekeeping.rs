@@ -33,6 +33,7 @@ async fn purge_deletes_expired_rows_only() {
 
     let purged = purge::run_once(store, now).await.unwrap();
     assert_eq!(purged.browser_sessions, 1);
+    assert_eq!(purged.user_sessions, 0, "alice's session is live");
     assert_eq!(purged.artifacts, 0, "a fresh code is kept");
     assert!(store
         .browser_sessions
@@ -44,6 +45,7 @@ async fn purge_deletes_expired_rows_only() {
     let a_day_later = now.plus_secs(2 * 24 * 3600);
     let purged = purge::run_once(store, a_day_later).await.unwrap();
     assert_eq!(purged.artifacts, 1, "the code, a day past expiry");
+    assert_eq!(purged.user_sessions, 1, "alice's session, expired");
     assert!(
         purged.browser_sessions >= 2,
         "the live one and the browser's own, now expired"

@@ -398,3 +398,26 @@ async fn login_hint_prefills_the_email_field() {
     let html = browser.page(&login).await;
     assert!(html.contains(r#"value="alice@example.com""#), "{html}");
 }
+
+#[tokio::test]
+async fn readyz_reports_every_configured_store() {
+    let server = TestServer::start().await;
+    let response = server
+        .http()
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let backend = common::backends::selected();
+    let mut expected = serde_json::Map::new();
+    if backend == "redis" {
+        expected.insert("main (sqlite)".into(), "ok".into());
+        expected.insert("oidc_artifacts (redis)".into(), "ok".into());
+    } else {
+        expected.insert(format!("main ({backend})"), "ok".into());
+    }
+    assert_eq!(body["stores"], serde_json::Value::Object(expected));
+}

@@ -6,7 +6,7 @@ use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
 use crate::domain::GrantType;
 use crate::error::AppError;
 use clap::{Args, Parser, Subcommand};
-use std::{io::Read, process::ExitCode};
+use std::{io::Read, path::PathBuf, process::ExitCode};
 
 pub use startup::{bootstrap, build_state, StartupError};
 
@@ -37,6 +37,12 @@ enum Command {
     /// Manage OAuth/OIDC clients (applications) of a tenant.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Write a consistent copy of the SQLite database to FILE, also while the server runs
+    /// (PostgreSQL: use pg_dump; MongoDB: use mongodump).
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Default)]
@@ -62,6 +68,7 @@ enum TenantCommand {
 enum UserCommand {
     /// Create a user. Without --password-stdin a password is generated and printed once.
     Create {
+        /// Slug of the tenant, e.g. default.
         #[arg(long)]
         tenant: String,
         #[arg(long)]
@@ -81,6 +88,7 @@ enum UserCommand {
 enum ClientCommand {
     /// Register a client. Confidential clients get a secret, printed once.
     Create {
+        /// Slug of the tenant, e.g. default.
         #[arg(long)]
         tenant: String,
         /// The public identifier the application sends as client_id.
@@ -165,6 +173,9 @@ fn describe(e: AppError) -> String {
 async fn execute(command: Command) -> Result<(), String> {
     let config =
         crate::config::Config::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
+    if let Command::Backup { file } = &command {
+        return backup(&config, file).await;
+    }
     let serving = matches!(command, Command::Serve(_));
     let migrate = !matches!(&command, Command::Serve(ServeArgs { no_migrate: true }));
     let state = build_state(config, serving, migrate)
@@ -176,7 +187,7 @@ async fn execute(command: Command) -> Result<(), String> {
     bootstrap(&state).await.map_err(describe)?;
     match command {
         Command::Serve(_) => startup::serve(state).await.map_err(|e| e.to_string()),
-        Command::Migrate => Ok(()),
+        Command::Migrate | Command::Backup { .. } => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenant = admin::tenants::create(&state, &Actor::Cli, &slug, &name)
                 .await
@@ -260,4 +271,36 @@ async fn execute(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn backup(config: &crate::config::Config, file: &std::path::Path) -> Result<(), String> {
+    let crate::config::StorageConfig::Sqlite { path } = &config.storage else {
+        return Err("tessera backup copies SQLite databases. For PostgreSQL use pg_dump, for MongoDB mongodump (see README.md)".into());
+    };
+    if file.exists() {
+        return Err(format!(
+            "{} already exists; choose a new file",
+            file.display()
+        ));
+    }
+    if !path.exists() {
+        return Err(format!(
+            "there is no database at {} (STORAGE_SQLITE_PATH)",
+            path.display()
+        ));
+    }
+    let store = crate::store::sqlite::SqliteStore::open(path, crate::store::Access::Tool)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.backup(file).await.map_err(|e| e.to_string())?;
+    println!("Wrote a copy of {} to {}.", path.display(), file.display());
+    let key = if config.has_encryption_key() {
+        "TESSERA_ENCRYPTION_KEY"
+    } else {
+        "encryption.key next to the database"
+    };
+    println!(
+        "Keep the encryption key ({key}) too: without it the secrets in the copy cannot be read."
+    );
+    Ok(())
 }

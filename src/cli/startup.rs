@@ -4,7 +4,7 @@ use crate::admin::{self, Actor};
 use crate::auth::{password::Passwords, throttle::LoginThrottle};
 use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::oidc::keys::KeyRing;
 use crate::state::AppState;
 use crate::store::{Access, OpenError};
@@ -63,7 +63,13 @@ pub async fn bootstrap(state: &AppState) -> AppResult<()> {
     if state.store.tenants.by_slug(&slug).await?.is_some() {
         return Ok(());
     }
-    let tenant = admin::tenants::create(state, &Actor::Cli, slug.as_str(), "Default").await?;
+    let tenant = match admin::tenants::create(state, &Actor::Cli, slug.as_str(), "Default").await {
+        Ok(tenant) => tenant,
+        // Another process sharing this database (PostgreSQL, MongoDB) started at the same
+        // moment and is creating the tenant and its administrator.
+        Err(AppError::Conflict(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let email = std::env::var("TESSERA_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
     let (user, password) = admin::users::create_first_owner(state, &tenant, &email).await?;
     let login = format!("{}/login", state.config.issuer(tenant.slug.as_str()));

@@ -154,6 +154,11 @@ impl Config {
         )
     }
 
+    /// Whether TESSERA_ENCRYPTION_KEY is set (else the key lives in the data folder).
+    pub fn has_encryption_key(&self) -> bool {
+        self.encryption_key.is_some()
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
@@ -273,12 +278,16 @@ fn storage(
 /// `REDIS_URL`, or one built from `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DATABASE`.
 fn redis_url(get: &impl Fn(&str) -> Option<String>) -> Result<Secret, ConfigError> {
     if let Some(url) = get("REDIS_URL") {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://"))
-            || Url::parse(&url).is_err()
-        {
+        if url.starts_with("rediss://") {
             return Err(invalid(
                 "REDIS_URL",
-                "must be a URL like redis://host:6379/0 (rediss:// for TLS)",
+                "TLS to Redis (rediss://) is not supported yet; reach Redis over a private network or a TLS tunnel",
+            ));
+        }
+        if !url.starts_with("redis://") || Url::parse(&url).is_err() {
+            return Err(invalid(
+                "REDIS_URL",
+                "must be a URL like redis://host:6379/0",
             ));
         }
         return Ok(Secret(url));
@@ -424,6 +433,13 @@ mod tests {
                 .var,
             "REDIS_PORT"
         );
+        let tls = config(&[
+            ("OIDC_STORAGE_ADAPTER", "redis"),
+            ("REDIS_URL", "rediss://cache:6380/0"),
+        ])
+        .unwrap_err();
+        assert_eq!(tls.var, "REDIS_URL");
+        assert!(tls.message.contains("not supported"), "{tls}");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct AuthorizationCode {
 }
 
 /// Every access token issued, by `jti`, so it can be revoked and introspected.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenRecord {
     pub jti: String,
     pub tenant_id: TenantId,

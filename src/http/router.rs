@@ -108,16 +108,32 @@ async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> imp
     handle_server_fns_with_context(move || provide_context(state.clone()), request).await
 }
 
+/// Ready when every configured store answers; the body names each store and its state, never
+/// the error itself (that goes to the log).
 async fn readyz(State(state): State<AppState>, meta: RequestMeta) -> Response {
-    let slug =
-        crate::domain::TenantSlug::parse(crate::domain::TenantSlug::DEFAULT).expect("valid slug");
-    match state.store.tenants.by_slug(&slug).await {
-        Ok(_) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(request_id = ?meta.request_id, error = %e, "storage not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
-        }
+    let mut stores = serde_json::Map::new();
+    let mut ready = true;
+    for probe in &state.store.probes {
+        let status = match probe.target.ping().await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(request_id = ?meta.request_id, store = %probe.name, error = %e, "storage not ready");
+                ready = false;
+                "unavailable"
+            }
+        };
+        stores.insert(probe.name.clone(), status.into());
     }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "stores": stores,
+    });
+    (status, axum::Json(body)).into_response()
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -2,7 +2,12 @@
 //! `Arc<dyn …>` chosen from configuration. Tenant-scoped calls take a [`TenantId`] first, so a
 //! tenant-less query of tenant data cannot be written through this contract.
 
+mod decode;
+pub mod mongo;
 mod open;
+pub mod postgres;
+pub mod redis;
+mod sql;
 pub mod sqlite;
 
 pub use open::open;
@@ -12,6 +17,7 @@ use crate::domain::{
     LoginFlow, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
+use serde::{de::DeserializeOwned, Serialize};
 use std::sync::Arc;
 
 /// Whether this process is the one server allowed on a SQLite database file.
@@ -37,8 +43,9 @@ pub enum OpenError {
     Connect(&'static str, String, String),
     #[error("database migration failed: {0}")]
     Migrate(String),
-    #[error("{0} storage is not available in this build yet")]
-    Unsupported(&'static str),
+    /// The PostgreSQL role would see every tenant's rows, defeating row-level security.
+    #[error("the PostgreSQL role {0:?} bypasses row-level security (it is a superuser or has BYPASSRLS). Connect as an ordinary role that owns the Tessera database, e.g. createuser tessera && createdb -O tessera tessera")]
+    BypassesRowSecurity(String),
 }
 
 /// The same faults reported the same way by every backend.
@@ -72,6 +79,14 @@ pub trait UserRepo: Send + Sync {
     async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
     async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()>;
     async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>>;
+    /// One page of users in creation order: those created after `after` (a cursor from the
+    /// previous page), at most `limit`.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>>;
 }
 
 #[async_trait]
@@ -86,6 +101,9 @@ pub trait SessionRepo: Send + Sync {
     async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>>;
     async fn touch(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
     async fn revoke(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
+    /// Housekeeping across all tenants: deletes at most `limit` sessions that expired before
+    /// `before`; returns how many.
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -111,6 +129,10 @@ pub trait AuditRepo: Send + Sync {
     /// Newest first.
     async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 }
+
+/// Spent codes and token records are kept a day past expiry: a code replayed late still finds
+/// its record, so the tokens it issued are revoked (RFC 6749 §4.1.2).
+pub const ARTIFACT_RETENTION_SECS: i64 = 24 * 3600;
 
 /// Outcome of redeeming an authorization code.
 #[derive(Debug)]
@@ -177,6 +199,20 @@ pub trait BrowserSessionRepo: Send + Sync {
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
+/// A backend that can say whether it is reachable, for `/readyz`.
+#[async_trait]
+pub trait Ping: Send + Sync {
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// One configured backend as `/readyz` reports it.
+#[derive(Clone)]
+pub struct Probe {
+    /// What it stores and on which backend, e.g. `oidc_artifacts (redis)`.
+    pub name: String,
+    pub target: Arc<dyn Ping>,
+}
+
 /// Every repository the server uses, chosen once at start-up.
 #[derive(Clone)]
 pub struct Store {
@@ -189,11 +225,12 @@ pub struct Store {
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
     pub browser_sessions: Arc<dyn BrowserSessionRepo>,
+    pub probes: Vec<Probe>,
 }
 
 impl Store {
-    /// Builds a store in which one backend serves every repository.
-    pub fn from_backend<B>(backend: Arc<B>) -> Self
+    /// Builds a store in which one backend, called `kind` in `/readyz`, serves every repository.
+    pub fn from_backend<B>(kind: &str, backend: Arc<B>) -> Self
     where
         B: TenantRepo
             + UserRepo
@@ -204,6 +241,7 @@ impl Store {
             + AuditRepo
             + OidcArtifactRepo
             + BrowserSessionRepo
+            + Ping
             + 'static,
     {
         Self {
@@ -215,7 +253,33 @@ impl Store {
             keys: backend.clone(),
             audit: backend.clone(),
             artifacts: backend.clone(),
-            browser_sessions: backend,
+            browser_sessions: backend.clone(),
+            probes: vec![Probe {
+                name: format!("main ({kind})"),
+                target: backend,
+            }],
         }
     }
+
+    /// Sends the short-lived OIDC artifacts to another backend, called `kind` in `/readyz`.
+    pub fn with_artifacts<A>(mut self, kind: &str, artifacts: Arc<A>) -> Self
+    where
+        A: OidcArtifactRepo + Ping + 'static,
+    {
+        self.artifacts = artifacts.clone();
+        self.probes.push(Probe {
+            name: format!("oidc_artifacts ({kind})"),
+            target: artifacts,
+        });
+        self
+    }
+}
+
+/// Backends that keep records as JSON text share one encoding.
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

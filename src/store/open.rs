@@ -1,10 +1,14 @@
 //! Chooses and opens the backends named by the configuration.
 
-use super::{sqlite::SqliteStore, Access, OpenError, Store};
+use super::{
+    mongo::MongoStore, postgres::PostgresStore, redis::RedisArtifacts, sqlite::SqliteStore, Access,
+    OpenError, Store,
+};
 use crate::config::{ArtifactStorage, Config, StorageConfig};
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 /// Opens the configured storage, applying pending migrations first when `migrate` is set.
+/// Fails before anything is served when a backend is unreachable or a migration fails.
 pub async fn open(config: &Config, access: Access, migrate: bool) -> Result<Store, OpenError> {
     let store = match &config.storage {
         StorageConfig::Sqlite { path } => {
@@ -12,14 +16,38 @@ pub async fn open(config: &Config, access: Access, migrate: bool) -> Result<Stor
             if migrate {
                 report(sqlite.migrate().await?);
             }
-            Store::from_backend(Arc::new(sqlite))
+            Store::from_backend("sqlite", Arc::new(sqlite))
         }
-        StorageConfig::Postgres { .. } => return Err(OpenError::Unsupported("PostgreSQL")),
-        StorageConfig::Mongo { .. } => return Err(OpenError::Unsupported("MongoDB")),
+        StorageConfig::Postgres {
+            url,
+            max_connections,
+            acquire_timeout_secs,
+        } => {
+            let postgres = PostgresStore::open(
+                url.expose(),
+                *max_connections,
+                Duration::from_secs(*acquire_timeout_secs),
+            )
+            .await?;
+            if migrate {
+                report(postgres.migrate().await?);
+            }
+            Store::from_backend("postgresql", Arc::new(postgres))
+        }
+        StorageConfig::Mongo { uri } => {
+            let mongo = MongoStore::open(uri.expose()).await?;
+            if migrate {
+                mongo.create_indexes().await?;
+            }
+            Store::from_backend("mongodb", Arc::new(mongo))
+        }
     };
     match &config.artifacts {
         ArtifactStorage::Main => Ok(store),
-        ArtifactStorage::Redis { .. } => Err(OpenError::Unsupported("Redis")),
+        ArtifactStorage::Redis { url } => {
+            let redis = RedisArtifacts::open(url.expose()).await?;
+            Ok(store.with_artifacts("redis", Arc::new(redis)))
+        }
     }
 }
 

@@ -1,8 +1,17 @@
 //! Fresh, isolated storage for one test, on the backend named by `TESSERA_TEST_BACKEND`
 //! (`sqlite` by default). Each backend yields the environment variables that configure
-//! Tessera for it, and a guard that cleans up when dropped.
+//! Tessera for it, and a guard that cleans up when dropped. A backend that cannot be reached
+//! fails the test: nothing is skipped.
+//!
+//! | backend      | server (override)                                                        |
+//! |--------------|--------------------------------------------------------------------------|
+//! | `sqlite`     | a file in a temporary folder                                             |
+//! | `postgresql` | `TESSERA_TEST_POSTGRES_ADMIN_URL` (`postgresql://postgres@127.0.0.1:5432/postgres`): a new database per test, owned by the ordinary role `tessera_test` |
+//! | `mongodb`    | `TESSERA_TEST_MONGODB_URI` (`mongodb://127.0.0.1:27017/?directConnection=true`): a new database per test |
+//! | `redis`      | SQLite for the main store, OIDC artifacts in Redis at `TESSERA_TEST_REDIS_URL` (`redis://127.0.0.1:6379/9`); keys are per tenant, and tenants are new per test |
 
 use std::any::Any;
+use url::Url;
 
 pub struct Provisioned {
     pub vars: Vec<(&'static str, String)>,
@@ -17,8 +26,22 @@ pub fn selected() -> String {
 pub async fn provision(backend: &str) -> Provisioned {
     match backend {
         "sqlite" => sqlite(),
+        "postgresql" => postgresql().await,
+        "mongodb" => mongodb().await,
+        "redis" => redis(),
         other => panic!("TESSERA_TEST_BACKEND={other:?} is not a backend this suite knows"),
     }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
+fn unique_name() -> String {
+    format!("tessera_test_{}", uuid::Uuid::new_v4().simple())
 }
 
 fn sqlite() -> Provisioned {
@@ -30,5 +53,134 @@ fn sqlite() -> Provisioned {
             ("STORAGE_SQLITE_PATH", path),
         ],
         guard: Box::new(dir),
+    }
+}
+
+/// The role Tessera connects as in tests: it owns its databases and, like a production role,
+/// neither is a superuser nor bypasses row-level security.
+pub const POSTGRES_APP_ROLE: &str = "tessera_test";
+
+pub fn postgres_admin_url() -> String {
+    env_or(
+        "TESSERA_TEST_POSTGRES_ADMIN_URL",
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+    )
+}
+
+async fn postgres_admin() -> sqlx::PgPool {
+    let url = postgres_admin_url();
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {url}: {e}"))
+}
+
+/// A database URL for `role` on the admin URL's server.
+pub fn postgres_url(role: &str, database: &str) -> String {
+    let mut url = Url::parse(&postgres_admin_url()).expect("admin URL");
+    url.set_username(role).unwrap();
+    url.set_password(None).unwrap();
+    url.set_path(database);
+    url.into()
+}
+
+async fn postgresql() -> Provisioned {
+    let admin = postgres_admin().await;
+    // Tests run in parallel processes: a concurrent CREATE ROLE fails with either error.
+    sqlx::query(&format!(
+        "DO $$ BEGIN CREATE ROLE {POSTGRES_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ))
+    .execute(&admin)
+    .await
+    .expect("create the test role");
+    let database = unique_name();
+    sqlx::query(&format!(
+        "CREATE DATABASE {database} OWNER {POSTGRES_APP_ROLE}"
+    ))
+    .execute(&admin)
+    .await
+    .expect("create a test database");
+    admin.close().await;
+    Provisioned {
+        vars: vec![
+            ("STORAGE_ADAPTER", "postgresql".into()),
+            (
+                "STORAGE_POSTGRESQL_URL",
+                postgres_url(POSTGRES_APP_ROLE, &database),
+            ),
+            ("STORAGE_POSTGRESQL_POOL_SIZE", "5".into()),
+        ],
+        guard: Box::new(DropOnExit(Database::Postgres(database))),
+    }
+}
+
+pub fn mongodb_uri() -> String {
+    env_or(
+        "TESSERA_TEST_MONGODB_URI",
+        "mongodb://127.0.0.1:27017/?directConnection=true",
+    )
+}
+
+async fn mongodb() -> Provisioned {
+    let database = unique_name();
+    let mut uri = Url::parse(&mongodb_uri()).expect("TESSERA_TEST_MONGODB_URI is a URL");
+    uri.set_path(&database);
+    Provisioned {
+        vars: vec![
+            ("STORAGE_ADAPTER", "mongodb".into()),
+            ("STORAGE_MONGODB_URI", uri.into()),
+        ],
+        guard: Box::new(DropOnExit(Database::Mongo(database))),
+    }
+}
+
+fn redis() -> Provisioned {
+    let mut main = sqlite();
+    main.vars.push(("OIDC_STORAGE_ADAPTER", "redis".into()));
+    main.vars.push((
+        "REDIS_URL",
+        env_or("TESSERA_TEST_REDIS_URL", "redis://127.0.0.1:6379/9"),
+    ));
+    main
+}
+
+#[derive(Clone)]
+enum Database {
+    Postgres(String),
+    Mongo(String),
+}
+
+/// Drops a test's database when the test ends, on a thread of its own (drop cannot await).
+struct DropOnExit(Database);
+
+impl Drop for DropOnExit {
+    fn drop(&mut self) {
+        let target = self.0.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                match target {
+                    Database::Postgres(database) => {
+                        let admin = postgres_admin().await;
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                        ))
+                        .execute(&admin)
+                        .await;
+                    }
+                    Database::Mongo(database) => {
+                        if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
+                            let _ = client.database(&database).drop().await;
+                        }
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }

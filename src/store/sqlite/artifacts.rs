@@ -1,8 +1,10 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{conflict, from_json, parse, purge, to_json, unavailable, SqliteStore};
+use super::{purge, SqliteStore};
 use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
-use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::decode::parse;
+use crate::store::sql::{conflict, unavailable};
+use crate::store::{from_json, to_json, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use sqlx::Row;
 

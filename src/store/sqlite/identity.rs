@@ -1,21 +1,19 @@
 //! Tenants, users and clients.
 
-use super::{conflict, from_json, parse, to_json, unavailable, SqliteStore};
-use crate::domain::{
-    Client, ClientType, Email, GrantType, RedirectUri, Tenant, TenantId, TenantSlug, TenantStatus,
-    Timestamp, TokenAuthMethod, User, UserId,
-};
-use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use super::SqliteStore;
+use crate::domain::{Client, RedirectUri, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
+use crate::store::decode::{self, parse};
+use crate::store::sql::{conflict, unavailable};
+use crate::store::{from_json, to_json, ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
 use async_trait::async_trait;
 use sqlx::{sqlite::SqliteRow, Row};
 
 fn tenant_from_row(row: &SqliteRow) -> StoreResult<Tenant> {
-    let status: String = row.get("status");
     Ok(Tenant {
         id: parse(row.get("id"))?,
-        slug: TenantSlug::parse(row.get("slug")).map_err(|e| StoreError::Corrupt(e.0))?,
+        slug: decode::slug(row.get("slug"))?,
         name: row.get("name"),
-        status: TenantStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(status.clone()))?,
+        status: decode::tenant_status(row.get("status"))?,
         settings: from_json(row.get("settings"))?,
         created_at: Timestamp::from_unix(row.get("created_at")),
     })
@@ -63,11 +61,10 @@ impl TenantRepo for SqliteStore {
 }
 
 fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    let email: String = row.get("email");
     Ok(User {
         id: parse(row.get("id"))?,
         tenant_id: parse(row.get("tenant_id"))?,
-        email: Email::parse(&email).map_err(|e| StoreError::Corrupt(e.0))?,
+        email: decode::email(row.get("email"))?,
         name: row.get("name"),
         password_hash: row.get("password_hash"),
         email_verified: row.get("email_verified"),
@@ -172,11 +169,29 @@ impl UserRepo for SqliteStore {
         .await
         .map_err(unavailable)
     }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        // Ids are UUIDv7 in their canonical text form, so text order is creation order.
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE tenant_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        )
+        .bind(tenant.to_string())
+        .bind(after.map(|a| a.to_string()))
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
 }
 
 fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
-    let client_type: String = row.get("client_type");
-    let auth_method: String = row.get("auth_method");
     let redirect_uris: Vec<String> = from_json(row.get("redirect_uris"))?;
     let grant_types: Vec<String> = from_json(row.get("grant_types"))?;
     Ok(Client {
@@ -184,22 +199,14 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         tenant_id: parse(row.get("tenant_id"))?,
         client_id: row.get("client_id"),
         name: row.get("name"),
-        client_type: ClientType::parse(&client_type)
-            .ok_or_else(|| StoreError::Corrupt(client_type.clone()))?,
+        client_type: decode::client_type(row.get("client_type"))?,
         secret_hash: row.get("secret_hash"),
-        redirect_uris: redirect_uris
-            .iter()
-            .map(|u| RedirectUri::parse(u).map_err(|e| StoreError::Corrupt(e.0)))
-            .collect::<StoreResult<_>>()?,
-        grant_types: grant_types
-            .iter()
-            .map(|g| GrantType::parse(g).ok_or_else(|| StoreError::Corrupt(g.clone())))
-            .collect::<StoreResult<_>>()?,
+        redirect_uris: decode::redirect_uris(&redirect_uris)?,
+        grant_types: decode::grant_types(&grant_types)?,
         scopes: from_json(row.get("scopes"))?,
         require_pkce: row.get("require_pkce"),
         require_consent: row.get("require_consent"),
-        auth_method: TokenAuthMethod::parse(&auth_method)
-            .ok_or_else(|| StoreError::Corrupt(auth_method.clone()))?,
+        auth_method: decode::auth_method(row.get("auth_method"))?,
         access_token_ttl_secs: row.get("access_token_ttl_secs"),
         id_token_ttl_secs: row.get("id_token_ttl_secs"),
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),

@@ -4,13 +4,13 @@ mod artifacts;
 mod identity;
 mod records;
 
-use super::{Access, OpenError, StoreError, StoreResult};
+use super::sql::unavailable;
+use super::{Access, OpenError, Ping, StoreError, StoreResult};
 use crate::domain::Timestamp;
-use serde::{de::DeserializeOwned, Serialize};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use std::{fs::File, path::Path, str::FromStr, time::Duration};
+use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -66,6 +66,20 @@ impl SqliteStore {
             .saturating_sub(applied_before))
     }
 
+    /// Writes a consistent copy of the database to `to` (`VACUUM INTO`), while others read and
+    /// write.
+    pub async fn backup(&self, to: &Path) -> StoreResult<()> {
+        let target = to.to_str().ok_or_else(|| {
+            StoreError::Unavailable(format!("{} is not valid UTF-8", to.display()))
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     async fn applied_migrations(&self) -> usize {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
             .fetch_one(&self.pool)
@@ -73,8 +87,11 @@ impl SqliteStore {
             .map(|n| n as usize)
             .unwrap_or(0)
     }
+}
 
-    pub async fn ping(&self) -> StoreResult<()> {
+#[async_trait::async_trait]
+impl Ping for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
@@ -120,29 +137,4 @@ async fn purge(
         .await
         .map_err(unavailable)?;
     Ok(done.rows_affected())
-}
-
-fn unavailable(e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-/// Maps a unique-constraint violation to `Conflict(what)`, anything else to `Unavailable`.
-fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => unavailable(e),
-    }
-}
-
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
-}
-
-fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
-    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse<T: FromStr>(raw: &str) -> StoreResult<T> {
-    raw.parse()
-        .map_err(|_| StoreError::Corrupt(format!("unparseable value {raw:?}")))
 }

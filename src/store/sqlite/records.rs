@@ -1,12 +1,13 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{conflict, from_json, parse, purge, to_json, unavailable, SqliteStore};
+use super::{purge, SqliteStore};
 use crate::domain::{
-    AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
-    UserSession,
+    AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
 };
+use crate::store::decode::{self, parse};
+use crate::store::sql::{conflict, unavailable};
 use crate::store::{
-    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError,
+    from_json, to_json, AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo,
     StoreResult,
 };
 use async_trait::async_trait;
@@ -87,6 +88,10 @@ impl SessionRepo for SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        purge(&self.pool, "user_sessions", before, limit).await
     }
 }
 
@@ -215,17 +220,12 @@ impl AuditRepo for SqliteStore {
         .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
-                let outcome: String = row.get("outcome");
                 Ok(AuditEvent {
                     id: parse(row.get("id"))?,
                     tenant_id: parse(row.get("tenant_id"))?,
                     at: Timestamp::from_unix(row.get("at")),
                     action: row.get("action"),
-                    outcome: match outcome.as_str() {
-                        "success" => Outcome::Success,
-                        "failure" => Outcome::Failure,
-                        _ => return Err(StoreError::Corrupt(outcome)),
-                    },
+                    outcome: decode::outcome(row.get("outcome"))?,
                     actor: row.get("actor"),
                     target: row.get("target"),
                     ip: row.get("ip"),

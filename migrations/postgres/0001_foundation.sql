@@ -1,0 +1,194 @@
+-- Every tenant-scoped table carries tenant_id, leads its primary key with it, and is guarded by
+-- row-level security: a row is visible only to a transaction whose app.tenant_id setting (set
+-- with SET LOCAL by the application) names its tenant. FORCE makes the policies bind the table
+-- owner too, so the application role (which owns these tables) cannot read across tenants even
+-- through a query that forgets its tenant filter.
+
+CREATE FUNCTION tessera_current_tenant() RETURNS uuid
+    LANGUAGE sql STABLE
+    AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+
+-- The housekeeping job deletes expired rows of every tenant; it alone sets app.housekeeping,
+-- and the policies it unlocks allow reading and deleting, never inserting or updating.
+CREATE FUNCTION tessera_housekeeping() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(current_setting('app.housekeeping', true), '') = 'on' $$;
+
+CREATE TABLE tenants (
+    id          uuid PRIMARY KEY,
+    slug        text NOT NULL UNIQUE,
+    name        text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('trial', 'active', 'suspended')),
+    settings    jsonb NOT NULL,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL
+);
+
+CREATE TABLE users (
+    tenant_id       uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id              uuid NOT NULL,
+    email           text NOT NULL,
+    name            text,
+    password_hash   text,
+    email_verified  boolean NOT NULL DEFAULT false,
+    blocked         boolean NOT NULL DEFAULT false,
+    deleted_at      timestamptz,
+    last_login_at   timestamptz,
+    login_count     bigint NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, email)
+);
+
+CREATE TABLE role_assignments (
+    tenant_id   uuid NOT NULL,
+    user_id     uuid NOT NULL,
+    role        text NOT NULL,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, role),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE clients (
+    tenant_id               uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id                      uuid NOT NULL,
+    client_id               text NOT NULL,
+    name                    text NOT NULL,
+    client_type             text NOT NULL CHECK (client_type IN ('confidential', 'public')),
+    secret_hash             text,
+    redirect_uris           jsonb NOT NULL,
+    grant_types             jsonb NOT NULL,
+    scopes                  jsonb NOT NULL,
+    require_pkce            boolean NOT NULL,
+    require_consent         boolean NOT NULL,
+    auth_method             text NOT NULL,
+    access_token_ttl_secs   bigint NOT NULL,
+    id_token_ttl_secs       bigint NOT NULL,
+    refresh_token_ttl_secs  bigint NOT NULL,
+    disabled                boolean NOT NULL DEFAULT false,
+    created_at              timestamptz NOT NULL,
+    updated_at              timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    UNIQUE (tenant_id, client_id)
+);
+
+CREATE TABLE user_sessions (
+    tenant_id     uuid NOT NULL,
+    id            text NOT NULL,
+    user_id       uuid NOT NULL,
+    auth_time     timestamptz NOT NULL,
+    amr           jsonb NOT NULL,
+    ip            text,
+    user_agent    text,
+    created_at    timestamptz NOT NULL,
+    last_seen_at  timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    revoked_at    timestamptz,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX user_sessions_by_user ON user_sessions (tenant_id, user_id);
+CREATE INDEX user_sessions_by_expiry ON user_sessions (expires_at);
+
+CREATE TABLE consents (
+    tenant_id   uuid NOT NULL,
+    user_id     uuid NOT NULL,
+    client_id   text NOT NULL,
+    scopes      jsonb NOT NULL,
+    granted_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, client_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE signing_keys (
+    tenant_id           uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    kid                 text NOT NULL,
+    alg                 text NOT NULL,
+    public_jwk          jsonb NOT NULL,
+    private_key_sealed  bytea NOT NULL,
+    active              boolean NOT NULL,
+    created_at          timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, kid)
+);
+-- One signing key at a time: two processes creating a tenant's first key cannot both win.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id) WHERE active;
+
+CREATE TABLE audit_events (
+    tenant_id   uuid NOT NULL,
+    id          uuid NOT NULL,
+    at          timestamptz NOT NULL,
+    action      text NOT NULL,
+    outcome     text NOT NULL CHECK (outcome IN ('success', 'failure')),
+    actor       text NOT NULL,
+    target      text,
+    ip          text,
+    user_agent  text,
+    reason      text,
+    request_id  text,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX audit_events_by_time ON audit_events (tenant_id, at DESC, id DESC);
+
+CREATE TABLE login_flows (
+    tenant_id   uuid NOT NULL,
+    id          text NOT NULL,
+    data        jsonb NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX login_flows_by_expiry ON login_flows (expires_at);
+
+CREATE TABLE authorization_codes (
+    tenant_id    uuid NOT NULL,
+    code_hash    text NOT NULL,
+    data         jsonb NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    redeemed_at  timestamptz,
+    PRIMARY KEY (tenant_id, code_hash)
+);
+CREATE INDEX authorization_codes_by_expiry ON authorization_codes (expires_at);
+
+CREATE TABLE access_tokens (
+    tenant_id   uuid NOT NULL,
+    jti         text NOT NULL,
+    client_id   text NOT NULL,
+    user_id     uuid,
+    scopes      jsonb NOT NULL,
+    code_hash   text,
+    issued_at   timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    revoked_at  timestamptz,
+    PRIMARY KEY (tenant_id, jti)
+);
+CREATE INDEX access_tokens_by_code ON access_tokens (tenant_id, code_hash) WHERE code_hash IS NOT NULL;
+CREATE INDEX access_tokens_by_expiry ON access_tokens (expires_at);
+
+-- Not tenant-scoped: one browser may be signed in to several tenants.
+CREATE TABLE browser_sessions (
+    id_hash     text PRIMARY KEY,
+    data        text NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX browser_sessions_by_expiry ON browser_sessions (expires_at);
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['users', 'role_assignments', 'clients', 'user_sessions', 'consents',
+                             'signing_keys', 'audit_events', 'login_flows', 'authorization_codes',
+                             'access_tokens']
+    LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = tessera_current_tenant())
+                        WITH CHECK (tenant_id = tessera_current_tenant())', t);
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['user_sessions', 'login_flows', 'authorization_codes', 'access_tokens']
+    LOOP
+        EXECUTE format('CREATE POLICY housekeeping_read ON %I FOR SELECT USING (tessera_housekeeping())', t);
+        EXECUTE format('CREATE POLICY housekeeping_delete ON %I FOR DELETE USING (tessera_housekeeping())', t);
+    END LOOP;
+END
+$$;

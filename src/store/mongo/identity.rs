@@ -1,0 +1,306 @@
+//! Tenants, users (with their roles) and clients.
+
+use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use crate::domain::{
+    Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+};
+use crate::store::decode::{self, parse};
+use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use async_trait::async_trait;
+use mongodb::bson::{doc, DateTime};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct TenantDoc {
+    id: String,
+    slug: String,
+    name: String,
+    status: String,
+    settings: TenantSettings,
+    created_at: DateTime,
+    updated_at: DateTime,
+}
+
+impl TenantDoc {
+    fn into_tenant(self) -> StoreResult<Tenant> {
+        Ok(Tenant {
+            id: parse(&self.id)?,
+            slug: decode::slug(&self.slug)?,
+            name: self.name,
+            status: decode::tenant_status(&self.status)?,
+            settings: self.settings,
+            created_at: timestamp(self.created_at),
+        })
+    }
+}
+
+#[async_trait]
+impl TenantRepo for MongoStore {
+    async fn create(&self, tenant: &Tenant) -> StoreResult<()> {
+        let document = TenantDoc {
+            id: tenant.id.to_string(),
+            slug: tenant.slug.as_str().into(),
+            name: tenant.name.clone(),
+            status: tenant.status.as_str().into(),
+            settings: tenant.settings.clone(),
+            created_at: date(tenant.created_at),
+            updated_at: date(tenant.created_at),
+        };
+        self.collection::<TenantDoc>("tenants")
+            .insert_one(document)
+            .await
+            .map_err(conflict("tenant"))?;
+        Ok(())
+    }
+
+    async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        self.collection::<TenantDoc>("tenants")
+            .find_one(doc! { "slug": slug.as_str() })
+            .await
+            .map_err(unavailable)?
+            .map(TenantDoc::into_tenant)
+            .transpose()
+    }
+
+    async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        self.collection::<TenantDoc>("tenants")
+            .find_one(doc! { "id": id.to_string() })
+            .await
+            .map_err(unavailable)?
+            .map(TenantDoc::into_tenant)
+            .transpose()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserDoc {
+    tenant_id: String,
+    id: String,
+    email: String,
+    name: Option<String>,
+    password_hash: Option<String>,
+    email_verified: bool,
+    blocked: bool,
+    deleted_at: Option<DateTime>,
+    last_login_at: Option<DateTime>,
+    login_count: i64,
+    created_at: DateTime,
+    updated_at: DateTime,
+    /// Kept in the user's document so creating a user with roles is one atomic insert.
+    roles: Vec<String>,
+}
+
+impl UserDoc {
+    fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: parse(&self.id)?,
+            tenant_id: parse(&self.tenant_id)?,
+            email: decode::email(&self.email)?,
+            name: self.name,
+            password_hash: self.password_hash,
+            email_verified: self.email_verified,
+            blocked: self.blocked,
+            deleted_at: self.deleted_at.map(timestamp),
+            last_login_at: self.last_login_at.map(timestamp),
+            login_count: self.login_count,
+            created_at: timestamp(self.created_at),
+            updated_at: timestamp(self.updated_at),
+        })
+    }
+}
+
+#[async_trait]
+impl UserRepo for MongoStore {
+    async fn create(&self, tenant: TenantId, user: &User, roles: &[&str]) -> StoreResult<()> {
+        debug_assert_eq!(tenant, user.tenant_id);
+        let mut roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        roles.sort();
+        roles.dedup();
+        let document = UserDoc {
+            tenant_id: tenant.to_string(),
+            id: user.id.to_string(),
+            email: user.email.as_str().into(),
+            name: user.name.clone(),
+            password_hash: user.password_hash.clone(),
+            email_verified: user.email_verified,
+            blocked: user.blocked,
+            deleted_at: user.deleted_at.map(date),
+            last_login_at: user.last_login_at.map(date),
+            login_count: user.login_count,
+            created_at: date(user.created_at),
+            updated_at: date(user.updated_at),
+            roles,
+        };
+        self.collection::<UserDoc>("users")
+            .insert_one(document)
+            .await
+            .map_err(conflict("a user with this email"))?;
+        Ok(())
+    }
+
+    async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        self.collection::<UserDoc>("users")
+            .find_one(scoped(tenant, doc! { "id": id.to_string() }))
+            .await
+            .map_err(unavailable)?
+            .map(UserDoc::into_user)
+            .transpose()
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>> {
+        self.collection::<UserDoc>("users")
+            .find_one(scoped(tenant, doc! { "email": email }))
+            .await
+            .map_err(unavailable)?
+            .map(UserDoc::into_user)
+            .transpose()
+    }
+
+    async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()> {
+        let done = self
+            .collection::<UserDoc>("users")
+            .update_one(
+                scoped(tenant, doc! { "id": id.to_string() }),
+                doc! {
+                    "$set": { "last_login_at": date(at), "updated_at": date(at) },
+                    "$inc": { "login_count": 1_i64 },
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        if done.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
+        Ok(self
+            .collection::<UserDoc>("users")
+            .find_one(scoped(tenant, doc! { "id": id.to_string() }))
+            .await
+            .map_err(unavailable)?
+            .map(|u| u.roles)
+            .unwrap_or_default())
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        // Ids are UUIDv7 in their canonical text form, so text order is creation order.
+        let filter = match after {
+            Some(after) => scoped(tenant, doc! { "id": { "$gt": after.to_string() } }),
+            None => scoped(tenant, doc! {}),
+        };
+        let cursor = self
+            .collection::<UserDoc>("users")
+            .find(filter)
+            .sort(doc! { "id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(UserDoc::into_user)
+            .collect()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ClientDoc {
+    tenant_id: String,
+    id: String,
+    client_id: String,
+    name: String,
+    client_type: String,
+    secret_hash: Option<String>,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    scopes: Vec<String>,
+    require_pkce: bool,
+    require_consent: bool,
+    auth_method: String,
+    access_token_ttl_secs: i64,
+    id_token_ttl_secs: i64,
+    refresh_token_ttl_secs: i64,
+    disabled: bool,
+    created_at: DateTime,
+    updated_at: DateTime,
+}
+
+impl ClientDoc {
+    fn into_client(self) -> StoreResult<Client> {
+        Ok(Client {
+            key: parse(&self.id)?,
+            tenant_id: parse(&self.tenant_id)?,
+            client_id: self.client_id,
+            name: self.name,
+            client_type: decode::client_type(&self.client_type)?,
+            secret_hash: self.secret_hash,
+            redirect_uris: decode::redirect_uris(&self.redirect_uris)?,
+            grant_types: decode::grant_types(&self.grant_types)?,
+            scopes: self.scopes,
+            require_pkce: self.require_pkce,
+            require_consent: self.require_consent,
+            auth_method: decode::auth_method(&self.auth_method)?,
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            id_token_ttl_secs: self.id_token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            disabled: self.disabled,
+            created_at: timestamp(self.created_at),
+        })
+    }
+}
+
+#[async_trait]
+impl ClientRepo for MongoStore {
+    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        debug_assert_eq!(tenant, client.tenant_id);
+        let document = ClientDoc {
+            tenant_id: tenant.to_string(),
+            id: client.key.to_string(),
+            client_id: client.client_id.clone(),
+            name: client.name.clone(),
+            client_type: client.client_type.as_str().into(),
+            secret_hash: client.secret_hash.clone(),
+            redirect_uris: client
+                .redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_string())
+                .collect(),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect(),
+            scopes: client.scopes.clone(),
+            require_pkce: client.require_pkce,
+            require_consent: client.require_consent,
+            auth_method: client.auth_method.as_str().into(),
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            id_token_ttl_secs: client.id_token_ttl_secs,
+            refresh_token_ttl_secs: client.refresh_token_ttl_secs,
+            disabled: client.disabled,
+            created_at: date(client.created_at),
+            updated_at: date(client.created_at),
+        };
+        self.collection::<ClientDoc>("clients")
+            .insert_one(document)
+            .await
+            .map_err(conflict("a client with this client id"))?;
+        Ok(())
+    }
+
+    async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>> {
+        self.collection::<ClientDoc>("clients")
+            .find_one(scoped(tenant, doc! { "client_id": client_id }))
+            .await
+            .map_err(unavailable)?
+            .map(ClientDoc::into_client)
+            .transpose()
+    }
+}

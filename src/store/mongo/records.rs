@@ -1,0 +1,361 @@
+//! Sessions, consents, signing keys, audit events and browser sessions.
+
+use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use crate::domain::{
+    AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
+};
+use crate::store::decode::{self, parse};
+use crate::store::{
+    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreResult,
+};
+use async_trait::async_trait;
+use mongodb::bson::{doc, spec::BinarySubtype, Binary, DateTime};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct SessionDoc {
+    tenant_id: String,
+    id: String,
+    user_id: String,
+    auth_time: DateTime,
+    amr: Vec<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: DateTime,
+    last_seen_at: DateTime,
+    expires_at: DateTime,
+    revoked_at: Option<DateTime>,
+}
+
+impl SessionDoc {
+    fn into_session(self) -> StoreResult<UserSession> {
+        Ok(UserSession {
+            id: self.id,
+            tenant_id: parse(&self.tenant_id)?,
+            user_id: parse(&self.user_id)?,
+            auth_time: timestamp(self.auth_time),
+            amr: self.amr,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            created_at: timestamp(self.created_at),
+            last_seen_at: timestamp(self.last_seen_at),
+            expires_at: timestamp(self.expires_at),
+            revoked_at: self.revoked_at.map(timestamp),
+        })
+    }
+}
+
+#[async_trait]
+impl SessionRepo for MongoStore {
+    async fn create(&self, tenant: TenantId, s: &UserSession) -> StoreResult<()> {
+        let document = SessionDoc {
+            tenant_id: tenant.to_string(),
+            id: s.id.clone(),
+            user_id: s.user_id.to_string(),
+            auth_time: date(s.auth_time),
+            amr: s.amr.clone(),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            created_at: date(s.created_at),
+            last_seen_at: date(s.last_seen_at),
+            expires_at: date(s.expires_at),
+            revoked_at: s.revoked_at.map(date),
+        };
+        self.collection::<SessionDoc>("user_sessions")
+            .insert_one(document)
+            .await
+            .map_err(conflict("session"))?;
+        Ok(())
+    }
+
+    async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>> {
+        self.collection::<SessionDoc>("user_sessions")
+            .find_one(scoped(tenant, doc! { "id": id }))
+            .await
+            .map_err(unavailable)?
+            .map(SessionDoc::into_session)
+            .transpose()
+    }
+
+    async fn touch(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()> {
+        self.collection::<SessionDoc>("user_sessions")
+            .update_one(
+                scoped(
+                    tenant,
+                    doc! { "id": id, "last_seen_at": { "$lt": date(at) } },
+                ),
+                doc! { "$set": { "last_seen_at": date(at) } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()> {
+        self.collection::<SessionDoc>("user_sessions")
+            .update_one(
+                scoped(tenant, doc! { "id": id, "revoked_at": null }),
+                doc! { "$set": { "revoked_at": date(at) } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.purge("user_sessions", before, limit).await
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConsentDoc {
+    tenant_id: String,
+    user_id: String,
+    client_id: String,
+    scopes: Vec<String>,
+    granted_at: DateTime,
+}
+
+#[async_trait]
+impl ConsentRepo for MongoStore {
+    async fn get(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+    ) -> StoreResult<Option<Consent>> {
+        let found = self
+            .collection::<ConsentDoc>("consents")
+            .find_one(scoped(
+                tenant,
+                doc! { "user_id": user.to_string(), "client_id": client_id },
+            ))
+            .await
+            .map_err(unavailable)?;
+        found
+            .map(|c| {
+                Ok(Consent {
+                    tenant_id: parse(&c.tenant_id)?,
+                    user_id: parse(&c.user_id)?,
+                    client_id: c.client_id,
+                    scopes: c.scopes,
+                    granted_at: timestamp(c.granted_at),
+                })
+            })
+            .transpose()
+    }
+
+    async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {
+        let document = ConsentDoc {
+            tenant_id: tenant.to_string(),
+            user_id: c.user_id.to_string(),
+            client_id: c.client_id.clone(),
+            scopes: c.scopes.clone(),
+            granted_at: date(c.granted_at),
+        };
+        self.collection::<ConsentDoc>("consents")
+            .replace_one(
+                scoped(
+                    tenant,
+                    doc! { "user_id": c.user_id.to_string(), "client_id": &c.client_id },
+                ),
+                document,
+            )
+            .upsert(true)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SigningKeyDoc {
+    tenant_id: String,
+    kid: String,
+    alg: String,
+    public_jwk: String,
+    private_key_sealed: Binary,
+    active: bool,
+    created_at: DateTime,
+}
+
+#[async_trait]
+impl SigningKeyRepo for MongoStore {
+    async fn insert(&self, tenant: TenantId, k: &SigningKey) -> StoreResult<()> {
+        let document = SigningKeyDoc {
+            tenant_id: tenant.to_string(),
+            kid: k.kid.clone(),
+            alg: k.alg.clone(),
+            public_jwk: k.public_jwk.clone(),
+            private_key_sealed: Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: k.private_key_sealed.clone(),
+            },
+            active: k.active,
+            created_at: date(k.created_at),
+        };
+        self.collection::<SigningKeyDoc>("signing_keys")
+            .insert_one(document)
+            .await
+            .map_err(conflict("signing key"))?;
+        Ok(())
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
+        let cursor = self
+            .collection::<SigningKeyDoc>("signing_keys")
+            .find(scoped(tenant, doc! {}))
+            .sort(doc! { "created_at": -1, "kid": 1 })
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(|k| {
+                Ok(SigningKey {
+                    tenant_id: parse(&k.tenant_id)?,
+                    kid: k.kid,
+                    alg: k.alg,
+                    public_jwk: k.public_jwk,
+                    private_key_sealed: k.private_key_sealed.bytes,
+                    active: k.active,
+                    created_at: timestamp(k.created_at),
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuditDoc {
+    tenant_id: String,
+    id: String,
+    at: DateTime,
+    action: String,
+    outcome: String,
+    actor: String,
+    target: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+#[async_trait]
+impl AuditRepo for MongoStore {
+    async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
+        let document = AuditDoc {
+            tenant_id: e.tenant_id.to_string(),
+            id: e.id.to_string(),
+            at: date(e.at),
+            action: e.action.clone(),
+            outcome: e.outcome.as_str().into(),
+            actor: e.actor.clone(),
+            target: e.target.clone(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            reason: e.reason.clone(),
+            request_id: e.request_id.clone(),
+        };
+        self.collection::<AuditDoc>("audit_events")
+            .insert_one(document)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let cursor = self
+            .collection::<AuditDoc>("audit_events")
+            .find(scoped(tenant, doc! {}))
+            .sort(doc! { "at": -1, "id": -1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(|e| {
+                Ok(AuditEvent {
+                    id: parse(&e.id)?,
+                    tenant_id: parse(&e.tenant_id)?,
+                    at: timestamp(e.at),
+                    action: e.action,
+                    outcome: decode::outcome(&e.outcome)?,
+                    actor: e.actor,
+                    target: e.target,
+                    ip: e.ip,
+                    user_agent: e.user_agent,
+                    reason: e.reason,
+                    request_id: e.request_id,
+                })
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BrowserSessionDoc {
+    id_hash: String,
+    data: String,
+    expires_at: DateTime,
+}
+
+impl BrowserSessionDoc {
+    fn new(r: &BrowserSessionRecord) -> Self {
+        Self {
+            id_hash: r.id_hash.clone(),
+            data: r.data.clone(),
+            expires_at: date(r.expires_at),
+        }
+    }
+}
+
+#[async_trait]
+impl BrowserSessionRepo for MongoStore {
+    async fn create(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        self.collection::<BrowserSessionDoc>("browser_sessions")
+            .insert_one(BrowserSessionDoc::new(r))
+            .await
+            .map_err(conflict("browser session"))?;
+        Ok(())
+    }
+
+    async fn save(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        self.collection::<BrowserSessionDoc>("browser_sessions")
+            .replace_one(doc! { "id_hash": &r.id_hash }, BrowserSessionDoc::new(r))
+            .upsert(true)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<BrowserSessionRecord>> {
+        let found = self
+            .collection::<BrowserSessionDoc>("browser_sessions")
+            .find_one(doc! { "id_hash": id_hash, "expires_at": { "$gt": date(now) } })
+            .await
+            .map_err(unavailable)?;
+        Ok(found.map(|d| BrowserSessionRecord {
+            id_hash: d.id_hash,
+            data: d.data,
+            expires_at: timestamp(d.expires_at),
+        }))
+    }
+
+    async fn delete(&self, id_hash: &str) -> StoreResult<()> {
+        self.collection::<BrowserSessionDoc>("browser_sessions")
+            .delete_one(doc! { "id_hash": id_hash })
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.purge("browser_sessions", before, limit).await
+    }
+}

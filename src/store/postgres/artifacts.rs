@@ -1,0 +1,195 @@
+//! Login flows, authorization codes and access-token records.
+
+use super::{at, purge, timestamp, PostgresStore};
+use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::store::sql::{conflict, unavailable};
+use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
+use async_trait::async_trait;
+use sqlx::{types::Json, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[async_trait]
+impl OidcArtifactRepo for PostgresStore {
+    async fn put_flow(&self, tenant: TenantId, flow: &LoginFlow) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO login_flows (tenant_id, id, data, expires_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&flow.id)
+        .bind(Json(flow))
+        .bind(at(flow.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get_flow(&self, tenant: TenantId, id: &str) -> StoreResult<Option<LoginFlow>> {
+        let mut tx = self.scoped(tenant).await?;
+        let data: Option<Json<LoginFlow>> = sqlx::query_scalar(
+            "SELECT data FROM login_flows WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .bind(at(Timestamp::now()))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(data.map(|Json(flow)| flow))
+    }
+
+    async fn delete_flow(&self, tenant: TenantId, id: &str) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query("DELETE FROM login_flows WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn put_code(&self, tenant: TenantId, code: &AuthorizationCode) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (tenant_id, code_hash, data, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&code.code_hash)
+        .bind(Json(code))
+        .bind(at(code.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("authorization code"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn redeem_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        when: Timestamp,
+    ) -> StoreResult<Redemption> {
+        let mut tx = self.scoped(tenant).await?;
+        // One UPDATE decides the race: the row lock makes a concurrent UPDATE wait, then
+        // re-check `redeemed_at IS NULL` and find it set, so only one caller wins.
+        let won: Option<Json<AuthorizationCode>> = sqlx::query_scalar(
+            "UPDATE authorization_codes SET redeemed_at = $1
+             WHERE tenant_id = $2 AND code_hash = $3 AND redeemed_at IS NULL RETURNING data",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let outcome = match won {
+            Some(Json(code)) => Redemption::Redeemed(code),
+            None => {
+                let spent: Option<Json<AuthorizationCode>> = sqlx::query_scalar(
+                    "SELECT data FROM authorization_codes WHERE tenant_id = $1 AND code_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(code_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                match spent {
+                    Some(Json(code)) => Redemption::AlreadyUsed(code),
+                    None => Redemption::Unknown,
+                }
+            }
+        };
+        tx.commit().await.map_err(unavailable)?;
+        Ok(outcome)
+    }
+
+    async fn record_access_token(
+        &self,
+        tenant: TenantId,
+        t: &AccessTokenRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, issued_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&t.jti)
+        .bind(&t.client_id)
+        .bind(t.user_id.map(|u| u.as_uuid()))
+        .bind(Json(&t.scopes))
+        .bind(&t.code_hash)
+        .bind(at(t.issued_at))
+        .bind(at(t.expires_at))
+        .bind(t.revoked_at.map(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("access token"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query("SELECT * FROM access_tokens WHERE tenant_id = $1 AND jti = $2")
+            .bind(tenant.as_uuid())
+            .bind(jti)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|row| {
+            let Json(scopes): Json<Vec<String>> = row.get("scopes");
+            AccessTokenRecord {
+                jti: row.get("jti"),
+                tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+                client_id: row.get("client_id"),
+                user_id: row.get::<Option<Uuid>, _>("user_id").map(Into::into),
+                scopes,
+                code_hash: row.get("code_hash"),
+                issued_at: timestamp(row.get("issued_at")),
+                expires_at: timestamp(row.get("expires_at")),
+                revoked_at: row
+                    .get::<Option<OffsetDateTime>, _>("revoked_at")
+                    .map(timestamp),
+            }
+        }))
+    }
+
+    async fn revoke_tokens_of_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        when: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND code_hash = $3 AND revoked_at IS NULL",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let mut purged = 0;
+        for table in ["login_flows", "authorization_codes", "access_tokens"] {
+            purged += purge(self, table, before, limit).await?;
+        }
+        Ok(purged)
+    }
+}

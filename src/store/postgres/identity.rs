@@ -1,0 +1,284 @@
+//! Tenants, users and clients.
+
+use super::{at, timestamp, PostgresStore};
+use crate::domain::{
+    Client, RedirectUri, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+};
+use crate::store::decode;
+use crate::store::sql::{conflict, unavailable};
+use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use async_trait::async_trait;
+use sqlx::{postgres::PgRow, types::Json, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn tenant_from_row(row: &PgRow) -> StoreResult<Tenant> {
+    let Json(settings): Json<TenantSettings> = row.get("settings");
+    Ok(Tenant {
+        id: row.get::<Uuid, _>("id").into(),
+        slug: decode::slug(row.get("slug"))?,
+        name: row.get("name"),
+        status: decode::tenant_status(row.get("status"))?,
+        settings,
+        created_at: timestamp(row.get("created_at")),
+    })
+}
+
+#[async_trait]
+impl TenantRepo for PostgresStore {
+    async fn create(&self, tenant: &Tenant) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, status, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(tenant.id.as_uuid())
+        .bind(tenant.slug.as_str())
+        .bind(&tenant.name)
+        .bind(tenant.status.as_str())
+        .bind(Json(&tenant.settings))
+        .bind(at(tenant.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("tenant"))?;
+        Ok(())
+    }
+
+    async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| tenant_from_row(&r))
+            .transpose()
+    }
+
+    async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        sqlx::query("SELECT * FROM tenants WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|r| tenant_from_row(&r))
+            .transpose()
+    }
+}
+
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.get::<Uuid, _>("id").into(),
+        tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+        email: decode::email(row.get("email"))?,
+        name: row.get("name"),
+        password_hash: row.get("password_hash"),
+        email_verified: row.get("email_verified"),
+        blocked: row.get("blocked"),
+        deleted_at: row
+            .get::<Option<OffsetDateTime>, _>("deleted_at")
+            .map(timestamp),
+        last_login_at: row
+            .get::<Option<OffsetDateTime>, _>("last_login_at")
+            .map(timestamp),
+        login_count: row.get("login_count"),
+        created_at: timestamp(row.get("created_at")),
+        updated_at: timestamp(row.get("updated_at")),
+    })
+}
+
+#[async_trait]
+impl UserRepo for PostgresStore {
+    async fn create(&self, tenant: TenantId, user: &User, roles: &[&str]) -> StoreResult<()> {
+        debug_assert_eq!(tenant, user.tenant_id);
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO users (tenant_id, id, email, name, password_hash, email_verified, blocked,
+                                deleted_at, last_login_at, login_count, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.blocked)
+        .bind(user.deleted_at.map(at))
+        .bind(user.last_login_at.map(at))
+        .bind(user.login_count)
+        .bind(at(user.created_at))
+        .bind(at(user.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("a user with this email"))?;
+        for role in roles {
+            sqlx::query(
+                "INSERT INTO role_assignments (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.id.as_uuid())
+            .bind(role)
+            .bind(at(user.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("role assignment"))?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND email = $2")
+            .bind(tenant.as_uuid())
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn record_login(&self, tenant: TenantId, id: UserId, when: Timestamp) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE users SET last_login_at = $1, login_count = login_count + 1, updated_at = $1
+             WHERE tenant_id = $2 AND id = $3",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
+        let mut tx = self.scoped(tenant).await?;
+        let roles = sqlx::query_scalar(
+            "SELECT role FROM role_assignments WHERE tenant_id = $1 AND user_id = $2 ORDER BY role",
+        )
+        .bind(tenant.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(roles)
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+             ORDER BY id LIMIT $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(after.map(|a| a.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+}
+
+fn client_from_row(row: &PgRow) -> StoreResult<Client> {
+    let Json(redirect_uris): Json<Vec<String>> = row.get("redirect_uris");
+    let Json(grant_types): Json<Vec<String>> = row.get("grant_types");
+    let Json(scopes): Json<Vec<String>> = row.get("scopes");
+    Ok(Client {
+        key: row.get::<Uuid, _>("id").into(),
+        tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+        client_id: row.get("client_id"),
+        name: row.get("name"),
+        client_type: decode::client_type(row.get("client_type"))?,
+        secret_hash: row.get("secret_hash"),
+        redirect_uris: decode::redirect_uris(&redirect_uris)?,
+        grant_types: decode::grant_types(&grant_types)?,
+        scopes,
+        require_pkce: row.get("require_pkce"),
+        require_consent: row.get("require_consent"),
+        auth_method: decode::auth_method(row.get("auth_method"))?,
+        access_token_ttl_secs: row.get("access_token_ttl_secs"),
+        id_token_ttl_secs: row.get("id_token_ttl_secs"),
+        refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
+        disabled: row.get("disabled"),
+        created_at: timestamp(row.get("created_at")),
+    })
+}
+
+#[async_trait]
+impl ClientRepo for PostgresStore {
+    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        debug_assert_eq!(tenant, client.tenant_id);
+        let redirect_uris: Vec<&str> = client
+            .redirect_uris
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect();
+        let grant_types: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
+                                  grant_types, scopes, require_pkce, require_consent, auth_method,
+                                  access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
+                                  disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(client.key.as_uuid())
+        .bind(&client.client_id)
+        .bind(&client.name)
+        .bind(client.client_type.as_str())
+        .bind(&client.secret_hash)
+        .bind(Json(&redirect_uris))
+        .bind(Json(&grant_types))
+        .bind(Json(&client.scopes))
+        .bind(client.require_pkce)
+        .bind(client.require_consent)
+        .bind(client.auth_method.as_str())
+        .bind(client.access_token_ttl_secs)
+        .bind(client.id_token_ttl_secs)
+        .bind(client.refresh_token_ttl_secs)
+        .bind(client.disabled)
+        .bind(at(client.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("a client with this client id"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query("SELECT * FROM clients WHERE tenant_id = $1 AND client_id = $2")
+            .bind(tenant.as_uuid())
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        row.map(|r| client_from_row(&r)).transpose()
+    }
+}

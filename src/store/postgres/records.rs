@@ -1,0 +1,325 @@
+//! Sessions, consents, signing keys, audit events and browser sessions.
+
+use super::{at, purge, timestamp, PostgresStore};
+use crate::domain::{
+    AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
+};
+use crate::store::decode;
+use crate::store::sql::{conflict, unavailable};
+use crate::store::{
+    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError,
+    StoreResult,
+};
+use async_trait::async_trait;
+use sqlx::{postgres::PgRow, types::Json, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn session_from_row(row: &PgRow) -> UserSession {
+    let Json(amr): Json<Vec<String>> = row.get("amr");
+    UserSession {
+        id: row.get("id"),
+        tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+        user_id: row.get::<Uuid, _>("user_id").into(),
+        auth_time: timestamp(row.get("auth_time")),
+        amr,
+        ip: row.get("ip"),
+        user_agent: row.get("user_agent"),
+        created_at: timestamp(row.get("created_at")),
+        last_seen_at: timestamp(row.get("last_seen_at")),
+        expires_at: timestamp(row.get("expires_at")),
+        revoked_at: row
+            .get::<Option<OffsetDateTime>, _>("revoked_at")
+            .map(timestamp),
+    }
+}
+
+#[async_trait]
+impl SessionRepo for PostgresStore {
+    async fn create(&self, tenant: TenantId, s: &UserSession) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO user_sessions (tenant_id, id, user_id, auth_time, amr, ip, user_agent,
+                                        created_at, last_seen_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&s.id)
+        .bind(s.user_id.as_uuid())
+        .bind(at(s.auth_time))
+        .bind(Json(&s.amr))
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(at(s.created_at))
+        .bind(at(s.last_seen_at))
+        .bind(at(s.expires_at))
+        .bind(s.revoked_at.map(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("session"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query("SELECT * FROM user_sessions WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_uuid())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|r| session_from_row(&r)))
+    }
+
+    async fn touch(&self, tenant: TenantId, id: &str, when: Timestamp) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "UPDATE user_sessions SET last_seen_at = $1
+             WHERE tenant_id = $2 AND id = $3 AND last_seen_at < $1",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn revoke(&self, tenant: TenantId, id: &str, when: Timestamp) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "UPDATE user_sessions SET revoked_at = $1
+             WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        purge(self, "user_sessions", before, limit).await
+    }
+}
+
+#[async_trait]
+impl ConsentRepo for PostgresStore {
+    async fn get(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+    ) -> StoreResult<Option<Consent>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query(
+            "SELECT * FROM consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|row| {
+            let Json(scopes): Json<Vec<String>> = row.get("scopes");
+            Consent {
+                tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+                user_id: row.get::<Uuid, _>("user_id").into(),
+                client_id: row.get("client_id"),
+                scopes,
+                granted_at: timestamp(row.get("granted_at")),
+            }
+        }))
+    }
+
+    async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO consents (tenant_id, user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, user_id, client_id)
+             DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+        )
+        .bind(tenant.as_uuid())
+        .bind(c.user_id.as_uuid())
+        .bind(&c.client_id)
+        .bind(Json(&c.scopes))
+        .bind(at(c.granted_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl SigningKeyRepo for PostgresStore {
+    async fn insert(&self, tenant: TenantId, k: &SigningKey) -> StoreResult<()> {
+        let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk)
+            .map_err(|e| StoreError::Corrupt(format!("public JWK: {e}")))?;
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(Json(jwk))
+        .bind(&k.private_key_sealed)
+        .bind(k.active)
+        .bind(at(k.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("signing key"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM signing_keys WHERE tenant_id = $1 ORDER BY created_at DESC, kid",
+        )
+        .bind(tenant.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let Json(jwk): Json<serde_json::Value> = row.get("public_jwk");
+                SigningKey {
+                    tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+                    kid: row.get("kid"),
+                    alg: row.get("alg"),
+                    public_jwk: jwk.to_string(),
+                    private_key_sealed: row.get("private_key_sealed"),
+                    active: row.get("active"),
+                    created_at: timestamp(row.get("created_at")),
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl AuditRepo for PostgresStore {
+    async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.scoped(e.tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(e.tenant_id.as_uuid())
+        .bind(e.id)
+        .bind(at(e.at))
+        .bind(&e.action)
+        .bind(e.outcome.as_str())
+        .bind(&e.actor)
+        .bind(&e.target)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.reason)
+        .bind(&e.request_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(tenant.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    id: row.get("id"),
+                    tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+                    at: timestamp(row.get("at")),
+                    action: row.get("action"),
+                    outcome: decode::outcome(row.get("outcome"))?,
+                    actor: row.get("actor"),
+                    target: row.get("target"),
+                    ip: row.get("ip"),
+                    user_agent: row.get("user_agent"),
+                    reason: row.get("reason"),
+                    request_id: row.get("request_id"),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl BrowserSessionRepo for PostgresStore {
+    async fn create(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3)")
+            .bind(&r.id_hash)
+            .bind(&r.data)
+            .bind(at(r.expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("browser session"))?;
+        Ok(())
+    }
+
+    async fn save(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(&r.id_hash)
+        .bind(&r.data)
+        .bind(at(r.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<BrowserSessionRecord>> {
+        let row =
+            sqlx::query("SELECT * FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(at(now))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(row.map(|row| BrowserSessionRecord {
+            id_hash: row.get("id_hash"),
+            data: row.get("data"),
+            expires_at: timestamp(row.get("expires_at")),
+        }))
+    }
+
+    async fn delete(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        purge(self, "browser_sessions", before, limit).await
+    }
+}
