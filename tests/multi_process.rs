@@ -129,6 +129,7 @@ async fn two_processes_share_sign_ins_keys_and_tokens() {
             public: false,
             grants: &[GrantType::AuthorizationCode],
             scopes: &[],
+            resources: &[],
         },
     )
     .await

@@ -341,11 +341,21 @@ async fn discovery_advertises_only_what_is_implemented() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{}/introspect", server.issuer("default"))
+    );
+    assert_eq!(
+        doc["revocation_endpoint"],
+        format!("{}/revoke", server.issuer("default"))
+    );
     assert!(
-        doc.get("end_session_endpoint").is_none() && doc.get("introspection_endpoint").is_none()
+        doc.get("end_session_endpoint").is_none()
+            && doc.get("device_authorization_endpoint").is_none(),
+        "not implemented, so not advertised"
     );
     let rfc8414: serde_json::Value = server
         .http()

@@ -100,6 +100,7 @@ async fn every_artifact_key_expires_with_its_artifact() {
         user_id: Some(user.id),
         scopes: vec!["openid".into()],
         code_hash: Some("hash-1".into()),
+        family_id: None,
         issued_at: now,
         expires_at: now.plus_secs(300),
         revoked_at: None,

@@ -8,8 +8,8 @@ use common::backends::{self, Provisioned};
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, FlowStep, GrantType, LoginFlow, Outcome, RedirectUri, SigningKey,
-    Tenant, TenantSlug, Timestamp, TokenAuthMethod, User, UserSession,
+    ClientType, Consent, Email, FlowStep, GrantType, LoginFlow, Outcome, RedirectUri, RefreshToken,
+    SigningKey, Tenant, TenantSlug, Timestamp, TokenAuthMethod, User, UserSession,
 };
 use tessera::store::{Access, Redemption, Store, StoreError};
 
@@ -66,6 +66,10 @@ macro_rules! main_store_suite {
             codes_are_redeemed_once_and_only_in_their_tenant,
             concurrent_redemptions_have_exactly_one_winner,
             access_tokens_are_revoked_by_their_code_within_the_tenant,
+            access_tokens_are_revoked_one_at_a_time_within_the_tenant,
+            refresh_tokens_rotate_once_and_stay_in_their_tenant,
+            concurrent_rotations_have_exactly_one_winner,
+            revoking_a_family_revokes_its_refresh_and_access_tokens,
         );
     };
 }
@@ -79,6 +83,10 @@ contract_suite!(redis;
     codes_are_redeemed_once_and_only_in_their_tenant,
     concurrent_redemptions_have_exactly_one_winner,
     access_tokens_are_revoked_by_their_code_within_the_tenant,
+    access_tokens_are_revoked_one_at_a_time_within_the_tenant,
+    refresh_tokens_rotate_once_and_stay_in_their_tenant,
+    concurrent_rotations_have_exactly_one_winner,
+    revoking_a_family_revokes_its_refresh_and_access_tokens,
 );
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
@@ -110,6 +118,8 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         access_token_ttl_secs: 300,
         id_token_ttl_secs: 600,
         refresh_token_ttl_secs: 86400,
+        refresh_family_ttl_secs: 30 * 86400,
+        resources: vec!["https://api.example/".into()],
         disabled: false,
         created_at: Timestamp::now(),
     }
@@ -159,6 +169,7 @@ fn token(tenant: &Tenant, user: &User, jti: &str, code_hash: Option<&str>) -> Ac
         user_id: Some(user.id),
         scopes: vec!["openid".into()],
         code_hash: code_hash.map(str::to_owned),
+        family_id: None,
         issued_at: now,
         expires_at: now.plus_secs(300),
         revoked_at: None,
@@ -917,4 +928,245 @@ async fn purge_removes_only_expired_rows_a_bounded_batch_at_a_time(store: &Store
         }
     }
     assert_eq!(left, 3, "exactly the purged ones are gone");
+}
+
+fn refresh(tenant: &Tenant, user: &User, hash: &str, family: &str) -> RefreshToken {
+    let now = Timestamp::now();
+    RefreshToken {
+        token_hash: hash.into(),
+        tenant_id: tenant.id,
+        family_id: family.into(),
+        client_id: "app".into(),
+        user_id: user.id,
+        session_id: "s1".into(),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        resource: Some("https://api.example/".into()),
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        issued_at: now,
+        expires_at: now.plus_secs(3600),
+        family_expires_at: now.plus_secs(86400),
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn access_tokens_are_revoked_one_at_a_time_within_the_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    for jti in ["one", "two"] {
+        store
+            .artifacts
+            .record_access_token(a.id, &token(&a, &alice, jti, None))
+            .await
+            .unwrap();
+    }
+    let at = Timestamp::now();
+    assert!(!store
+        .artifacts
+        .revoke_access_token(b.id, "one", at)
+        .await
+        .unwrap());
+    assert!(store
+        .artifacts
+        .revoke_access_token(a.id, "one", at)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .artifacts
+            .revoke_access_token(a.id, "one", at)
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert!(!store
+        .artifacts
+        .revoke_access_token(a.id, "nope", at)
+        .await
+        .unwrap());
+    let one = store
+        .artifacts
+        .access_token(a.id, "one")
+        .await
+        .unwrap()
+        .unwrap();
+    let two = store
+        .artifacts
+        .access_token(a.id, "two")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((one.revoked_at, two.revoked_at), (Some(at), None));
+}
+
+async fn refresh_tokens_rotate_once_and_stay_in_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let token = refresh(&a, &alice, "rt-1", "family-1");
+    store
+        .artifacts
+        .put_refresh_token(a.id, &token)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.artifacts.put_refresh_token(a.id, &token).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.artifacts.refresh_token(a.id, "rt-1").await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        store.artifacts.refresh_token(b.id, "rt-1").await.unwrap(),
+        None
+    );
+    let at = Timestamp::now();
+    assert!(matches!(
+        store
+            .artifacts
+            .rotate_refresh_token(b.id, "rt-1", at)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    ));
+    match store
+        .artifacts
+        .rotate_refresh_token(a.id, "rt-1", at)
+        .await
+        .unwrap()
+    {
+        Redemption::Redeemed(got) => assert_eq!(
+            got,
+            RefreshToken {
+                rotated_at: Some(at),
+                ..token.clone()
+            }
+        ),
+        other => panic!("expected the first rotation to win, got {other:?}"),
+    }
+    match store
+        .artifacts
+        .rotate_refresh_token(a.id, "rt-1", at)
+        .await
+        .unwrap()
+    {
+        Redemption::AlreadyUsed(spent) => {
+            assert_eq!((spent.rotated_at, spent.revoked_at), (Some(at), None))
+        }
+        other => panic!("a second rotation must find it spent, got {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .artifacts
+            .rotate_refresh_token(a.id, "nope", at)
+            .await
+            .unwrap(),
+        Redemption::Unknown
+    ));
+}
+
+async fn concurrent_rotations_have_exactly_one_winner(store: &Store) {
+    let a = tenant(store, "alpha").await;
+    let alice = user(store, &a, "alice@example.com").await;
+    store
+        .artifacts
+        .put_refresh_token(a.id, &refresh(&a, &alice, "raced", "family"))
+        .await
+        .unwrap();
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .artifacts
+                .rotate_refresh_token(a.id, "raced", Timestamp::now())
+                .await
+                .unwrap()
+        })
+    });
+    let mut winners = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Redemption::Redeemed(_) => winners += 1,
+            Redemption::AlreadyUsed(_) => {}
+            Redemption::Unknown => panic!("the token exists"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn revoking_a_family_revokes_its_refresh_and_access_tokens(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let bob = user(store, &b, "bob@example.com").await;
+    let artifacts = &store.artifacts;
+    for (hash, family) in [("old", "fam"), ("new", "fam"), ("other", "fam-2")] {
+        artifacts
+            .put_refresh_token(a.id, &refresh(&a, &alice, hash, family))
+            .await
+            .unwrap();
+    }
+    artifacts
+        .put_refresh_token(b.id, &refresh(&b, &bob, "b-token", "fam"))
+        .await
+        .unwrap();
+    for (jti, family) in [
+        ("at-1", Some("fam")),
+        ("at-2", Some("fam-2")),
+        ("at-3", None),
+    ] {
+        let mut record = token(&a, &alice, jti, None);
+        record.family_id = family.map(str::to_owned);
+        artifacts.record_access_token(a.id, &record).await.unwrap();
+    }
+    let at = Timestamp::now();
+    assert_eq!(
+        artifacts
+            .revoke_refresh_family(a.id, "fam", at)
+            .await
+            .unwrap(),
+        3,
+        "two refresh tokens and one access token"
+    );
+    assert_eq!(
+        artifacts
+            .revoke_refresh_family(a.id, "fam", at)
+            .await
+            .unwrap(),
+        0,
+        "already revoked"
+    );
+    for hash in ["old", "new"] {
+        let revoked = artifacts.refresh_token(a.id, hash).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_at, Some(at));
+        assert!(!revoked.is_active(at));
+    }
+    match artifacts
+        .rotate_refresh_token(a.id, "new", at)
+        .await
+        .unwrap()
+    {
+        Redemption::AlreadyUsed(t) => assert_eq!((t.rotated_at, t.revoked_at), (None, Some(at))),
+        other => panic!("a revoked token cannot be rotated, got {other:?}"),
+    }
+    let untouched = |t: Option<RefreshToken>| t.unwrap().revoked_at.is_none();
+    assert!(untouched(
+        artifacts.refresh_token(a.id, "other").await.unwrap()
+    ));
+    assert!(
+        untouched(artifacts.refresh_token(b.id, "b-token").await.unwrap()),
+        "the same family id in another tenant is another family"
+    );
+    let revoked = |jti: &'static str| async move {
+        artifacts
+            .access_token(a.id, jti)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    };
+    assert!(revoked("at-1").await);
+    assert!(!revoked("at-2").await);
+    assert!(!revoked("at-3").await);
 }

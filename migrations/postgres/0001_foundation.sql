@@ -66,6 +66,9 @@ CREATE TABLE clients (
     access_token_ttl_secs   bigint NOT NULL,
     id_token_ttl_secs       bigint NOT NULL,
     refresh_token_ttl_secs  bigint NOT NULL,
+    refresh_family_ttl_secs bigint NOT NULL,
+    -- RFC 8707 resource indicators the client may ask tokens for.
+    resources               jsonb NOT NULL DEFAULT '[]',
     disabled                boolean NOT NULL DEFAULT false,
     created_at              timestamptz NOT NULL,
     updated_at              timestamptz NOT NULL,
@@ -111,8 +114,9 @@ CREATE TABLE signing_keys (
     created_at          timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, kid)
 );
--- One signing key at a time: two processes creating a tenant's first key cannot both win.
-CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id) WHERE active;
+-- One signing key per algorithm at a time: two processes creating a tenant's first key cannot
+-- both win.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id, alg) WHERE active;
 
 CREATE TABLE audit_events (
     tenant_id   uuid NOT NULL,
@@ -156,13 +160,28 @@ CREATE TABLE access_tokens (
     user_id     uuid,
     scopes      jsonb NOT NULL,
     code_hash   text,
+    family_id   text,
     issued_at   timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
     revoked_at  timestamptz,
     PRIMARY KEY (tenant_id, jti)
 );
 CREATE INDEX access_tokens_by_code ON access_tokens (tenant_id, code_hash) WHERE code_hash IS NOT NULL;
+CREATE INDEX access_tokens_by_family ON access_tokens (tenant_id, family_id) WHERE family_id IS NOT NULL;
 CREATE INDEX access_tokens_by_expiry ON access_tokens (expires_at);
+
+CREATE TABLE refresh_tokens (
+    tenant_id    uuid NOT NULL,
+    token_hash   text NOT NULL,
+    family_id    text NOT NULL,
+    data         jsonb NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    rotated_at   timestamptz,
+    revoked_at   timestamptz,
+    PRIMARY KEY (tenant_id, token_hash)
+);
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens (tenant_id, family_id);
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
 
 -- Not tenant-scoped: one browser may be signed in to several tenants.
 CREATE TABLE browser_sessions (
@@ -178,14 +197,15 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['users', 'role_assignments', 'clients', 'user_sessions', 'consents',
                              'signing_keys', 'audit_events', 'login_flows', 'authorization_codes',
-                             'access_tokens']
+                             'access_tokens', 'refresh_tokens']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = tessera_current_tenant())
                         WITH CHECK (tenant_id = tessera_current_tenant())', t);
     END LOOP;
-    FOREACH t IN ARRAY ARRAY['user_sessions', 'login_flows', 'authorization_codes', 'access_tokens']
+    FOREACH t IN ARRAY ARRAY['user_sessions', 'login_flows', 'authorization_codes', 'access_tokens',
+                             'refresh_tokens']
     LOOP
         EXECUTE format('CREATE POLICY housekeeping_read ON %I FOR SELECT USING (tessera_housekeeping())', t);
         EXECUTE format('CREATE POLICY housekeeping_delete ON %I FOR DELETE USING (tessera_housekeeping())', t);

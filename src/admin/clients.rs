@@ -13,6 +13,8 @@ pub struct NewClient<'a> {
     pub public: bool,
     pub grants: &'a [GrantType],
     pub scopes: &'a [String],
+    /// RFC 8707 resource indicators the client may ask tokens for.
+    pub resources: &'a [String],
 }
 
 /// Registers a client; returns it and, for confidential clients, the secret (shown once).
@@ -56,15 +58,14 @@ pub async fn create(
     } else {
         new.scopes.to_vec()
     };
-    if let Some(unknown) = scopes
-        .iter()
-        .find(|s| !Client::KNOWN_SCOPES.contains(&s.as_str()))
-    {
-        return Err(AppError::Invalid(format!(
-            "Unknown scope {unknown:?}; known scopes are {}.",
-            Client::KNOWN_SCOPES.join(", ")
-        )));
+    for scope in &scopes {
+        Client::validate_scope(scope)?;
     }
+    let resources = new
+        .resources
+        .iter()
+        .map(|r| Client::validate_resource(r).map(|()| r.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
     let secret = (!new.public).then(|| random_token(32));
     let client = Client {
         key: ClientKey::generate(),
@@ -89,7 +90,9 @@ pub async fn create(
         },
         access_token_ttl_secs: 600,
         id_token_ttl_secs: 600,
-        refresh_token_ttl_secs: 30 * 24 * 3600,
+        refresh_token_ttl_secs: tenant.settings.refresh_idle_secs,
+        refresh_family_ttl_secs: tenant.settings.refresh_absolute_secs,
+        resources,
         disabled: false,
         created_at: Timestamp::now(),
     };

@@ -193,7 +193,7 @@ pub async fn load_consent_page(
         .flat_map(|r| r.scopes.iter())
         .map(|s| ScopeLine {
             scope: s.clone(),
-            description: crate::oidc::scopes::describe(s).to_owned(),
+            description: crate::oidc::scopes::describe(s),
         })
         .collect();
     Ok(Some(ConsentView {

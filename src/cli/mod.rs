@@ -109,6 +109,9 @@ enum ClientCommand {
         /// Allowed scope; repeat for several (default: openid profile email).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// RFC 8707 resource (API) the client may ask tokens for; repeat for several.
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
 }
 
@@ -241,6 +244,7 @@ async fn execute(command: Command) -> Result<(), String> {
             public,
             grants,
             scopes,
+            resources,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
                 .await
@@ -252,6 +256,7 @@ async fn execute(command: Command) -> Result<(), String> {
                 public,
                 grants: &grants,
                 scopes: &scopes,
+                resources: &resources,
             };
             let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
                 .await

@@ -188,14 +188,35 @@ pub struct Client {
     pub auth_method: TokenAuthMethod,
     pub access_token_ttl_secs: i64,
     pub id_token_ttl_secs: i64,
+    /// Idle lifetime of a refresh token: each rotation starts it again.
     pub refresh_token_ttl_secs: i64,
+    /// Absolute lifetime of a refresh-token family, from the grant; rotation never extends it.
+    pub refresh_family_ttl_secs: i64,
+    /// RFC 8707 resource indicators (absolute URIs) this client may ask tokens for.
+    pub resources: Vec<String>,
     pub disabled: bool,
     pub created_at: Timestamp,
 }
 
 impl Client {
     pub const DEFAULT_SCOPES: [&'static str; 3] = ["openid", "profile", "email"];
+    /// The scopes of OpenID Connect; clients may also have scopes of their own APIs.
     pub const KNOWN_SCOPES: [&'static str; 4] = ["openid", "profile", "email", "offline_access"];
+
+    /// RFC 6749 §3.3: a scope token is printable ASCII without space, `"` or `\`.
+    pub fn validate_scope(raw: &str) -> Result<(), Invalid> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+        if ok {
+            Ok(())
+        } else {
+            Err(Invalid::new(format!(
+                "Scope {raw:?} is not a valid scope: 1 to 64 printable characters without spaces, quotes or backslashes."
+            )))
+        }
+    }
 
     pub fn validate_client_id(raw: &str) -> Result<(), Invalid> {
         let ok = (1..=128).contains(&raw.len())
@@ -208,6 +229,16 @@ impl Client {
             Err(Invalid::new(
                 "A client id is 1 to 128 letters, digits or the characters - . _ ~",
             ))
+        }
+    }
+
+    /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
+    pub fn validate_resource(raw: &str) -> Result<(), Invalid> {
+        match Url::parse(raw) {
+            Ok(url) if url.fragment().is_none() && raw.len() <= 2000 => Ok(()),
+            _ => Err(Invalid::new(format!(
+                "Resource {raw:?} must be an absolute URI without a fragment."
+            ))),
         }
     }
 

@@ -16,7 +16,7 @@ pub use email::Email;
 pub use ids::{ClientKey, TenantId, UserId};
 pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, FlowStep, LoginFlow,
-    ResponseMode, SigningKey,
+    RefreshToken, ResponseMode, SigningKey,
 };
 pub use session::{BrowserSessionRecord, UserSession};
 pub use tenant::{Tenant, TenantSettings, TenantSlug, TenantStatus};

@@ -85,9 +85,49 @@ pub struct AccessTokenRecord {
     pub scopes: Vec<String>,
     /// The authorization code it was issued for; a replayed code revokes these.
     pub code_hash: Option<String>,
+    /// The refresh-token family it was issued from or with; revoking the family revokes it.
+    #[serde(default)]
+    pub family_id: Option<String>,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// A refresh token (RFC 6749 §6), stored by the SHA-256 of its value. Every use rotates it:
+/// the presented token is spent and a new one of the same family issued, so a spent token
+/// presented again betrays a theft and revokes the family (RFC 9700 §4.14.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub tenant_id: TenantId,
+    /// Shared by every token rotated from the same grant.
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    /// The browser sign-in the grant came from.
+    pub session_id: String,
+    pub scopes: Vec<String>,
+    /// RFC 8707 resource the grant is limited to: the audience of its access tokens.
+    pub resource: Option<String>,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+    pub issued_at: Timestamp,
+    /// Idle expiry: unused this long after issue, the token dies.
+    pub expires_at: Timestamp,
+    /// Absolute expiry of the whole family, fixed when the grant was made.
+    pub family_expires_at: Timestamp,
+    pub rotated_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl RefreshToken {
+    /// Usable now: not spent, not revoked, not past either expiry.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.rotated_at.is_none()
+            && self.revoked_at.is_none()
+            && now.is_before(self.expires_at)
+            && now.is_before(self.family_expires_at)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

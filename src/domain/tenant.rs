@@ -85,6 +85,10 @@ pub struct TenantSettings {
     pub session_lifetime_secs: i64,
     /// A sign-in unused for this long ends, in seconds.
     pub session_idle_timeout_secs: i64,
+    /// Default idle lifetime of refresh tokens for new clients, in seconds.
+    pub refresh_idle_secs: i64,
+    /// Default absolute lifetime of refresh-token families for new clients, in seconds.
+    pub refresh_absolute_secs: i64,
 }
 
 impl Default for TenantSettings {
@@ -92,6 +96,8 @@ impl Default for TenantSettings {
         Self {
             session_lifetime_secs: 8 * 3600,
             session_idle_timeout_secs: 3600,
+            refresh_idle_secs: 30 * 24 * 3600,
+            refresh_absolute_secs: 90 * 24 * 3600,
         }
     }
 }

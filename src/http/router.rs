@@ -1,6 +1,6 @@
 use super::{BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
-use crate::oidc::{authorize, discovery, token, userinfo};
+use crate::oidc::{authorize, discovery, introspect, revoke, token, userinfo};
 use crate::state::AppState;
 use axum::{
     body::Body,
@@ -91,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/t/{slug}/authorize/resume", get(authorize::resume))
         .route("/t/{slug}/token", post(token::token))
+        .route("/t/{slug}/introspect", post(introspect::introspect))
+        .route("/t/{slug}/revoke", post(revoke::revoke))
         .route(
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),

@@ -220,7 +220,7 @@ fn validate(
     let scope = params.get("scope").map(String::as_str).unwrap_or("");
     let mut scopes: Vec<String> = Vec::new();
     for s in scope.split(' ').filter(|s| !s.is_empty()) {
-        if !Client::KNOWN_SCOPES.contains(&s) || !client.scopes.iter().any(|c| c == s) {
+        if !client.scopes.iter().any(|c| c == s) {
             return Err((
                 "invalid_scope",
                 format!("scope {s:?} is not available to this client"),

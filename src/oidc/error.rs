@@ -35,6 +35,19 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    /// RFC 8707 §2.
+    pub fn invalid_target(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+    }
+
+    pub fn unknown_issuer() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request", "unknown issuer")
+    }
+
     /// RFC 6749 §5.2: 401 with a challenge for the scheme the client tried.
     pub fn invalid_client(used_basic: bool) -> Self {
         let mut e = Self::new(

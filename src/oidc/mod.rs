@@ -1,19 +1,27 @@
 //! The protocol: discovery, keys, authorization, tokens and userinfo. Knows nothing of HTML
 //! beyond the `form_post` response mode.
 
+pub mod access_token;
 pub mod authorize;
+mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod introspect;
+mod issue;
 pub mod jwt;
 pub mod keys;
 pub mod pkce;
+pub mod revoke;
 pub mod scopes;
 pub mod token;
 pub mod userinfo;
 
-use crate::domain::Tenant;
+use crate::domain::{Client, Tenant};
 use crate::error::AppResult;
 use crate::state::AppState;
+use axum::http::{header, HeaderMap};
+use error::OAuthError;
+use std::collections::HashMap;
 
 /// Parses `application/x-www-form-urlencoded` input, refusing repeated parameters
 /// (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
@@ -27,6 +35,38 @@ pub fn parse_params(raw: &str) -> Result<std::collections::HashMap<String, Strin
         }
     }
     Ok(map)
+}
+
+/// The parameters of a client's POST to the token, introspection or revocation endpoint, which
+/// must be form-encoded (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1).
+pub fn form_params(headers: &HeaderMap, body: &str) -> Result<HashMap<String, String>, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    parse_params(body).map_err(OAuthError::invalid_request)
+}
+
+/// RFC 8707 §2: the `resource` a client asks a token for; one it registered, or none.
+pub fn requested_resource<'a>(
+    params: &'a HashMap<String, String>,
+    client: &Client,
+) -> Result<Option<&'a str>, OAuthError> {
+    match params.get("resource") {
+        None => Ok(None),
+        Some(r) if client.resources.contains(r) => Ok(Some(r)),
+        Some(_) => Err(OAuthError::invalid_target(
+            "the resource is not registered for this client",
+        )),
+    }
 }
 
 /// The tenant named in the URL, if it exists and accepts sign-ins.

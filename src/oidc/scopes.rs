@@ -3,13 +3,13 @@
 use crate::domain::User;
 use serde_json::{Map, Value};
 
-pub fn describe(scope: &str) -> &'static str {
+pub fn describe(scope: &str) -> String {
     match scope {
-        "openid" => "Confirm who you are (your account identifier)",
-        "profile" => "See your name",
-        "email" => "See your email address and whether it is verified",
-        "offline_access" => "Stay connected when you are not using the application",
-        _ => "Access a resource on your behalf",
+        "openid" => "Confirm who you are (your account identifier)".into(),
+        "profile" => "See your name".into(),
+        "email" => "See your email address and whether it is verified".into(),
+        "offline_access" => "Stay connected when you are not using the application".into(),
+        other => format!("Use \u{201c}{other}\u{201d} on your behalf"),
     }
 }
 

@@ -1,22 +1,19 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3).
+//! The token endpoint (RFC 6749 §3.2; OIDC Core §3.1.3): the authorization code (§4.1.3),
+//! refresh token (§6) and client credentials (§4.4) grants.
 
-use super::{error::OAuthError, jwt, parse_params, pkce, scopes, tenant_by_slug};
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
-use crate::domain::{
-    AccessTokenRecord, AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp,
-};
+use super::client_auth::{client_request, ClientRequest};
+use super::issue::{self, Family, Grant};
+use super::{error::OAuthError, pkce, requested_resource};
+use crate::crypto::sha256_hex;
+use crate::domain::{AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
 use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::Redemption;
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderMap, HeaderValue},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    Json,
 };
-use base64::{engine::general_purpose::STANDARD, Engine};
-use serde::Serialize;
-use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 pub async fn token(
@@ -39,183 +36,119 @@ async fn handle(
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Response, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
-    let tenant = tenant_by_slug(state, slug)
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or_else(|| {
+    let ClientRequest {
+        tenant,
+        client,
+        params,
+    } = client_request(state, slug, meta, headers, body).await?;
+    let grant_type = match params.get("grant_type").map(String::as_str) {
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+        Some(raw) => GrantType::parse(raw).ok_or_else(|| {
             OAuthError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "invalid_request",
-                "unknown issuer",
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "unknown grant_type",
             )
-        })?;
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = parse_params(body).map_err(OAuthError::invalid_request)?;
-    let client = authenticate_client(state, &tenant, headers, &params, meta).await?;
-    match params.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => {
-            authorization_code(state, &tenant, &client, &params, meta).await
-        }
-        Some("refresh_token" | "client_credentials") => Err(OAuthError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "this grant type is not supported yet",
-        )),
-        Some(_) => Err(OAuthError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "unknown grant_type",
-        )),
-        None => Err(OAuthError::invalid_request("grant_type is missing")),
-    }
-}
-
-/// RFC 6749 §2.3.1: `client_secret_basic` (form-encoded id and secret in HTTP Basic) or
-/// `client_secret_post`; public clients send only `client_id` (`none`). One method per request.
-async fn authenticate_client(
-    state: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-    meta: &RequestMeta,
-) -> Result<Client, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => Some(parse_basic(value).ok_or_else(|| OAuthError::invalid_client(true))?),
+        })?,
     };
-    let used_basic = basic.is_some();
-    let (client_id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
-        (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ))
-        }
-        (Some((id, _)), Some(body_id), None) if &id != body_id => {
-            return Err(OAuthError::invalid_request(
-                "client_id does not match the authenticated client",
-            ))
-        }
-        (Some((id, secret)), _, None) => (id, Some(secret)),
-        (None, Some(id), secret) => (id.clone(), secret.cloned()),
-        (None, None, _) => return Err(OAuthError::invalid_client(false)),
-    };
-    let fail = |reason: &str| {
-        let event = AuditEvent::new(
-            tenant.id,
-            "client.authentication",
-            Outcome::Failure,
-            format!("client:{client_id}"),
-        )
-        .reason(reason.to_owned());
-        (event, OAuthError::invalid_client(used_basic))
-    };
-    let client = state
-        .store
-        .clients
-        .by_client_id(tenant.id, &client_id)
-        .await
-        .map_err(|e| OAuthError::internal(meta, e))?
-        .filter(|c| !c.disabled);
-    let verdict = match (&client, &secret) {
-        (None, _) => Err("unknown client"),
-        (Some(c), Some(secret)) if c.client_type == ClientType::Confidential => {
-            match &c.secret_hash {
-                Some(hash) if constant_time_eq(&sha256_hex(secret), hash) => Ok(()),
-                _ => Err("wrong secret"),
-            }
-        }
-        (Some(c), None) if c.client_type == ClientType::Public => Ok(()),
-        (Some(_), Some(_)) => Err("public clients have no secret"),
-        (Some(_), None) => Err("secret missing"),
-    };
-    match verdict {
-        Ok(()) => Ok(client.expect("verdict Ok implies a client")),
-        Err(reason) => {
-            let (event, error) = fail(reason);
-            state.audit(event, meta).await;
-            Err(error)
-        }
-    }
-}
-
-fn parse_basic(value: &HeaderValue) -> Option<(String, String)> {
-    let encoded = value.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| form_urlencoded_decode(s);
-    Some((unescape(id)?, unescape(secret)?))
-}
-
-fn form_urlencoded_decode(s: &str) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
-        .ok()?
-        .pop()
-        .map(|(_, v)| v)
-}
-
-async fn authorization_code(
-    state: &AppState,
-    tenant: &Tenant,
-    client: &Client,
-    params: &HashMap<String, String>,
-    meta: &RequestMeta,
-) -> Result<Response, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
-    if !client.allows_grant(GrantType::AuthorizationCode) {
+    if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(
-            axum::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             "unauthorized_client",
             "this client may not use this grant",
         ));
     }
-    let code = params
-        .get("code")
-        .filter(|c| !c.is_empty() && c.len() <= 256)
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    let context = Context {
+        state,
+        tenant: &tenant,
+        client: &client,
+        params: &params,
+        meta,
+        now: Timestamp::now(),
+    };
+    match grant_type {
+        GrantType::AuthorizationCode => authorization_code(&context).await,
+        GrantType::RefreshToken => refresh_token(&context).await,
+        GrantType::ClientCredentials => client_credentials(&context).await,
+    }
+}
+
+/// One authenticated token request.
+struct Context<'a> {
+    state: &'a AppState,
+    tenant: &'a Tenant,
+    client: &'a Client,
+    params: &'a HashMap<String, String>,
+    meta: &'a RequestMeta,
+    now: Timestamp,
+}
+
+impl Context<'_> {
+    fn internal(&self, e: impl std::fmt::Display) -> OAuthError {
+        OAuthError::internal(self.meta, e)
+    }
+
+    async fn audit(&self, action: &str, outcome: Outcome, target: String, reason: Option<String>) {
+        let mut event = AuditEvent::new(
+            self.tenant.id,
+            action,
+            outcome,
+            format!("client:{}", self.client.client_id),
+        )
+        .target(target);
+        event.reason = reason;
+        self.state.audit(event, self.meta).await;
+    }
+
+    /// A single-valued parameter that must be present and at most `max` bytes.
+    fn required(&self, name: &str, max: usize) -> Result<&str, OAuthError> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty() && v.len() <= max)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing or too long")))
+    }
+
+    /// RFC 8707 `resource`: must be one this client registered.
+    fn resource(&self) -> Result<Option<&str>, OAuthError> {
+        requested_resource(self.params, self.client)
+    }
+}
+
+async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
+    let code = cx.required("code", 256)?;
+    let redirect_uri = cx.required("redirect_uri", 2048)?;
     let code_hash = sha256_hex(code);
-    let now = Timestamp::now();
-    let record = match state
+    let record = match cx
+        .state
         .store
         .artifacts
-        .redeem_code(tenant.id, &code_hash, now)
+        .redeem_code(cx.tenant.id, &code_hash, cx.now)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| cx.internal(e))?
     {
         Redemption::Redeemed(record) => record,
         Redemption::AlreadyUsed(record) => {
-            // RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens issued from it.
-            let revoked = state
-                .store
-                .artifacts
-                .revoke_tokens_of_code(tenant.id, &code_hash, now)
+            // RFC 6749 §4.1.2: a reused code SHOULD revoke the tokens issued from it; its
+            // refresh-token family is named after the code.
+            let artifacts = &cx.state.store.artifacts;
+            let mut revoked = artifacts
+                .revoke_tokens_of_code(cx.tenant.id, &code_hash, cx.now)
                 .await
-                .map_err(|e| internal(&e))?;
-            let event = AuditEvent::new(
-                tenant.id,
+                .map_err(|e| cx.internal(e))?;
+            revoked += artifacts
+                .revoke_refresh_family(cx.tenant.id, &code_hash, cx.now)
+                .await
+                .map_err(|e| cx.internal(e))?;
+            cx.audit(
                 "code.replayed",
                 Outcome::Failure,
-                format!("client:{}", client.client_id),
+                format!("user:{}", record.user_id),
+                Some(format!(
+                    "authorization code used twice; {revoked} token(s) revoked"
+                )),
             )
-            .target(format!("user:{}", record.user_id))
-            .reason(format!(
-                "authorization code used twice; {revoked} access token(s) revoked"
-            ));
-            state.audit(event, meta).await;
+            .await;
             return Err(OAuthError::invalid_grant(
                 "the authorization code has already been used",
             ));
@@ -226,22 +159,22 @@ async fn authorization_code(
             ))
         }
     };
-    if record.client_id != client.client_id {
+    if record.client_id != cx.client.client_id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
         ));
     }
-    if record.expires_at.is_before(now) || record.expires_at == now {
+    if !cx.now.is_before(record.expires_at) {
         return Err(OAuthError::invalid_grant(
             "the authorization code has expired",
         ));
     }
-    if &record.redirect_uri != redirect_uri {
+    if record.redirect_uri != redirect_uri {
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    match (&record.code_challenge, params.get("code_verifier")) {
+    match (&record.code_challenge, cx.params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce::verifier_matches(verifier, challenge) => {}
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_grant(
@@ -257,117 +190,219 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
-    let user = state
+    let resource = cx.resource()?;
+    let user = cx
+        .state
         .store
         .users
-        .by_id(tenant.id, record.user_id)
+        .by_id(cx.tenant.id, record.user_id)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| cx.internal(e))?
         .filter(|u| u.can_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
 
-    let keys = state
-        .keys
-        .for_tenant(tenant.id)
-        .await
-        .map_err(|e| internal(&e))?;
-    let issuer = state.config.issuer(tenant.slug.as_str());
-    let jti = random_token(16);
-    let scope = record.scopes.join(" ");
-    let expires_at = now.plus_secs(client.access_token_ttl_secs);
-    let access_claims = AccessTokenClaims {
-        iss: &issuer,
-        sub: user.id.to_string(),
-        aud: &client.client_id,
-        client_id: &client.client_id,
-        scope: &scope,
-        jti: &jti,
-        iat: now.unix(),
-        exp: expires_at.unix(),
-        auth_time: record.auth_time.unix(),
+    let refreshable = cx.client.allows_grant(GrantType::RefreshToken);
+    let grant = Grant {
+        tenant: cx.tenant,
+        client: cx.client,
+        user: Some(&user),
+        scopes: &record.scopes,
+        resource,
+        auth_time: Some(record.auth_time),
+        amr: &record.amr,
+        code_hash: Some(&code_hash),
+        family_id: refreshable.then_some(code_hash.as_str()),
     };
-    let access_token =
-        jwt::sign(&keys, jwt::ACCESS_TOKEN_TYP, &access_claims).map_err(|e| internal(&e))?;
-    state
-        .store
-        .artifacts
-        .record_access_token(
-            tenant.id,
-            &AccessTokenRecord {
-                jti: jti.clone(),
-                tenant_id: tenant.id,
-                client_id: client.client_id.clone(),
-                user_id: Some(user.id),
-                scopes: record.scopes.clone(),
-                code_hash: Some(code_hash),
-                issued_at: now,
-                expires_at,
-                revoked_at: None,
-            },
-        )
-        .await
-        .map_err(|e| internal(&e))?;
-
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": client.access_token_ttl_secs,
-        "scope": scope,
+    let family = refreshable.then(|| Family {
+        id: &code_hash,
+        expires_at: cx.now.plus_secs(cx.client.refresh_family_ttl_secs),
+        session_id: &record.session_id,
+        scopes: &record.scopes,
+        resource,
     });
-    if record.scopes.iter().any(|s| s == "openid") {
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(issuer));
-        claims.insert("sub".into(), json!(user.id.to_string()));
-        claims.insert("aud".into(), json!(client.client_id));
-        claims.insert(
-            "exp".into(),
-            json!(now.plus_secs(client.id_token_ttl_secs).unix()),
-        );
-        claims.insert("iat".into(), json!(now.unix()));
-        claims.insert("auth_time".into(), json!(record.auth_time.unix()));
-        claims.insert("amr".into(), json!(record.amr));
-        claims.insert("at_hash".into(), json!(left_half_hash(&access_token)));
-        if let Some(nonce) = &record.nonce {
-            claims.insert("nonce".into(), json!(nonce));
-        }
-        claims.extend(scopes::user_claims(&user, &record.scopes));
-        let id_token = jwt::sign(&keys, "JWT", &Value::Object(claims)).map_err(|e| internal(&e))?;
-        body["id_token"] = json!(id_token);
-    }
-    let event = AuditEvent::new(
-        tenant.id,
+    let issued = issue::tokens(cx.state, &grant, record.nonce.as_deref(), family, cx.now)
+        .await
+        .map_err(|e| cx.internal(e))?;
+    cx.audit(
         "token.issued",
         Outcome::Success,
-        format!("client:{}", client.client_id),
+        format!("user:{}", user.id),
+        Some("authorization_code".into()),
     )
-    .target(format!("user:{}", user.id));
-    state.audit(event, meta).await;
-
-    let mut response = Json(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    .await;
+    Ok(issued.into_response())
 }
 
-/// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of SHA-256 (for ES256) of the token.
-fn left_half_hash(token: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
+    let presented = cx.required("refresh_token", 256)?;
+    let token_hash = sha256_hex(presented);
+    let artifacts = &cx.state.store.artifacts;
+    // Everything that can be refused is checked before rotating, so a refused request (or
+    // another client presenting a stolen token) does not spend the token.
+    let Some(known) = artifacts
+        .refresh_token(cx.tenant.id, &token_hash)
+        .await
+        .map_err(|e| cx.internal(e))?
+        .filter(|t| t.client_id == cx.client.client_id)
+    else {
+        return Err(OAuthError::invalid_grant("the refresh token is invalid"));
+    };
+    if !cx.now.is_before(known.expires_at) || !cx.now.is_before(known.family_expires_at) {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+    let scopes = match cx.params.get("scope") {
+        None => known.scopes.clone(),
+        Some(requested) => {
+            let requested: Vec<String> = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if requested.is_empty() || requested.iter().any(|s| !known.scopes.contains(s)) {
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope exceeds what was granted",
+                ));
+            }
+            requested
+        }
+    };
+    if let Some(r) = cx.resource()? {
+        if known.resource.as_deref() != Some(r) {
+            return Err(OAuthError::invalid_target(
+                "the resource was not part of the original grant",
+            ));
+        }
+    }
+    let old = match artifacts
+        .rotate_refresh_token(cx.tenant.id, &token_hash, cx.now)
+        .await
+        .map_err(|e| cx.internal(e))?
+    {
+        Redemption::Redeemed(old) => old,
+        Redemption::AlreadyUsed(spent) => {
+            if spent.revoked_at.is_none() {
+                // RFC 9700 §4.14.2: a rotated token used again means two parties hold the
+                // family; neither can be told apart, so the whole family dies.
+                let revoked = artifacts
+                    .revoke_refresh_family(cx.tenant.id, &spent.family_id, cx.now)
+                    .await
+                    .map_err(|e| cx.internal(e))?;
+                cx.audit(
+                    "refresh.reused",
+                    Outcome::Failure,
+                    format!("user:{}", spent.user_id),
+                    Some(format!(
+                        "a rotated refresh token was used again; its family and {revoked} token(s) were revoked"
+                    )),
+                )
+                .await;
+            }
+            return Err(OAuthError::invalid_grant("the refresh token is invalid"));
+        }
+        Redemption::Unknown => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid"))
+        }
+    };
+    let resource = old.resource.as_deref();
+    let user = cx
+        .state
+        .store
+        .users
+        .by_id(cx.tenant.id, old.user_id)
+        .await
+        .map_err(|e| cx.internal(e))?
+        .filter(|u| u.can_sign_in())
+        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+
+    let grant = Grant {
+        tenant: cx.tenant,
+        client: cx.client,
+        user: Some(&user),
+        scopes: &scopes,
+        resource,
+        auth_time: Some(old.auth_time),
+        amr: &old.amr,
+        code_hash: None,
+        family_id: Some(&old.family_id),
+    };
+    let family = Family {
+        id: &old.family_id,
+        expires_at: old.family_expires_at,
+        session_id: &old.session_id,
+        scopes: &old.scopes,
+        resource: old.resource.as_deref(),
+    };
+    let issued = issue::tokens(cx.state, &grant, None, Some(family), cx.now)
+        .await
+        .map_err(|e| cx.internal(e))?;
+    cx.audit(
+        "token.issued",
+        Outcome::Success,
+        format!("user:{}", user.id),
+        Some("refresh_token".into()),
+    )
+    .await;
+    Ok(issued.into_response())
 }
 
-/// RFC 9068 §2.2.
-#[derive(Serialize)]
-struct AccessTokenClaims<'a> {
-    iss: &'a str,
-    sub: String,
-    aud: &'a str,
-    client_id: &'a str,
-    scope: &'a str,
-    jti: &'a str,
-    iat: i64,
-    exp: i64,
-    auth_time: i64,
+/// Scopes that only make sense with a user signing in.
+const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
+    // RFC 6749 §4.4: only for confidential clients.
+    if cx.client.client_type != ClientType::Confidential {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "only confidential clients may use client_credentials",
+        ));
+    }
+    let allowed: Vec<String> = cx
+        .client
+        .scopes
+        .iter()
+        .filter(|s| !USER_SCOPES.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    let scopes: Vec<String> = match cx.params.get("scope") {
+        None => allowed,
+        Some(requested) => {
+            let requested: Vec<String> = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if let Some(bad) = requested.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {bad:?} is not available to this client without a user"
+                )));
+            }
+            requested
+        }
+    };
+    let resource = cx.resource()?;
+    let grant = Grant {
+        tenant: cx.tenant,
+        client: cx.client,
+        user: None,
+        scopes: &scopes,
+        resource,
+        auth_time: None,
+        amr: &[],
+        code_hash: None,
+        family_id: None,
+    };
+    // RFC 6749 §4.4.3: no refresh token; no user, so no ID token.
+    let issued = issue::tokens(cx.state, &grant, None, None, cx.now)
+        .await
+        .map_err(|e| cx.internal(e))?;
+    cx.audit(
+        "token.issued",
+        Outcome::Success,
+        format!("client:{}", cx.client.client_id),
+        Some("client_credentials".into()),
+    )
+    .await;
+    Ok(issued.into_response())
 }

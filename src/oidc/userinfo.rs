@@ -1,7 +1,8 @@
 //! The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750).
 
-use super::{error::OAuthError, jwt, parse_params, scopes, tenant_by_slug};
-use crate::domain::{Timestamp, UserId};
+use super::access_token::{self, Rejected};
+use super::{error::OAuthError, parse_params, scopes, tenant_by_slug};
+use crate::domain::UserId;
 use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
@@ -10,15 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::Deserialize;
 use serde_json::Value;
-
-#[derive(Deserialize)]
-struct AccessClaims {
-    sub: String,
-    jti: String,
-    scope: String,
-}
 
 pub async fn userinfo_get(
     State(state): State<AppState>,
@@ -110,23 +103,12 @@ async fn claims(
         .map_err(|e| internal(&e))?
         .ok_or_else(|| OAuthError::invalid_token("unknown issuer"))?;
     let token = bearer_token(headers, body.as_deref())?;
-    let keys = state
-        .keys
-        .for_tenant(tenant.id)
-        .await
-        .map_err(|e| internal(&e))?;
-    let issuer = state.config.issuer(tenant.slug.as_str());
-    let access: AccessClaims = jwt::verify(&keys, &token, jwt::ACCESS_TOKEN_TYP, &issuer)
-        .map_err(OAuthError::invalid_token)?;
-    let record = state
-        .store
-        .artifacts
-        .access_token(tenant.id, &access.jti)
-        .await
-        .map_err(|e| internal(&e))?
-        .filter(|r| r.revoked_at.is_none() && Timestamp::now().is_before(r.expires_at))
-        .ok_or_else(|| OAuthError::invalid_token("the token has been revoked"))?;
-    let scopes: Vec<String> = access.scope.split(' ').map(str::to_owned).collect();
+    let (access, record) = match access_token::validate(state, &tenant, &token).await {
+        Ok(valid) => valid,
+        Err(Rejected::Invalid(why)) => return Err(OAuthError::invalid_token(why)),
+        Err(Rejected::Failed(e)) => return Err(internal(&e)),
+    };
+    let scopes: Vec<String> = access.scopes().map(str::to_owned).collect();
     if !scopes.iter().any(|s| s == "openid") {
         let mut e = OAuthError::new(
             StatusCode::FORBIDDEN,

@@ -14,7 +14,8 @@ pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    LoginFlow, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+    LoginFlow, RefreshToken, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
+    UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -134,13 +135,14 @@ pub trait AuditRepo: Send + Sync {
 /// its record, so the tokens it issued are revoked (RFC 6749 §4.1.2).
 pub const ARTIFACT_RETENTION_SECS: i64 = 24 * 3600;
 
-/// Outcome of redeeming an authorization code.
+/// Outcome of spending a single-use artifact: an authorization code, or a refresh token
+/// (which is spent by rotation).
 #[derive(Debug)]
-pub enum Redemption {
-    /// First use: the code is now spent.
-    Redeemed(AuthorizationCode),
-    /// The code was already spent: a replay (RFC 6749 §4.1.2, RFC 9700 §4.5).
-    AlreadyUsed(AuthorizationCode),
+pub enum Redemption<T = AuthorizationCode> {
+    /// First use: it is now spent.
+    Redeemed(T),
+    /// It was already spent (or revoked): a replay (RFC 6749 §4.1.2, RFC 9700 §4.5, §4.14.2).
+    AlreadyUsed(T),
     Unknown,
 }
 
@@ -175,6 +177,36 @@ pub trait OidcArtifactRepo: Send + Sync {
         &self,
         tenant: TenantId,
         code_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Revokes one access token; false when it is unknown or was revoked already.
+    async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    async fn put_refresh_token(&self, tenant: TenantId, token: &RefreshToken) -> StoreResult<()>;
+    async fn refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> StoreResult<Option<RefreshToken>>;
+    /// Atomically spends a token that is neither rotated nor revoked; exactly one of concurrent
+    /// callers gets `Redeemed`. A spent or revoked token comes back as `AlreadyUsed`.
+    async fn rotate_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>>;
+    /// Revokes every refresh token of a family and every access token issued with them;
+    /// returns how many tokens of either kind it revoked.
+    async fn revoke_refresh_family(
+        &self,
+        tenant: TenantId,
+        family_id: &str,
         at: Timestamp,
     ) -> StoreResult<u64>;
 

@@ -8,7 +8,9 @@
 
 use super::{from_json, to_json, ARTIFACT_RETENTION_SECS};
 use super::{OidcArtifactRepo, OpenError, Ping, Redemption, StoreError, StoreResult};
-use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::domain::{
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+};
 use async_trait::async_trait;
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
 use serde::{de::DeserializeOwned, Serialize};
@@ -33,35 +35,66 @@ static REDEEM: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// KEYS: the token record, the set of tokens of its code (or nothing). ARGV: the record, the
-/// expiry (Unix seconds), the jti. Returns 0 when the jti is taken.
-static RECORD_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: a new record (a hash), then the index sets to add it to. ARGV: the record's data, its
+/// expiry (Unix seconds), its id in the sets. Each set lives as long as its longest member.
+/// Returns 0 when the record exists already.
+static PUT_INDEXED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         if redis.call('HSETNX', KEYS[1], 'data', ARGV[1]) == 0 then return 0 end
         redis.call('EXPIREAT', KEYS[1], ARGV[2])
-        if KEYS[2] then
-            redis.call('SADD', KEYS[2], ARGV[3])
-            redis.call('EXPIREAT', KEYS[2], ARGV[2])
+        for i = 2, #KEYS do
+            redis.call('SADD', KEYS[i], ARGV[3])
+            if redis.call('EXPIRETIME', KEYS[i]) < tonumber(ARGV[2]) then
+                redis.call('EXPIREAT', KEYS[i], ARGV[2])
+            end
         end
         return 1
         ",
     )
 });
 
-/// KEYS: the set of tokens of a code. ARGV: the revocation time, the key prefix of token
-/// records. Returns how many were revoked now.
-static REVOKE_TOKENS_OF_CODE: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: index sets of records. ARGV: the revocation time, then for each set the key prefix of
+/// its records. Marks every existing record revoked; returns how many were revoked now.
+static REVOKE_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local revoked = 0
-        for _, jti in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-            local key = ARGV[2] .. jti
-            if redis.call('EXISTS', key) == 1 and redis.call('HSETNX', key, 'revoked_at', ARGV[1]) == 1 then
-                revoked = revoked + 1
+        for i, set in ipairs(KEYS) do
+            for _, id in ipairs(redis.call('SMEMBERS', set)) do
+                local key = ARGV[i + 1] .. id
+                if redis.call('EXISTS', key) == 1 and redis.call('HSETNX', key, 'revoked_at', ARGV[1]) == 1 then
+                    revoked = revoked + 1
+                end
             end
         end
         return revoked
+        ",
+    )
+});
+
+/// KEYS: a record. ARGV: the revocation time. Returns 1 when it was revoked now.
+static REVOKE_ONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        return redis.call('HSETNX', KEYS[1], 'revoked_at', ARGV[1])
+        ",
+    )
+});
+
+/// KEYS: a refresh token. ARGV: the rotation time. Returns {0} unknown, {1, ...} rotated now,
+/// {2, ...} already rotated or revoked; with the data, rotated_at and revoked_at ('' for none).
+static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local data = redis.call('HGET', KEYS[1], 'data')
+        if not data then return {0, '', '', ''} end
+        local rotated = redis.call('HGET', KEYS[1], 'rotated_at')
+        local revoked = redis.call('HGET', KEYS[1], 'revoked_at')
+        if rotated or revoked then return {2, data, rotated or '', revoked or ''} end
+        redis.call('HSET', KEYS[1], 'rotated_at', ARGV[1])
+        return {1, data, ARGV[1], ''}
         ",
     )
 });
@@ -209,10 +242,13 @@ impl OidcArtifactRepo for RedisArtifacts {
         tenant: TenantId,
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
-        let mut invocation = RECORD_TOKEN.prepare_invoke();
+        let mut invocation = PUT_INDEXED.prepare_invoke();
         invocation.key(key(tenant, "access-token", &t.jti));
         if let Some(code_hash) = &t.code_hash {
             invocation.key(key(tenant, "code-tokens", code_hash));
+        }
+        if let Some(family_id) = &t.family_id {
+            invocation.key(key(tenant, "family-tokens", family_id));
         }
         let created: i64 = invocation
             .arg(to_json(t))
@@ -258,9 +294,101 @@ impl OidcArtifactRepo for RedisArtifacts {
         code_hash: &str,
         at: Timestamp,
     ) -> StoreResult<u64> {
-        let revoked: u64 = REVOKE_TOKENS_OF_CODE
+        let revoked: u64 = REVOKE_MEMBERS
             .key(key(tenant, "code-tokens", code_hash))
             .arg(at.unix())
+            .arg(key(tenant, "access-token", ""))
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(revoked)
+    }
+
+    async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let revoked: i64 = REVOKE_ONE
+            .key(key(tenant, "access-token", jti))
+            .arg(at.unix())
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(revoked == 1)
+    }
+
+    async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
+        let created: i64 = PUT_INDEXED
+            .key(key(tenant, "refresh-token", &t.token_hash))
+            .key(key(tenant, "family-refresh", &t.family_id))
+            .arg(to_json(t))
+            .arg(
+                t.family_expires_at
+                    .plus_secs(ARTIFACT_RETENTION_SECS)
+                    .unix()
+                    .max(1),
+            )
+            .arg(&t.token_hash)
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        if created == 0 {
+            return Err(StoreError::Conflict("refresh token"));
+        }
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> StoreResult<Option<RefreshToken>> {
+        let (data, rotated_at, revoked_at): (Option<String>, Option<i64>, Option<i64>) =
+            redis::cmd("HMGET")
+                .arg(key(tenant, "refresh-token", token_hash))
+                .arg("data")
+                .arg("rotated_at")
+                .arg("revoked_at")
+                .query_async(&mut self.con())
+                .await
+                .map_err(unavailable)?;
+        data.map(|d| refresh_token(&d, rotated_at, revoked_at))
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        let (outcome, data, rotated_at, revoked_at): (i64, String, String, String) = ROTATE
+            .key(key(tenant, "refresh-token", token_hash))
+            .arg(at.unix())
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        let token = || refresh_token(&data, rotated_at.parse().ok(), revoked_at.parse().ok());
+        Ok(match outcome {
+            1 => Redemption::Redeemed(token()?),
+            2 => Redemption::AlreadyUsed(token()?),
+            _ => Redemption::Unknown,
+        })
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        tenant: TenantId,
+        family_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let revoked: u64 = REVOKE_MEMBERS
+            .key(key(tenant, "family-refresh", family_id))
+            .key(key(tenant, "family-tokens", family_id))
+            .arg(at.unix())
+            .arg(key(tenant, "refresh-token", ""))
             .arg(key(tenant, "access-token", ""))
             .invoke_async(&mut self.con())
             .await
@@ -276,4 +404,20 @@ impl OidcArtifactRepo for RedisArtifacts {
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// A stored refresh token, with the spent and revoked times that live in their own fields.
+fn refresh_token(
+    data: &str,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+) -> StoreResult<RefreshToken> {
+    let mut token: RefreshToken = from_json(data)?;
+    if let Some(at) = rotated_at {
+        token.rotated_at = Some(Timestamp::from_unix(at));
+    }
+    if let Some(at) = revoked_at {
+        token.revoked_at = Some(Timestamp::from_unix(at));
+    }
+    Ok(token)
 }

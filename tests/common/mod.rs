@@ -20,6 +20,7 @@ pub struct TestServer {
     _storage: Box<dyn std::any::Any + Send>,
 }
 
+#[derive(Clone)]
 pub struct TestClient {
     pub client_id: String,
     pub secret: Option<String>,
@@ -96,15 +97,39 @@ impl TestServer {
     }
 
     pub async fn client(&self, slug: &str, client_id: &str, public: bool) -> TestClient {
+        self.client_with(
+            slug,
+            client_id,
+            public,
+            &[GrantType::AuthorizationCode],
+            &[],
+            &[],
+        )
+        .await
+    }
+
+    /// A client with the given grants, scopes (empty: the defaults) and RFC 8707 resources.
+    pub async fn client_with(
+        &self,
+        slug: &str,
+        client_id: &str,
+        public: bool,
+        grants: &[GrantType],
+        scopes: &[&str],
+        resources: &[&str],
+    ) -> TestClient {
         let tenant = self.tenant(slug).await;
         let redirect_uri = "http://127.0.0.1:8123/callback".to_string();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let resources: Vec<String> = resources.iter().map(|s| s.to_string()).collect();
         let new = NewClient {
             client_id,
             name: "Test App",
             redirect_uris: std::slice::from_ref(&redirect_uri),
             public,
-            grants: &[GrantType::AuthorizationCode],
-            scopes: &[],
+            grants,
+            scopes: &scopes,
+            resources: &resources,
         };
         let (_, secret) = tessera::admin::clients::create(&self.state, &Actor::Cli, &tenant, new)
             .await

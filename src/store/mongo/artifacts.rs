@@ -3,11 +3,14 @@
 use super::{
     conflict, date, from_document, scoped, timestamp, to_document, unavailable, MongoStore,
 };
-use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::domain::{
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+};
 use crate::store::decode::parse;
 use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
+use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -35,9 +38,31 @@ struct AccessTokenDoc {
     user_id: Option<String>,
     scopes: Vec<String>,
     code_hash: Option<String>,
+    family_id: Option<String>,
     issued_at: DateTime,
     expires_at: DateTime,
     revoked_at: Option<DateTime>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RefreshDoc {
+    tenant_id: String,
+    token_hash: String,
+    family_id: String,
+    token: Document,
+    expires_at: DateTime,
+    rotated_at: Option<DateTime>,
+    revoked_at: Option<DateTime>,
+}
+
+impl RefreshDoc {
+    /// The stored token, with the authoritative spent and revoked times from their fields.
+    fn into_token(self) -> StoreResult<RefreshToken> {
+        let mut token: RefreshToken = from_document(self.token)?;
+        token.rotated_at = self.rotated_at.map(timestamp);
+        token.revoked_at = self.revoked_at.map(timestamp);
+        Ok(token)
+    }
 }
 
 #[async_trait]
@@ -135,6 +160,7 @@ impl OidcArtifactRepo for MongoStore {
             user_id: t.user_id.map(|u| u.to_string()),
             scopes: t.scopes.clone(),
             code_hash: t.code_hash.clone(),
+            family_id: t.family_id.clone(),
             issued_at: date(t.issued_at),
             expires_at: date(t.expires_at),
             revoked_at: t.revoked_at.map(date),
@@ -165,6 +191,7 @@ impl OidcArtifactRepo for MongoStore {
                     user_id: t.user_id.map(|u| parse(&u)).transpose()?,
                     scopes: t.scopes,
                     code_hash: t.code_hash,
+                    family_id: t.family_id,
                     issued_at: timestamp(t.issued_at),
                     expires_at: timestamp(t.expires_at),
                     revoked_at: t.revoked_at.map(timestamp),
@@ -190,9 +217,112 @@ impl OidcArtifactRepo for MongoStore {
         Ok(done.modified_count)
     }
 
+    async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = self
+            .collection::<AccessTokenDoc>("access_tokens")
+            .update_one(
+                scoped(tenant, doc! { "jti": jti, "revoked_at": null }),
+                doc! { "$set": { "revoked_at": date(at) } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(done.modified_count == 1)
+    }
+
+    async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
+        let document = RefreshDoc {
+            tenant_id: tenant.to_string(),
+            token_hash: t.token_hash.clone(),
+            family_id: t.family_id.clone(),
+            token: to_document(t),
+            expires_at: date(t.expires_at),
+            rotated_at: t.rotated_at.map(date),
+            revoked_at: t.revoked_at.map(date),
+        };
+        self.collection::<RefreshDoc>("refresh_tokens")
+            .insert_one(document)
+            .await
+            .map_err(conflict("refresh token"))?;
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> StoreResult<Option<RefreshToken>> {
+        self.collection::<RefreshDoc>("refresh_tokens")
+            .find_one(scoped(tenant, doc! { "token_hash": token_hash }))
+            .await
+            .map_err(unavailable)?
+            .map(RefreshDoc::into_token)
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        // One conditional update of one document decides the race, as for codes.
+        let won = self
+            .collection::<RefreshDoc>("refresh_tokens")
+            .find_one_and_update(
+                scoped(
+                    tenant,
+                    doc! { "token_hash": token_hash, "rotated_at": null, "revoked_at": null },
+                ),
+                doc! { "$set": { "rotated_at": date(at) } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(unavailable)?;
+        if let Some(won) = won {
+            return Ok(Redemption::Redeemed(won.into_token()?));
+        }
+        Ok(match self.refresh_token(tenant, token_hash).await? {
+            Some(spent) => Redemption::AlreadyUsed(spent),
+            None => Redemption::Unknown,
+        })
+    }
+
+    /// Two updates, each atomic per document; no transaction is needed because revocation
+    /// only ever moves tokens one way (to revoked), so a partial run is finished by a retry.
+    async fn revoke_refresh_family(
+        &self,
+        tenant: TenantId,
+        family_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut revoked = 0;
+        for collection in ["refresh_tokens", "access_tokens"] {
+            revoked += self
+                .collection::<Document>(collection)
+                .update_many(
+                    scoped(tenant, doc! { "family_id": family_id, "revoked_at": null }),
+                    doc! { "$set": { "revoked_at": date(at) } },
+                )
+                .await
+                .map_err(unavailable)?
+                .modified_count;
+        }
+        Ok(revoked)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
-        for collection in ["login_flows", "authorization_codes", "access_tokens"] {
+        for collection in [
+            "login_flows",
+            "authorization_codes",
+            "access_tokens",
+            "refresh_tokens",
+        ] {
             purged += self.purge(collection, before, limit).await?;
         }
         Ok(purged)

@@ -75,7 +75,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 11] = [
+        let plan: [(&str, Vec<IndexModel>); 12] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -112,10 +112,10 @@ impl MongoStore {
                 "signing_keys",
                 vec![
                     unique(doc! { "tenant_id": 1, "kid": 1 }),
-                    // One signing key at a time: two processes creating a tenant's first key
-                    // cannot both win.
-                    index(doc! { "tenant_id": 1 }, |o| {
-                        o.name = Some("one_active_key".into());
+                    // One signing key per algorithm at a time: two processes creating a
+                    // tenant's first key cannot both win.
+                    index(doc! { "tenant_id": 1, "alg": 1 }, |o| {
+                        o.name = Some("one_active_key_per_alg".into());
                         o.unique = Some(true);
                         o.partial_filter_expression = Some(doc! { "active": true });
                     }),
@@ -144,6 +144,15 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "jti": 1 }),
                     index(doc! { "tenant_id": 1, "code_hash": 1 }, |_| {}),
+                    index(doc! { "tenant_id": 1, "family_id": 1 }, |_| {}),
+                    expiring(retention),
+                ],
+            ),
+            (
+                "refresh_tokens",
+                vec![
+                    unique(doc! { "tenant_id": 1, "token_hash": 1 }),
+                    index(doc! { "tenant_id": 1, "family_id": 1 }, |_| {}),
                     expiring(retention),
                 ],
             ),

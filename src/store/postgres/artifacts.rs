@@ -1,7 +1,9 @@
 //! Login flows, authorization codes and access-token records.
 
 use super::{at, purge, timestamp, PostgresStore};
-use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::domain::{
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+};
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
@@ -115,8 +117,8 @@ impl OidcArtifactRepo for PostgresStore {
     ) -> StoreResult<()> {
         let mut tx = self.scoped(tenant).await?;
         sqlx::query(
-            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, issued_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(tenant.as_uuid())
         .bind(&t.jti)
@@ -124,6 +126,7 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(t.user_id.map(|u| u.as_uuid()))
         .bind(Json(&t.scopes))
         .bind(&t.code_hash)
+        .bind(&t.family_id)
         .bind(at(t.issued_at))
         .bind(at(t.expires_at))
         .bind(t.revoked_at.map(at))
@@ -155,6 +158,7 @@ impl OidcArtifactRepo for PostgresStore {
                 user_id: row.get::<Option<Uuid>, _>("user_id").map(Into::into),
                 scopes,
                 code_hash: row.get("code_hash"),
+                family_id: row.get("family_id"),
                 issued_at: timestamp(row.get("issued_at")),
                 expires_at: timestamp(row.get("expires_at")),
                 revoked_at: row
@@ -185,11 +189,152 @@ impl OidcArtifactRepo for PostgresStore {
         Ok(done.rows_affected())
     }
 
+    async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+        when: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND jti = $3 AND revoked_at IS NULL",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(jti)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(Json(t))
+        .bind(at(t.expires_at))
+        .bind(t.rotated_at.map(at))
+        .bind(t.revoked_at.map(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("refresh token"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> StoreResult<Option<RefreshToken>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row =
+            sqlx::query("SELECT * FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2")
+                .bind(tenant.as_uuid())
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|r| refresh_from_row(&r)))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        when: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        let mut tx = self.scoped(tenant).await?;
+        // One UPDATE decides the race, as for codes.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1
+             WHERE tenant_id = $2 AND token_hash = $3 AND rotated_at IS NULL AND revoked_at IS NULL
+             RETURNING *",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let outcome = match won {
+            Some(row) => Redemption::Redeemed(refresh_from_row(&row)),
+            None => {
+                let spent = sqlx::query(
+                    "SELECT * FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+                match spent {
+                    Some(row) => Redemption::AlreadyUsed(refresh_from_row(&row)),
+                    None => Redemption::Unknown,
+                }
+            }
+        };
+        tx.commit().await.map_err(unavailable)?;
+        Ok(outcome)
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        tenant: TenantId,
+        family_id: &str,
+        when: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.scoped(tenant).await?;
+        let mut revoked = 0;
+        for table in ["refresh_tokens", "access_tokens"] {
+            // `table` is one of our own constant names, never input.
+            let sql = format!(
+                "UPDATE {table} SET revoked_at = $1
+                 WHERE tenant_id = $2 AND family_id = $3 AND revoked_at IS NULL"
+            );
+            revoked += sqlx::query(&sql)
+                .bind(at(when))
+                .bind(tenant.as_uuid())
+                .bind(family_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
-        for table in ["login_flows", "authorization_codes", "access_tokens"] {
+        for table in [
+            "login_flows",
+            "authorization_codes",
+            "access_tokens",
+            "refresh_tokens",
+        ] {
             purged += purge(self, table, before, limit).await?;
         }
         Ok(purged)
     }
+}
+
+/// The stored token, with the authoritative spent and revoked times from their columns.
+fn refresh_from_row(row: &sqlx::postgres::PgRow) -> RefreshToken {
+    let Json(mut token): Json<RefreshToken> = row.get("data");
+    token.rotated_at = row
+        .get::<Option<OffsetDateTime>, _>("rotated_at")
+        .map(timestamp);
+    token.revoked_at = row
+        .get::<Option<OffsetDateTime>, _>("revoked_at")
+        .map(timestamp);
+    token
 }

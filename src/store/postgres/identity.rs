@@ -208,6 +208,7 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
     let Json(redirect_uris): Json<Vec<String>> = row.get("redirect_uris");
     let Json(grant_types): Json<Vec<String>> = row.get("grant_types");
     let Json(scopes): Json<Vec<String>> = row.get("scopes");
+    let Json(resources): Json<Vec<String>> = row.get("resources");
     Ok(Client {
         key: row.get::<Uuid, _>("id").into(),
         tenant_id: row.get::<Uuid, _>("tenant_id").into(),
@@ -224,6 +225,8 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
         access_token_ttl_secs: row.get("access_token_ttl_secs"),
         id_token_ttl_secs: row.get("id_token_ttl_secs"),
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
+        refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
+        resources,
         disabled: row.get("disabled"),
         created_at: timestamp(row.get("created_at")),
     })
@@ -244,8 +247,8 @@ impl ClientRepo for PostgresStore {
             "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
                                   grant_types, scopes, require_pkce, require_consent, auth_method,
                                   access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  disabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+                                  refresh_family_ttl_secs, resources, disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)",
         )
         .bind(tenant.as_uuid())
         .bind(client.key.as_uuid())
@@ -262,6 +265,8 @@ impl ClientRepo for PostgresStore {
         .bind(client.access_token_ttl_secs)
         .bind(client.id_token_ttl_secs)
         .bind(client.refresh_token_ttl_secs)
+        .bind(client.refresh_family_ttl_secs)
+        .bind(Json(&client.resources))
         .bind(client.disabled)
         .bind(at(client.created_at))
         .execute(&mut *tx)

@@ -1,7 +1,9 @@
 //! Login flows, authorization codes and access-token records.
 
 use super::{purge, SqliteStore};
-use crate::domain::{AccessTokenRecord, AuthorizationCode, LoginFlow, TenantId, Timestamp};
+use crate::domain::{
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+};
 use crate::store::decode::parse;
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{from_json, to_json, OidcArtifactRepo, Redemption, StoreResult};
@@ -100,8 +102,8 @@ impl OidcArtifactRepo for SqliteStore {
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, issued_at, expires_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant.to_string())
         .bind(&t.jti)
@@ -109,6 +111,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(t.user_id.map(|u| u.to_string()))
         .bind(to_json(&t.scopes))
         .bind(&t.code_hash)
+        .bind(&t.family_id)
         .bind(t.issued_at.unix())
         .bind(t.expires_at.unix())
         .bind(t.revoked_at.map(Timestamp::unix))
@@ -140,6 +143,7 @@ impl OidcArtifactRepo for SqliteStore {
                     .transpose()?,
                 scopes: from_json(row.get("scopes"))?,
                 code_hash: row.get("code_hash"),
+                family_id: row.get("family_id"),
                 issued_at: Timestamp::from_unix(row.get("issued_at")),
                 expires_at: Timestamp::from_unix(row.get("expires_at")),
                 revoked_at: row
@@ -168,11 +172,132 @@ impl OidcArtifactRepo for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = ? WHERE tenant_id = ? AND jti = ? AND revoked_at IS NULL",
+        )
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(jti)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(to_json(t))
+        .bind(t.expires_at.unix())
+        .bind(t.rotated_at.map(Timestamp::unix))
+        .bind(t.revoked_at.map(Timestamp::unix))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("refresh token"))?;
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> StoreResult<Option<RefreshToken>> {
+        sqlx::query("SELECT * FROM refresh_tokens WHERE tenant_id = ? AND token_hash = ?")
+            .bind(tenant.to_string())
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|row| refresh_from_row(&row))
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        // One UPDATE decides the race, as for codes.
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = ?
+             WHERE tenant_id = ? AND token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL
+             RETURNING *",
+        )
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if let Some(row) = won {
+            return Ok(Redemption::Redeemed(refresh_from_row(&row)?));
+        }
+        Ok(match self.refresh_token(tenant, token_hash).await? {
+            Some(spent) => Redemption::AlreadyUsed(spent),
+            None => Redemption::Unknown,
+        })
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        tenant: TenantId,
+        family_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut revoked = 0;
+        for table in ["refresh_tokens", "access_tokens"] {
+            // `table` is one of our own constant names, never input.
+            let sql = format!(
+                "UPDATE {table} SET revoked_at = ? WHERE tenant_id = ? AND family_id = ? AND revoked_at IS NULL"
+            );
+            revoked += sqlx::query(&sql)
+                .bind(at.unix())
+                .bind(tenant.to_string())
+                .bind(family_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
-        for table in ["login_flows", "authorization_codes", "access_tokens"] {
+        for table in [
+            "login_flows",
+            "authorization_codes",
+            "access_tokens",
+            "refresh_tokens",
+        ] {
             purged += purge(&self.pool, table, before, limit).await?;
         }
         Ok(purged)
     }
+}
+
+/// The stored token, with the authoritative spent and revoked times from their columns.
+fn refresh_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<RefreshToken> {
+    let mut token: RefreshToken = from_json(row.get("data"))?;
+    token.rotated_at = row
+        .get::<Option<i64>, _>("rotated_at")
+        .map(Timestamp::from_unix);
+    token.revoked_at = row
+        .get::<Option<i64>, _>("revoked_at")
+        .map(Timestamp::from_unix);
+    Ok(token)
 }

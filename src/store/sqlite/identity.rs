@@ -210,6 +210,8 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         access_token_ttl_secs: row.get("access_token_ttl_secs"),
         id_token_ttl_secs: row.get("id_token_ttl_secs"),
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
+        refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
+        resources: from_json(row.get("resources"))?,
         disabled: row.get("disabled"),
         created_at: Timestamp::from_unix(row.get("created_at")),
     })
@@ -229,8 +231,8 @@ impl ClientRepo for SqliteStore {
             "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
                                   grant_types, scopes, require_pkce, require_consent, auth_method,
                                   access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  disabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  refresh_family_ttl_secs, resources, disabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant.to_string())
         .bind(client.key.to_string())
@@ -247,6 +249,8 @@ impl ClientRepo for SqliteStore {
         .bind(client.access_token_ttl_secs)
         .bind(client.id_token_ttl_secs)
         .bind(client.refresh_token_ttl_secs)
+        .bind(client.refresh_family_ttl_secs)
+        .bind(to_json(&client.resources))
         .bind(client.disabled)
         .bind(client.created_at.unix())
         .bind(client.created_at.unix())

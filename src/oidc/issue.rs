@@ -1,0 +1,222 @@
+//! Minting tokens for a grant the token endpoint has accepted: the JWT access token (with its
+//! record), the ID token, and the refresh token of a rotation family.
+
+use super::{access_token::AccessClaims, jwt, keys::TenantKeys, scopes};
+use crate::crypto::{random_token, sha256_hex};
+use crate::domain::{AccessTokenRecord, Client, RefreshToken, Tenant, Timestamp, User, UserId};
+use crate::error::AppResult;
+use crate::state::AppState;
+use axum::{
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::{json, Map, Value};
+
+/// Who a set of tokens is for and what they allow.
+pub struct Grant<'a> {
+    pub tenant: &'a Tenant,
+    pub client: &'a Client,
+    /// None for client credentials: the client acts for itself.
+    pub user: Option<&'a User>,
+    pub scopes: &'a [String],
+    /// RFC 8707: the audience of the access token, when the client named one.
+    pub resource: Option<&'a str>,
+    pub auth_time: Option<Timestamp>,
+    pub amr: &'a [String],
+    /// The authorization code the tokens come from (its replay revokes them).
+    pub code_hash: Option<&'a str>,
+    /// The refresh-token family the tokens belong to (its revocation revokes them).
+    pub family_id: Option<&'a str>,
+}
+
+/// The tokens of one response of the token endpoint.
+pub struct Issued {
+    body: Map<String, Value>,
+    access_token: String,
+}
+
+impl Issued {
+    pub fn into_response(self) -> Response {
+        let mut response = Json(Value::Object(self.body)).into_response();
+        let headers = response.headers_mut();
+        // RFC 6749 §5.1.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+/// Everything the token endpoint answers for `grant`: an access token; an ID token when a user
+/// granted `openid`; the next refresh token of `family`, when the grant has one.
+pub async fn tokens(
+    state: &AppState,
+    grant: &Grant<'_>,
+    nonce: Option<&str>,
+    family: Option<Family<'_>>,
+    now: Timestamp,
+) -> AppResult<Issued> {
+    let keys = state.keys.for_tenant(grant.tenant.id).await?;
+    let mut issued = access_token(state, &keys, grant, now).await?;
+    add_id_token(&mut issued, state, &keys, grant, nonce, now)?;
+    if let (Some(family), Some(user)) = (family, grant.user) {
+        add_refresh_token(&mut issued, state, grant, user.id, family, now).await?;
+    }
+    Ok(issued)
+}
+
+/// Signs an access token for `grant` and records it, so it can be revoked and introspected.
+async fn access_token(
+    state: &AppState,
+    keys: &TenantKeys,
+    grant: &Grant<'_>,
+    now: Timestamp,
+) -> AppResult<Issued> {
+    let issuer = state.config.issuer(grant.tenant.slug.as_str());
+    let client = grant.client;
+    let jti = random_token(16);
+    let expires_at = now.plus_secs(client.access_token_ttl_secs);
+    let scope = grant.scopes.join(" ");
+    let claims = AccessClaims {
+        iss: issuer,
+        sub: match grant.user {
+            Some(user) => user.id.to_string(),
+            None => client.client_id.clone(),
+        },
+        aud: grant.resource.unwrap_or(&client.client_id).to_owned(),
+        client_id: client.client_id.clone(),
+        scope: scope.clone(),
+        jti: jti.clone(),
+        iat: now.unix(),
+        exp: expires_at.unix(),
+        auth_time: grant.auth_time.map(Timestamp::unix),
+    };
+    let access_token = jwt::sign(keys, jwt::ACCESS_TOKEN_TYP, &claims)?;
+    let record = AccessTokenRecord {
+        jti,
+        tenant_id: grant.tenant.id,
+        client_id: client.client_id.clone(),
+        user_id: grant.user.map(|u| u.id),
+        scopes: grant.scopes.to_vec(),
+        code_hash: grant.code_hash.map(str::to_owned),
+        family_id: grant.family_id.map(str::to_owned),
+        issued_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    state
+        .store
+        .artifacts
+        .record_access_token(grant.tenant.id, &record)
+        .await?;
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access_token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("expires_in".into(), json!(client.access_token_ttl_secs));
+    body.insert("scope".into(), json!(scope));
+    Ok(Issued { body, access_token })
+}
+
+/// Adds an ID token (OIDC Core §2, §3.1.3.6) when the grant has a user and the `openid` scope.
+/// `nonce` only for the code flow: a refreshed ID token carries none (OIDC Core §12.2).
+fn add_id_token(
+    issued: &mut Issued,
+    state: &AppState,
+    keys: &TenantKeys,
+    grant: &Grant<'_>,
+    nonce: Option<&str>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let Some(user) = grant.user else {
+        return Ok(());
+    };
+    if !grant.scopes.iter().any(|s| s == "openid") {
+        return Ok(());
+    }
+    let mut claims = Map::new();
+    claims.insert(
+        "iss".into(),
+        json!(state.config.issuer(grant.tenant.slug.as_str())),
+    );
+    claims.insert("sub".into(), json!(user.id.to_string()));
+    claims.insert("aud".into(), json!(grant.client.client_id));
+    claims.insert(
+        "exp".into(),
+        json!(now.plus_secs(grant.client.id_token_ttl_secs).unix()),
+    );
+    claims.insert("iat".into(), json!(now.unix()));
+    if let Some(auth_time) = grant.auth_time {
+        claims.insert("auth_time".into(), json!(auth_time.unix()));
+    }
+    claims.insert("amr".into(), json!(grant.amr));
+    claims.insert(
+        "at_hash".into(),
+        json!(left_half_hash(&issued.access_token)),
+    );
+    if let Some(nonce) = nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    claims.extend(scopes::user_claims(user, grant.scopes));
+    let id_token = jwt::sign(keys, "JWT", &Value::Object(claims))?;
+    issued.body.insert("id_token".into(), json!(id_token));
+    Ok(())
+}
+
+/// What a refresh token continues: a new family (from a code) or the one being rotated. Its
+/// scopes and resource are the family's, even when this response's access token is narrower
+/// (RFC 6749 §6).
+pub struct Family<'a> {
+    pub id: &'a str,
+    pub expires_at: Timestamp,
+    pub session_id: &'a str,
+    pub scopes: &'a [String],
+    pub resource: Option<&'a str>,
+}
+
+/// Issues the next refresh token of `family`; its idle lifetime never outlasts the family.
+async fn add_refresh_token(
+    issued: &mut Issued,
+    state: &AppState,
+    grant: &Grant<'_>,
+    user_id: UserId,
+    family: Family<'_>,
+    now: Timestamp,
+) -> AppResult<()> {
+    let value = random_token(32);
+    let token = RefreshToken {
+        token_hash: sha256_hex(&value),
+        tenant_id: grant.tenant.id,
+        family_id: family.id.to_owned(),
+        client_id: grant.client.client_id.clone(),
+        user_id,
+        session_id: family.session_id.to_owned(),
+        scopes: family.scopes.to_vec(),
+        resource: family.resource.map(str::to_owned),
+        auth_time: grant.auth_time.unwrap_or(now),
+        amr: grant.amr.to_vec(),
+        issued_at: now,
+        expires_at: now
+            .plus_secs(grant.client.refresh_token_ttl_secs)
+            .min(family.expires_at),
+        family_expires_at: family.expires_at,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    state
+        .store
+        .artifacts
+        .put_refresh_token(grant.tenant.id, &token)
+        .await?;
+    issued.body.insert("refresh_token".into(), json!(value));
+    Ok(())
+}
+
+/// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of the SHA-256 (the hash of
+/// ES256) of the token.
+fn left_half_hash(token: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
