@@ -46,6 +46,9 @@ fn every_command_has_help() {
         vec!["tenant", "create", "--help"],
         vec!["user", "create", "--help"],
         vec!["client", "create", "--help"],
+        vec!["keys", "list", "--help"],
+        vec!["keys", "rotate", "--help"],
+        vec!["backup", "--help"],
     ] {
         let out = tessera(dir.path(), &args, None);
         assert!(out.status.success(), "{args:?}");
@@ -376,4 +379,68 @@ fn backup_writes_a_consistent_copy_and_never_overwrites() {
     let again = tessera(dir.path(), &["backup", copy.to_str().unwrap()], None);
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn keys_are_listed_and_rotated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = tessera(dir.path(), &["keys", "list", "--tenant", "default"], None);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let out = text(&listed.stdout);
+    assert_eq!(out.matches(" active ").count(), 1, "{out}");
+
+    let rotated = tessera(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "--tenant",
+            "default",
+            "--activate-in",
+            "600",
+        ],
+        None,
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(text(&rotated.stdout).contains("Published the new ES256 key"));
+    let out = text(&tessera(dir.path(), &["keys", "list", "--tenant", "default"], None).stdout);
+    assert_eq!(
+        (
+            out.matches(" active ").count(),
+            out.matches(" next ").count()
+        ),
+        (1, 1),
+        "{out}"
+    );
+
+    let twice = tessera(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "--tenant",
+            "default",
+            "--activate-in",
+            "0",
+        ],
+        None,
+    );
+    assert!(!twice.status.success());
+    assert!(text(&twice.stderr).contains("already under way"));
+    for bad in [
+        vec!["keys", "rotate", "--tenant", "default", "--alg", "HS256"],
+        vec![
+            "keys",
+            "rotate",
+            "--tenant",
+            "default",
+            "--activate-in",
+            "-5",
+        ],
+        vec!["keys", "rotate", "--tenant", "nowhere"],
+    ] {
+        let out = tessera(dir.path(), &bad, None);
+        assert!(!out.status.success(), "{bad:?}");
+        assert_eq!(text(&out.stderr).lines().count(), 1, "{bad:?}: one line");
+    }
 }

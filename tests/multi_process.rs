@@ -130,6 +130,7 @@ async fn two_processes_share_sign_ins_keys_and_tokens() {
             grants: &[GrantType::AuthorizationCode],
             scopes: &[],
             resources: &[],
+            id_token_alg: tessera::domain::SigningAlg::ES256,
         },
     )
     .await

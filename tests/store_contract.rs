@@ -8,8 +8,9 @@ use common::backends::{self, Provisioned};
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, FlowStep, GrantType, LoginFlow, Outcome, RedirectUri, RefreshToken,
-    SigningKey, Tenant, TenantSlug, Timestamp, TokenAuthMethod, User, UserSession,
+    ClientType, Consent, Email, FlowStep, GrantType, KeyState, LoginFlow, Outcome, RedirectUri,
+    RefreshToken, SigningAlg, SigningKey, Tenant, TenantSlug, Timestamp, TokenAuthMethod, User,
+    UserSession,
 };
 use tessera::store::{Access, Redemption, Store, StoreError};
 
@@ -51,6 +52,7 @@ macro_rules! main_store_suite {
     ($backend:ident) => {
         contract_suite!($backend;
             tenants_are_found_by_slug_and_id_and_slugs_are_unique,
+            tenants_are_listed_a_page_at_a_time,
             users_are_unique_per_tenant_and_track_logins,
             users_of_one_tenant_are_invisible_to_another,
             users_are_listed_a_page_at_a_time_within_their_tenant,
@@ -58,7 +60,7 @@ macro_rules! main_store_suite {
             sessions_touch_revoke_and_stay_in_their_tenant,
             consents_are_replaced_and_isolated,
             signing_keys_are_listed_newest_first_and_isolated,
-            only_one_signing_key_is_active_at_a_time,
+            keys_rotate_with_one_active_and_one_next_key_per_algorithm,
             audit_events_come_newest_first_with_a_limit_and_isolated,
             browser_sessions_create_save_load_expire_and_delete,
             purge_removes_only_expired_rows_a_bounded_batch_at_a_time,
@@ -120,6 +122,7 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         refresh_token_ttl_secs: 86400,
         refresh_family_ttl_secs: 30 * 86400,
         resources: vec!["https://api.example/".into()],
+        id_token_alg: SigningAlg::EdDSA,
         disabled: false,
         created_at: Timestamp::now(),
     }
@@ -219,6 +222,17 @@ async fn tenants_are_found_by_slug_and_id_and_slugs_are_unique(store: &Store) {
         None,
         "the failed create left nothing"
     );
+}
+
+async fn tenants_are_listed_a_page_at_a_time(store: &Store) {
+    let mut created = Vec::new();
+    for slug in ["t-one", "t-two", "t-three"] {
+        created.push(tenant(store, slug).await.id);
+    }
+    let first = store.tenants.list(None, 2).await.unwrap();
+    let second = store.tenants.list(Some(first[1].id), 2).await.unwrap();
+    let ids: Vec<_> = first.iter().chain(&second).map(|t| t.id).collect();
+    assert_eq!(ids, created);
 }
 
 async fn users_are_unique_per_tenant_and_track_logins(store: &Store) {
@@ -444,78 +458,135 @@ async fn consents_are_replaced_and_isolated(store: &Store) {
 
 async fn signing_keys_are_listed_newest_first_and_isolated(store: &Store) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
-    let key = |kid: &str, at: i64| signing_key(&a, kid, kid == "new", at);
-    store
-        .keys
-        .insert(a.id, &key("old", 1_700_000_000))
-        .await
-        .unwrap();
-    store
-        .keys
-        .insert(a.id, &key("new", 1_800_000_000))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.keys.insert(a.id, &key("new", 1)).await,
-        Err(StoreError::Conflict(_))
-    ));
+    let mut old = signing_key(&a, "old", KeyState::Retired, 1_700_000_000);
+    old.retires_at = Some(Timestamp::from_unix(1_700_100_000));
+    let new = signing_key(&a, "new", KeyState::Active, 1_800_000_000);
+    store.keys.insert(a.id, &old).await.unwrap();
+    store.keys.insert(a.id, &new).await.unwrap();
     let listed = store.keys.list(a.id).await.unwrap();
     assert_eq!(
         listed.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
         ["new", "old"]
     );
-    assert_eq!(
-        listed[0],
-        key("new", 1_800_000_000),
-        "bytes survive the round trip"
-    );
+    assert_eq!(listed, [new, old], "every field survives the round trip");
     assert!(store.keys.list(b.id).await.unwrap().is_empty());
 }
 
-fn signing_key(tenant: &Tenant, kid: &str, active: bool, created_at: i64) -> SigningKey {
+fn signing_key(tenant: &Tenant, kid: &str, state: KeyState, created_at: i64) -> SigningKey {
     SigningKey {
         tenant_id: tenant.id,
         kid: kid.into(),
-        alg: "ES256".into(),
+        alg: SigningAlg::ES256,
         public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
         private_key_sealed: vec![1, 2, 3, 0, 255],
-        active,
+        state,
         created_at: Timestamp::from_unix(created_at),
+        activates_at: Timestamp::from_unix(created_at),
+        retires_at: None,
     }
 }
 
-/// Two processes creating a tenant's first key at once must not both succeed.
-async fn only_one_signing_key_is_active_at_a_time(store: &Store) {
+/// Processes creating or rotating keys at the same moment must not both succeed, and a
+/// rotation hands signing from one key to the next in one step.
+async fn keys_rotate_with_one_active_and_one_next_key_per_algorithm(store: &Store) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
-    let first = signing_key(&a, "first", true, 1_700_000_000);
-    store.keys.insert(a.id, &first).await.unwrap();
-    assert!(matches!(
-        store
+    let key = |kid: &str, state, at| signing_key(&a, kid, state, at);
+    store
+        .keys
+        .insert(a.id, &key("first", KeyState::Active, 1_700_000_000))
+        .await
+        .unwrap();
+    for (kid, state) in [
+        ("second", KeyState::Active),
+        ("second-next", KeyState::Next),
+    ] {
+        if state == KeyState::Next {
+            store
+                .keys
+                .insert(a.id, &key("next", KeyState::Next, 1_700_000_001))
+                .await
+                .unwrap();
+        }
+        assert!(
+            matches!(
+                store
+                    .keys
+                    .insert(a.id, &key(kid, state, 1_700_000_002))
+                    .await,
+                Err(StoreError::Conflict(_))
+            ),
+            "a second {state:?} key"
+        );
+    }
+    let mut ed = key("ed", KeyState::Active, 1_700_000_003);
+    ed.alg = SigningAlg::EdDSA;
+    store.keys.insert(a.id, &ed).await.unwrap();
+    store
+        .keys
+        .insert(
+            b.id,
+            &signing_key(&b, "first-of-b", KeyState::Active, 1_700_000_000),
+        )
+        .await
+        .unwrap();
+
+    let until = Timestamp::from_unix(1_900_000_000);
+    assert!(
+        !store
             .keys
-            .insert(a.id, &signing_key(&a, "second", true, 1_700_000_001))
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    store
+            .promote(b.id, SigningAlg::ES256, "next", until)
+            .await
+            .unwrap(),
+        "not a key of beta"
+    );
+    assert!(store
         .keys
-        .insert(a.id, &signing_key(&a, "standby", false, 1_700_000_002))
+        .promote(a.id, SigningAlg::ES256, "next", until)
         .await
-        .unwrap();
-    store
-        .keys
-        .insert(b.id, &signing_key(&b, "first-of-b", true, 1_700_000_000))
-        .await
-        .unwrap();
-    let active: Vec<String> = store
+        .unwrap());
+    assert!(
+        !store
+            .keys
+            .promote(a.id, SigningAlg::ES256, "next", until)
+            .await
+            .unwrap(),
+        "promoted already"
+    );
+    let states: Vec<(String, KeyState, Option<Timestamp>)> = store
         .keys
         .list(a.id)
         .await
         .unwrap()
         .into_iter()
-        .filter(|k| k.active)
-        .map(|k| k.kid)
+        .map(|k| (k.kid, k.state, k.retires_at))
         .collect();
-    assert_eq!(active, ["first"]);
+    assert_eq!(
+        states,
+        [
+            ("ed".to_string(), KeyState::Active, None),
+            ("next".to_string(), KeyState::Active, None),
+            ("first".to_string(), KeyState::Retired, Some(until)),
+        ]
+    );
+    assert_eq!(
+        store.keys.list(b.id).await.unwrap()[0].state,
+        KeyState::Active,
+        "beta's key is untouched"
+    );
+    assert_eq!(
+        store.keys.purge_retired(until, 10).await.unwrap(),
+        0,
+        "published until its time is up"
+    );
+    assert_eq!(
+        store
+            .keys
+            .purge_retired(until.plus_secs(1), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.keys.list(a.id).await.unwrap().len(), 2);
 }
 
 async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store) {

@@ -67,6 +67,7 @@ CREATE TABLE clients (
     id_token_ttl_secs       bigint NOT NULL,
     refresh_token_ttl_secs  bigint NOT NULL,
     refresh_family_ttl_secs bigint NOT NULL,
+    id_token_signed_response_alg text NOT NULL DEFAULT 'ES256',
     -- RFC 8707 resource indicators the client may ask tokens for.
     resources               jsonb NOT NULL DEFAULT '[]',
     disabled                boolean NOT NULL DEFAULT false,
@@ -110,13 +111,19 @@ CREATE TABLE signing_keys (
     alg                 text NOT NULL,
     public_jwk          jsonb NOT NULL,
     private_key_sealed  bytea NOT NULL,
-    active              boolean NOT NULL,
+    -- next (published, not yet signing) -> active (signing) -> retired (published until
+    -- retires_at)
+    state               text NOT NULL CHECK (state IN ('next', 'active', 'retired')),
     created_at          timestamptz NOT NULL,
+    activates_at        timestamptz NOT NULL,
+    retires_at          timestamptz,
     PRIMARY KEY (tenant_id, kid)
 );
--- One signing key per algorithm at a time: two processes creating a tenant's first key cannot
--- both win.
-CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id, alg) WHERE active;
+-- One active and at most one next key per algorithm: processes creating or rotating keys at
+-- the same moment cannot both win.
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id, alg) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (tenant_id, alg) WHERE state = 'next';
+CREATE INDEX signing_keys_by_retirement ON signing_keys (retires_at) WHERE retires_at IS NOT NULL;
 
 CREATE TABLE audit_events (
     tenant_id   uuid NOT NULL,
@@ -205,7 +212,7 @@ BEGIN
                         WITH CHECK (tenant_id = tessera_current_tenant())', t);
     END LOOP;
     FOREACH t IN ARRAY ARRAY['user_sessions', 'login_flows', 'authorization_codes', 'access_tokens',
-                             'refresh_tokens']
+                             'refresh_tokens', 'signing_keys']
     LOOP
         EXECUTE format('CREATE POLICY housekeeping_read ON %I FOR SELECT USING (tessera_housekeeping())', t);
         EXECUTE format('CREATE POLICY housekeeping_delete ON %I FOR DELETE USING (tessera_housekeeping())', t);

@@ -1,10 +1,21 @@
--- Refresh tokens with rotation families, signing keys per algorithm, per-client token policy.
+-- Refresh tokens with rotation families, signing-key rotation, per-client token policy.
 
--- One signing key per algorithm at a time: two processes creating a tenant's first key
--- cannot both win.
-CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id, alg) WHERE active;
+-- Keys rotate: next (published, not yet signing) -> active (signing) -> retired (published
+-- until retires_at). One active and at most one next key per algorithm, so processes creating
+-- or rotating keys at the same moment cannot both win.
+ALTER TABLE signing_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+    CHECK (state IN ('next', 'active', 'retired'));
+UPDATE signing_keys SET state = CASE WHEN active THEN 'active' ELSE 'retired' END;
+ALTER TABLE signing_keys DROP COLUMN active;
+ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER NOT NULL DEFAULT 0;
+UPDATE signing_keys SET activates_at = created_at;
+ALTER TABLE signing_keys ADD COLUMN retires_at INTEGER;
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (tenant_id, alg) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys (tenant_id, alg) WHERE state = 'next';
+CREATE INDEX signing_keys_by_retirement ON signing_keys (retires_at) WHERE retires_at IS NOT NULL;
 
 ALTER TABLE clients ADD COLUMN refresh_family_ttl_secs INTEGER NOT NULL DEFAULT 7776000;
+ALTER TABLE clients ADD COLUMN id_token_signed_response_alg TEXT NOT NULL DEFAULT 'ES256';
 -- RFC 8707 resource indicators the client may ask tokens for (JSON array).
 ALTER TABLE clients ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
 

@@ -1,5 +1,6 @@
 use super::{audit, Actor};
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::SigningAlg;
 use crate::domain::{
     Client, ClientKey, ClientType, GrantType, RedirectUri, Tenant, Timestamp, TokenAuthMethod,
 };
@@ -15,6 +16,8 @@ pub struct NewClient<'a> {
     pub scopes: &'a [String],
     /// RFC 8707 resource indicators the client may ask tokens for.
     pub resources: &'a [String],
+    /// How its ID tokens are signed; ES256 unless it asks for another.
+    pub id_token_alg: SigningAlg,
 }
 
 /// Registers a client; returns it and, for confidential clients, the secret (shown once).
@@ -93,9 +96,15 @@ pub async fn create(
         refresh_token_ttl_secs: tenant.settings.refresh_idle_secs,
         refresh_family_ttl_secs: tenant.settings.refresh_absolute_secs,
         resources,
+        id_token_alg: new.id_token_alg,
         disabled: false,
         created_at: Timestamp::now(),
     };
+    // The key its ID tokens need is in the JWKS before the client exists.
+    state
+        .keys
+        .ensure_alg(tenant.id, client.id_token_alg)
+        .await?;
     state.store.clients.create(tenant.id, &client).await?;
     audit(
         state,

@@ -2,6 +2,7 @@
 //! (a later issue) can check permissions here before anything touches storage.
 
 pub mod clients;
+pub mod keys;
 pub mod tenants;
 pub mod users;
 

@@ -3,7 +3,7 @@
 mod startup;
 
 use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
-use crate::domain::GrantType;
+use crate::domain::{GrantType, SigningAlg};
 use crate::error::AppError;
 use clap::{Args, Parser, Subcommand};
 use std::{io::Read, path::PathBuf, process::ExitCode};
@@ -37,6 +37,9 @@ enum Command {
     /// Manage OAuth/OIDC clients (applications) of a tenant.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Show and rotate a tenant's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Write a consistent copy of the SQLite database to FILE, also while the server runs
     /// (PostgreSQL: use pg_dump; MongoDB: use mongodump).
     Backup {
@@ -61,6 +64,30 @@ enum TenantCommand {
         /// Display name shown on sign-in pages.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the tenant's signing keys and where each is in its rotation.
+    List {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Start a rotation: a new key is published in the JWKS now and signs from --activate-in
+    /// seconds on; the old key stays published until what it signed has expired.
+    Rotate {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        /// Which key to rotate: ES256 (default), EdDSA or RS256.
+        #[arg(long, value_parser = parse_alg, default_value = "ES256")]
+        alg: SigningAlg,
+        /// Seconds between publishing the new key and signing with it; give relying parties
+        /// time to refresh their cached JWKS.
+        #[arg(long, default_value_t = crate::oidc::keys::PUBLISH_BEFORE_USE_SECS)]
+        activate_in: i64,
     },
 }
 
@@ -112,7 +139,14 @@ enum ClientCommand {
         /// RFC 8707 resource (API) the client may ask tokens for; repeat for several.
         #[arg(long = "resource")]
         resources: Vec<String>,
+        /// How its ID tokens are signed: ES256 (default), EdDSA or RS256.
+        #[arg(long = "id-token-alg", value_parser = parse_alg, default_value = "ES256")]
+        id_token_alg: SigningAlg,
     },
+}
+
+fn parse_alg(raw: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(raw).ok_or_else(|| "expected ES256, EdDSA or RS256".into())
 }
 
 fn parse_grant(raw: &str) -> Result<GrantType, String> {
@@ -236,6 +270,47 @@ async fn execute(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Keys(KeysCommand::List { tenant }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let keys = admin::keys::list(&state, &tenant).await.map_err(describe)?;
+            println!("{:<44} {:<6} {:<8} since / until", "kid", "alg", "state");
+            for key in keys {
+                let when = match key.retires_at {
+                    Some(until) => format!("published until {}", until.unix()),
+                    None => format!("from {}", key.activates_at.unix()),
+                };
+                println!(
+                    "{:<44} {:<6} {:<8} {when}",
+                    key.kid,
+                    key.alg.as_str(),
+                    key.state.as_str()
+                );
+            }
+            println!("(times are Unix seconds)");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate {
+            tenant,
+            alg,
+            activate_in,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let key = admin::keys::rotate(&state, &Actor::Cli, &tenant, alg, activate_in)
+                .await
+                .map_err(describe)?;
+            println!(
+                "Published the new {} key {} for tenant {}; it signs from {} (in {activate_in} s).",
+                alg.as_str(),
+                key.kid,
+                tenant.slug,
+                key.activates_at.unix()
+            );
+            Ok(())
+        }
         Command::Client(ClientCommand::Create {
             tenant,
             client_id,
@@ -245,6 +320,7 @@ async fn execute(command: Command) -> Result<(), String> {
             grants,
             scopes,
             resources,
+            id_token_alg,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
                 .await
@@ -257,6 +333,7 @@ async fn execute(command: Command) -> Result<(), String> {
                 grants: &grants,
                 scopes: &scopes,
                 resources: &resources,
+                id_token_alg,
             };
             let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
                 .await

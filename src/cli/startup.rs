@@ -101,5 +101,9 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         state.config.public_url
     );
     tokio::spawn(crate::jobs::purge::run_forever(state.store.clone()));
+    if state.config.key_rotation_days > 0 {
+        let days = state.config.key_rotation_days;
+        tokio::spawn(crate::jobs::rotate_keys::run_forever(state.clone(), days));
+    }
     crate::http::serve(state, listener).await
 }

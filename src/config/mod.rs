@@ -56,6 +56,8 @@ pub struct Config {
     /// Base of every issuer: `{public_url}/t/{slug}`. No trailing slash.
     pub public_url: Url,
     pub listen: SocketAddr,
+    /// Signing keys older than this many days are rotated; 0 turns automatic rotation off.
+    pub key_rotation_days: u32,
     encryption_key: Option<String>,
 }
 
@@ -120,6 +122,20 @@ impl Config {
             )
         })?;
 
+        let key_rotation_days = match get("TESSERA_KEY_ROTATION_DAYS") {
+            None => 90,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|d| *d <= 3650)
+                .ok_or_else(|| {
+                    invalid(
+                        "TESSERA_KEY_ROTATION_DAYS",
+                        format!("{raw:?} is not a number of days from 0 (off) to 3650"),
+                    )
+                })?,
+        };
+
         let encryption_key = get("TESSERA_ENCRYPTION_KEY");
         if let Some(key) = &encryption_key {
             EncryptionKey::parse(key)
@@ -131,6 +147,7 @@ impl Config {
             artifacts,
             public_url,
             listen,
+            key_rotation_days,
             encryption_key,
         })
     }
@@ -366,6 +383,8 @@ mod tests {
             ("TESSERA_PUBLIC_URL", "not a url"),
             ("TESSERA_LISTEN", "localhost"),
             ("TESSERA_ENCRYPTION_KEY", "short"),
+            ("TESSERA_KEY_ROTATION_DAYS", "-1"),
+            ("TESSERA_KEY_ROTATION_DAYS", "soon"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -1,6 +1,7 @@
 //! Random tokens, hashing of stored secrets, and encryption at rest.
 
 mod cipher;
+pub mod signing;
 
 pub use cipher::{EncryptionKey, KeyError};
 

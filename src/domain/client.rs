@@ -1,4 +1,4 @@
-use super::{ClientKey, Invalid, TenantId, Timestamp};
+use super::{ClientKey, Invalid, SigningAlg, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -194,6 +194,8 @@ pub struct Client {
     pub refresh_family_ttl_secs: i64,
     /// RFC 8707 resource indicators (absolute URIs) this client may ask tokens for.
     pub resources: Vec<String>,
+    /// OIDC Dynamic Client Registration `id_token_signed_response_alg`.
+    pub id_token_alg: SigningAlg,
     pub disabled: bool,
     pub created_at: Timestamp,
 }

@@ -145,15 +145,82 @@ impl Consent {
     }
 }
 
-/// A tenant's signing key. The private half is PKCS#8 DER sealed with the encryption key.
+/// A JWS algorithm Tenant keys sign with (RFC 7518 §3, RFC 8037 for EdDSA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlg {
+    ES256,
+    EdDSA,
+    RS256,
+}
+
+impl SigningAlg {
+    /// The default, and the algorithm of every access token.
+    pub const DEFAULT: Self = Self::ES256;
+    pub const ALL: [Self; 3] = [Self::ES256, Self::EdDSA, Self::RS256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+            Self::RS256 => "RS256",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+}
+
+/// Where a key is in its rotation: published before it signs, signing, then published until
+/// everything it signed has expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// In the JWKS; takes over signing at `activates_at`.
+    Next,
+    /// Signs; one per tenant and algorithm.
+    Active,
+    /// In the JWKS until `retires_at`, for tokens it signed; signs nothing.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Next, Self::Active, Self::Retired]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A tenant's signing key. The private half is PKCS#8 (PKCS#1 for RSA) DER sealed with the
+/// encryption key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SigningKey {
     pub tenant_id: TenantId,
     pub kid: String,
-    pub alg: String,
+    pub alg: SigningAlg,
     /// The public key as a JWK (RFC 7517) JSON object.
     pub public_jwk: String,
     pub private_key_sealed: Vec<u8>,
-    pub active: bool,
+    pub state: KeyState,
     pub created_at: Timestamp,
+    /// When a `Next` key starts signing.
+    pub activates_at: Timestamp,
+    /// When a `Retired` key leaves the JWKS.
+    pub retires_at: Option<Timestamp>,
+}
+
+impl SigningKey {
+    /// Whether it belongs in the JWKS at `now`.
+    pub fn is_published(&self, now: Timestamp) -> bool {
+        self.retires_at.is_none_or(|at| now.is_before(at))
+    }
 }

@@ -14,6 +14,7 @@ pub struct Purged {
     pub browser_sessions: u64,
     pub user_sessions: u64,
     pub artifacts: u64,
+    pub retired_keys: u64,
 }
 
 pub async fn run_once(store: &Store, now: Timestamp) -> StoreResult<Purged> {
@@ -24,6 +25,7 @@ pub async fn run_once(store: &Store, now: Timestamp) -> StoreResult<Purged> {
             .artifacts
             .purge_expired(now.plus_secs(-ARTIFACT_RETENTION_SECS), BATCH)
             .await?,
+        retired_keys: store.keys.purge_retired(now, BATCH).await?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! what is implemented.
 
 use super::{scopes::CLAIMS_SUPPORTED, tenant_by_slug};
-use crate::domain::Client;
+use crate::domain::{Client, SigningAlg};
 use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
@@ -39,7 +39,7 @@ pub fn metadata(issuer: &str) -> Value {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -3,7 +3,9 @@
 
 use super::{access_token::AccessClaims, jwt, keys::TenantKeys, scopes};
 use crate::crypto::{random_token, sha256_hex};
-use crate::domain::{AccessTokenRecord, Client, RefreshToken, Tenant, Timestamp, User, UserId};
+use crate::domain::{
+    AccessTokenRecord, Client, RefreshToken, SigningAlg, Tenant, Timestamp, User, UserId,
+};
 use crate::error::AppResult;
 use crate::state::AppState;
 use axum::{
@@ -56,7 +58,10 @@ pub async fn tokens(
     family: Option<Family<'_>>,
     now: Timestamp,
 ) -> AppResult<Issued> {
-    let keys = state.keys.for_tenant(grant.tenant.id).await?;
+    let keys = state
+        .keys
+        .for_alg(grant.tenant.id, grant.client.id_token_alg)
+        .await?;
     let mut issued = access_token(state, &keys, grant, now).await?;
     add_id_token(&mut issued, state, &keys, grant, nonce, now)?;
     if let (Some(family), Some(user)) = (family, grant.user) {
@@ -91,7 +96,7 @@ async fn access_token(
         exp: expires_at.unix(),
         auth_time: grant.auth_time.map(Timestamp::unix),
     };
-    let access_token = jwt::sign(keys, jwt::ACCESS_TOKEN_TYP, &claims)?;
+    let access_token = jwt::sign(keys, SigningAlg::DEFAULT, jwt::ACCESS_TOKEN_TYP, &claims)?;
     let record = AccessTokenRecord {
         jti,
         tenant_id: grant.tenant.id,
@@ -151,13 +156,18 @@ fn add_id_token(
     claims.insert("amr".into(), json!(grant.amr));
     claims.insert(
         "at_hash".into(),
-        json!(left_half_hash(&issued.access_token)),
+        json!(at_hash(grant.client.id_token_alg, &issued.access_token)),
     );
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
     claims.extend(scopes::user_claims(user, grant.scopes));
-    let id_token = jwt::sign(keys, "JWT", &Value::Object(claims))?;
+    let id_token = jwt::sign(
+        keys,
+        grant.client.id_token_alg,
+        "JWT",
+        &Value::Object(claims),
+    )?;
     issued.body.insert("id_token".into(), json!(id_token));
     Ok(())
 }
@@ -211,12 +221,17 @@ async fn add_refresh_token(
     Ok(())
 }
 
-/// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of the SHA-256 (the hash of
-/// ES256) of the token.
-fn left_half_hash(token: &str) -> String {
+/// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of the hash the ID token's
+/// algorithm uses: SHA-256 for ES256 and RS256, SHA-512 for EdDSA with Ed25519 (as OpenID
+/// Foundation conformance tests and common libraries read it).
+fn at_hash(alg: SigningAlg, token: &str) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+    use sha2::{Digest, Sha256, Sha512};
+    match alg {
+        SigningAlg::ES256 | SigningAlg::RS256 => {
+            URL_SAFE_NO_PAD.encode(&Sha256::digest(token.as_bytes())[..16])
+        }
+        SigningAlg::EdDSA => URL_SAFE_NO_PAD.encode(&Sha512::digest(token.as_bytes())[..32]),
+    }
 }

@@ -2,20 +2,32 @@
 //! (RFC 9068).
 
 use super::keys::TenantKeys;
+use crate::crypto::signing;
+use crate::domain::SigningAlg;
 use crate::error::{AppError, AppResult};
 use jsonwebtoken::{Header, Validation};
 use serde::{de::DeserializeOwned, Serialize};
 
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
-pub fn sign<T: Serialize>(keys: &TenantKeys, typ: &str, claims: &T) -> AppResult<String> {
-    let mut header = Header::new(keys.alg);
-    header.kid = Some(keys.kid.clone());
+/// Signs with the tenant's active key of `alg`.
+pub fn sign<T: Serialize>(
+    keys: &TenantKeys,
+    alg: SigningAlg,
+    typ: &str,
+    claims: &T,
+) -> AppResult<String> {
+    let (kid, key) = keys
+        .signer(alg)
+        .ok_or_else(|| AppError::internal(format!("no active {} key", alg.as_str())))?;
+    let mut header = Header::new(signing::algorithm(alg));
+    header.kid = Some(kid.to_owned());
     header.typ = Some(typ.to_owned());
-    jsonwebtoken::encode(&header, claims, &keys.encoding).map_err(AppError::internal)
+    jsonwebtoken::encode(&header, claims, key).map_err(AppError::internal)
 }
 
-/// Checks the signature, `typ`, `iss` and `exp` of a token we issued.
+/// Checks the signature (by a published key of ours, with that key's algorithm), `typ`, `iss`
+/// and `exp` of a token we issued.
 pub fn verify<T: DeserializeOwned>(
     keys: &TenantKeys,
     token: &str,
@@ -35,12 +47,17 @@ pub fn verify<T: DeserializeOwned>(
     {
         return Err("the token is not an access token");
     }
-    let key = header
+    let (alg, key) = header
         .kid
         .as_deref()
-        .and_then(|kid| keys.decoding_key(kid))
+        .and_then(|kid| keys.verifier(kid))
         .ok_or("the token was not signed by this issuer")?;
-    let mut validation = Validation::new(keys.alg);
+    // RFC 8725 §3.1: the key decides the algorithm, never the token's header.
+    let algorithm = signing::algorithm(alg);
+    if header.alg != algorithm {
+        return Err("the token was not signed by this issuer");
+    }
+    let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     validation.leeway = 0;

@@ -1,29 +1,54 @@
-//! Per-tenant signing keys: created on first use, private halves sealed at rest, decrypted
-//! once and cached in memory.
+//! Per-tenant signing keys and their rotation. A key is published in the JWKS before it signs
+//! (state `next`), signs while `active`, and stays published while `retired` until everything
+//! it signed has expired. Private halves are sealed at rest and decrypted once per load.
+//!
+//! Every process keeps a short-lived cache per tenant and reloads it from the store, so keys
+//! created or rotated by another process sharing the store are picked up within
+//! [`CACHE_SECS`]; whichever process first sees a next key's time come promotes it.
 
-use crate::crypto::{sha256_b64url, EncryptionKey};
-use crate::domain::{SigningKey, TenantId, Timestamp};
+use crate::crypto::{signing, EncryptionKey};
+use crate::domain::{KeyState, SigningAlg, SigningKey, TenantId, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::store::{Store, StoreError};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use p256::{elliptic_curve::sec1::ToEncodedPoint, pkcs8::EncodePrivateKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 use std::{collections::HashMap, sync::Arc};
 use tokio::sync::RwLock;
 
+/// How long a process trusts its cached view of a tenant's keys.
+pub const CACHE_SECS: i64 = 60;
+/// How long a retired key stays in the JWKS: longer than any token it signed lives (client
+/// token lifetimes are capped at a day).
+pub const RETIRED_KEY_SECS: i64 = 24 * 3600 + 2 * CACHE_SECS;
+/// How long a rotated-in key is published before it signs: relying parties refresh a JWKS
+/// they cached (ours allows 5 minutes) before they meet a token signed with it.
+pub const PUBLISH_BEFORE_USE_SECS: i64 = 10 * 60;
+
+/// One key the tenant verifies with (and perhaps signs with).
+struct LoadedKey {
+    alg: SigningAlg,
+    decoding: DecodingKey,
+}
+
 pub struct TenantKeys {
-    pub kid: String,
-    pub alg: Algorithm,
-    pub encoding: EncodingKey,
-    verifying: HashMap<String, DecodingKey>,
-    /// The public JWK Set (RFC 7517 §5).
+    /// The active key of each algorithm: its kid and signing key.
+    signing: HashMap<SigningAlg, (String, EncodingKey)>,
+    verifying: HashMap<String, LoadedKey>,
+    /// The public JWK Set (RFC 7517 §5): every published key.
     pub jwks: Value,
+    /// After this the cache is stale: the cache lifetime, or a next key's activation.
+    fresh_until: Timestamp,
 }
 
 impl TenantKeys {
-    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.verifying.get(kid)
+    /// The kid and key that sign with `alg`, if the tenant has such a key.
+    pub fn signer(&self, alg: SigningAlg) -> Option<(&str, &EncodingKey)> {
+        self.signing.get(&alg).map(|(kid, key)| (kid.as_str(), key))
+    }
+
+    /// The key `kid` and its algorithm, if it is published.
+    pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &DecodingKey)> {
+        self.verifying.get(kid).map(|k| (k.alg, &k.decoding))
     }
 }
 
@@ -46,26 +71,29 @@ impl KeyRing {
         }
     }
 
+    /// The tenant's keys, with an active ES256 key (created on first use).
     pub async fn for_tenant(&self, tenant: TenantId) -> AppResult<Arc<TenantKeys>> {
+        let now = Timestamp::now();
         if let Some(keys) = self.cache.read().await.get(&tenant) {
-            return Ok(keys.clone());
-        }
-        let mut stored = self.store.keys.list(tenant).await?;
-        if !stored.iter().any(|k| k.active) {
-            match self
-                .store
-                .keys
-                .insert(tenant, &self.generate_es256(tenant))
-                .await
-            {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
+            if now.is_before(keys.fresh_until) {
+                return Ok(keys.clone());
             }
-            stored = self.store.keys.list(tenant).await?;
         }
-        let keys = Arc::new(self.load(tenant, &stored)?);
-        self.cache.write().await.insert(tenant, keys.clone());
-        Ok(keys)
+        self.reload(tenant, SigningAlg::DEFAULT).await
+    }
+
+    /// The tenant's keys, with an active key of `alg` (created when there is none).
+    pub async fn for_alg(&self, tenant: TenantId, alg: SigningAlg) -> AppResult<Arc<TenantKeys>> {
+        let keys = self.for_tenant(tenant).await?;
+        if keys.signer(alg).is_some() {
+            return Ok(keys);
+        }
+        self.reload(tenant, alg).await
+    }
+
+    /// Makes sure the tenant can sign with `alg` now.
+    pub async fn ensure_alg(&self, tenant: TenantId, alg: SigningAlg) -> AppResult<()> {
+        self.for_alg(tenant, alg).await.map(|_| ())
     }
 
     /// Creates the tenant's first key now rather than on the first sign-in.
@@ -73,65 +101,130 @@ impl KeyRing {
         self.for_tenant(tenant).await.map(|_| ())
     }
 
-    fn load(&self, tenant: TenantId, stored: &[SigningKey]) -> AppResult<TenantKeys> {
-        let active = stored
-            .iter()
-            .find(|k| k.active)
-            .ok_or_else(|| AppError::internal("no active signing key"))?;
-        let der = self
-            .sealing
-            .open(
-                &active.private_key_sealed,
-                &sealing_context(tenant, &active.kid),
-            )
-            .map_err(|e| AppError::internal(format!("signing key {}: {e}", active.kid)))?;
+    /// Starts a rotation: a new key of `alg`, published now, signing from `activates_at` on.
+    pub async fn rotate(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        activates_at: Timestamp,
+    ) -> AppResult<SigningKey> {
+        let key = self.generate(tenant, alg, KeyState::Next, activates_at);
+        match self.store.keys.insert(tenant, &key).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(AppError::Conflict(format!(
+                    "a rotation of the {} key is already under way; it completes when the next key activates",
+                    alg.as_str()
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.reload(tenant, SigningAlg::DEFAULT).await?;
+        Ok(key)
+    }
+
+    /// Loads the tenant's keys from the store, first promoting next keys whose time has come
+    /// and creating an active key of `required` when there is none.
+    async fn reload(&self, tenant: TenantId, required: SigningAlg) -> AppResult<Arc<TenantKeys>> {
+        let now = Timestamp::now();
+        let mut stored = self.store.keys.list(tenant).await?;
+        let mut changed = false;
+        for key in &stored {
+            if key.state == KeyState::Next && !now.is_before(key.activates_at) {
+                let retire_until = now.plus_secs(RETIRED_KEY_SECS);
+                self.store
+                    .keys
+                    .promote(tenant, key.alg, &key.kid, retire_until)
+                    .await?;
+                changed = true;
+            }
+        }
+        let has_active = |keys: &[SigningKey]| {
+            keys.iter()
+                .any(|k| k.alg == required && k.state == KeyState::Active)
+        };
+        if changed {
+            stored = self.store.keys.list(tenant).await?;
+        }
+        if !has_active(&stored) {
+            let first = self.generate(tenant, required, KeyState::Active, now);
+            match self.store.keys.insert(tenant, &first).await {
+                // Another process created it at the same moment: use theirs.
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            stored = self.store.keys.list(tenant).await?;
+        }
+        let keys = Arc::new(self.load(tenant, &stored, now)?);
+        self.cache.write().await.insert(tenant, keys.clone());
+        Ok(keys)
+    }
+
+    fn load(
+        &self,
+        tenant: TenantId,
+        stored: &[SigningKey],
+        now: Timestamp,
+    ) -> AppResult<TenantKeys> {
+        let mut signing = HashMap::new();
         let mut verifying = HashMap::new();
         let mut public = Vec::new();
-        for key in stored {
+        let mut fresh_until = now.plus_secs(CACHE_SECS);
+        for key in stored.iter().filter(|k| k.is_published(now)) {
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(AppError::internal)?;
-            let (Some(x), Some(y)) = (jwk["x"].as_str(), jwk["y"].as_str()) else {
-                return Err(AppError::internal(format!(
-                    "signing key {} has no EC coordinates",
-                    key.kid
-                )));
-            };
+            let decoding = signing::decoding_key(&jwk)
+                .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
             verifying.insert(
                 key.kid.clone(),
-                DecodingKey::from_ec_components(x, y).map_err(AppError::internal)?,
+                LoadedKey {
+                    alg: key.alg,
+                    decoding,
+                },
             );
             public.push(jwk);
+            match key.state {
+                KeyState::Active => {
+                    let der = self
+                        .sealing
+                        .open(&key.private_key_sealed, &sealing_context(tenant, &key.kid))
+                        .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
+                    signing.insert(
+                        key.alg,
+                        (key.kid.clone(), signing::encoding_key(key.alg, &der)),
+                    );
+                }
+                KeyState::Next => fresh_until = fresh_until.min(key.activates_at),
+                KeyState::Retired => {}
+            }
         }
         Ok(TenantKeys {
-            kid: active.kid.clone(),
-            alg: Algorithm::ES256,
-            encoding: EncodingKey::from_ec_der(&der),
+            signing,
             verifying,
             jwks: json!({ "keys": public }),
+            fresh_until,
         })
     }
 
-    fn generate_es256(&self, tenant: TenantId) -> SigningKey {
-        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let point = secret.public_key().to_encoded_point(false);
-        let x = URL_SAFE_NO_PAD.encode(point.x().expect("uncompressed point has x"));
-        let y = URL_SAFE_NO_PAD.encode(point.y().expect("uncompressed point has y"));
-        // RFC 7638 thumbprint: required members in lexicographic order, no whitespace.
-        let thumbprint = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = sha256_b64url(thumbprint.as_bytes());
-        let jwk = json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256" });
-        let der = secret
-            .to_pkcs8_der()
-            .expect("a fresh P-256 key encodes as PKCS#8");
+    fn generate(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        state: KeyState,
+        activates_at: Timestamp,
+    ) -> SigningKey {
+        let pair = signing::generate(alg);
         SigningKey {
             tenant_id: tenant,
             private_key_sealed: self
                 .sealing
-                .seal(der.as_bytes(), &sealing_context(tenant, &kid)),
-            kid,
-            alg: "ES256".into(),
-            public_jwk: jwk.to_string(),
-            active: true,
+                .seal(&pair.private_der, &sealing_context(tenant, &pair.kid)),
+            kid: pair.kid,
+            alg,
+            public_jwk: pair.public_jwk.to_string(),
+            state,
             created_at: Timestamp::now(),
+            activates_at,
+            retires_at: None,
         }
     }
 }

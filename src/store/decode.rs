@@ -3,7 +3,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
-    ClientType, Email, GrantType, Outcome, RedirectUri, TenantSlug, TenantStatus, TokenAuthMethod,
+    ClientType, Email, GrantType, KeyState, Outcome, RedirectUri, SigningAlg, TenantSlug,
+    TenantStatus, TokenAuthMethod,
 };
 use std::str::FromStr;
 
@@ -54,4 +55,12 @@ pub fn outcome(raw: &str) -> StoreResult<Outcome> {
         "failure" => Ok(Outcome::Failure),
         _ => Err(corrupt("audit outcome", raw)),
     }
+}
+
+pub fn signing_alg(raw: &str) -> StoreResult<SigningAlg> {
+    SigningAlg::parse(raw).ok_or_else(|| corrupt("signing algorithm", raw))
+}
+
+pub fn key_state(raw: &str) -> StoreResult<KeyState> {
+    KeyState::parse(raw).ok_or_else(|| corrupt("key state", raw))
 }

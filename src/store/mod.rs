@@ -14,8 +14,8 @@ pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    LoginFlow, RefreshToken, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
-    UserSession,
+    LoginFlow, RefreshToken, SigningAlg, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User,
+    UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -70,6 +70,8 @@ pub trait TenantRepo: Send + Sync {
     async fn create(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// One page of all tenants in creation order, after the tenant `after`.
+    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>>;
 }
 
 #[async_trait]
@@ -120,8 +122,23 @@ pub trait ConsentRepo: Send + Sync {
 
 #[async_trait]
 pub trait SigningKeyRepo: Send + Sync {
+    /// `Conflict` when the tenant already has an active key, or a next key, of its algorithm.
     async fn insert(&self, tenant: TenantId, key: &SigningKey) -> StoreResult<()>;
+    /// Every key of the tenant, newest first.
     async fn list(&self, tenant: TenantId) -> StoreResult<Vec<SigningKey>>;
+    /// Makes the next key `kid` the active one of `alg`, retiring the active key (published
+    /// until `retire_until`). False when `kid` is not a next key (any more): another process
+    /// promoted it first.
+    async fn promote(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        kid: &str,
+        retire_until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Housekeeping across all tenants: deletes at most `limit` retired keys whose time in the
+    /// JWKS ended before `before`; returns how many.
+    async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 #[async_trait]

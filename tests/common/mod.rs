@@ -130,6 +130,7 @@ impl TestServer {
             grants,
             scopes: &scopes,
             resources: &resources,
+            id_token_alg: tessera::domain::SigningAlg::ES256,
         };
         let (_, secret) = tessera::admin::clients::create(&self.state, &Actor::Cli, &tenant, new)
             .await

@@ -70,6 +70,25 @@ impl TenantRepo for MongoStore {
             .map(TenantDoc::into_tenant)
             .transpose()
     }
+
+    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        let filter = match after {
+            Some(after) => doc! { "id": { "$gt": after.to_string() } },
+            None => doc! {},
+        };
+        let cursor = self
+            .collection::<TenantDoc>("tenants")
+            .find(filter)
+            .sort(doc! { "id": 1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(TenantDoc::into_tenant)
+            .collect()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -229,6 +248,7 @@ struct ClientDoc {
     refresh_token_ttl_secs: i64,
     refresh_family_ttl_secs: i64,
     resources: Vec<String>,
+    id_token_signed_response_alg: String,
     disabled: bool,
     created_at: DateTime,
     updated_at: DateTime,
@@ -254,6 +274,7 @@ impl ClientDoc {
             refresh_token_ttl_secs: self.refresh_token_ttl_secs,
             refresh_family_ttl_secs: self.refresh_family_ttl_secs,
             resources: self.resources,
+            id_token_alg: decode::signing_alg(&self.id_token_signed_response_alg)?,
             disabled: self.disabled,
             created_at: timestamp(self.created_at),
         })
@@ -290,6 +311,7 @@ impl ClientRepo for MongoStore {
             refresh_token_ttl_secs: client.refresh_token_ttl_secs,
             refresh_family_ttl_secs: client.refresh_family_ttl_secs,
             resources: client.resources.clone(),
+            id_token_signed_response_alg: client.id_token_alg.as_str().into(),
             disabled: client.disabled,
             created_at: date(client.created_at),
             updated_at: date(client.created_at),

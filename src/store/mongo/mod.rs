@@ -112,12 +112,17 @@ impl MongoStore {
                 "signing_keys",
                 vec![
                     unique(doc! { "tenant_id": 1, "kid": 1 }),
-                    // One signing key per algorithm at a time: two processes creating a
-                    // tenant's first key cannot both win.
+                    // One active and at most one next key per algorithm: processes creating or
+                    // rotating keys at the same moment cannot both win.
                     index(doc! { "tenant_id": 1, "alg": 1 }, |o| {
-                        o.name = Some("one_active_key_per_alg".into());
+                        o.name = Some("one_active_key".into());
                         o.unique = Some(true);
-                        o.partial_filter_expression = Some(doc! { "active": true });
+                        o.partial_filter_expression = Some(doc! { "state": "active" });
+                    }),
+                    index(doc! { "tenant_id": 1, "alg": 1 }, |o| {
+                        o.name = Some("one_next_key".into());
+                        o.unique = Some(true);
+                        o.partial_filter_expression = Some(doc! { "state": "next" });
                     }),
                 ],
             ),
@@ -177,9 +182,21 @@ impl MongoStore {
 
     /// Deletes at most `limit` documents of `collection` that expired before `before`.
     async fn purge(&self, collection: &str, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.purge_where(collection, "expires_at", before, limit)
+            .await
+    }
+
+    /// Deletes at most `limit` documents of `collection` whose time `field` is before `before`.
+    async fn purge_where(
+        &self,
+        collection: &str,
+        field: &str,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
         let expired: Vec<Document> = self
             .collection::<Document>(collection)
-            .find(doc! { "expires_at": { "$lt": date(before) } })
+            .find(doc! { field: { "$lt": date(before) } })
             .projection(doc! { "_id": 1 })
             .limit(i64::from(limit))
             .await

@@ -1,6 +1,7 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
 use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
 };
@@ -175,8 +176,10 @@ struct SigningKeyDoc {
     alg: String,
     public_jwk: String,
     private_key_sealed: Binary,
-    active: bool,
+    state: String,
     created_at: DateTime,
+    activates_at: DateTime,
+    retires_at: Option<DateTime>,
 }
 
 #[async_trait]
@@ -185,14 +188,16 @@ impl SigningKeyRepo for MongoStore {
         let document = SigningKeyDoc {
             tenant_id: tenant.to_string(),
             kid: k.kid.clone(),
-            alg: k.alg.clone(),
+            alg: k.alg.as_str().into(),
             public_jwk: k.public_jwk.clone(),
             private_key_sealed: Binary {
                 subtype: BinarySubtype::Generic,
                 bytes: k.private_key_sealed.clone(),
             },
-            active: k.active,
+            state: k.state.as_str().into(),
             created_at: date(k.created_at),
+            activates_at: date(k.activates_at),
+            retires_at: k.retires_at.map(date),
         };
         self.collection::<SigningKeyDoc>("signing_keys")
             .insert_one(document)
@@ -215,14 +220,58 @@ impl SigningKeyRepo for MongoStore {
                 Ok(SigningKey {
                     tenant_id: parse(&k.tenant_id)?,
                     kid: k.kid,
-                    alg: k.alg,
+                    alg: decode::signing_alg(&k.alg)?,
                     public_jwk: k.public_jwk,
                     private_key_sealed: k.private_key_sealed.bytes,
-                    active: k.active,
+                    state: decode::key_state(&k.state)?,
                     created_at: timestamp(k.created_at),
+                    activates_at: timestamp(k.activates_at),
+                    retires_at: k.retires_at.map(timestamp),
                 })
             })
             .collect()
+    }
+
+    /// Two single-document steps, safe without a transaction: the active key is retired only
+    /// while `kid` is still the next key, and only `kid` itself can then become active (the
+    /// unique index on active keys refuses a second). A reader between the steps finds no
+    /// active key but the next one, and promotes that same key.
+    async fn promote(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        kid: &str,
+        retire_until: Timestamp,
+    ) -> StoreResult<bool> {
+        let keys = self.collection::<SigningKeyDoc>("signing_keys");
+        let next = scoped(tenant, doc! { "kid": kid, "state": "next" });
+        if keys
+            .find_one(next.clone())
+            .await
+            .map_err(unavailable)?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        keys.update_many(
+            scoped(
+                tenant,
+                doc! { "alg": alg.as_str(), "state": "active", "kid": { "$ne": kid } },
+            ),
+            doc! { "$set": { "state": "retired", "retires_at": date(retire_until) } },
+        )
+        .await
+        .map_err(unavailable)?;
+        let done = keys
+            .update_one(next, doc! { "$set": { "state": "active" } })
+            .await
+            .map_err(conflict("active signing key"))?;
+        Ok(done.modified_count == 1)
+    }
+
+    async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.purge_where("signing_keys", "retires_at", before, limit)
+            .await
     }
 }
 

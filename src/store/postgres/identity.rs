@@ -62,6 +62,18 @@ impl TenantRepo for PostgresStore {
             .map(|r| tenant_from_row(&r))
             .transpose()
     }
+
+    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tenants WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(tenant_from_row).collect()
+    }
 }
 
 fn user_from_row(row: &PgRow) -> StoreResult<User> {
@@ -227,6 +239,7 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
         refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
         resources,
+        id_token_alg: decode::signing_alg(row.get("id_token_signed_response_alg"))?,
         disabled: row.get("disabled"),
         created_at: timestamp(row.get("created_at")),
     })
@@ -247,8 +260,9 @@ impl ClientRepo for PostgresStore {
             "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
                                   grant_types, scopes, require_pkce, require_consent, auth_method,
                                   access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  refresh_family_ttl_secs, resources, disabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)",
+                                  refresh_family_ttl_secs, resources, id_token_signed_response_alg,
+                                  disabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
         )
         .bind(tenant.as_uuid())
         .bind(client.key.as_uuid())
@@ -267,6 +281,7 @@ impl ClientRepo for PostgresStore {
         .bind(client.refresh_token_ttl_secs)
         .bind(client.refresh_family_ttl_secs)
         .bind(Json(&client.resources))
+        .bind(client.id_token_alg.as_str())
         .bind(client.disabled)
         .bind(at(client.created_at))
         .execute(&mut *tx)

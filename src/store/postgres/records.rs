@@ -1,6 +1,7 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
 use super::{at, purge, timestamp, PostgresStore};
+use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
 };
@@ -164,16 +165,19 @@ impl SigningKeyRepo for PostgresStore {
             .map_err(|e| StoreError::Corrupt(format!("public JWK: {e}")))?;
         let mut tx = self.scoped(tenant).await?;
         sqlx::query(
-            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, active, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, state,
+                                       created_at, activates_at, retires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(tenant.as_uuid())
         .bind(&k.kid)
-        .bind(&k.alg)
+        .bind(k.alg.as_str())
         .bind(Json(jwk))
         .bind(&k.private_key_sealed)
-        .bind(k.active)
+        .bind(k.state.as_str())
         .bind(at(k.created_at))
+        .bind(at(k.activates_at))
+        .bind(k.retires_at.map(at))
         .execute(&mut *tx)
         .await
         .map_err(conflict("signing key"))?;
@@ -190,21 +194,74 @@ impl SigningKeyRepo for PostgresStore {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|row| {
                 let Json(jwk): Json<serde_json::Value> = row.get("public_jwk");
-                SigningKey {
+                Ok(SigningKey {
                     tenant_id: row.get::<Uuid, _>("tenant_id").into(),
                     kid: row.get("kid"),
-                    alg: row.get("alg"),
+                    alg: decode::signing_alg(row.get("alg"))?,
                     public_jwk: jwk.to_string(),
                     private_key_sealed: row.get("private_key_sealed"),
-                    active: row.get("active"),
+                    state: decode::key_state(row.get("state"))?,
                     created_at: timestamp(row.get("created_at")),
-                }
+                    activates_at: timestamp(row.get("activates_at")),
+                    retires_at: row
+                        .get::<Option<OffsetDateTime>, _>("retires_at")
+                        .map(timestamp),
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    async fn promote(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        kid: &str,
+        retire_until: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'retired', retires_at = $1
+             WHERE tenant_id = $2 AND alg = $3 AND state = 'active' AND kid <> $4",
+        )
+        .bind(at(retire_until))
+        .bind(tenant.as_uuid())
+        .bind(alg.as_str())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let promoted = sqlx::query(
+            "UPDATE signing_keys SET state = 'active' WHERE tenant_id = $1 AND kid = $2 AND state = 'next'",
+        )
+        .bind(tenant.as_uuid())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        if promoted {
+            tx.commit().await.map_err(unavailable)?;
+        }
+        Ok(promoted)
+    }
+
+    async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let mut tx = self.housekeeping().await?;
+        let done = sqlx::query(
+            "DELETE FROM signing_keys WHERE ctid IN
+               (SELECT ctid FROM signing_keys WHERE retires_at < $1 LIMIT $2)",
+        )
+        .bind(at(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -58,6 +58,19 @@ impl TenantRepo for SqliteStore {
             .map(|r| tenant_from_row(&r))
             .transpose()
     }
+
+    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        let after = after.map(|a| a.to_string());
+        let rows =
+            sqlx::query("SELECT * FROM tenants WHERE (? IS NULL OR id > ?) ORDER BY id LIMIT ?")
+                .bind(&after)
+                .bind(&after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        rows.iter().map(tenant_from_row).collect()
+    }
 }
 
 fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
@@ -212,6 +225,7 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         refresh_token_ttl_secs: row.get("refresh_token_ttl_secs"),
         refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
         resources: from_json(row.get("resources"))?,
+        id_token_alg: decode::signing_alg(row.get("id_token_signed_response_alg"))?,
         disabled: row.get("disabled"),
         created_at: Timestamp::from_unix(row.get("created_at")),
     })
@@ -231,8 +245,9 @@ impl ClientRepo for SqliteStore {
             "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
                                   grant_types, scopes, require_pkce, require_consent, auth_method,
                                   access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  refresh_family_ttl_secs, resources, disabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  refresh_family_ttl_secs, resources, id_token_signed_response_alg,
+                                  disabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant.to_string())
         .bind(client.key.to_string())
@@ -251,6 +266,7 @@ impl ClientRepo for SqliteStore {
         .bind(client.refresh_token_ttl_secs)
         .bind(client.refresh_family_ttl_secs)
         .bind(to_json(&client.resources))
+        .bind(client.id_token_alg.as_str())
         .bind(client.disabled)
         .bind(client.created_at.unix())
         .bind(client.created_at.unix())

@@ -1,6 +1,7 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
 use super::{purge, SqliteStore};
+use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
 };
@@ -145,16 +146,19 @@ impl ConsentRepo for SqliteStore {
 impl SigningKeyRepo for SqliteStore {
     async fn insert(&self, tenant: TenantId, k: &SigningKey) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, active, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys (tenant_id, kid, alg, public_jwk, private_key_sealed, state,
+                                       created_at, activates_at, retires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant.to_string())
         .bind(&k.kid)
-        .bind(&k.alg)
+        .bind(k.alg.as_str())
         .bind(&k.public_jwk)
         .bind(&k.private_key_sealed)
-        .bind(k.active)
+        .bind(k.state.as_str())
         .bind(k.created_at.unix())
+        .bind(k.activates_at.unix())
+        .bind(k.retires_at.map(Timestamp::unix))
         .execute(&self.pool)
         .await
         .map_err(conflict("signing key"))?;
@@ -174,14 +178,66 @@ impl SigningKeyRepo for SqliteStore {
                 Ok(SigningKey {
                     tenant_id: parse(row.get("tenant_id"))?,
                     kid: row.get("kid"),
-                    alg: row.get("alg"),
+                    alg: decode::signing_alg(row.get("alg"))?,
                     public_jwk: row.get("public_jwk"),
                     private_key_sealed: row.get("private_key_sealed"),
-                    active: row.get("active"),
+                    state: decode::key_state(row.get("state"))?,
                     created_at: Timestamp::from_unix(row.get("created_at")),
+                    activates_at: Timestamp::from_unix(row.get("activates_at")),
+                    retires_at: row
+                        .get::<Option<i64>, _>("retires_at")
+                        .map(Timestamp::from_unix),
                 })
             })
             .collect()
+    }
+
+    async fn promote(
+        &self,
+        tenant: TenantId,
+        alg: SigningAlg,
+        kid: &str,
+        retire_until: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'retired', retires_at = ?
+             WHERE tenant_id = ? AND alg = ? AND state = 'active' AND kid <> ?",
+        )
+        .bind(retire_until.unix())
+        .bind(tenant.to_string())
+        .bind(alg.as_str())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let promoted = sqlx::query(
+            "UPDATE signing_keys SET state = 'active' WHERE tenant_id = ? AND kid = ? AND state = 'next'",
+        )
+        .bind(tenant.to_string())
+        .bind(kid)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        if promoted {
+            tx.commit().await.map_err(unavailable)?;
+        }
+        Ok(promoted)
+    }
+
+    async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM signing_keys WHERE rowid IN
+               (SELECT rowid FROM signing_keys WHERE retires_at < ? LIMIT ?)",
+        )
+        .bind(before.unix())
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
     }
 }
 

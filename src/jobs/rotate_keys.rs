@@ -1,0 +1,59 @@
+//! Rotates signing keys on a schedule: an active key older than the configured age gets a
+//! successor, published now and signing after [`PUBLISH_BEFORE_USE_SECS`]. Every process may
+//! run it; the store lets only one successor per key exist.
+
+use crate::domain::{KeyState, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::oidc::keys::PUBLISH_BEFORE_USE_SECS;
+use crate::state::AppState;
+use std::time::Duration;
+
+const EVERY: Duration = Duration::from_secs(3600);
+const TENANTS_PER_PAGE: u32 = 100;
+
+/// Starts the rotations due at `now` for keys older than `max_age_secs`; returns how many.
+pub async fn run_once(state: &AppState, now: Timestamp, max_age_secs: i64) -> AppResult<u32> {
+    let mut started = 0;
+    let mut after = None;
+    loop {
+        let tenants = state.store.tenants.list(after, TENANTS_PER_PAGE).await?;
+        for tenant in &tenants {
+            let keys = state.store.keys.list(tenant.id).await?;
+            let due = keys.iter().filter(|k| {
+                k.state == KeyState::Active
+                    && !now.is_before(k.activates_at.plus_secs(max_age_secs))
+                    && !keys
+                        .iter()
+                        .any(|n| n.alg == k.alg && n.state == KeyState::Next)
+            });
+            for key in due {
+                let activates_at = now.plus_secs(PUBLISH_BEFORE_USE_SECS);
+                match state.keys.rotate(tenant.id, key.alg, activates_at).await {
+                    Ok(_) => started += 1,
+                    // Another process started the same rotation.
+                    Err(AppError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        match tenants.last() {
+            Some(last) if tenants.len() == TENANTS_PER_PAGE as usize => after = Some(last.id),
+            _ => return Ok(started),
+        }
+    }
+}
+
+/// Runs for the life of the server when rotation is configured.
+pub async fn run_forever(state: AppState, max_age_days: u32) {
+    let max_age_secs = i64::from(max_age_days) * 24 * 3600;
+    let mut ticks = tokio::time::interval(EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match run_once(&state, Timestamp::now(), max_age_secs).await {
+            Ok(0) => {}
+            Ok(started) => tracing::info!(started, "signing-key rotations started"),
+            Err(e) => tracing::warn!(error = %e, "rotating signing keys failed; will retry"),
+        }
+    }
+}
