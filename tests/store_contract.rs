@@ -72,6 +72,10 @@ macro_rules! main_store_suite {
             refresh_tokens_rotate_once_and_stay_in_their_tenant,
             concurrent_rotations_have_exactly_one_winner,
             revoking_a_family_revokes_its_refresh_and_access_tokens,
+            ending_a_sign_in_revokes_its_bound_tokens_only,
+            ephemeral_records_are_taken_once_and_swapped_by_version,
+            concurrent_takes_have_exactly_one_winner,
+            clients_are_updated_and_listed_within_their_tenant,
         );
     };
 }
@@ -89,6 +93,9 @@ contract_suite!(redis;
     refresh_tokens_rotate_once_and_stay_in_their_tenant,
     concurrent_rotations_have_exactly_one_winner,
     revoking_a_family_revokes_its_refresh_and_access_tokens,
+    ending_a_sign_in_revokes_its_bound_tokens_only,
+    ephemeral_records_are_taken_once_and_swapped_by_version,
+    concurrent_takes_have_exactly_one_winner,
 );
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
@@ -123,6 +130,12 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         refresh_family_ttl_secs: 30 * 86400,
         resources: vec!["https://api.example/".into()],
         id_token_alg: SigningAlg::EdDSA,
+        require_par: true,
+        post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example/bye").unwrap()],
+        backchannel_logout_uri: Some("https://app.example/backchannel".into()),
+        jwks: Some(r#"{"keys":[]}"#.into()),
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
         disabled: false,
         created_at: Timestamp::now(),
     }
@@ -1019,6 +1032,7 @@ fn refresh(tenant: &Tenant, user: &User, hash: &str, family: &str) -> RefreshTok
         family_expires_at: now.plus_secs(86400),
         rotated_at: None,
         revoked_at: None,
+        session_bound: true,
     }
 }
 
@@ -1240,4 +1254,228 @@ async fn revoking_a_family_revokes_its_refresh_and_access_tokens(store: &Store) 
     assert!(revoked("at-1").await);
     assert!(!revoked("at-2").await);
     assert!(!revoked("at-3").await);
+}
+
+async fn clients_are_updated_and_listed_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let mut app = client(&a, "zeta-app");
+    store.clients.create(a.id, &app).await.unwrap();
+    store
+        .clients
+        .create(a.id, &client(&a, "alpha-app"))
+        .await
+        .unwrap();
+    app.name = "Renamed".into();
+    app.previous_secret_hash = app.secret_hash.clone();
+    app.previous_secret_expires_at = Some(Timestamp::from_unix(1_900_000_000));
+    app.secret_hash = Some("cd".repeat(32));
+    store.clients.update(a.id, &app).await.unwrap();
+    assert_eq!(
+        store.clients.by_client_id(a.id, "zeta-app").await.unwrap(),
+        Some(app.clone()),
+        "every setting survives the update"
+    );
+    assert!(
+        matches!(
+            store.clients.update(b.id, &app).await,
+            Err(StoreError::NotFound)
+        ),
+        "another tenant cannot update it"
+    );
+    let listed: Vec<String> = store
+        .clients
+        .list(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(listed, ["alpha-app", "zeta-app"]);
+    assert!(store.clients.list(b.id).await.unwrap().is_empty());
+}
+
+async fn ending_a_sign_in_revokes_its_bound_tokens_only(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let bob = user(store, &b, "bob@example.com").await;
+    let artifacts = &store.artifacts;
+    let bound = |t: &Tenant, u: &User, hash: &str, family: &str, session: &str, bound: bool| {
+        let mut token = refresh(t, u, hash, family);
+        token.session_id = session.into();
+        token.session_bound = bound;
+        token
+    };
+    for token in [
+        bound(&a, &alice, "online-1", "fam-online", "s1", true),
+        bound(&a, &alice, "online-2", "fam-online", "s1", true),
+        bound(&a, &alice, "offline", "fam-offline", "s1", false),
+        bound(&a, &alice, "elsewhere", "fam-elsewhere", "s2", true),
+    ] {
+        artifacts.put_refresh_token(a.id, &token).await.unwrap();
+    }
+    artifacts
+        .put_refresh_token(b.id, &bound(&b, &bob, "b", "fam-online", "s1", true))
+        .await
+        .unwrap();
+    let mut access = token(&a, &alice, "at-online", None);
+    access.family_id = Some("fam-online".into());
+    artifacts.record_access_token(a.id, &access).await.unwrap();
+
+    let at = Timestamp::now();
+    assert_eq!(
+        artifacts
+            .revoke_session_tokens(a.id, "s1", at)
+            .await
+            .unwrap(),
+        3,
+        "two refresh tokens and an access token of the bound family"
+    );
+    let revoked = |tenant: &Tenant, hash: &'static str| {
+        let id = tenant.id;
+        async move {
+            artifacts
+                .refresh_token(id, hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        }
+    };
+    assert!(revoked(&a, "online-1").await && revoked(&a, "online-2").await);
+    assert!(
+        !revoked(&a, "offline").await,
+        "offline access outlives the sign-in"
+    );
+    assert!(!revoked(&a, "elsewhere").await, "another sign-in");
+    assert!(!revoked(&b, "b").await, "another tenant");
+    assert!(artifacts
+        .access_token(a.id, "at-online")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert_eq!(
+        artifacts
+            .revoke_session_tokens(a.id, "none", at)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn ephemeral_records_are_taken_once_and_swapped_by_version(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let artifacts = &store.artifacts;
+    let later = Timestamp::now().plus_secs(600);
+    artifacts
+        .put_ephemeral(a.id, "par", "k1", r#"{"v":1}"#, later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        artifacts
+            .put_ephemeral(a.id, "par", "k1", "{}", later)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    artifacts
+        .put_ephemeral(a.id, "device", "k1", "{}", later)
+        .await
+        .expect("kinds are separate");
+    assert_eq!(
+        artifacts.get_ephemeral(b.id, "par", "k1").await.unwrap(),
+        None
+    );
+    let found = artifacts
+        .get_ephemeral(a.id, "par", "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.value.as_str(), found.version, found.expires_at),
+        (r#"{"v":1}"#, 1, later)
+    );
+
+    assert!(!artifacts
+        .swap_ephemeral(a.id, "par", "k1", 2, "stale")
+        .await
+        .unwrap());
+    assert!(!artifacts
+        .swap_ephemeral(b.id, "par", "k1", 1, "other tenant")
+        .await
+        .unwrap());
+    assert!(artifacts
+        .swap_ephemeral(a.id, "par", "k1", 1, r#"{"v":2}"#)
+        .await
+        .unwrap());
+    assert!(
+        !artifacts
+            .swap_ephemeral(a.id, "par", "k1", 1, "again")
+            .await
+            .unwrap(),
+        "the version moved on"
+    );
+    assert_eq!(
+        artifacts.take_ephemeral(b.id, "par", "k1").await.unwrap(),
+        None
+    );
+    let taken = artifacts
+        .take_ephemeral(a.id, "par", "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.value.as_str(), taken.version), (r#"{"v":2}"#, 2));
+    assert_eq!(
+        artifacts.take_ephemeral(a.id, "par", "k1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        artifacts.get_ephemeral(a.id, "par", "k1").await.unwrap(),
+        None
+    );
+
+    let past = Timestamp::now().plus_secs(-5);
+    artifacts
+        .put_ephemeral(a.id, "par", "old", "{}", past)
+        .await
+        .unwrap();
+    assert_eq!(
+        artifacts.get_ephemeral(a.id, "par", "old").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        artifacts.take_ephemeral(a.id, "par", "old").await.unwrap(),
+        None
+    );
+    assert!(!artifacts
+        .swap_ephemeral(a.id, "par", "old", 1, "{}")
+        .await
+        .unwrap());
+}
+
+async fn concurrent_takes_have_exactly_one_winner(store: &Store) {
+    let a = tenant(store, "alpha").await;
+    store
+        .artifacts
+        .put_ephemeral(a.id, "par", "raced", "{}", Timestamp::now().plus_secs(60))
+        .await
+        .unwrap();
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .artifacts
+                .take_ephemeral(a.id, "par", "raced")
+                .await
+                .unwrap()
+        })
+    });
+    let mut winners = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
 }

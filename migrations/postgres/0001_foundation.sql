@@ -68,6 +68,14 @@ CREATE TABLE clients (
     refresh_token_ttl_secs  bigint NOT NULL,
     refresh_family_ttl_secs bigint NOT NULL,
     id_token_signed_response_alg text NOT NULL DEFAULT 'ES256',
+    require_pushed_authorization_requests boolean NOT NULL DEFAULT false,
+    post_logout_redirect_uris jsonb NOT NULL DEFAULT '[]',
+    backchannel_logout_uri  text,
+    -- The client's public keys (a JWK Set) for private_key_jwt authentication.
+    jwks                    jsonb,
+    -- A rotated-out secret keeps working until its grace period ends.
+    previous_secret_hash    text,
+    previous_secret_expires_at timestamptz,
     -- RFC 8707 resource indicators the client may ask tokens for.
     resources               jsonb NOT NULL DEFAULT '[]',
     disabled                boolean NOT NULL DEFAULT false,
@@ -185,9 +193,26 @@ CREATE TABLE refresh_tokens (
     expires_at   timestamptz NOT NULL,
     rotated_at   timestamptz,
     revoked_at   timestamptz,
+    -- The browser sign-in whose end revokes the token (NULL for offline access).
+    bound_session_id text,
     PRIMARY KEY (tenant_id, token_hash)
 );
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens (tenant_id, family_id);
+CREATE INDEX refresh_tokens_by_session ON refresh_tokens (tenant_id, bound_session_id)
+    WHERE bound_session_id IS NOT NULL;
+
+-- Short-lived records looked up only by key: pushed authorization requests, device grants and
+-- their user codes, replay markers. `version` guards compare-and-set updates.
+CREATE TABLE ephemeral (
+    tenant_id   uuid NOT NULL,
+    kind        text NOT NULL,
+    key         text NOT NULL,
+    value       text NOT NULL,
+    version     bigint NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, kind, key)
+);
+CREATE INDEX ephemeral_by_expiry ON ephemeral (expires_at);
 CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
 
 -- Not tenant-scoped: one browser may be signed in to several tenants.
@@ -204,7 +229,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['users', 'role_assignments', 'clients', 'user_sessions', 'consents',
                              'signing_keys', 'audit_events', 'login_flows', 'authorization_codes',
-                             'access_tokens', 'refresh_tokens']
+                             'access_tokens', 'refresh_tokens', 'ephemeral']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
@@ -212,7 +237,7 @@ BEGIN
                         WITH CHECK (tenant_id = tessera_current_tenant())', t);
     END LOOP;
     FOREACH t IN ARRAY ARRAY['user_sessions', 'login_flows', 'authorization_codes', 'access_tokens',
-                             'refresh_tokens', 'signing_keys']
+                             'refresh_tokens', 'signing_keys', 'ephemeral']
     LOOP
         EXECUTE format('CREATE POLICY housekeeping_read ON %I FOR SELECT USING (tessera_housekeeping())', t);
         EXECUTE format('CREATE POLICY housekeeping_delete ON %I FOR DELETE USING (tessera_housekeeping())', t);

@@ -97,6 +97,12 @@ pub async fn create(
         refresh_family_ttl_secs: tenant.settings.refresh_absolute_secs,
         resources,
         id_token_alg: new.id_token_alg,
+        require_par: false,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        jwks: None,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
         disabled: false,
         created_at: Timestamp::now(),
     };

@@ -196,6 +196,17 @@ pub struct Client {
     pub resources: Vec<String>,
     /// OIDC Dynamic Client Registration `id_token_signed_response_alg`.
     pub id_token_alg: SigningAlg,
+    /// RFC 9126 §6: authorization requests must be pushed first.
+    pub require_par: bool,
+    /// OIDC RP-Initiated Logout §2: where the client may ask to go after signing out.
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// OIDC Back-Channel Logout §2.2: where logout tokens are posted.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client's public keys (a JWK Set, JSON) for `private_key_jwt` (RFC 7523).
+    pub jwks: Option<String>,
+    /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<Timestamp>,
     pub disabled: bool,
     pub created_at: Timestamp,
 }

@@ -118,6 +118,9 @@ pub struct RefreshToken {
     pub family_expires_at: Timestamp,
     pub rotated_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// Ends with the browser sign-in `session_id`; false for offline access, which outlives it.
+    #[serde(default)]
+    pub session_bound: bool,
 }
 
 impl RefreshToken {

@@ -211,6 +211,8 @@ async fn add_refresh_token(
         family_expires_at: family.expires_at,
         rotated_at: None,
         revoked_at: None,
+        // OIDC Core §11: only `offline_access` keeps the grant alive after sign-out.
+        session_bound: !family.scopes.iter().any(|s| s == "offline_access"),
     };
     state
         .store

@@ -96,6 +96,10 @@ pub trait UserRepo: Send + Sync {
 pub trait ClientRepo: Send + Sync {
     async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
     async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Replaces the client's settings (found by its key); `NotFound` when it does not exist.
+    async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
+    /// Every client of the tenant, in client-id order.
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>>;
 }
 
 #[async_trait]
@@ -146,6 +150,16 @@ pub trait AuditRepo: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Newest first.
     async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// A short-lived record of [`OidcArtifactRepo`]'s key-value part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ephemeral {
+    /// JSON, opaque to the store.
+    pub value: String,
+    /// Starts at 1; each successful swap adds one.
+    pub version: i64,
+    pub expires_at: Timestamp,
 }
 
 /// Spent codes and token records are kept a day past expiry: a code replayed late still finds
@@ -226,6 +240,49 @@ pub trait OidcArtifactRepo: Send + Sync {
         family_id: &str,
         at: Timestamp,
     ) -> StoreResult<u64>;
+    /// Revokes the families of every refresh token bound to the browser sign-in `session_id`
+    /// (not those of offline access), with their access tokens; returns how many tokens.
+    async fn revoke_session_tokens(
+        &self,
+        tenant: TenantId,
+        session_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+
+    /// Inserts a short-lived record under (`kind`, `key`); `Conflict` when the key is taken.
+    async fn put_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The record, unless it has expired.
+    async fn get_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>>;
+    /// Removes and returns the record, unless it has expired; of concurrent callers at most one
+    /// gets it.
+    async fn take_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>>;
+    /// Replaces the value if the record is still at `version` (and not expired); false when
+    /// another update came first.
+    async fn swap_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        version: i64,
+        value: &str,
+    ) -> StoreResult<bool>;
 
     /// Housekeeping across all tenants: deletes at most `limit` artifacts of each kind that
     /// expired before `before`; returns how many.

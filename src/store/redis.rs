@@ -7,7 +7,7 @@
 //! Single use is decided inside Redis by Lua scripts, which run atomically.
 
 use super::{from_json, to_json, ARTIFACT_RETENTION_SECS};
-use super::{OidcArtifactRepo, OpenError, Ping, Redemption, StoreError, StoreResult};
+use super::{Ephemeral, OidcArtifactRepo, OpenError, Ping, Redemption, StoreError, StoreResult};
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
 };
@@ -36,12 +36,15 @@ static REDEEM: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// KEYS: a new record (a hash), then the index sets to add it to. ARGV: the record's data, its
-/// expiry (Unix seconds), its id in the sets. Each set lives as long as its longest member.
-/// Returns 0 when the record exists already.
+/// expiry (Unix seconds), its id in the sets, then pairs of further fields and values. Each set
+/// lives as long as its longest member. Returns 0 when the record exists already.
 static PUT_INDEXED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         if redis.call('HSETNX', KEYS[1], 'data', ARGV[1]) == 0 then return 0 end
+        for i = 4, #ARGV, 2 do
+            redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+        end
         redis.call('EXPIREAT', KEYS[1], ARGV[2])
         for i = 2, #KEYS do
             redis.call('SADD', KEYS[i], ARGV[3])
@@ -69,6 +72,58 @@ static REVOKE_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
             end
         end
         return revoked
+        ",
+    )
+});
+
+/// KEYS: the set of refresh tokens bound to a sign-in. ARGV: the revocation time, then the key
+/// prefixes of refresh tokens, of families' refresh-token sets, of families' access-token sets
+/// and of access tokens. Revokes the whole family of each; returns how many tokens.
+static REVOKE_SESSION: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local revoked = 0
+        local function revoke(set, prefix)
+            for _, id in ipairs(redis.call('SMEMBERS', set)) do
+                local key = prefix .. id
+                if redis.call('EXISTS', key) == 1 and redis.call('HSETNX', key, 'revoked_at', ARGV[1]) == 1 then
+                    revoked = revoked + 1
+                end
+            end
+        end
+        for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+            local family = redis.call('HGET', ARGV[2] .. hash, 'family')
+            if family then
+                revoke(ARGV[3] .. family, ARGV[2])
+                revoke(ARGV[4] .. family, ARGV[5])
+            end
+        end
+        return revoked
+        ",
+    )
+});
+
+/// KEYS: a short-lived record. Returns its data, version and expiry, and deletes it; nothing
+/// when there is none.
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local found = redis.call('HMGET', KEYS[1], 'data', 'version', 'expires_at')
+        if not found[1] then return false end
+        redis.call('DEL', KEYS[1])
+        return found
+        ",
+    )
+});
+
+/// KEYS: a short-lived record. ARGV: the expected version, the new data. Returns 1 when swapped.
+static SWAP: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+        redis.call('HSET', KEYS[1], 'data', ARGV[2])
+        redis.call('HINCRBY', KEYS[1], 'version', 1)
+        return 1
         ",
     )
 });
@@ -101,6 +156,22 @@ static ROTATE: LazyLock<Script> = LazyLock::new(|| {
 
 fn key(tenant: TenantId, kind: &str, id: &str) -> String {
     format!("tessera:{tenant}:{kind}:{id}")
+}
+
+fn ephemeral_key(tenant: TenantId, kind: &str, id: &str) -> String {
+    key(tenant, &format!("ephemeral:{kind}"), id)
+}
+
+/// A short-lived record from its hash fields; Redis has already dropped it once expired.
+fn ephemeral(found: (Option<String>, Option<i64>, Option<i64>)) -> Option<Ephemeral> {
+    match found {
+        (Some(value), Some(version), Some(expires_at)) => Some(Ephemeral {
+            value,
+            version,
+            expires_at: Timestamp::from_unix(expires_at),
+        }),
+        _ => None,
+    }
 }
 
 impl RedisArtifacts {
@@ -320,9 +391,14 @@ impl OidcArtifactRepo for RedisArtifacts {
     }
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
-        let created: i64 = PUT_INDEXED
+        let mut invocation = PUT_INDEXED.prepare_invoke();
+        invocation
             .key(key(tenant, "refresh-token", &t.token_hash))
-            .key(key(tenant, "family-refresh", &t.family_id))
+            .key(key(tenant, "family-refresh", &t.family_id));
+        if t.session_bound {
+            invocation.key(key(tenant, "session-refresh", &t.session_id));
+        }
+        let created: i64 = invocation
             .arg(to_json(t))
             .arg(
                 t.family_expires_at
@@ -331,6 +407,8 @@ impl OidcArtifactRepo for RedisArtifacts {
                     .max(1),
             )
             .arg(&t.token_hash)
+            .arg("family")
+            .arg(&t.family_id)
             .invoke_async(&mut self.con())
             .await
             .map_err(unavailable)?;
@@ -394,6 +472,100 @@ impl OidcArtifactRepo for RedisArtifacts {
             .await
             .map_err(unavailable)?;
         Ok(revoked)
+    }
+
+    async fn revoke_session_tokens(
+        &self,
+        tenant: TenantId,
+        session_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let revoked: u64 = REVOKE_SESSION
+            .key(key(tenant, "session-refresh", session_id))
+            .arg(at.unix())
+            .arg(key(tenant, "refresh-token", ""))
+            .arg(key(tenant, "family-refresh", ""))
+            .arg(key(tenant, "family-tokens", ""))
+            .arg(key(tenant, "access-token", ""))
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(revoked)
+    }
+
+    async fn put_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let created: i64 = PUT_INDEXED
+            .key(ephemeral_key(tenant, kind, id))
+            .arg(value)
+            .arg(expires_at.unix().max(1))
+            .arg("")
+            .arg("version")
+            .arg(1)
+            .arg("expires_at")
+            .arg(expires_at.unix())
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        if created == 0 {
+            return Err(StoreError::Conflict("record"));
+        }
+        Ok(())
+    }
+
+    async fn get_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let found: (Option<String>, Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(ephemeral_key(tenant, kind, id))
+            .arg("data")
+            .arg("version")
+            .arg("expires_at")
+            .query_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(ephemeral(found))
+    }
+
+    async fn take_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let found: Option<(Option<String>, Option<i64>, Option<i64>)> = TAKE
+            .key(ephemeral_key(tenant, kind, id))
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(found.and_then(ephemeral))
+    }
+
+    async fn swap_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+        version: i64,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let swapped: i64 = SWAP
+            .key(ephemeral_key(tenant, kind, id))
+            .arg(version)
+            .arg(value)
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)?;
+        Ok(swapped == 1)
     }
 
     /// Nothing to do: every key carries its own expiry.

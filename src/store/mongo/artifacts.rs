@@ -7,7 +7,7 @@ use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
 };
 use crate::store::decode::parse;
-use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -53,6 +53,37 @@ struct RefreshDoc {
     expires_at: DateTime,
     rotated_at: Option<DateTime>,
     revoked_at: Option<DateTime>,
+    /// The browser sign-in whose end revokes the token (none for offline access).
+    bound_session_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EphemeralDoc {
+    tenant_id: String,
+    kind: String,
+    key: String,
+    value: String,
+    version: i64,
+    expires_at: DateTime,
+}
+
+impl EphemeralDoc {
+    fn into_ephemeral(self) -> Ephemeral {
+        Ephemeral {
+            value: self.value,
+            version: self.version,
+            expires_at: timestamp(self.expires_at),
+        }
+    }
+}
+
+/// A live record of `kind` and `key`: the TTL sweep runs about once a minute, so expiry is
+/// checked here too.
+fn live(tenant: TenantId, kind: &str, key: &str) -> Document {
+    scoped(
+        tenant,
+        doc! { "kind": kind, "key": key, "expires_at": { "$gt": date(Timestamp::now()) } },
+    )
 }
 
 impl RefreshDoc {
@@ -243,6 +274,7 @@ impl OidcArtifactRepo for MongoStore {
             expires_at: date(t.expires_at),
             rotated_at: t.rotated_at.map(date),
             revoked_at: t.revoked_at.map(date),
+            bound_session_id: t.session_bound.then(|| t.session_id.clone()),
         };
         self.collection::<RefreshDoc>("refresh_tokens")
             .insert_one(document)
@@ -315,6 +347,114 @@ impl OidcArtifactRepo for MongoStore {
         Ok(revoked)
     }
 
+    /// Like [`Self::revoke_refresh_family`]: one-way updates, safe without a transaction.
+    async fn revoke_session_tokens(
+        &self,
+        tenant: TenantId,
+        session_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let families = self
+            .collection::<RefreshDoc>("refresh_tokens")
+            .distinct(
+                "family_id",
+                scoped(tenant, doc! { "bound_session_id": session_id }),
+            )
+            .await
+            .map_err(unavailable)?;
+        if families.is_empty() {
+            return Ok(0);
+        }
+        let mut revoked = 0;
+        for collection in ["access_tokens", "refresh_tokens"] {
+            revoked += self
+                .collection::<Document>(collection)
+                .update_many(
+                    scoped(
+                        tenant,
+                        doc! { "family_id": { "$in": families.clone() }, "revoked_at": null },
+                    ),
+                    doc! { "$set": { "revoked_at": date(at) } },
+                )
+                .await
+                .map_err(unavailable)?
+                .modified_count;
+        }
+        Ok(revoked)
+    }
+
+    async fn put_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let document = EphemeralDoc {
+            tenant_id: tenant.to_string(),
+            kind: kind.into(),
+            key: key.into(),
+            value: value.into(),
+            version: 1,
+            expires_at: date(expires_at),
+        };
+        self.collection::<EphemeralDoc>("ephemeral")
+            .insert_one(document)
+            .await
+            .map_err(conflict("record"))?;
+        Ok(())
+    }
+
+    async fn get_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        Ok(self
+            .collection::<EphemeralDoc>("ephemeral")
+            .find_one(live(tenant, kind, key))
+            .await
+            .map_err(unavailable)?
+            .map(EphemeralDoc::into_ephemeral))
+    }
+
+    async fn take_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        Ok(self
+            .collection::<EphemeralDoc>("ephemeral")
+            .find_one_and_delete(live(tenant, kind, key))
+            .await
+            .map_err(unavailable)?
+            .map(EphemeralDoc::into_ephemeral))
+    }
+
+    async fn swap_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        version: i64,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let mut filter = live(tenant, kind, key);
+        filter.insert("version", version);
+        let done = self
+            .collection::<EphemeralDoc>("ephemeral")
+            .update_one(
+                filter,
+                doc! { "$set": { "value": value }, "$inc": { "version": 1_i64 } },
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(done.modified_count == 1)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
         for collection in [
@@ -322,6 +462,7 @@ impl OidcArtifactRepo for MongoStore {
             "authorization_codes",
             "access_tokens",
             "refresh_tokens",
+            "ephemeral",
         ] {
             purged += self.purge(collection, before, limit).await?;
         }

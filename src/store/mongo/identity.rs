@@ -249,6 +249,13 @@ struct ClientDoc {
     refresh_family_ttl_secs: i64,
     resources: Vec<String>,
     id_token_signed_response_alg: String,
+    require_pushed_authorization_requests: bool,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
+    /// The JWK Set as JSON text: JWK member names need not be valid BSON field names.
+    jwks: Option<String>,
+    previous_secret_hash: Option<String>,
+    previous_secret_expires_at: Option<DateTime>,
     disabled: bool,
     created_at: DateTime,
     updated_at: DateTime,
@@ -275,28 +282,31 @@ impl ClientDoc {
             refresh_family_ttl_secs: self.refresh_family_ttl_secs,
             resources: self.resources,
             id_token_alg: decode::signing_alg(&self.id_token_signed_response_alg)?,
+            require_par: self.require_pushed_authorization_requests,
+            post_logout_redirect_uris: decode::redirect_uris(&self.post_logout_redirect_uris)?,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            jwks: self.jwks,
+            previous_secret_hash: self.previous_secret_hash,
+            previous_secret_expires_at: self.previous_secret_expires_at.map(timestamp),
             disabled: self.disabled,
             created_at: timestamp(self.created_at),
         })
     }
 }
 
-#[async_trait]
-impl ClientRepo for MongoStore {
-    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
-        debug_assert_eq!(tenant, client.tenant_id);
-        let document = ClientDoc {
+impl ClientDoc {
+    fn new(tenant: TenantId, client: &Client) -> Self {
+        let strings = |uris: &[crate::domain::RedirectUri]| {
+            uris.iter().map(|u| u.as_str().to_string()).collect()
+        };
+        Self {
             tenant_id: tenant.to_string(),
             id: client.key.to_string(),
             client_id: client.client_id.clone(),
             name: client.name.clone(),
             client_type: client.client_type.as_str().into(),
             secret_hash: client.secret_hash.clone(),
-            redirect_uris: client
-                .redirect_uris
-                .iter()
-                .map(|u| u.as_str().to_string())
-                .collect(),
+            redirect_uris: strings(&client.redirect_uris),
             grant_types: client
                 .grant_types
                 .iter()
@@ -312,12 +322,25 @@ impl ClientRepo for MongoStore {
             refresh_family_ttl_secs: client.refresh_family_ttl_secs,
             resources: client.resources.clone(),
             id_token_signed_response_alg: client.id_token_alg.as_str().into(),
+            require_pushed_authorization_requests: client.require_par,
+            post_logout_redirect_uris: strings(&client.post_logout_redirect_uris),
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            jwks: client.jwks.clone(),
+            previous_secret_hash: client.previous_secret_hash.clone(),
+            previous_secret_expires_at: client.previous_secret_expires_at.map(date),
             disabled: client.disabled,
             created_at: date(client.created_at),
-            updated_at: date(client.created_at),
-        };
+            updated_at: date(Timestamp::now()),
+        }
+    }
+}
+
+#[async_trait]
+impl ClientRepo for MongoStore {
+    async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        debug_assert_eq!(tenant, client.tenant_id);
         self.collection::<ClientDoc>("clients")
-            .insert_one(document)
+            .insert_one(ClientDoc::new(tenant, client))
             .await
             .map_err(conflict("a client with this client id"))?;
         Ok(())
@@ -330,5 +353,34 @@ impl ClientRepo for MongoStore {
             .map_err(unavailable)?
             .map(ClientDoc::into_client)
             .transpose()
+    }
+
+    async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        let done = self
+            .collection::<ClientDoc>("clients")
+            .replace_one(
+                scoped(tenant, doc! { "id": client.key.to_string() }),
+                ClientDoc::new(tenant, client),
+            )
+            .await
+            .map_err(conflict("a client with this client id"))?;
+        if done.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {
+        let cursor = self
+            .collection::<ClientDoc>("clients")
+            .find(scoped(tenant, doc! {}))
+            .sort(doc! { "client_id": 1 })
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(ClientDoc::into_client)
+            .collect()
     }
 }

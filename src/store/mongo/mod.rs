@@ -75,7 +75,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 12] = [
+        let plan: [(&str, Vec<IndexModel>); 13] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -158,7 +158,15 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "token_hash": 1 }),
                     index(doc! { "tenant_id": 1, "family_id": 1 }, |_| {}),
+                    index(doc! { "tenant_id": 1, "bound_session_id": 1 }, |_| {}),
                     expiring(retention),
+                ],
+            ),
+            (
+                "ephemeral",
+                vec![
+                    unique(doc! { "tenant_id": 1, "kind": 1, "key": 1 }),
+                    expiring(0),
                 ],
             ),
             (

@@ -5,7 +5,7 @@ use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
 };
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use sqlx::{types::Json, Row};
 use time::OffsetDateTime;
@@ -213,8 +213,9 @@ impl OidcArtifactRepo for PostgresStore {
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
         let mut tx = self.scoped(tenant).await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at,
+                                         revoked_at, bound_session_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(tenant.as_uuid())
         .bind(&t.token_hash)
@@ -223,6 +224,7 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(at(t.expires_at))
         .bind(t.rotated_at.map(at))
         .bind(t.revoked_at.map(at))
+        .bind(t.session_bound.then_some(&t.session_id))
         .execute(&mut *tx)
         .await
         .map_err(conflict("refresh token"))?;
@@ -313,6 +315,128 @@ impl OidcArtifactRepo for PostgresStore {
         Ok(revoked)
     }
 
+    async fn revoke_session_tokens(
+        &self,
+        tenant: TenantId,
+        session_id: &str,
+        when: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.scoped(tenant).await?;
+        let mut revoked = 0;
+        for table in ["access_tokens", "refresh_tokens"] {
+            // `table` is one of our own constant names, never input.
+            let sql = format!(
+                "UPDATE {table} SET revoked_at = $1
+                 WHERE tenant_id = $2 AND revoked_at IS NULL AND family_id IN
+                   (SELECT family_id FROM refresh_tokens WHERE tenant_id = $2 AND bound_session_id = $3)"
+            );
+            revoked += sqlx::query(&sql)
+                .bind(at(when))
+                .bind(tenant.as_uuid())
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
+    }
+
+    async fn put_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        sqlx::query(
+            "INSERT INTO ephemeral (tenant_id, kind, key, value, version, expires_at)
+             VALUES ($1, $2, $3, $4, 1, $5)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(kind)
+        .bind(key)
+        .bind(value)
+        .bind(at(expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("record"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query(
+            "SELECT * FROM ephemeral
+             WHERE tenant_id = $1 AND kind = $2 AND key = $3 AND expires_at > $4",
+        )
+        .bind(tenant.as_uuid())
+        .bind(kind)
+        .bind(key)
+        .bind(at(Timestamp::now()))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|r| ephemeral_from_row(&r)))
+    }
+
+    async fn take_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let mut tx = self.scoped(tenant).await?;
+        let row = sqlx::query(
+            "DELETE FROM ephemeral
+             WHERE tenant_id = $1 AND kind = $2 AND key = $3 AND expires_at > $4 RETURNING *",
+        )
+        .bind(tenant.as_uuid())
+        .bind(kind)
+        .bind(key)
+        .bind(at(Timestamp::now()))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(row.map(|r| ephemeral_from_row(&r)))
+    }
+
+    async fn swap_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        version: i64,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE ephemeral SET value = $1, version = version + 1
+             WHERE tenant_id = $2 AND kind = $3 AND key = $4 AND version = $5 AND expires_at > $6",
+        )
+        .bind(value)
+        .bind(tenant.as_uuid())
+        .bind(kind)
+        .bind(key)
+        .bind(version)
+        .bind(at(Timestamp::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
         for table in [
@@ -320,6 +444,7 @@ impl OidcArtifactRepo for PostgresStore {
             "authorization_codes",
             "access_tokens",
             "refresh_tokens",
+            "ephemeral",
         ] {
             purged += purge(self, table, before, limit).await?;
         }
@@ -337,4 +462,12 @@ fn refresh_from_row(row: &sqlx::postgres::PgRow) -> RefreshToken {
         .get::<Option<OffsetDateTime>, _>("revoked_at")
         .map(timestamp);
     token
+}
+
+fn ephemeral_from_row(row: &sqlx::postgres::PgRow) -> Ephemeral {
+    Ephemeral {
+        value: row.get("value"),
+        version: row.get("version"),
+        expires_at: timestamp(row.get("expires_at")),
+    }
 }

@@ -2,13 +2,14 @@
 
 use super::{at, timestamp, PostgresStore};
 use crate::domain::{
-    Client, RedirectUri, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+    Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
 };
 use crate::store::decode;
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
 use async_trait::async_trait;
 use sqlx::{postgres::PgRow, types::Json, Row};
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -221,6 +222,7 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
     let Json(grant_types): Json<Vec<String>> = row.get("grant_types");
     let Json(scopes): Json<Vec<String>> = row.get("scopes");
     let Json(resources): Json<Vec<String>> = row.get("resources");
+    let Json(post_logout): Json<Vec<String>> = row.get("post_logout_redirect_uris");
     Ok(Client {
         key: row.get::<Uuid, _>("id").into(),
         tenant_id: row.get::<Uuid, _>("tenant_id").into(),
@@ -240,53 +242,127 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
         refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
         resources,
         id_token_alg: decode::signing_alg(row.get("id_token_signed_response_alg"))?,
+        require_par: row.get("require_pushed_authorization_requests"),
+        post_logout_redirect_uris: decode::redirect_uris(&post_logout)?,
+        backchannel_logout_uri: row.get("backchannel_logout_uri"),
+        jwks: row
+            .get::<Option<Json<serde_json::Value>>, _>("jwks")
+            .map(|Json(jwks)| jwks.to_string()),
+        previous_secret_hash: row.get("previous_secret_hash"),
+        previous_secret_expires_at: row
+            .get::<Option<OffsetDateTime>, _>("previous_secret_expires_at")
+            .map(timestamp),
         disabled: row.get("disabled"),
         created_at: timestamp(row.get("created_at")),
     })
 }
 
+/// The settings columns of `clients`, in the order [`bind_settings`] binds them.
+const CLIENT_SETTINGS: [&str; 23] = [
+    "client_id",
+    "name",
+    "client_type",
+    "secret_hash",
+    "redirect_uris",
+    "grant_types",
+    "scopes",
+    "require_pkce",
+    "require_consent",
+    "auth_method",
+    "access_token_ttl_secs",
+    "id_token_ttl_secs",
+    "refresh_token_ttl_secs",
+    "refresh_family_ttl_secs",
+    "resources",
+    "id_token_signed_response_alg",
+    "require_pushed_authorization_requests",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "jwks",
+    "previous_secret_hash",
+    "previous_secret_expires_at",
+    "disabled",
+];
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_settings<'q>(query: PgQuery<'q>, c: &'q Client) -> StoreResult<PgQuery<'q>> {
+    let jwks: Option<serde_json::Value> =
+        c.jwks
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("client JWKS: {e}")))?;
+    Ok(query
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(c.client_type.as_str())
+        .bind(&c.secret_hash)
+        .bind(Json(&c.redirect_uris))
+        .bind(Json(&c.grant_types))
+        .bind(Json(&c.scopes))
+        .bind(c.require_pkce)
+        .bind(c.require_consent)
+        .bind(c.auth_method.as_str())
+        .bind(c.access_token_ttl_secs)
+        .bind(c.id_token_ttl_secs)
+        .bind(c.refresh_token_ttl_secs)
+        .bind(c.refresh_family_ttl_secs)
+        .bind(Json(&c.resources))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.require_par)
+        .bind(Json(&c.post_logout_redirect_uris))
+        .bind(&c.backchannel_logout_uri)
+        .bind(jwks.map(Json))
+        .bind(&c.previous_secret_hash)
+        .bind(c.previous_secret_expires_at.map(at))
+        .bind(c.disabled))
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+fn placeholders(first: usize, count: usize) -> Vec<String> {
+    (first..first + count).map(|n| format!("${n}")).collect()
+}
+
+static INSERT_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    let n = CLIENT_SETTINGS.len();
+    format!(
+        "INSERT INTO clients ({}, tenant_id, id, created_at, updated_at) VALUES ({}, {})",
+        CLIENT_SETTINGS.join(", "),
+        placeholders(1, n).join(", "),
+        placeholders(n + 1, 4).join(", ")
+    )
+});
+
+static UPDATE_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    let n = CLIENT_SETTINGS.len();
+    let assignments: Vec<String> = CLIENT_SETTINGS
+        .iter()
+        .zip(placeholders(1, n))
+        .map(|(column, p)| format!("{column} = {p}"))
+        .collect();
+    format!(
+        "UPDATE clients SET {}, updated_at = ${} WHERE tenant_id = ${} AND id = ${}",
+        assignments.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+});
+
 #[async_trait]
 impl ClientRepo for PostgresStore {
     async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
         debug_assert_eq!(tenant, client.tenant_id);
-        let redirect_uris: Vec<&str> = client
-            .redirect_uris
-            .iter()
-            .map(RedirectUri::as_str)
-            .collect();
-        let grant_types: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
-                                  grant_types, scopes, require_pkce, require_consent, auth_method,
-                                  access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  refresh_family_ttl_secs, resources, id_token_signed_response_alg,
-                                  disabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(client.key.as_uuid())
-        .bind(&client.client_id)
-        .bind(&client.name)
-        .bind(client.client_type.as_str())
-        .bind(&client.secret_hash)
-        .bind(Json(&redirect_uris))
-        .bind(Json(&grant_types))
-        .bind(Json(&client.scopes))
-        .bind(client.require_pkce)
-        .bind(client.require_consent)
-        .bind(client.auth_method.as_str())
-        .bind(client.access_token_ttl_secs)
-        .bind(client.id_token_ttl_secs)
-        .bind(client.refresh_token_ttl_secs)
-        .bind(client.refresh_family_ttl_secs)
-        .bind(Json(&client.resources))
-        .bind(client.id_token_alg.as_str())
-        .bind(client.disabled)
-        .bind(at(client.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("a client with this client id"))?;
+        bind_settings(sqlx::query(&INSERT_CLIENT), client)?
+            .bind(tenant.as_uuid())
+            .bind(client.key.as_uuid())
+            .bind(at(client.created_at))
+            .bind(at(client.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a client with this client id"))?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -300,5 +376,32 @@ impl ClientRepo for PostgresStore {
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         row.map(|r| client_from_row(&r)).transpose()
+    }
+
+    async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = bind_settings(sqlx::query(&UPDATE_CLIENT), client)?
+            .bind(at(Timestamp::now()))
+            .bind(tenant.as_uuid())
+            .bind(client.key.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a client with this client id"))?;
+        tx.commit().await.map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query("SELECT * FROM clients WHERE tenant_id = $1 ORDER BY client_id")
+            .bind(tenant.as_uuid())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter().map(client_from_row).collect()
     }
 }

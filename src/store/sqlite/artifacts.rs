@@ -6,7 +6,7 @@ use crate::domain::{
 };
 use crate::store::decode::parse;
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{from_json, to_json, OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{from_json, to_json, Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -192,8 +192,9 @@ impl OidcArtifactRepo for SqliteStore {
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at,
+                                         revoked_at, bound_session_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(tenant.to_string())
         .bind(&t.token_hash)
@@ -202,6 +203,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(t.expires_at.unix())
         .bind(t.rotated_at.map(Timestamp::unix))
         .bind(t.revoked_at.map(Timestamp::unix))
+        .bind(t.session_bound.then_some(&t.session_id))
         .execute(&self.pool)
         .await
         .map_err(conflict("refresh token"))?;
@@ -276,6 +278,120 @@ impl OidcArtifactRepo for SqliteStore {
         Ok(revoked)
     }
 
+    async fn revoke_session_tokens(
+        &self,
+        tenant: TenantId,
+        session_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut revoked = 0;
+        for table in ["access_tokens", "refresh_tokens"] {
+            // `table` is one of our own constant names, never input.
+            let sql = format!(
+                "UPDATE {table} SET revoked_at = ?
+                 WHERE tenant_id = ? AND revoked_at IS NULL AND family_id IN
+                   (SELECT family_id FROM refresh_tokens WHERE tenant_id = ? AND bound_session_id = ?)"
+            );
+            revoked += sqlx::query(&sql)
+                .bind(at.unix())
+                .bind(tenant.to_string())
+                .bind(tenant.to_string())
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
+    }
+
+    async fn put_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO ephemeral (tenant_id, kind, key, value, version, expires_at) VALUES (?, ?, ?, ?, 1, ?)",
+        )
+        .bind(tenant.to_string())
+        .bind(kind)
+        .bind(key)
+        .bind(value)
+        .bind(expires_at.unix())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("record"))?;
+        Ok(())
+    }
+
+    async fn get_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let row = sqlx::query(
+            "SELECT * FROM ephemeral WHERE tenant_id = ? AND kind = ? AND key = ? AND expires_at > ?",
+        )
+        .bind(tenant.to_string())
+        .bind(kind)
+        .bind(key)
+        .bind(Timestamp::now().unix())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map(|r| ephemeral_from_row(&r)))
+    }
+
+    async fn take_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+    ) -> StoreResult<Option<Ephemeral>> {
+        let row = sqlx::query(
+            "DELETE FROM ephemeral WHERE tenant_id = ? AND kind = ? AND key = ? AND expires_at > ?
+             RETURNING *",
+        )
+        .bind(tenant.to_string())
+        .bind(kind)
+        .bind(key)
+        .bind(Timestamp::now().unix())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map(|r| ephemeral_from_row(&r)))
+    }
+
+    async fn swap_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        version: i64,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE ephemeral SET value = ?, version = version + 1
+             WHERE tenant_id = ? AND kind = ? AND key = ? AND version = ? AND expires_at > ?",
+        )
+        .bind(value)
+        .bind(tenant.to_string())
+        .bind(kind)
+        .bind(key)
+        .bind(version)
+        .bind(Timestamp::now().unix())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         let mut purged = 0;
         for table in [
@@ -283,6 +399,7 @@ impl OidcArtifactRepo for SqliteStore {
             "authorization_codes",
             "access_tokens",
             "refresh_tokens",
+            "ephemeral",
         ] {
             purged += purge(&self.pool, table, before, limit).await?;
         }
@@ -300,4 +417,12 @@ fn refresh_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<RefreshToken> 
         .get::<Option<i64>, _>("revoked_at")
         .map(Timestamp::from_unix);
     Ok(token)
+}
+
+fn ephemeral_from_row(row: &sqlx::sqlite::SqliteRow) -> Ephemeral {
+    Ephemeral {
+        value: row.get("value"),
+        version: row.get("version"),
+        expires_at: Timestamp::from_unix(row.get("expires_at")),
+    }
 }

@@ -1,12 +1,13 @@
 //! Tenants, users and clients.
 
 use super::SqliteStore;
-use crate::domain::{Client, RedirectUri, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
+use crate::domain::{Client, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
 use crate::store::decode::{self, parse};
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{from_json, to_json, ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
 use async_trait::async_trait;
 use sqlx::{sqlite::SqliteRow, Row};
+use std::sync::LazyLock;
 
 fn tenant_from_row(row: &SqliteRow) -> StoreResult<Tenant> {
     Ok(Tenant {
@@ -207,6 +208,7 @@ impl UserRepo for SqliteStore {
 fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
     let redirect_uris: Vec<String> = from_json(row.get("redirect_uris"))?;
     let grant_types: Vec<String> = from_json(row.get("grant_types"))?;
+    let post_logout: Vec<String> = from_json(row.get("post_logout_redirect_uris"))?;
     Ok(Client {
         key: parse(row.get("id"))?,
         tenant_id: parse(row.get("tenant_id"))?,
@@ -226,53 +228,103 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         refresh_family_ttl_secs: row.get("refresh_family_ttl_secs"),
         resources: from_json(row.get("resources"))?,
         id_token_alg: decode::signing_alg(row.get("id_token_signed_response_alg"))?,
+        require_par: row.get("require_pushed_authorization_requests"),
+        post_logout_redirect_uris: decode::redirect_uris(&post_logout)?,
+        backchannel_logout_uri: row.get("backchannel_logout_uri"),
+        jwks: row.get("jwks"),
+        previous_secret_hash: row.get("previous_secret_hash"),
+        previous_secret_expires_at: row
+            .get::<Option<i64>, _>("previous_secret_expires_at")
+            .map(Timestamp::from_unix),
         disabled: row.get("disabled"),
         created_at: Timestamp::from_unix(row.get("created_at")),
     })
 }
 
+/// The settings columns of `clients`, in the order [`bind_settings`] binds them.
+const CLIENT_SETTINGS: [&str; 23] = [
+    "client_id",
+    "name",
+    "client_type",
+    "secret_hash",
+    "redirect_uris",
+    "grant_types",
+    "scopes",
+    "require_pkce",
+    "require_consent",
+    "auth_method",
+    "access_token_ttl_secs",
+    "id_token_ttl_secs",
+    "refresh_token_ttl_secs",
+    "refresh_family_ttl_secs",
+    "resources",
+    "id_token_signed_response_alg",
+    "require_pushed_authorization_requests",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "jwks",
+    "previous_secret_hash",
+    "previous_secret_expires_at",
+    "disabled",
+];
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn bind_settings<'q>(query: SqliteQuery<'q>, c: &'q Client) -> SqliteQuery<'q> {
+    query
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(c.client_type.as_str())
+        .bind(&c.secret_hash)
+        .bind(to_json(&c.redirect_uris))
+        .bind(to_json(&c.grant_types))
+        .bind(to_json(&c.scopes))
+        .bind(c.require_pkce)
+        .bind(c.require_consent)
+        .bind(c.auth_method.as_str())
+        .bind(c.access_token_ttl_secs)
+        .bind(c.id_token_ttl_secs)
+        .bind(c.refresh_token_ttl_secs)
+        .bind(c.refresh_family_ttl_secs)
+        .bind(to_json(&c.resources))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.require_par)
+        .bind(to_json(&c.post_logout_redirect_uris))
+        .bind(&c.backchannel_logout_uri)
+        .bind(&c.jwks)
+        .bind(&c.previous_secret_hash)
+        .bind(c.previous_secret_expires_at.map(Timestamp::unix))
+        .bind(c.disabled)
+}
+
+static INSERT_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO clients ({}, tenant_id, id, created_at, updated_at) VALUES ({}, ?, ?, ?, ?)",
+        CLIENT_SETTINGS.join(", "),
+        ["?"; CLIENT_SETTINGS.len()].join(", ")
+    )
+});
+
+static UPDATE_CLIENT: LazyLock<String> = LazyLock::new(|| {
+    let assignments: Vec<String> = CLIENT_SETTINGS.iter().map(|c| format!("{c} = ?")).collect();
+    format!(
+        "UPDATE clients SET {}, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        assignments.join(", ")
+    )
+});
+
 #[async_trait]
 impl ClientRepo for SqliteStore {
     async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
         debug_assert_eq!(tenant, client.tenant_id);
-        let redirect_uris: Vec<&str> = client
-            .redirect_uris
-            .iter()
-            .map(RedirectUri::as_str)
-            .collect();
-        let grant_types: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
-        sqlx::query(
-            "INSERT INTO clients (tenant_id, id, client_id, name, client_type, secret_hash, redirect_uris,
-                                  grant_types, scopes, require_pkce, require_consent, auth_method,
-                                  access_token_ttl_secs, id_token_ttl_secs, refresh_token_ttl_secs,
-                                  refresh_family_ttl_secs, resources, id_token_signed_response_alg,
-                                  disabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant.to_string())
-        .bind(client.key.to_string())
-        .bind(&client.client_id)
-        .bind(&client.name)
-        .bind(client.client_type.as_str())
-        .bind(&client.secret_hash)
-        .bind(to_json(&redirect_uris))
-        .bind(to_json(&grant_types))
-        .bind(to_json(&client.scopes))
-        .bind(client.require_pkce)
-        .bind(client.require_consent)
-        .bind(client.auth_method.as_str())
-        .bind(client.access_token_ttl_secs)
-        .bind(client.id_token_ttl_secs)
-        .bind(client.refresh_token_ttl_secs)
-        .bind(client.refresh_family_ttl_secs)
-        .bind(to_json(&client.resources))
-        .bind(client.id_token_alg.as_str())
-        .bind(client.disabled)
-        .bind(client.created_at.unix())
-        .bind(client.created_at.unix())
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("a client with this client id"))?;
+        bind_settings(sqlx::query(&INSERT_CLIENT), client)
+            .bind(tenant.to_string())
+            .bind(client.key.to_string())
+            .bind(client.created_at.unix())
+            .bind(client.created_at.unix())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("a client with this client id"))?;
         Ok(())
     }
 
@@ -285,5 +337,28 @@ impl ClientRepo for SqliteStore {
             .map_err(unavailable)?
             .map(|r| client_from_row(&r))
             .transpose()
+    }
+
+    async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
+        let done = bind_settings(sqlx::query(&UPDATE_CLIENT), client)
+            .bind(Timestamp::now().unix())
+            .bind(tenant.to_string())
+            .bind(client.key.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("a client with this client id"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query("SELECT * FROM clients WHERE tenant_id = ? ORDER BY client_id")
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(client_from_row).collect()
     }
 }
