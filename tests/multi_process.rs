@@ -13,7 +13,6 @@ use std::{
     time::Duration,
 };
 use tessera::admin::{clients::NewClient, users::NewUser, Actor};
-use tessera::domain::GrantType;
 
 /// A server process, stopped when dropped.
 struct Process {
@@ -123,14 +122,10 @@ async fn two_processes_share_sign_ins_keys_and_tokens() {
         &Actor::Cli,
         &tenant,
         NewClient {
-            client_id: "app",
-            name: "Test App",
-            redirect_uris: std::slice::from_ref(&redirect_uri),
-            public: false,
-            grants: &[GrantType::AuthorizationCode],
-            scopes: &[],
-            resources: &[],
-            id_token_alg: tessera::domain::SigningAlg::ES256,
+            client_id: "app".into(),
+            name: "Test App".into(),
+            redirect_uris: vec![redirect_uri.clone()],
+            ..Default::default()
         },
     )
     .await

@@ -14,7 +14,7 @@ use openidconnect::{
 use reqwest::StatusCode;
 use serde_json::Value;
 use tessera::admin::{clients::NewClient, Actor};
-use tessera::domain::{GrantType, KeyState, SigningAlg, Timestamp};
+use tessera::domain::{KeyState, SigningAlg, Timestamp};
 
 fn http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::ClientBuilder::new()
@@ -24,30 +24,12 @@ fn http() -> openidconnect::reqwest::Client {
 }
 
 async fn client_signing_with(server: &TestServer, client_id: &str, alg: SigningAlg) -> TestClient {
-    let tenant = server.tenant("default").await;
-    let redirect_uri = "http://127.0.0.1:8123/callback".to_string();
-    let (_, secret) = tessera::admin::clients::create(
-        &server.state,
-        &Actor::Cli,
-        &tenant,
-        NewClient {
-            client_id,
-            name: "Signing test",
-            redirect_uris: std::slice::from_ref(&redirect_uri),
-            public: false,
-            grants: &[GrantType::AuthorizationCode],
-            scopes: &[],
-            resources: &[],
-            id_token_alg: alg,
-        },
-    )
-    .await
-    .unwrap();
-    TestClient {
+    let new = NewClient {
         client_id: client_id.into(),
-        secret,
-        redirect_uri,
-    }
+        id_token_alg: alg,
+        ..Default::default()
+    };
+    server.register("default", new).await
 }
 
 type RelyingParty = openidconnect::Client<

@@ -124,8 +124,8 @@ enum ClientCommand {
         /// Name shown to people on the consent page.
         #[arg(long)]
         name: String,
-        /// Exact redirect URI; repeat for several.
-        #[arg(long = "redirect-uri", required = true)]
+        /// Exact redirect URI; repeat for several (required for authorization_code).
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// A public client (single-page or native app): no secret, PKCE always required.
         #[arg(long)]
@@ -142,6 +142,30 @@ enum ClientCommand {
         /// How its ID tokens are signed: ES256 (default), EdDSA or RS256.
         #[arg(long = "id-token-alg", value_parser = parse_alg, default_value = "ES256")]
         id_token_alg: SigningAlg,
+        /// Where the client may send people after they sign out; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are posted when a person signs out (back-channel logout).
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
+        /// Accept only pushed authorization requests (RFC 9126) from this client.
+        #[arg(long = "require-par")]
+        require_par: bool,
+        /// A file with the client's public keys (JWK Set): it authenticates with
+        /// private_key_jwt instead of a secret.
+        #[arg(long = "jwks-file")]
+        jwks_file: Option<PathBuf>,
+    },
+    /// Give a client a new secret, printed once; the old one works until the grace period ends.
+    RotateSecret {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long = "client-id")]
+        client_id: String,
+        /// Seconds the old secret keeps working.
+        #[arg(long = "grace-secs", default_value_t = 86400)]
+        grace_secs: i64,
     },
 }
 
@@ -321,19 +345,34 @@ async fn execute(command: Command) -> Result<(), String> {
             scopes,
             resources,
             id_token_alg,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            require_par,
+            jwks_file,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
                 .await
                 .map_err(describe)?;
+            let jwks = match jwks_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read the JWK Set {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
             let new = NewClient {
-                client_id: &client_id,
-                name: &name,
-                redirect_uris: &redirect_uris,
+                client_id,
+                name,
+                redirect_uris,
                 public,
-                grants: &grants,
-                scopes: &scopes,
-                resources: &resources,
+                grants,
+                scopes,
+                resources,
                 id_token_alg,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                require_par,
+                jwks,
             };
             let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
                 .await
@@ -346,10 +385,30 @@ async fn execute(command: Command) -> Result<(), String> {
             );
             println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
             println!("client_id: {}", client.client_id);
+            println!(
+                "token_endpoint_auth_method: {}",
+                client.auth_method.as_str()
+            );
             if let Some(secret) = secret {
                 println!("client_secret: {secret}");
                 println!("Store the secret now: it is shown only once.");
             }
+            Ok(())
+        }
+        Command::Client(ClientCommand::RotateSecret {
+            tenant,
+            client_id,
+            grace_secs,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let secret =
+                admin::clients::rotate_secret(&state, &Actor::Cli, &tenant, &client_id, grace_secs)
+                    .await
+                    .map_err(describe)?;
+            println!("client_secret: {secret}");
+            println!("Store the secret now: it is shown only once. The old secret works for {grace_secs} more seconds.");
             Ok(())
         }
     }

@@ -63,6 +63,8 @@ impl GrantType {
 pub enum TokenAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523: a JWT signed with a key of the client's registered JWK Set.
+    PrivateKeyJwt,
     None,
 }
 
@@ -71,6 +73,7 @@ impl TokenAuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
@@ -79,6 +82,7 @@ impl TokenAuthMethod {
         match raw {
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             "none" => Some(Self::None),
             _ => None,
         }

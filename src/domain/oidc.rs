@@ -149,8 +149,9 @@ impl Consent {
 }
 
 /// A JWS algorithm Tenant keys sign with (RFC 7518 §3, RFC 8037 for EdDSA).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SigningAlg {
+    #[default]
     ES256,
     EdDSA,
     RS256,

@@ -1,26 +1,40 @@
-//! Client authentication at the token, introspection and revocation endpoints
-//! (RFC 6749 §2.3, OIDC Core §9).
+//! Client authentication at the token, introspection, revocation, PAR and device endpoints
+//! (RFC 6749 §2.3, OIDC Core §9): `client_secret_basic`, `client_secret_post`,
+//! `private_key_jwt` (RFC 7523) and `none` for public clients. One method per request, and the
+//! one the client registered (a secret client may use either secret method).
 
 use super::{error::OAuthError, form_params, tenant_by_slug};
-use crate::crypto::{constant_time_eq, sha256_hex};
-use crate::domain::{AuditEvent, Client, ClientType, Outcome, Tenant};
+use crate::crypto::{constant_time_eq, sha256_hex, signing};
+use crate::domain::{AuditEvent, Client, ClientType, Outcome, Tenant, Timestamp, TokenAuthMethod};
 use crate::http::RequestMeta;
 use crate::state::AppState;
+use crate::store::StoreError;
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::{engine::general_purpose::STANDARD, Engine};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, Validation};
+use serde::Deserialize;
 use std::collections::HashMap;
 
-/// A client's form POST to the token, introspection or revocation endpoint, with the client
-/// authenticated.
+/// RFC 7523 §2.2.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Client assertions are one-time credentials; a longer-lived one would need a longer replay
+/// memory.
+const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
+/// What `private_key_jwt` assertions may be signed with (never `none` or a shared secret).
+pub const ASSERTION_ALGS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
+
+/// A client's form POST to one of the client endpoints, with the client authenticated.
 pub struct ClientRequest {
     pub tenant: Tenant,
     pub client: Client,
     pub params: HashMap<String, String>,
 }
 
+/// Authenticates a client's request to the endpoint `{issuer}/{endpoint}`.
 pub async fn client_request(
     state: &AppState,
     slug: &str,
+    endpoint: &str,
     meta: &RequestMeta,
     headers: &HeaderMap,
     body: &str,
@@ -30,53 +44,9 @@ pub async fn client_request(
         .map_err(|e| OAuthError::internal(meta, e))?
         .ok_or_else(OAuthError::unknown_issuer)?;
     let params = form_params(headers, body)?;
-    let client = authenticate_client(state, &tenant, headers, &params, meta).await?;
-    Ok(ClientRequest {
-        tenant,
-        client,
-        params,
-    })
-}
-
-/// RFC 6749 §2.3.1: `client_secret_basic` (form-encoded id and secret in HTTP Basic) or
-/// `client_secret_post`; public clients send only `client_id` (`none`). One method per request.
-async fn authenticate_client(
-    state: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    params: &HashMap<String, String>,
-    meta: &RequestMeta,
-) -> Result<Client, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => Some(parse_basic(value).ok_or_else(|| OAuthError::invalid_client(true))?),
-    };
-    let used_basic = basic.is_some();
-    let (client_id, secret) = match (basic, params.get("client_id"), params.get("client_secret")) {
-        (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ))
-        }
-        (Some((id, _)), Some(body_id), None) if &id != body_id => {
-            return Err(OAuthError::invalid_request(
-                "client_id does not match the authenticated client",
-            ))
-        }
-        (Some((id, secret)), _, None) => (id, Some(secret)),
-        (None, Some(id), secret) => (id.clone(), secret.cloned()),
-        (None, None, _) => return Err(OAuthError::invalid_client(false)),
-    };
-    let fail = |reason: &str| {
-        let event = AuditEvent::new(
-            tenant.id,
-            "client.authentication",
-            Outcome::Failure,
-            format!("client:{client_id}"),
-        )
-        .reason(reason.to_owned());
-        (event, OAuthError::invalid_client(used_basic))
-    };
+    let presented = Presented::from_request(headers, &params)?;
+    let client_id = presented.client_id().to_owned();
+    let used_basic = matches!(presented, Presented::Basic { .. });
     let client = state
         .store
         .clients
@@ -84,25 +54,276 @@ async fn authenticate_client(
         .await
         .map_err(|e| OAuthError::internal(meta, e))?
         .filter(|c| !c.disabled);
-    let verdict = match (&client, &secret) {
-        (None, _) => Err("unknown client"),
-        (Some(c), Some(secret)) if c.client_type == ClientType::Confidential => {
-            match &c.secret_hash {
-                Some(hash) if constant_time_eq(&sha256_hex(secret), hash) => Ok(()),
-                _ => Err("wrong secret"),
+    let refusal = match &client {
+        None => Some(Refusal::from("unknown client")),
+        Some(client) => {
+            let issuer = state.config.issuer(tenant.slug.as_str());
+            let audiences = [issuer.clone(), format!("{issuer}/{endpoint}")];
+            check(state, &tenant, client, &presented, &audiences)
+                .await
+                .err()
+        }
+    };
+    match (client, refusal) {
+        (Some(client), None) => Ok(ClientRequest {
+            tenant,
+            client,
+            params,
+        }),
+        (_, Some(Refusal::Failed(e))) => Err(OAuthError::internal(meta, e)),
+        (_, refusal) => {
+            let reason = match refusal {
+                Some(Refusal::Because(why)) => why,
+                _ => "unknown client".into(),
+            };
+            let event = AuditEvent::new(
+                tenant.id,
+                "client.authentication",
+                Outcome::Failure,
+                format!("client:{client_id}"),
+            )
+            .reason(reason);
+            state.audit(event, meta).await;
+            Err(OAuthError::invalid_client(used_basic))
+        }
+    }
+}
+
+/// The credentials a request carries.
+enum Presented {
+    Basic { client_id: String, secret: String },
+    Post { client_id: String, secret: String },
+    Assertion { client_id: String, jwt: String },
+    Nothing { client_id: String },
+}
+
+impl Presented {
+    fn from_request(
+        headers: &HeaderMap,
+        params: &HashMap<String, String>,
+    ) -> Result<Self, OAuthError> {
+        let two = || OAuthError::invalid_request("use one client authentication method, not two");
+        let basic = match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(value) => {
+                Some(parse_basic(value).ok_or_else(|| OAuthError::invalid_client(true))?)
+            }
+        };
+        let body_id = params.get("client_id").cloned();
+        let secret = params.get("client_secret").cloned();
+        let assertion = match (
+            params.get("client_assertion_type"),
+            params.get("client_assertion"),
+        ) {
+            (None, None) => None,
+            (Some(kind), Some(jwt)) if kind == JWT_BEARER => Some(jwt.clone()),
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ))
+            }
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion and client_assertion_type go together",
+                ))
+            }
+        };
+        let mismatch =
+            || OAuthError::invalid_request("client_id does not match the authenticated client");
+        match (basic, secret, assertion) {
+            (Some((client_id, secret)), None, None) => {
+                if body_id.is_some_and(|id| id != client_id) {
+                    return Err(mismatch());
+                }
+                Ok(Self::Basic { client_id, secret })
+            }
+            (None, Some(secret), None) => Ok(Self::Post {
+                client_id: body_id.ok_or_else(|| OAuthError::invalid_client(false))?,
+                secret,
+            }),
+            (None, None, Some(jwt)) => {
+                // RFC 7523 §3: the client is the assertion's subject.
+                let subject =
+                    unverified_subject(&jwt).ok_or_else(|| OAuthError::invalid_client(false))?;
+                if body_id.is_some_and(|id| id != subject) {
+                    return Err(mismatch());
+                }
+                Ok(Self::Assertion {
+                    client_id: subject,
+                    jwt,
+                })
+            }
+            (None, None, None) => Ok(Self::Nothing {
+                client_id: body_id.ok_or_else(|| OAuthError::invalid_client(false))?,
+            }),
+            _ => Err(two()),
+        }
+    }
+
+    fn client_id(&self) -> &str {
+        match self {
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::Assertion { client_id, .. }
+            | Self::Nothing { client_id } => client_id,
+        }
+    }
+}
+
+enum Refusal {
+    Because(String),
+    Failed(StoreError),
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Self {
+        Self::Because(why.to_owned())
+    }
+}
+
+async fn check(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    presented: &Presented,
+    audiences: &[String],
+) -> Result<(), Refusal> {
+    match (client.auth_method, presented) {
+        (
+            TokenAuthMethod::ClientSecretBasic | TokenAuthMethod::ClientSecretPost,
+            Presented::Basic { secret, .. } | Presented::Post { secret, .. },
+        ) if client.client_type == ClientType::Confidential => {
+            if secret_matches(client, secret, Timestamp::now()) {
+                Ok(())
+            } else {
+                Err("wrong secret".into())
             }
         }
-        (Some(c), None) if c.client_type == ClientType::Public => Ok(()),
-        (Some(_), Some(_)) => Err("public clients have no secret"),
-        (Some(_), None) => Err("secret missing"),
-    };
-    match verdict {
-        Ok(()) => Ok(client.expect("verdict Ok implies a client")),
-        Err(reason) => {
-            let (event, error) = fail(reason);
-            state.audit(event, meta).await;
-            Err(error)
+        (TokenAuthMethod::PrivateKeyJwt, Presented::Assertion { jwt, .. }) => {
+            verify_assertion(state, tenant, client, jwt, audiences).await
         }
+        (TokenAuthMethod::None, Presented::Nothing { .. })
+            if client.client_type == ClientType::Public =>
+        {
+            Ok(())
+        }
+        _ => Err(Refusal::Because(format!(
+            "the client is registered for {}",
+            client.auth_method.as_str()
+        ))),
+    }
+}
+
+/// The current secret, or the previous one during its grace period; compared in constant time.
+fn secret_matches(client: &Client, secret: &str, now: Timestamp) -> bool {
+    let presented = sha256_hex(secret);
+    let current = client
+        .secret_hash
+        .as_deref()
+        .is_some_and(|hash| constant_time_eq(&presented, hash));
+    let previous = match (
+        &client.previous_secret_hash,
+        client.previous_secret_expires_at,
+    ) {
+        (Some(hash), Some(until)) => now.is_before(until) && constant_time_eq(&presented, hash),
+        _ => false,
+    };
+    current | previous
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    jti: String,
+    exp: i64,
+}
+
+/// The `sub` of an assertion, read before its signature is checked: only to find the client
+/// whose keys will check it.
+fn unverified_subject(jwt: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = jwt.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims["sub"].as_str().map(str::to_owned)
+}
+
+/// RFC 7523 §3 and OIDC Core §9: signed by one of the client's registered keys, `iss` and `sub`
+/// are the client, `aud` is this server, short-lived, and its `jti` never seen before.
+async fn verify_assertion(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    jwt: &str,
+    audiences: &[String],
+) -> Result<(), Refusal> {
+    if jwt.len() > 8192 {
+        return Err("the assertion is too long".into());
+    }
+    let header = jsonwebtoken::decode_header(jwt).map_err(|_| "the assertion is malformed")?;
+    if !ASSERTION_ALGS.contains(&algorithm_name(header.alg)) {
+        return Err("the assertion's algorithm is not accepted".into());
+    }
+    let jwks: JwkSet = client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or("the client has no usable keys")?;
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or("no registered key matches the assertion")?;
+    let key = signing::decoding_key(&serde_json::to_value(jwk).map_err(|_| "unusable key")?)
+        .map_err(|_| "the registered key is unusable")?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(audiences);
+    validation.set_issuer(&[client.client_id.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.leeway = 5;
+    let claims = jsonwebtoken::decode::<AssertionClaims>(jwt, &key, &validation)
+        .map_err(|_| "the assertion's signature or claims are invalid")?
+        .claims;
+    let now = Timestamp::now();
+    if claims.sub != client.client_id || claims.iss != client.client_id {
+        return Err("the assertion is not about this client".into());
+    }
+    if claims.exp > now.plus_secs(MAX_ASSERTION_LIFETIME_SECS).unix() {
+        return Err("the assertion lives too long".into());
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 256 {
+        return Err("the assertion has no usable jti".into());
+    }
+    // Remembered until it expires: a replay within its lifetime is refused.
+    let marker = format!("{}:{}", client.client_id, sha256_hex(&claims.jti));
+    match state
+        .store
+        .artifacts
+        .put_ephemeral(
+            tenant.id,
+            "client-assertion",
+            &marker,
+            "{}",
+            Timestamp::from_unix(claims.exp).plus_secs(5),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err("the assertion was used before (replay)".into()),
+        Err(e) => Err(Refusal::Failed(e)),
+    }
+}
+
+fn algorithm_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::PS256 => "PS256",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "other",
     }
 }
 

@@ -1,7 +1,7 @@
 //! OpenID Provider metadata (OIDC Discovery §3, RFC 8414 §2) and the JWK Set. Advertises only
 //! what is implemented.
 
-use super::{scopes::CLAIMS_SUPPORTED, tenant_by_slug};
+use super::{client_auth::ASSERTION_ALGS, scopes::CLAIMS_SUPPORTED, tenant_by_slug};
 use crate::domain::{Client, SigningAlg};
 use crate::http::RequestMeta;
 use crate::state::AppState;
@@ -40,9 +40,12 @@ pub fn metadata(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent"],

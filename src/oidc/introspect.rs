@@ -48,7 +48,7 @@ async fn handle(
         tenant,
         client,
         params,
-    } = client_request(state, slug, meta, headers, body).await?;
+    } = client_request(state, slug, "introspect", meta, headers, body).await?;
     if client.client_type != ClientType::Confidential {
         // Introspection tells what a token allows; only clients that can keep a secret ask.
         return Err(OAuthError::new(

@@ -47,7 +47,7 @@ async fn handle(
         tenant,
         client,
         params,
-    } = client_request(state, slug, meta, headers, body).await?;
+    } = client_request(state, slug, "revoke", meta, headers, body).await?;
     let token = params
         .get("token")
         .filter(|t| !t.is_empty())

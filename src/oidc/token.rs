@@ -40,7 +40,7 @@ async fn handle(
         tenant,
         client,
         params,
-    } = client_request(state, slug, meta, headers, body).await?;
+    } = client_request(state, slug, "token", meta, headers, body).await?;
     let grant_type = match params.get("grant_type").map(String::as_str) {
         None => return Err(OAuthError::invalid_request("grant_type is missing")),
         Some(raw) => GrantType::parse(raw).ok_or_else(|| {

@@ -118,25 +118,37 @@ impl TestServer {
         scopes: &[&str],
         resources: &[&str],
     ) -> TestClient {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        self.register(
+            slug,
+            NewClient {
+                client_id: client_id.into(),
+                public,
+                grants: grants.to_vec(),
+                scopes: strings(scopes),
+                resources: strings(resources),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Registers `new` (its name and redirect URI filled in when empty).
+    pub async fn register(&self, slug: &str, mut new: NewClient) -> TestClient {
         let tenant = self.tenant(slug).await;
         let redirect_uri = "http://127.0.0.1:8123/callback".to_string();
-        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        let resources: Vec<String> = resources.iter().map(|s| s.to_string()).collect();
-        let new = NewClient {
-            client_id,
-            name: "Test App",
-            redirect_uris: std::slice::from_ref(&redirect_uri),
-            public,
-            grants,
-            scopes: &scopes,
-            resources: &resources,
-            id_token_alg: tessera::domain::SigningAlg::ES256,
-        };
+        if new.name.is_empty() {
+            new.name = "Test App".into();
+        }
+        if new.redirect_uris.is_empty() {
+            new.redirect_uris = vec![redirect_uri.clone()];
+        }
+        let client_id = new.client_id.clone();
         let (_, secret) = tessera::admin::clients::create(&self.state, &Actor::Cli, &tenant, new)
             .await
             .expect("client");
         TestClient {
-            client_id: client_id.into(),
+            client_id,
             secret,
             redirect_uri,
         }
