@@ -1,6 +1,6 @@
 use super::{BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
-use crate::oidc::{authorize, discovery, introspect, revoke, token, userinfo};
+use crate::oidc::{authorize, discovery, introspect, par, revoke, token, userinfo};
 use crate::state::AppState;
 use axum::{
     body::Body,
@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/token", post(token::token))
         .route("/t/{slug}/introspect", post(introspect::introspect))
         .route("/t/{slug}/revoke", post(revoke::revoke))
+        .route("/t/{slug}/par", post(par::push))
         .route(
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),

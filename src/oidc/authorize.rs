@@ -10,7 +10,7 @@ use crate::domain::{
     Outcome, ResponseMode, Tenant, Timestamp,
 };
 use crate::http::RequestMeta;
-use crate::oidc::pkce;
+use crate::oidc::{par, pkce};
 use crate::state::AppState;
 use axum::{
     extract::{Path, Query, RawQuery, State},
@@ -111,7 +111,7 @@ async fn authorize(
     if raw.len() > MAX_QUERY_LEN {
         return bad_request("The request is too large.");
     }
-    let params = match parse_params(raw) {
+    let mut params = match parse_params(raw) {
         Ok(p) => p,
         Err(e) => return bad_request(&format!("The request is malformed: {e}.")),
     };
@@ -128,6 +128,22 @@ async fn authorize(
             )
         }
         Err(e) => return internal_error(e, meta),
+    };
+    // RFC 9126 §4: a pushed request replaces every other parameter.
+    let pushed = match params.get("request_uri") {
+        None => false,
+        Some(request_uri) => match par::take(state, &tenant, &client, request_uri).await {
+            Ok(Some(stored)) => {
+                params = stored;
+                true
+            }
+            Ok(None) => {
+                return bad_request(
+                    "The request has expired or was already used. Go back to the application and start again.",
+                )
+            }
+            Err(e) => return internal_error(e, meta),
+        },
     };
     // OIDC Core §3.1.2.1 makes redirect_uri REQUIRED; it must match a registration exactly.
     let Some(redirect_uri) = params
@@ -147,7 +163,15 @@ async fn authorize(
         // An unknown mode is itself an error, reported in the default mode.
         response_mode: response_mode(&params).unwrap_or(ResponseMode::Query),
     };
-    match validate(&params, &client) {
+    let checked = if client.require_par && !pushed {
+        Err((
+            "invalid_request",
+            "this client must push its authorization requests (RFC 9126)".to_string(),
+        ))
+    } else {
+        validate(&params, &client)
+    };
+    match checked {
         Ok(request) => {
             let request = AuthorizationRequest {
                 redirect_uri: reply.redirect_uri.clone(),
@@ -175,7 +199,9 @@ async fn authorize(
 
 type Rejection = (&'static str, String);
 
-fn validate(
+/// The checks of an authorization request beyond its client and redirect URI, which the
+/// caller has made. Pushed requests (RFC 9126) are checked with it too.
+pub(super) fn validate(
     params: &HashMap<String, String>,
     client: &Client,
 ) -> Result<AuthorizationRequest, Rejection> {
@@ -193,10 +219,7 @@ fn validate(
         ));
     }
     if params.contains_key("request_uri") {
-        return Err((
-            "request_uri_not_supported",
-            "request_uri is not supported".into(),
-        ));
+        return Err(invalid("a pushed request cannot name another request_uri"));
     }
     match params.get("response_type").map(String::as_str) {
         Some("code") => {}

@@ -34,6 +34,8 @@ pub fn metadata(issuer: &str) -> Value {
         "jwks_uri": format!("{issuer}/jwks"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "require_pushed_authorization_requests": false,
         "scopes_supported": Client::KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -51,6 +53,7 @@ pub fn metadata(issuer: &str) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
+        // request_uri is for pushed requests only (RFC 9126), not OIDC Core §6 request objects.
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     })

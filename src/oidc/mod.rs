@@ -10,6 +10,7 @@ pub mod introspect;
 mod issue;
 pub mod jwt;
 pub mod keys;
+pub mod par;
 pub mod pkce;
 pub mod revoke;
 pub mod scopes;

@@ -195,6 +195,7 @@ impl TestServer {
 }
 
 /// Standard authorization request parameters for `client` with a PKCE challenge.
+#[derive(Clone)]
 pub struct AuthRequest {
     pub params: Vec<(String, String)>,
     pub verifier: String,

@@ -1,0 +1,124 @@
+//! Pushed authorization requests (RFC 9126): a client posts its authorization request here,
+//! authenticated, and sends the browser to `/authorize` with only the `request_uri` it got
+//! back. The request cannot be read or altered on the way, and works once.
+
+use super::authorize::validate;
+use super::client_auth::{client_request, ClientRequest};
+use super::error::OAuthError;
+use crate::crypto::{random_token, sha256_hex};
+use crate::domain::{Client, Tenant, Timestamp};
+use crate::http::RequestMeta;
+use crate::state::AppState;
+use crate::store::StoreResult;
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// RFC 9126 §2.2: `request_uri` values are URNs of this form.
+const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// Long enough to send the browser on, short enough to be of no use to anyone else.
+const LIFETIME_SECS: i64 = 90;
+const KIND: &str = "pushed-request";
+
+pub async fn push(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    match handle(&state, &slug, &meta, &headers, &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    slug: &str,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<Response, OAuthError> {
+    let ClientRequest {
+        tenant,
+        client,
+        mut params,
+    } = client_request(state, slug, "par", meta, headers, body).await?;
+    // §2.1: the client's credentials are not part of the request it pushes.
+    for credential in ["client_secret", "client_assertion", "client_assertion_type"] {
+        params.remove(credential);
+    }
+    if params.contains_key("request_uri") {
+        return Err(OAuthError::invalid_request(
+            "request_uri cannot be pushed (RFC 9126 §2.1)",
+        ));
+    }
+    params.insert("client_id".into(), client.client_id.clone());
+    if params
+        .get("redirect_uri")
+        .is_none_or(|r| client.redirect_uri(r).is_none())
+    {
+        return Err(OAuthError::invalid_request(
+            "redirect_uri is missing or not registered for this client",
+        ));
+    }
+    if let Err((code, description)) = validate(&params, &client) {
+        return Err(OAuthError::new(StatusCode::BAD_REQUEST, code, description));
+    }
+    let request_uri = format!("{URN_PREFIX}{}", random_token(32));
+    let stored = serde_json::to_string(&params).map_err(|e| OAuthError::internal(meta, e))?;
+    state
+        .store
+        .artifacts
+        .put_ephemeral(
+            tenant.id,
+            KIND,
+            &sha256_hex(&request_uri),
+            &stored,
+            Timestamp::now().plus_secs(LIFETIME_SECS),
+        )
+        .await
+        .map_err(|e| OAuthError::internal(meta, e))?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(json!({ "request_uri": request_uri, "expires_in": LIFETIME_SECS })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The pushed request behind `request_uri`, spent by this call, if it exists, is still valid
+/// and was pushed by `client` (RFC 9126 §4).
+pub async fn take(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    request_uri: &str,
+) -> StoreResult<Option<HashMap<String, String>>> {
+    if !request_uri.starts_with(URN_PREFIX) || request_uri.len() > 256 {
+        return Ok(None);
+    }
+    let Some(stored) = state
+        .store
+        .artifacts
+        .take_ephemeral(tenant.id, KIND, &sha256_hex(request_uri))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let params: HashMap<String, String> = serde_json::from_str(&stored.value)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    Ok(params
+        .get("client_id")
+        .is_some_and(|id| *id == client.client_id)
+        .then_some(params))
+}
