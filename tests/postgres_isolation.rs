@@ -42,6 +42,7 @@ async fn fixture() -> Fixture {
             request: None,
             step: tessera::domain::FlowStep::Identify,
             denied: false,
+            return_to: None,
             created_at: now,
             expires_at: now.plus_secs(600),
         };

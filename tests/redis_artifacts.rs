@@ -47,6 +47,7 @@ async fn every_artifact_key_expires_with_its_artifact() {
         request: None,
         step: FlowStep::Identify,
         denied: false,
+        return_to: None,
         created_at: now,
         expires_at: now.plus_secs(600),
     };

@@ -202,6 +202,7 @@ fn flow(tenant: &Tenant, id: &str, expires_at: Timestamp) -> LoginFlow {
             email: "a@example.com".into(),
         },
         denied: false,
+        return_to: None,
         created_at: Timestamp::now(),
         expires_at,
     }

@@ -11,7 +11,7 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    consent::ConsentPage, error::ErrorPage, home::HomePage, login::LoginPage,
+    consent::ConsentPage, device::DevicePage, error::ErrorPage, home::HomePage, login::LoginPage,
     signed_out::SignedOutPage,
 };
 
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/consent") view=ConsentPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/device") view=DevicePage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/signed-out") view=SignedOutPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/error") view=ErrorPage ssr=SsrMode::Async/>
                 </Routes>

@@ -38,12 +38,17 @@ impl From<crate::store::StoreError> for LoginError {
     }
 }
 
+/// Starts a sign-in for an authorization `request`, or one that ends at `return_to`, a page of
+/// this tenant (the home page when neither is given).
 pub async fn start_flow(
     state: &AppState,
     session: &Session,
     tenant: &Tenant,
     request: Option<AuthorizationRequest>,
+    return_to: Option<String>,
 ) -> Result<LoginFlow, LoginError> {
+    let own_page = format!("/t/{}/", tenant.slug);
+    let return_to = return_to.filter(|path| path.starts_with(&own_page) && !path.contains("//"));
     let now = Timestamp::now();
     let flow = LoginFlow {
         id: random_token(24),
@@ -52,6 +57,7 @@ pub async fn start_flow(
         request,
         step: FlowStep::Identify,
         denied: false,
+        return_to,
         created_at: now,
         expires_at: now.plus_secs(FLOW_LIFETIME_SECS),
     };

@@ -15,8 +15,8 @@ pub use client::{Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
 pub use email::Email;
 pub use ids::{ClientKey, TenantId, UserId};
 pub use oidc::{
-    AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, FlowStep, KeyState,
-    LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
+    AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
+    FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
 };
 pub use session::{BrowserSessionRecord, UserSession};
 pub use tenant::{Tenant, TenantSettings, TenantSlug, TenantStatus};

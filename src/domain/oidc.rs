@@ -54,6 +54,9 @@ pub struct LoginFlow {
     pub step: FlowStep,
     /// The person refused consent; the client gets `access_denied`.
     pub denied: bool,
+    /// Where a sign-in that serves no authorization request ends: a page of this tenant.
+    #[serde(default)]
+    pub return_to: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -72,6 +75,38 @@ pub struct AuthorizationCode {
     pub auth_time: Timestamp,
     pub amr: Vec<String>,
     pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Where a device authorization (RFC 8628) stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Waiting for the person to enter the user code and decide.
+    Pending,
+    Approved {
+        user_id: UserId,
+        session_id: String,
+        auth_time: Timestamp,
+        amr: Vec<String>,
+    },
+    Denied,
+    /// The device has collected its tokens.
+    Redeemed,
+}
+
+/// A device's request for authorization (RFC 8628 §3.1), stored by the hash of its device
+/// code and found by the person through its user code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceGrant {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Eight letters from an unambiguous alphabet, shown as `XXXX-XXXX`.
+    pub user_code: String,
+    pub status: DeviceStatus,
+    /// The polling interval the device must keep to (§3.5 `slow_down` raises it).
+    pub interval_secs: i64,
+    pub last_polled_at: Option<Timestamp>,
     pub expires_at: Timestamp,
 }
 

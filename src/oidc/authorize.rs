@@ -178,7 +178,7 @@ async fn authorize(
                 state: reply.state.clone(),
                 ..request
             };
-            match login::start_flow(state, session, &tenant, Some(request)).await {
+            match login::start_flow(state, session, &tenant, Some(request), None).await {
                 Ok(flow) => continue_flow(state, session, meta, &tenant, flow).await,
                 Err(e) => internal_error(e, meta),
             }

@@ -4,6 +4,7 @@
 pub mod access_token;
 pub mod authorize;
 mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod introspect;

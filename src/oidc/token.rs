@@ -3,7 +3,7 @@
 
 use super::client_auth::{client_request, ClientRequest};
 use super::issue::{self, Family, Grant};
-use super::{error::OAuthError, pkce, requested_resource};
+use super::{device, error::OAuthError, pkce, requested_resource};
 use crate::crypto::sha256_hex;
 use crate::domain::{AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
 use crate::http::RequestMeta;
@@ -70,6 +70,7 @@ async fn handle(
         GrantType::AuthorizationCode => authorization_code(&context).await,
         GrantType::RefreshToken => refresh_token(&context).await,
         GrantType::ClientCredentials => client_credentials(&context).await,
+        GrantType::DeviceCode => device_code(&context).await,
     }
 }
 
@@ -402,6 +403,56 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
         Outcome::Success,
         format!("client:{}", cx.client.client_id),
         Some("client_credentials".into()),
+    )
+    .await;
+    Ok(issued.into_response())
+}
+
+/// RFC 8628 §3.4: the device polls with its device code until the person has decided.
+async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
+    let device_code = cx.required("device_code", 256)?;
+    let approval =
+        device::poll(cx.state, cx.tenant, cx.client, device_code, cx.now, cx.meta).await?;
+    let user = cx
+        .state
+        .store
+        .users
+        .by_id(cx.tenant.id, approval.user_id)
+        .await
+        .map_err(|e| cx.internal(e))?
+        .filter(|u| u.can_sign_in())
+        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let family_id = crate::crypto::random_token(16);
+    let scopes = &approval.grant.scopes;
+    let grant = Grant {
+        tenant: cx.tenant,
+        client: cx.client,
+        user: Some(&user),
+        scopes,
+        resource: None,
+        auth_time: Some(approval.auth_time),
+        amr: &approval.amr,
+        code_hash: None,
+        family_id: Some(&family_id),
+    };
+    let family = cx
+        .client
+        .allows_grant(GrantType::RefreshToken)
+        .then(|| Family {
+            id: &family_id,
+            expires_at: cx.now.plus_secs(cx.client.refresh_family_ttl_secs),
+            session_id: &approval.session_id,
+            scopes,
+            resource: None,
+        });
+    let issued = issue::tokens(cx.state, &grant, None, family, cx.now)
+        .await
+        .map_err(|e| cx.internal(e))?;
+    cx.audit(
+        "token.issued",
+        Outcome::Success,
+        format!("user:{}", user.id),
+        Some("device_code".into()),
     )
     .await;
     Ok(issued.into_response())

@@ -1,4 +1,5 @@
 pub mod consent;
+pub mod device;
 pub mod error;
 pub mod home;
 pub mod login;
@@ -34,6 +35,13 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
                 .to_string()
         }
         "choice" => "Choose Allow or Deny.".to_string(),
+        "invalid_code" => {
+            "That code is not valid or has expired. Check the code on your device and try again."
+                .to_string()
+        }
+        "code_expired" => {
+            "That code has expired or was already used. Start again on your device.".to_string()
+        }
         _ => return None,
     };
     Some(text)
