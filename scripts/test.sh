@@ -32,8 +32,10 @@ fi
 
 # The flow tests once more on each other storage configuration. (The housekeeping test counts
 # purged rows, which Redis never has: its keys expire by themselves.)
+flows='binary(oidc_flow) | binary(hostile_input) | binary(token_lifecycle) | binary(par)'
+flows="$flows | binary(device_flow) | binary(logout) | binary(client_auth) | binary(signing_keys)"
 for backend in postgresql mongodb redis; do
-  filter='binary(oidc_flow) | binary(hostile_input) | binary(token_lifecycle)'
+  filter="$flows"
   [ "$backend" = redis ] || filter="$filter | binary(housekeeping)"
   step_start=$(date +%s)
   log "Running the OIDC flow tests on $backend (TESSERA_TEST_BACKEND=$backend)"

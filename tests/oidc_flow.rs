@@ -299,19 +299,7 @@ async fn public_client_uses_pkce_without_a_secret() {
         )
         .await;
     let code = query(&callback)["code"].clone();
-    let response = server
-        .http()
-        .post(format!("{}/token", server.issuer("default")))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &spa.redirect_uri),
-            ("client_id", "spa"),
-            ("code_verifier", &request.verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = server.exchange_code(&spa, &code, &request.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: serde_json::Value = response.json().await.unwrap();
@@ -341,20 +329,40 @@ async fn discovery_advertises_only_what_is_implemented() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    let issuer = server.issuer("default");
+    for (member, path) in [
+        ("introspection_endpoint", "introspect"),
+        ("revocation_endpoint", "revoke"),
+        ("pushed_authorization_request_endpoint", "par"),
+        ("device_authorization_endpoint", "device_authorization"),
+        ("end_session_endpoint", "logout"),
+    ] {
+        assert_eq!(doc[member], format!("{issuer}/{path}"), "{member}");
+    }
+    assert_eq!(doc["backchannel_logout_supported"], true);
     assert_eq!(
-        doc["introspection_endpoint"],
-        format!("{}/introspect", server.issuer("default"))
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
     assert_eq!(
-        doc["revocation_endpoint"],
-        format!("{}/revoke", server.issuer("default"))
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "EdDSA", "RS256"])
     );
     assert!(
-        doc.get("end_session_endpoint").is_none()
-            && doc.get("device_authorization_endpoint").is_none(),
+        doc.get("registration_endpoint").is_none() && doc["frontchannel_logout_supported"] == false,
         "not implemented, so not advertised"
     );
     let rfc8414: serde_json::Value = server

@@ -51,18 +51,8 @@ async fn a_pushed_request_completes_the_code_flow_once() {
     let params = query(&callback);
     assert_eq!(params["state"], "state-123", "the pushed state comes back");
     let tokens = server
-        .http()
-        .post(format!("{}/token", server.issuer("default")))
-        .basic_auth(&app.client_id, app.secret.as_deref())
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", params["code"].as_str()),
-            ("redirect_uri", app.redirect_uri.as_str()),
-            ("code_verifier", request.verifier.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .exchange_code(&app, &params["code"], &request.verifier)
+        .await;
     assert_eq!(tokens.status(), StatusCode::OK);
 
     let again = server.browser().get(&url).await;

@@ -314,19 +314,13 @@ pub async fn load_home_page(tenant: String) -> Result<HomeView, ServerFnError> {
 
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out(tenant: String, csrf: String) -> Result<(), ServerFnError> {
-    use crate::domain::{AuditEvent, Outcome};
     let ctx = server::context(&tenant).await?;
     if !server::csrf_ok(&ctx, &csrf).await {
         return server::go(&format!("/t/{}?error=csrf", ctx.tenant.slug));
     }
-    if let Some(id) = crate::auth::browser::sign_out(&ctx.state, &ctx.session, &ctx.tenant)
+    crate::oidc::logout::end_sign_in(&ctx.state, &ctx.session, &ctx.tenant, &ctx.meta)
         .await
-        .map_err(server::internal(&ctx))?
-    {
-        let event = AuditEvent::new(ctx.tenant.id, "logout", Outcome::Success, "browser")
-            .target(format!("session:{}", &id[..8]));
-        ctx.state.audit(event, &ctx.meta).await;
-    }
+        .map_err(server::internal(&ctx))?;
     server::go(&format!("/t/{}/signed-out", ctx.tenant.slug))
 }
 

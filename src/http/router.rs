@@ -1,6 +1,6 @@
 use super::{BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
-use crate::oidc::{authorize, device, discovery, introspect, par, revoke, token, userinfo};
+use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
 use crate::state::AppState;
 use axum::{
     body::Body,
@@ -94,6 +94,10 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{slug}/introspect", post(introspect::introspect))
         .route("/t/{slug}/revoke", post(revoke::revoke))
         .route("/t/{slug}/par", post(par::push))
+        .route(
+            "/t/{slug}/logout",
+            get(logout::end_session_get).post(logout::end_session_post),
+        )
         .route(
             "/t/{slug}/device_authorization",
             post(device::device_authorization),

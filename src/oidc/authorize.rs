@@ -10,7 +10,7 @@ use crate::domain::{
     Outcome, ResponseMode, Tenant, Timestamp,
 };
 use crate::http::RequestMeta;
-use crate::oidc::{par, pkce};
+use crate::oidc::{backchannel, par, pkce};
 use crate::state::AppState;
 use axum::{
     extract::{Path, Query, RawQuery, State},
@@ -71,12 +71,30 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, meta: &Request
     response
 }
 
-fn internal_error(e: impl std::fmt::Display, meta: &RequestMeta) -> Response {
+/// The tenant of a browser-facing endpoint, or the page that says there is none.
+pub(super) async fn tenant_or_page(
+    state: &AppState,
+    slug: &str,
+    meta: &RequestMeta,
+) -> Result<Tenant, Response> {
+    match tenant_by_slug(state, slug).await {
+        Ok(Some(tenant)) => Ok(tenant),
+        Ok(None) => Err(error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such organisation here.",
+            meta,
+        )),
+        Err(e) => Err(internal_error(e, meta)),
+    }
+}
+
+pub(super) fn internal_error(e: impl std::fmt::Display, meta: &RequestMeta) -> Response {
     tracing::error!(request_id = ?meta.request_id, error = %e, "authorization failed");
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
-        "The sign-in could not be completed. Please try again in a moment.",
+        "Your request could not be completed. Please try again in a moment.",
         meta,
     )
 }
@@ -88,17 +106,9 @@ async fn authorize(
     meta: &RequestMeta,
     raw: &str,
 ) -> Response {
-    let tenant = match tenant_by_slug(state, slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is no such organisation here.",
-                meta,
-            )
-        }
-        Err(e) => return internal_error(e, meta),
+    let tenant = match tenant_or_page(state, slug, meta).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let bad_request = |message: &str| {
         error_page(
@@ -346,17 +356,9 @@ pub async fn resume(
     session: Session,
     meta: RequestMeta,
 ) -> Response {
-    let tenant = match tenant_by_slug(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                "There is no such organisation here.",
-                &meta,
-            )
-        }
-        Err(e) => return internal_error(e, &meta),
+    let tenant = match tenant_or_page(&state, &slug, &meta).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     match login::load_flow(&state, &session, &tenant, &q.flow).await {
         Ok(flow) => continue_flow(&state, &session, &meta, &tenant, flow).await,
@@ -483,6 +485,9 @@ pub async fn continue_flow(
             .into_response();
     }
 
+    if let Err(e) = backchannel::record_client(state, tenant, &user_session, &client).await {
+        return internal_error(e, meta);
+    }
     let code = random_token(32);
     let record = AuthorizationCode {
         code_hash: sha256_hex(&code),

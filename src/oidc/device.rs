@@ -241,6 +241,16 @@ pub async fn decide(
     let Some(mut stored) = find(state, tenant, typed).await? else {
         return Ok(false);
     };
+    if allow {
+        let client = state
+            .store
+            .clients
+            .by_client_id(tenant.id, &stored.grant.client_id)
+            .await?;
+        if let Some(client) = client {
+            super::backchannel::record_client(state, tenant, signed_in, &client).await?;
+        }
+    }
     stored.grant.status = if allow {
         DeviceStatus::Approved {
             user_id: signed_in.user_id,

@@ -30,6 +30,8 @@ pub struct Grant<'a> {
     pub code_hash: Option<&'a str>,
     /// The refresh-token family the tokens belong to (its revocation revokes them).
     pub family_id: Option<&'a str>,
+    /// The browser sign-in behind the grant: the ID token's `sid` (back-channel logout).
+    pub session_id: Option<&'a str>,
 }
 
 /// The tokens of one response of the token endpoint.
@@ -160,6 +162,9 @@ fn add_id_token(
     );
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), json!(nonce));
+    }
+    if let Some(session_id) = grant.session_id {
+        claims.insert("sid".into(), json!(super::backchannel::sid(session_id)));
     }
     claims.extend(scopes::user_claims(user, grant.scopes));
     let id_token = jwt::sign(

@@ -3,6 +3,7 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod backchannel;
 mod client_auth;
 pub mod device;
 pub mod discovery;
@@ -11,6 +12,7 @@ pub mod introspect;
 mod issue;
 pub mod jwt;
 pub mod keys;
+pub mod logout;
 pub mod par;
 pub mod pkce;
 pub mod revoke;

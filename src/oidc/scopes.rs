@@ -29,7 +29,7 @@ pub fn user_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
     claims
 }
 
-pub const CLAIMS_SUPPORTED: [&str; 13] = [
+pub const CLAIMS_SUPPORTED: [&str; 14] = [
     "sub",
     "iss",
     "aud",
@@ -39,6 +39,7 @@ pub const CLAIMS_SUPPORTED: [&str; 13] = [
     "nonce",
     "amr",
     "at_hash",
+    "sid",
     "name",
     "email",
     "email_verified",

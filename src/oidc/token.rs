@@ -213,6 +213,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         amr: &record.amr,
         code_hash: Some(&code_hash),
         family_id: refreshable.then_some(code_hash.as_str()),
+        session_id: Some(&record.session_id),
     };
     let family = refreshable.then(|| Family {
         id: &code_hash,
@@ -326,6 +327,7 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
         amr: &old.amr,
         code_hash: None,
         family_id: Some(&old.family_id),
+        session_id: Some(&old.session_id),
     };
     let family = Family {
         id: &old.family_id,
@@ -393,6 +395,7 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
         amr: &[],
         code_hash: None,
         family_id: None,
+        session_id: None,
     };
     // RFC 6749 §4.4.3: no refresh token; no user, so no ID token.
     let issued = issue::tokens(cx.state, &grant, None, None, cx.now)
@@ -434,6 +437,7 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         amr: &approval.amr,
         code_hash: None,
         family_id: Some(&family_id),
+        session_id: Some(&approval.session_id),
     };
     let family = cx
         .client

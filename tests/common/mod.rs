@@ -180,6 +180,30 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Exchanges `code` at the token endpoint as `app`: its secret in HTTP Basic, or (public
+    /// clients) its client_id in the body.
+    pub async fn exchange_code(&self, app: &TestClient, code: &str, verifier: &str) -> Response {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("code_verifier", verifier),
+            ("client_id", app.client_id.as_str()),
+        ];
+        let request = self
+            .http()
+            .post(format!("{}/token", self.issuer("default")));
+        match &app.secret {
+            Some(secret) => request
+                .basic_auth(&app.client_id, Some(secret))
+                .form(&form[..4]),
+            None => request.form(&form),
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
     pub async fn audit_actions(&self, slug: &str) -> Vec<(String, String, Option<String>)> {
         let tenant = self.tenant(slug).await;
         self.state
@@ -392,15 +416,19 @@ impl Browser {
         password: &str,
         decision: &str,
     ) -> String {
-        let login = self.open(auth_url).await;
-        assert!(
-            login.contains("/login?"),
-            "expected the sign-in page, got {login}"
-        );
-        let after_password = self.sign_in(&login, email, password).await;
-        let consent = match self.follow(after_password).await {
-            Ok(callback) => return callback,
-            Err(page) => page.url().to_string(),
+        let landed = self.open(auth_url).await;
+        if !landed.starts_with(&self.base) {
+            // Already signed in and consented: straight back to the client.
+            return landed;
+        }
+        let consent = if landed.contains("/login?") {
+            let after_password = self.sign_in(&landed, email, password).await;
+            match self.follow(after_password).await {
+                Ok(callback) => return callback,
+                Err(page) => page.url().to_string(),
+            }
+        } else {
+            landed
         };
         assert!(
             consent.contains("/consent?"),

@@ -69,6 +69,12 @@ pub fn standalone_error_page(title: &str, message: &str, request_id: Option<&str
         );
         view! { <main id="main"><ErrorCard title message request_id/></main> }.to_html()
     });
+    standalone_document(title, &body)
+}
+
+/// A page rendered outside the Leptos router: our stylesheet, no script.
+#[cfg(feature = "ssr")]
+pub fn standalone_document(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><link rel=\"stylesheet\" href=\"/pkg/tessera.css\"><link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\"></head><body>{body}</body></html>",
         html_escape::encode_text(title)

@@ -3,6 +3,8 @@ pub mod device;
 pub mod error;
 pub mod home;
 pub mod login;
+#[cfg(feature = "ssr")]
+pub mod logout;
 pub mod signed_out;
 
 use leptos::prelude::*;
