@@ -43,7 +43,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /** Runs a `tessera` CLI command against the same database; resolves with its stdout. */
-function runCli(args, env, stdin) {
+export function runCli(args, env, stdin) {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, args, { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
