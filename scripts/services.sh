@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are running on 127.0.0.1, installing what is
-# missing: PostgreSQL (5432) and Redis (6379) from Debian's packages, and SecantusDB (27017),
-# a MongoDB-wire-protocol server from PyPI, into .venv-mongo/. Safe to run again: running
+# missing: PostgreSQL (5432) and Redis (6379) from Debian's packages, and from PyPI into
+# .venv-services/: SecantusDB (27017), a MongoDB-wire-protocol server, and aiosmtpd, the SMTP
+# server the mail tests start for themselves. Safe to run again: running
 # servers are left alone. Set TESSERA_TEST_MONGODB_URI to test against a MongoDB of your own
 # instead (SecantusDB is then not started).
 set -euo pipefail
 
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECANTUS_VERSION=0.7.0b3
+AIOSMTPD_VERSION=1.4.6
+SERVICES_VENV="$TESSERA_ROOT/.venv-services"
 
 services_log() { printf '==> %s\n' "$*" >&2; }
 
@@ -83,14 +86,7 @@ ensure_mongo() {
     services_log "A MongoDB-protocol server is already running on 127.0.0.1:27017"
     return 0
   fi
-  local venv="$TESSERA_ROOT/.venv-mongo" log="$TESSERA_ROOT/.venv-mongo/secantusd.log" start
-  if ! "$venv/bin/python" -m pip show SecantusDB 2>/dev/null | grep -qx "Version: $SECANTUS_VERSION"; then
-    services_log "Installing SecantusDB $SECANTUS_VERSION (PyPI) into .venv-mongo/"
-    start=$(date +%s)
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
-    services_log "SecantusDB installed in $(( $(date +%s) - start ))s"
-  fi
+  local venv="$SERVICES_VENV" log="$SERVICES_VENV/secantusd.log"
   services_log "Starting SecantusDB on 127.0.0.1:27017 (in memory; log: $log)"
   nohup "$venv/bin/secantusd-py" --host 127.0.0.1 --port 27017 --storage-path :memory: \
     </dev/null >"$log" 2>&1 &
@@ -98,6 +94,29 @@ ensure_mongo() {
   services_log "SecantusDB is running on 127.0.0.1:27017"
 }
 
+# pip_install PACKAGE VERSION: into .venv-services/, unless that version is there already.
+services_pip_install() {
+  local start
+  if "$SERVICES_VENV/bin/python" -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"; then
+    return 0
+  fi
+  services_log "Installing $1 $2 (PyPI) into .venv-services/"
+  start=$(date +%s)
+  [ -x "$SERVICES_VENV/bin/python" ] || python3 -m venv "$SERVICES_VENV"
+  "$SERVICES_VENV/bin/pip" install --quiet --disable-pip-version-check "$1==$2"
+  services_log "$1 installed in $(( $(date +%s) - start ))s"
+}
+
+ensure_python_tools() {
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    services_log "Installing python3-venv (apt)"
+    services_apt_install python3-venv
+  fi
+  services_pip_install SecantusDB "$SECANTUS_VERSION"
+  services_pip_install aiosmtpd "$AIOSMTPD_VERSION"
+}
+
+ensure_python_tools
 ensure_postgres
 ensure_redis
 ensure_mongo

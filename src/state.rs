@@ -2,8 +2,10 @@
 
 use crate::auth::{password::Passwords, throttle::LoginThrottle};
 use crate::config::Config;
+use crate::crypto::EncryptionKey;
 use crate::domain::AuditEvent;
 use crate::http::RequestMeta;
+use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
 use crate::store::Store;
 use axum::extract::FromRef;
@@ -17,6 +19,9 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub passwords: Passwords,
     pub throttle: Arc<LoginThrottle>,
+    /// Seals TOTP secrets and other secrets at rest.
+    pub secrets: EncryptionKey,
+    pub mailer: Mailer,
     pub leptos_options: LeptosOptions,
 }
 

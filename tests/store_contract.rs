@@ -8,9 +8,9 @@ use common::backends::{self, Provisioned};
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, FlowStep, GrantType, KeyState, LoginFlow, Outcome, RedirectUri,
-    RefreshToken, SigningAlg, SigningKey, Tenant, TenantSlug, Timestamp, TokenAuthMethod, User,
-    UserSession,
+    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, KeyState, LoginFlow,
+    Outcome, RedirectUri, RefreshToken, SigningAlg, SigningKey, Tenant, TenantSlug, Timestamp,
+    TokenAuthMethod, User, UserSession,
 };
 use tessera::store::{Access, Redemption, Store, StoreError};
 
@@ -76,6 +76,12 @@ macro_rules! main_store_suite {
             ephemeral_records_are_taken_once_and_swapped_by_version,
             concurrent_takes_have_exactly_one_winner,
             clients_are_updated_and_listed_within_their_tenant,
+            tenants_are_updated,
+            users_are_updated_within_their_tenant,
+            sessions_of_a_user_are_listed_and_revoked_together,
+            audit_events_are_filtered_by_actor,
+            factors_are_added_swapped_by_version_and_removed,
+            concurrent_factor_swaps_have_exactly_one_winner,
         );
     };
 }
@@ -622,7 +628,7 @@ async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store)
         ))
         .await
         .unwrap();
-    let recent = store.audit.recent(a.id, 3).await.unwrap();
+    let recent = store.audit.recent(a.id, None, 3).await.unwrap();
     assert_eq!(
         recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         ["event.4", "event.3", "event.2"]
@@ -631,7 +637,7 @@ async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store)
         (recent[0].ip.as_deref(), recent[0].reason.as_deref()),
         (Some("192.0.2.7"), Some("why"))
     );
-    let other = store.audit.recent(b.id, 10).await.unwrap();
+    let other = store.audit.recent(b.id, None, 10).await.unwrap();
     assert_eq!((other.len(), other[0].outcome), (1, Outcome::Failure));
 }
 
@@ -1479,4 +1485,306 @@ async fn concurrent_takes_have_exactly_one_winner(store: &Store) {
         }
     }
     assert_eq!(winners, 1);
+}
+
+async fn tenants_are_updated(store: &Store) {
+    let mut t = tenant(store, "acme").await;
+    t.name = "Acme Corporation".into();
+    t.settings.require_mfa = true;
+    t.settings.allowed_factors = vec![FactorKind::Totp];
+    store.tenants.update(&t).await.unwrap();
+    let found = store.tenants.by_id(t.id).await.unwrap().unwrap();
+    assert_eq!(found.name, "Acme Corporation");
+    assert!(found.settings.require_mfa);
+    assert_eq!(found.settings.allowed_factors, [FactorKind::Totp]);
+    let ghost = Tenant::new(TenantSlug::parse("ghost").unwrap(), "Ghost").unwrap();
+    assert!(matches!(
+        store.tenants.update(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn users_are_updated_within_their_tenant(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let mut ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    ada.email_verified = true;
+    ada.password_hash = Some("$argon2id$new".into());
+    ada.name = Some("Ada L.".into());
+    store.users.update(a.id, &ada).await.unwrap();
+    let found = store.users.by_id(a.id, ada.id).await.unwrap().unwrap();
+    assert!(found.email_verified);
+    assert_eq!(found.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(found.name.as_deref(), Some("Ada L."));
+    // Taking another user's address is a conflict; the row stays as it was.
+    let mut taken = found.clone();
+    taken.email = grace.email.clone();
+    assert!(matches!(
+        store.users.update(a.id, &taken).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .users
+            .by_id(a.id, ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email,
+        ada.email
+    );
+    // Another tenant cannot update it.
+    let mut hijack = found.clone();
+    hijack.blocked = true;
+    assert!(matches!(
+        store.users.update(b.id, &hijack).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !store
+            .users
+            .by_id(a.id, ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .blocked
+    );
+}
+
+async fn sessions_of_a_user_are_listed_and_revoked_together(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    for id in ["s1", "s2"] {
+        store
+            .sessions
+            .create(a.id, &session(&a, &ada, id))
+            .await
+            .unwrap();
+    }
+    let mut expired = session(&a, &ada, "old");
+    expired.expires_at = Timestamp::now().plus_secs(-10);
+    store.sessions.create(a.id, &expired).await.unwrap();
+    store
+        .sessions
+        .create(a.id, &session(&a, &grace, "g1"))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let mut listed: Vec<String> = store
+        .sessions
+        .of_user(a.id, ada.id, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["s1", "s2"],
+        "active sessions only, of this user only"
+    );
+    assert!(store
+        .sessions
+        .of_user(b.id, ada.id, now)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        store
+            .sessions
+            .revoke_all(b.id, ada.id, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not from another tenant"
+    );
+    let mut revoked = store.sessions.revoke_all(a.id, ada.id, now).await.unwrap();
+    revoked.sort();
+    assert_eq!(revoked, ["old", "s1", "s2"]);
+    assert!(store
+        .sessions
+        .of_user(a.id, ada.id, now)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .sessions
+            .of_user(a.id, grace.id, now)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "others keep theirs"
+    );
+    assert!(
+        store
+            .sessions
+            .revoke_all(a.id, ada.id, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "only once"
+    );
+}
+
+async fn audit_events_are_filtered_by_actor(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    for (tenant, actor) in [
+        (&a, "user:1"),
+        (&a, "user:2"),
+        (&a, "user:1"),
+        (&b, "user:1"),
+    ] {
+        let event = AuditEvent::new(tenant.id, "login.password", Outcome::Success, actor);
+        store.audit.append(&event).await.unwrap();
+    }
+    let mine = store.audit.recent(a.id, Some("user:1"), 10).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    assert!(mine
+        .iter()
+        .all(|e| e.actor == "user:1" && e.tenant_id == a.id));
+    assert_eq!(store.audit.recent(a.id, None, 10).await.unwrap().len(), 3);
+}
+
+fn factor(tenant: &Tenant, user: &User, id: &str, kind: FactorKind, created_at: i64) -> Factor {
+    Factor {
+        id: id.into(),
+        tenant_id: tenant.id,
+        user_id: user.id,
+        kind,
+        name: kind.label().into(),
+        data: r#"{"last_step":0}"#.into(),
+        version: 1,
+        created_at: Timestamp::from_unix(created_at),
+        last_used_at: None,
+    }
+}
+
+async fn factors_are_added_swapped_by_version_and_removed(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    store
+        .factors
+        .add(a.id, &factor(&a, &ada, "f2", FactorKind::BackupCodes, 200))
+        .await
+        .unwrap();
+    store
+        .factors
+        .add(a.id, &factor(&a, &ada, "f1", FactorKind::Totp, 100))
+        .await
+        .unwrap();
+    store
+        .factors
+        .add(a.id, &factor(&a, &grace, "g1", FactorKind::EmailCode, 100))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .factors
+            .add(a.id, &factor(&a, &ada, "f1", FactorKind::Totp, 300))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let listed = store.factors.of_user(a.id, ada.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["f1", "f2"],
+        "oldest first"
+    );
+    assert_eq!(listed[0], factor(&a, &ada, "f1", FactorKind::Totp, 100));
+    assert!(store
+        .factors
+        .of_user(b.id, ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let used = Timestamp::from_unix(1_800_000_000);
+    assert!(store
+        .factors
+        .swap(a.id, "f1", 1, r#"{"last_step":7}"#, used)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .factors
+            .swap(a.id, "f1", 1, r#"{"last_step":8}"#, used)
+            .await
+            .unwrap(),
+        "stale version"
+    );
+    assert!(
+        !store
+            .factors
+            .swap(b.id, "f1", 2, r#"{"last_step":9}"#, used)
+            .await
+            .unwrap(),
+        "other tenant"
+    );
+    let f1 = &store.factors.of_user(a.id, ada.id).await.unwrap()[0];
+    assert_eq!((f1.version, f1.last_used_at), (2, Some(used)));
+    let data: serde_json::Value = serde_json::from_str(&f1.data).unwrap();
+    assert_eq!(data["last_step"], 7);
+
+    assert!(
+        !store.factors.remove(a.id, grace.id, "f1").await.unwrap(),
+        "not another user's"
+    );
+    assert!(
+        !store.factors.remove(b.id, ada.id, "f1").await.unwrap(),
+        "not from another tenant"
+    );
+    assert!(store.factors.remove(a.id, ada.id, "f1").await.unwrap());
+    assert!(!store.factors.remove(a.id, ada.id, "f1").await.unwrap());
+    assert_eq!(store.factors.remove_all(b.id, ada.id).await.unwrap(), 0);
+    assert_eq!(store.factors.remove_all(a.id, ada.id).await.unwrap(), 1);
+    assert_eq!(
+        store.factors.of_user(a.id, grace.id).await.unwrap().len(),
+        1,
+        "others keep theirs"
+    );
+}
+
+async fn concurrent_factor_swaps_have_exactly_one_winner(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    store
+        .factors
+        .add(
+            a.id,
+            &factor(&a, &ada, "codes", FactorKind::BackupCodes, 100),
+        )
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .factors
+                    .swap(
+                        a.id,
+                        "codes",
+                        1,
+                        &format!(r#"{{"by":{i}}}"#),
+                        Timestamp::now(),
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1, "one code use wins");
 }

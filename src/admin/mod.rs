@@ -18,7 +18,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn audit_name(&self) -> String {
+    pub fn audit_name(&self) -> String {
         match self {
             Actor::Cli => "cli".into(),
         }

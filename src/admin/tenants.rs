@@ -1,6 +1,6 @@
 use super::{audit, Actor};
-use crate::domain::{Tenant, TenantSlug};
-use crate::error::AppResult;
+use crate::domain::{FactorKind, Tenant, TenantSlug};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 pub async fn create(state: &AppState, actor: &Actor, slug: &str, name: &str) -> AppResult<Tenant> {
@@ -16,6 +16,53 @@ pub async fn create(state: &AppState, actor: &Actor, slug: &str, name: &str) -> 
     )
     .await;
     Ok(tenant)
+}
+
+/// Changes the tenant's sign-in policy: whether a second factor is required, and which kinds
+/// may be used (`None` leaves each as it is).
+pub async fn set_mfa_policy(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    require_mfa: Option<bool>,
+    allowed: Option<Vec<FactorKind>>,
+) -> AppResult<Tenant> {
+    let mut changed = tenant.clone();
+    if let Some(require) = require_mfa {
+        changed.settings.require_mfa = require;
+    }
+    if let Some(allowed) = allowed {
+        if allowed.is_empty() || allowed.contains(&FactorKind::BackupCodes) {
+            return Err(AppError::Invalid(
+                "Allow at least one of totp, email_code, passkey (backup codes always come with them).".into(),
+            ));
+        }
+        changed.settings.allowed_factors = allowed;
+    }
+    state.store.tenants.update(&changed).await?;
+    let detail = format!(
+        "require_mfa={} factors={}",
+        changed.settings.require_mfa,
+        changed
+            .settings
+            .allowed_factors
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let event = crate::domain::AuditEvent::new(
+        tenant.id,
+        "tenant.policy_changed",
+        crate::domain::Outcome::Success,
+        actor.audit_name(),
+    )
+    .target(format!("tenant:{}", tenant.slug))
+    .reason(detail);
+    state
+        .audit(event, &crate::http::RequestMeta::default())
+        .await;
+    Ok(changed)
 }
 
 /// The tenant `slug`, or a plain-language error naming it.

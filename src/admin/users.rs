@@ -45,6 +45,33 @@ pub async fn create(
     Ok(user)
 }
 
+/// Removes every second factor of the user with `email`, for a person who lost them all; the
+/// reason goes into the audit log. Returns how many factors were removed.
+pub async fn reset_mfa(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    email: &str,
+    reason: &str,
+) -> AppResult<u64> {
+    let email = Email::parse(email)?;
+    let user = state
+        .store
+        .users
+        .by_email(tenant.id, email.as_str())
+        .await?
+        .ok_or_else(|| AppError::Invalid(format!("there is no user {email} in {}", tenant.slug)))?;
+    crate::auth::mfa::reset(
+        state,
+        &crate::http::RequestMeta::default(),
+        tenant,
+        &user,
+        &actor.audit_name(),
+        reason,
+    )
+    .await
+}
+
 /// The first administrator of a new installation, with a generated password shown once.
 pub async fn create_first_owner(
     state: &AppState,

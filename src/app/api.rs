@@ -2,13 +2,43 @@
 //! call `auth/` or `oidc/`, and answer with a redirect. Outcomes travel in the redirect's query
 //! (`error=…`), so pages behave the same with and without JavaScript.
 
+mod account;
+mod factors;
+mod recovery;
+
+pub use account::*;
+pub use factors::*;
+pub use recovery::*;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LoginStep {
     Identify,
-    Password { email: String },
+    Password {
+        email: String,
+    },
+    /// `methods` are factor kinds (`totp`, `email_code`, `backup_codes`), preferred first.
+    SecondFactor {
+        email: String,
+        methods: Vec<String>,
+    },
+    /// A second factor is required and the person has none: they set one up now.
+    Enrol {
+        email: String,
+        totp: Option<TotpSetup>,
+        email_codes: bool,
+    },
+}
+
+/// What an authenticator app needs to be set up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// The QR code as an SVG `data:` URL.
+    pub qr: String,
+    /// The secret in base32, for typing in.
+    pub secret: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,11 +108,19 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
             .map(|c| c.name);
         view.email_hint = request.login_hint.clone().unwrap_or_default();
     }
-    if let FlowStep::Password { email } = &flow.step {
-        view.email_hint = email.clone();
-        view.step = LoginStep::Password {
-            email: email.clone(),
-        };
+    match &flow.step {
+        FlowStep::Password { email } => {
+            view.email_hint = email.clone();
+            view.step = LoginStep::Password {
+                email: email.clone(),
+            };
+        }
+        FlowStep::SecondFactor { .. } | FlowStep::Enrol { .. } => {
+            if let Some(step) = factors::factor_step(&ctx, &flow).await? {
+                view.step = step;
+            }
+        }
+        _ => {}
     }
     view.flow = flow.id;
     Ok(view)
@@ -125,7 +163,7 @@ pub async fn submit_password(
     csrf: String,
     password: String,
 ) -> Result<(), ServerFnError> {
-    use crate::auth::login::{self, LoginError};
+    use crate::auth::login;
     let ctx = server::context(&tenant).await?;
     if !server::csrf_ok(&ctx, &csrf).await {
         return server::go(&server::login_url(&ctx.tenant, &flow, Some("csrf")));
@@ -150,32 +188,8 @@ pub async fn submit_password(
     )
     .await
     {
-        Ok(f) if f.request.is_some() => server::go(&format!(
-            "/t/{}/authorize/resume?flow={}",
-            ctx.tenant.slug, f.id
-        )),
-        Ok(f) => {
-            ctx.state
-                .store
-                .artifacts
-                .delete_flow(ctx.tenant.id, &f.id)
-                .await
-                .map_err(server::internal(&ctx))?;
-            let home = format!("/t/{}", ctx.tenant.slug);
-            server::go(f.return_to.as_deref().unwrap_or(&home))
-        }
-        Err(e @ LoginError::Throttled(secs)) => {
-            let code = server::login_error_code(&ctx, e)?;
-            server::go(&format!(
-                "{}&wait={secs}",
-                server::login_url(&ctx.tenant, &flow, Some(code))
-            ))
-        }
-        Err(e) => server::go(&server::login_url(
-            &ctx.tenant,
-            &flow,
-            Some(server::login_error_code(&ctx, e)?),
-        )),
+        Ok(f) => server::go(&server::after_step(&ctx, f, None).await?),
+        Err(e) => server::go(&server::login_error_url(&ctx, &flow, e)?),
     }
 }
 
@@ -491,8 +505,10 @@ pub async fn device_decide(
 
 #[cfg(feature = "ssr")]
 mod server {
+    use crate::auth::mfa::MfaError;
+    use crate::auth::one_time::CodeError;
     use crate::auth::{browser, login::LoginError};
-    use crate::domain::{Client, FlowStep, LoginFlow, Tenant, User};
+    use crate::domain::{Client, FlowStep, LoginFlow, Tenant, Timestamp, User, UserSession};
     use crate::http::RequestMeta;
     use crate::state::AppState;
     use leptos::prelude::*;
@@ -560,6 +576,52 @@ mod server {
         Ok(())
     }
 
+    /// The browser's active sign-in to the tenant and its person, if any.
+    pub async fn signed_in(ctx: &Ctx) -> Result<Option<(UserSession, User)>, ServerFnError> {
+        let Some(session) = browser::current_sign_in(&ctx.state, &ctx.session, &ctx.tenant)
+            .await
+            .map_err(internal(ctx))?
+        else {
+            return Ok(None);
+        };
+        let user = ctx
+            .state
+            .store
+            .users
+            .by_id(ctx.tenant.id, session.user_id)
+            .await
+            .map_err(internal(ctx))?;
+        Ok(user.filter(User::can_sign_in).map(|u| (session, u)))
+    }
+
+    /// A time as people read it, in UTC.
+    pub fn when(at: Timestamp) -> String {
+        time::OffsetDateTime::from_unix_timestamp(at.unix())
+            .ok()
+            .and_then(|t| {
+                t.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute] UTC"
+                ))
+                .ok()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `next` if it is a page of this tenant, else the tenant's home page: redirects taken from
+    /// a URL never leave the tenant (no open redirect).
+    pub fn local_page(ctx: &Ctx, next: &str) -> String {
+        let home = format!("/t/{}", ctx.tenant.slug);
+        let ok = (next == home || next.starts_with(&format!("{home}/")))
+            && !next.contains("//")
+            && !next.contains('\\')
+            && !next.chars().any(char::is_control);
+        if ok {
+            next.to_owned()
+        } else {
+            home
+        }
+    }
+
     pub fn encode(value: &str) -> String {
         url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
     }
@@ -575,12 +637,93 @@ mod server {
 
     /// The code a page turns into a message; internal errors are logged and end the request.
     pub fn login_error_code(ctx: &Ctx, e: LoginError) -> Result<&'static str, ServerFnError> {
+        Ok(login_error(ctx, e)?.0)
+    }
+
+    /// The message code, and the seconds to wait for codes that have them.
+    pub fn login_error(
+        ctx: &Ctx,
+        e: LoginError,
+    ) -> Result<(&'static str, Option<u64>), ServerFnError> {
         Ok(match e {
-            LoginError::Expired | LoginError::OutOfOrder => "expired",
-            LoginError::InvalidEmail(_) => "invalid_email",
-            LoginError::IncorrectCredentials => "incorrect",
-            LoginError::Throttled(_) => "throttled",
+            LoginError::Expired | LoginError::OutOfOrder => ("expired", None),
+            LoginError::InvalidEmail(_) => ("invalid_email", None),
+            LoginError::IncorrectCredentials => ("incorrect", None),
+            LoginError::Throttled(secs) => ("throttled", Some(secs)),
+            LoginError::Factor(e) => return factor_error(ctx, e),
             LoginError::Internal(e) => return Err(log_internal(&ctx.meta, e)),
+        })
+    }
+
+    pub fn factor_error(
+        ctx: &Ctx,
+        e: MfaError,
+    ) -> Result<(&'static str, Option<u64>), ServerFnError> {
+        Ok(match e {
+            MfaError::Wrong | MfaError::Code(CodeError::Wrong) => ("wrong_code", None),
+            MfaError::Throttled(secs) => ("throttled", Some(secs)),
+            MfaError::Unavailable => ("factor_unavailable", None),
+            MfaError::Code(CodeError::Expired) => ("otp_expired", None),
+            MfaError::Code(CodeError::TooSoon(secs)) => ("resend_wait", Some(secs.max(1) as u64)),
+            MfaError::Code(CodeError::SendLimit) => ("send_limit", None),
+            MfaError::Code(CodeError::Internal(e)) | MfaError::Internal(e) => {
+                return Err(log_internal(&ctx.meta, e))
+            }
+        })
+    }
+
+    /// `url` with `error=…` (and `wait=…`) appended for a page to show.
+    pub fn with_error(url: &str, (code, wait): (&str, Option<u64>)) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        match wait {
+            Some(secs) => format!("{url}{sep}error={code}&wait={secs}"),
+            None => format!("{url}{sep}error={code}"),
+        }
+    }
+
+    /// The sign-in page of `flow` showing why `e` stopped it.
+    pub fn login_error_url(ctx: &Ctx, flow: &str, e: LoginError) -> Result<String, ServerFnError> {
+        let flow = if matches!(e, LoginError::Expired) {
+            ""
+        } else {
+            flow
+        };
+        Ok(with_error(
+            &login_url(&ctx.tenant, flow, None),
+            login_error(ctx, e)?,
+        ))
+    }
+
+    /// Where the browser goes after a sign-in step: the next step's page, or (once signed in)
+    /// the authorization that started it or the page it should return to. `interstitial` is
+    /// the query of the backup-codes page to pass through first, if any.
+    pub async fn after_step(
+        ctx: &Ctx,
+        flow: LoginFlow,
+        interstitial: Option<String>,
+    ) -> Result<String, ServerFnError> {
+        if !matches!(flow.step, FlowStep::Authenticated { .. }) {
+            return Ok(login_url(&ctx.tenant, &flow.id, None));
+        }
+        let next = if flow.request.is_some() {
+            format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, flow.id)
+        } else {
+            ctx.state
+                .store
+                .artifacts
+                .delete_flow(ctx.tenant.id, &flow.id)
+                .await
+                .map_err(internal(ctx))?;
+            flow.return_to
+                .unwrap_or_else(|| format!("/t/{}", ctx.tenant.slug))
+        };
+        Ok(match interstitial {
+            Some(query) => format!(
+                "/t/{}/backup-codes?{query}&next={}",
+                ctx.tenant.slug,
+                encode(&next)
+            ),
+            None => next,
         })
     }
 

@@ -11,7 +11,14 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    consent::ConsentPage, device::DevicePage, error::ErrorPage, home::HomePage, login::LoginPage,
+    account::AccountPage,
+    backup_codes::BackupCodesPage,
+    consent::ConsentPage,
+    device::DevicePage,
+    error::ErrorPage,
+    home::HomePage,
+    login::LoginPage,
+    recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     signed_out::SignedOutPage,
 };
 
@@ -57,6 +64,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/consent") view=ConsentPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/device") view=DevicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/backup-codes") view=BackupCodesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/signed-out") view=SignedOutPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/error") view=ErrorPage ssr=SsrMode::Async/>
                 </Routes>

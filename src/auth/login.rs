@@ -1,11 +1,13 @@
-//! The login step machine: identify -> password -> (second factor, later) -> authenticated.
+//! The login step machine: identify -> password -> second factor (or enrolment of one, when
+//! required) -> authenticated.
 //! Each step accepts only the input it expects, and only from the browser the flow belongs to.
 
-use super::{browser, throttle::LoginThrottle};
+use super::mfa::{self, MfaError};
+use super::{browser, reveal, throttle::LoginThrottle};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::domain::{
-    AuditEvent, AuthorizationRequest, Email, FlowStep, LoginFlow, Outcome, Tenant, Timestamp,
-    UserSession,
+    AuditEvent, AuthorizationRequest, Email, FactorKind, FlowStep, LoginFlow, Outcome, Tenant,
+    Timestamp, User, UserId, UserSession,
 };
 use crate::error::AppError;
 use crate::http::RequestMeta;
@@ -28,8 +30,22 @@ pub enum LoginError {
     IncorrectCredentials,
     #[error("too many attempts; wait {0} seconds")]
     Throttled(u64),
+    /// A second factor (or the code that enrols one) was refused.
+    #[error(transparent)]
+    Factor(MfaError),
     #[error(transparent)]
     Internal(#[from] AppError),
+}
+
+impl From<MfaError> for LoginError {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::Throttled(secs) => Self::Throttled(secs),
+            MfaError::Internal(e) => Self::Internal(e),
+            MfaError::Code(super::one_time::CodeError::Internal(e)) => Self::Internal(e),
+            other => Self::Factor(other),
+        }
+    }
 }
 
 impl From<crate::store::StoreError> for LoginError {
@@ -95,7 +111,7 @@ pub async fn identify(
     mut flow: LoginFlow,
     raw_email: &str,
 ) -> Result<LoginFlow, LoginError> {
-    if !matches!(flow.step, FlowStep::Identify | FlowStep::Password { .. }) {
+    if matches!(flow.step, FlowStep::Authenticated { .. }) {
         return Err(LoginError::OutOfOrder);
     }
     let email = Email::parse(raw_email).map_err(|e| LoginError::InvalidEmail(e.0))?;
@@ -159,14 +175,140 @@ pub async fn verify_password(
         }
     };
     state.throttle.record_success(&account_key);
+    state
+        .audit(
+            AuditEvent::new(
+                tenant.id,
+                "login.password",
+                Outcome::Success,
+                format!("user:{}", user.id),
+            ),
+            meta,
+        )
+        .await;
 
+    let factors = mfa::factors_of(state, tenant, &user).await?;
+    let wants_mfa = tenant.settings.require_mfa
+        || flow
+            .request
+            .as_ref()
+            .is_some_and(AuthorizationRequest::wants_mfa);
+    if !mfa::usable_kinds(tenant, &factors).is_empty() {
+        flow.step = FlowStep::SecondFactor { user_id: user.id };
+    } else if wants_mfa {
+        flow.step = FlowStep::Enrol { user_id: user.id };
+    } else {
+        return complete(
+            state,
+            session,
+            meta,
+            tenant,
+            flow,
+            &user,
+            vec!["pwd".into()],
+        )
+        .await;
+    }
+    state.store.artifacts.put_flow(tenant.id, &flow).await?;
+    Ok(flow)
+}
+
+/// The person who passed the password step and now owes a second factor (or an enrolment).
+pub async fn pending_user(
+    state: &AppState,
+    tenant: &Tenant,
+    flow: &LoginFlow,
+) -> Result<User, LoginError> {
+    let (FlowStep::SecondFactor { user_id } | FlowStep::Enrol { user_id }) = &flow.step else {
+        return Err(LoginError::OutOfOrder);
+    };
+    active_user(state, tenant, *user_id).await
+}
+
+async fn active_user(state: &AppState, tenant: &Tenant, id: UserId) -> Result<User, LoginError> {
+    match state.store.users.by_id(tenant.id, id).await? {
+        Some(user) if user.can_sign_in() => Ok(user),
+        _ => Err(LoginError::Expired),
+    }
+}
+
+/// Emails a sign-in code to the person at the second-factor step.
+pub async fn send_email_code(
+    state: &AppState,
+    tenant: &Tenant,
+    flow: &LoginFlow,
+) -> Result<(), LoginError> {
+    if !matches!(flow.step, FlowStep::SecondFactor { .. }) {
+        return Err(LoginError::OutOfOrder);
+    }
+    let user = pending_user(state, tenant, flow).await?;
+    Ok(mfa::send_sign_in_code(state, tenant, &user, &flow.id).await?)
+}
+
+/// Step 3: the second factor. On success the browser is signed in.
+pub async fn verify_second_factor(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    flow: LoginFlow,
+    kind: FactorKind,
+    code: &str,
+) -> Result<(LoginFlow, Option<usize>), LoginError> {
+    if !matches!(flow.step, FlowStep::SecondFactor { .. }) {
+        return Err(LoginError::OutOfOrder);
+    }
+    let user = pending_user(state, tenant, &flow).await?;
+    let verified = mfa::verify(state, meta, tenant, &user, kind, code, &flow.id).await?;
+    let amr = vec!["pwd".into(), kind.amr().into(), "mfa".into()];
+    let flow = complete(state, session, meta, tenant, flow, &user, amr).await?;
+    Ok((flow, verified.backup_codes_left))
+}
+
+/// Step 3 for a person who must first enrol a second factor: the code that proves the new
+/// factor works. The new backup codes are kept for this browser to show once.
+pub async fn confirm_enrolment(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    flow: LoginFlow,
+    kind: FactorKind,
+    code: &str,
+) -> Result<LoginFlow, LoginError> {
+    if !matches!(flow.step, FlowStep::Enrol { .. }) {
+        return Err(LoginError::OutOfOrder);
+    }
+    let user = pending_user(state, tenant, &flow).await?;
+    let backup_codes = match kind {
+        FactorKind::Totp => mfa::confirm_totp(state, meta, tenant, &user, code).await?,
+        FactorKind::EmailCode => mfa::confirm_email_codes(state, meta, tenant, &user, code).await?,
+        _ => return Err(MfaError::Unavailable.into()),
+    };
+    if let Some(codes) = backup_codes {
+        reveal::stash(state, session, tenant, &codes).await?;
+    }
+    let amr = vec!["pwd".into(), kind.amr().into(), "mfa".into()];
+    complete(state, session, meta, tenant, flow, &user, amr).await
+}
+
+/// Signs the browser in with the methods `amr` (RFC 8176) and moves the flow to `Authenticated`.
+async fn complete(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    mut flow: LoginFlow,
+    user: &User,
+    amr: Vec<String>,
+) -> Result<LoginFlow, LoginError> {
     let now = Timestamp::now();
     let user_session = UserSession {
         id: random_token(32),
         tenant_id: tenant.id,
         user_id: user.id,
         auth_time: now,
-        amr: vec!["pwd".into()],
+        amr,
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
         created_at: now,
@@ -185,17 +327,14 @@ pub async fn verify_password(
         .record_login(tenant.id, user.id, now)
         .await?;
     browser::remember_sign_in(session, tenant, &user_session).await?;
-    state
-        .audit(
-            AuditEvent::new(
-                tenant.id,
-                "login.password",
-                Outcome::Success,
-                format!("user:{}", user.id),
-            ),
-            meta,
-        )
-        .await;
+    let event = AuditEvent::new(
+        tenant.id,
+        "login.succeeded",
+        Outcome::Success,
+        format!("user:{}", user.id),
+    )
+    .reason(user_session.amr.join(" "));
+    state.audit(event, meta).await;
 
     flow.step = FlowStep::Authenticated {
         user_id: user.id,

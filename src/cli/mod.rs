@@ -65,6 +65,24 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+    /// Set the tenant's sign-in policy: require a second factor, and which kinds are allowed.
+    Policy {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        /// Require a second factor of everyone; people without one set it up at next sign-in.
+        #[arg(long, value_enum)]
+        require_mfa: Option<OnOff>,
+        /// Comma-separated factor kinds people may use: totp, email_code, passkey.
+        #[arg(long)]
+        factors: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +126,18 @@ enum UserCommand {
         /// Give the user the tenant's admin role.
         #[arg(long)]
         admin: bool,
+    },
+    /// Remove every second factor of a user who lost them all (audited). They set one up again
+    /// at their next sign-in if the tenant requires it.
+    ResetMfa {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        /// Why, for the audit log (e.g. the support ticket).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -292,6 +322,66 @@ async fn execute(command: Command) -> Result<(), String> {
                 println!("password: {password}");
                 println!("This password is shown only once.");
             }
+            Ok(())
+        }
+        Command::User(UserCommand::ResetMfa {
+            tenant,
+            email,
+            reason,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let removed = admin::users::reset_mfa(&state, &Actor::Cli, &tenant, &email, &reason)
+                .await
+                .map_err(describe)?;
+            println!(
+                "Removed {removed} factor(s) of {email} in tenant {}. The user was told by email.",
+                tenant.slug
+            );
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Policy {
+            tenant,
+            require_mfa,
+            factors,
+        }) => {
+            let tenant = admin::tenants::find(&state, &tenant)
+                .await
+                .map_err(describe)?;
+            let allowed = match factors {
+                None => None,
+                Some(list) => Some(
+                    list.split(',')
+                        .map(str::trim)
+                        .map(|k| {
+                            crate::domain::FactorKind::parse(k).ok_or_else(|| {
+                                format!("{k:?} is not one of totp, email_code, passkey")
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            let require = require_mfa.map(|v| v == OnOff::On);
+            let changed =
+                admin::tenants::set_mfa_policy(&state, &Actor::Cli, &tenant, require, allowed)
+                    .await
+                    .map_err(describe)?;
+            let s = &changed.settings;
+            println!(
+                "Tenant {}: second factor {}; allowed: {}.",
+                changed.slug,
+                if s.require_mfa {
+                    "required"
+                } else {
+                    "optional"
+                },
+                s.allowed_factors
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::List { tenant }) => {

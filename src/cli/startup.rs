@@ -5,6 +5,7 @@ use crate::auth::{password::Passwords, throttle::LoginThrottle};
 use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
+use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
 use crate::state::AppState;
 use crate::store::{Access, OpenError};
@@ -17,6 +18,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Storage(#[from] OpenError),
+    #[error("email: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// Opens storage (as the one server when `serving`), applies migrations when `migrate`, and
@@ -39,6 +42,13 @@ pub async fn build_state(
         Access::Tool
     };
     let store = crate::store::open(&config, access, migrate).await?;
+    let mailer = Mailer::new(&config.mail)?;
+    if let (true, Some(folder)) = (serving, mailer.dev_folder()) {
+        eprintln!(
+            "warning: SMTP_HOST is not set, so no email is sent. DEVELOPMENT MODE: every message (sign-in codes, password reset links) is written to {} instead. Set SMTP_HOST before real people use this server.",
+            folder.display()
+        );
+    }
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
     let leptos_options = LeptosOptions::builder()
         .output_name("tessera")
@@ -47,7 +57,9 @@ pub async fn build_state(
         .site_addr(config.listen)
         .build();
     Ok(AppState {
-        keys: Arc::new(KeyRing::new(store.clone(), resolved.key)),
+        keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
+        secrets: resolved.key,
+        mailer,
         config: Arc::new(config),
         store,
         passwords: Passwords::default(),

@@ -49,6 +49,31 @@ pub enum ArtifactStorage {
     },
 }
 
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (RFC 3207), usually port 587.
+    StartTls,
+    /// TLS from the first byte, usually port 465.
+    Implicit,
+    /// No encryption: only for a relay on the same host.
+    None,
+}
+
+/// Where outgoing email (one-time codes, recovery links, notices) goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailConfig {
+    Smtp {
+        host: String,
+        port: u16,
+        tls: SmtpTls,
+        credentials: Option<(String, Secret)>,
+        from: String,
+    },
+    /// Development: every message is written as an `.eml` file into this folder.
+    Folder { path: PathBuf, from: String },
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub storage: StorageConfig,
@@ -58,6 +83,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Signing keys older than this many days are rotated; 0 turns automatic rotation off.
     pub key_rotation_days: u32,
+    pub mail: MailConfig,
     encryption_key: Option<String>,
 }
 
@@ -142,26 +168,22 @@ impl Config {
                 .map_err(|e| invalid("TESSERA_ENCRYPTION_KEY", e.to_string()))?;
         }
 
+        let mail = mail(&get, &public_url, &storage)?;
+
         Ok(Self {
             storage,
             artifacts,
             public_url,
             listen,
             key_rotation_days,
+            mail,
             encryption_key,
         })
     }
 
     /// The folder that holds the SQLite database and, when not configured, the encryption key.
     pub fn data_dir(&self) -> PathBuf {
-        match &self.storage {
-            StorageConfig::Sqlite { path } => path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf(),
-            StorageConfig::Postgres { .. } | StorageConfig::Mongo { .. } => PathBuf::from("./data"),
-        }
+        data_dir(&self.storage)
     }
 
     pub fn issuer(&self, slug: &str) -> String {
@@ -346,6 +368,86 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+fn data_dir(storage: &StorageConfig) -> PathBuf {
+    match storage {
+        StorageConfig::Sqlite { path } => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+        StorageConfig::Postgres { .. } | StorageConfig::Mongo { .. } => PathBuf::from("./data"),
+    }
+}
+
+/// SMTP when `SMTP_HOST` is set; otherwise the development mail folder.
+fn mail(
+    get: &impl Fn(&str) -> Option<String>,
+    public_url: &Url,
+    storage: &StorageConfig,
+) -> Result<MailConfig, ConfigError> {
+    let from = match get("SMTP_FROM") {
+        Some(from) => {
+            from.parse::<lettre::message::Mailbox>().map_err(|e| {
+                invalid(
+                    "SMTP_FROM",
+                    format!("{from:?} is not an address like Tessera <id@example.com> ({e})"),
+                )
+            })?;
+            from
+        }
+        None => format!(
+            "Tessera <no-reply@{}>",
+            public_url.host_str().unwrap_or("localhost")
+        ),
+    };
+    let Some(host) = get("SMTP_HOST") else {
+        let path = get("MAIL_DEV_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir(storage).join("mail"));
+        return Ok(MailConfig::Folder { path, from });
+    };
+    let tls = match get("SMTP_TLS").as_deref() {
+        None | Some("starttls") => SmtpTls::StartTls,
+        Some("tls") => SmtpTls::Implicit,
+        Some("none") => SmtpTls::None,
+        Some(other) => {
+            return Err(invalid(
+                "SMTP_TLS",
+                format!("{other:?} is not one of starttls (default), tls, none"),
+            ))
+        }
+    };
+    let port = match get("SMTP_PORT") {
+        None => match tls {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        },
+        Some(raw) => raw
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| invalid("SMTP_PORT", format!("{raw:?} is not a port number")))?,
+    };
+    let credentials = match (get("SMTP_USERNAME"), get("SMTP_PASSWORD")) {
+        (Some(user), Some(password)) => Some((user, Secret(password))),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "SMTP_USERNAME",
+                "set both SMTP_USERNAME and SMTP_PASSWORD, or neither",
+            ))
+        }
+    };
+    Ok(MailConfig::Smtp {
+        host,
+        port,
+        tls,
+        credentials,
+        from,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod audit;
 mod client;
 mod email;
+mod factor;
 mod ids;
 mod oidc;
 mod session;
@@ -13,6 +14,7 @@ mod user;
 pub use audit::{AuditEvent, Outcome};
 pub use client::{Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
 pub use email::Email;
+pub use factor::{acr, Factor, FactorKind};
 pub use ids::{ClientKey, TenantId, UserId};
 pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,

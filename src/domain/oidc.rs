@@ -25,6 +25,19 @@ pub struct AuthorizationRequest {
     /// OIDC Core §3.1.2.1: the account the client expects; prefills the sign-in form.
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// OIDC Core §3.1.2.1: the authentication context classes asked for, in order of preference.
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+}
+
+impl AuthorizationRequest {
+    /// Whether the client asked for a multi-factor sign-in (a voluntary request that this server
+    /// honours by asking for a second factor: a step-up).
+    pub fn wants_mfa(&self) -> bool {
+        self.acr_values
+            .iter()
+            .any(|v| v == super::acr::MULTI_FACTOR)
+    }
 }
 
 /// Where a sign-in stands. Each step accepts only the input it expects, so replaying an
@@ -35,6 +48,15 @@ pub enum FlowStep {
     Identify,
     Password {
         email: String,
+    },
+    /// The password was right; a second factor must follow.
+    SecondFactor {
+        user_id: UserId,
+    },
+    /// The password was right, and a second factor is required that the person does not have
+    /// yet: they enrol one now.
+    Enrol {
+        user_id: UserId,
     },
     /// Signed in within this flow; consent (if needed) and the code come next.
     Authenticated {

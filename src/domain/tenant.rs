@@ -1,4 +1,4 @@
-use super::{Invalid, TenantId, Timestamp};
+use super::{FactorKind, Invalid, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -77,7 +77,7 @@ impl TenantStatus {
     }
 }
 
-/// Per-tenant policy; later issues add MFA and token lifetime defaults here.
+/// Per-tenant policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TenantSettings {
@@ -89,6 +89,16 @@ pub struct TenantSettings {
     pub refresh_idle_secs: i64,
     /// Default absolute lifetime of refresh-token families for new clients, in seconds.
     pub refresh_absolute_secs: i64,
+    /// Everyone signs in with a second factor; those without one enrol at their next sign-in.
+    pub require_mfa: bool,
+    /// The factors people may enrol and sign in with.
+    pub allowed_factors: Vec<FactorKind>,
+}
+
+impl TenantSettings {
+    pub fn allows(&self, kind: FactorKind) -> bool {
+        kind == FactorKind::BackupCodes || self.allowed_factors.contains(&kind)
+    }
 }
 
 impl Default for TenantSettings {
@@ -98,6 +108,8 @@ impl Default for TenantSettings {
             session_idle_timeout_secs: 3600,
             refresh_idle_secs: 30 * 24 * 3600,
             refresh_absolute_secs: 90 * 24 * 3600,
+            require_mfa: false,
+            allowed_factors: FactorKind::ENROLLABLE.to_vec(),
         }
     }
 }

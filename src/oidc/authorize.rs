@@ -332,6 +332,14 @@ pub(super) fn validate(
         prompt_none: prompts.contains(&"none"),
         max_age,
         login_hint: params.get("login_hint").filter(|h| h.len() <= 254).cloned(),
+        acr_values: params
+            .get("acr_values")
+            .map(|v| v.split(' ').filter(|s| !s.is_empty()).take(10))
+            .into_iter()
+            .flatten()
+            .filter(|v| v.len() <= 100)
+            .map(str::to_owned)
+            .collect(),
     })
 }
 
@@ -425,8 +433,13 @@ pub async fn continue_flow(
             .max_age
             .is_none_or(|max| !auth_time.plus_secs(max).is_before(now))
     };
+    // A client asking for acr_values of a stronger class than the sign-in reached, or a tenant
+    // requiring MFA of a sign-in made before, gets a new sign-in with a second factor: step-up.
+    let strong_enough = |amr: &[String]| {
+        !(request.wants_mfa() || tenant.settings.require_mfa) || amr.iter().any(|m| m == "mfa")
+    };
     let user_session = match signed_in {
-        Some(s) if !request.prompt_login && fresh_enough(s.auth_time) => s,
+        Some(s) if !request.prompt_login && fresh_enough(s.auth_time) && strong_enough(&s.amr) => s,
         _ if request.prompt_none => {
             let _ = state.store.artifacts.delete_flow(tenant.id, &flow.id).await;
             return reply.error("login_required", "the user is not signed in");

@@ -44,6 +44,7 @@ pub fn metadata(issuer: &str) -> Value {
         "scopes_supported": Client::KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
+        "acr_values_supported": crate::domain::acr::SUPPORTED,
         "grant_types_supported": [
             "authorization_code",
             "refresh_token",

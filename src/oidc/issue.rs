@@ -156,6 +156,7 @@ fn add_id_token(
         claims.insert("auth_time".into(), json!(auth_time.unix()));
     }
     claims.insert("amr".into(), json!(grant.amr));
+    claims.insert("acr".into(), json!(crate::domain::acr::for_amr(grant.amr)));
     claims.insert(
         "at_hash".into(),
         json!(at_hash(grant.client.id_token_alg, &issued.access_token)),

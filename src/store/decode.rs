@@ -3,8 +3,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
-    ClientType, Email, GrantType, KeyState, Outcome, RedirectUri, SigningAlg, TenantSlug,
-    TenantStatus, TokenAuthMethod,
+    ClientType, Email, FactorKind, GrantType, KeyState, Outcome, RedirectUri, SigningAlg,
+    TenantSlug, TenantStatus, TokenAuthMethod,
 };
 use std::str::FromStr;
 
@@ -63,4 +63,8 @@ pub fn signing_alg(raw: &str) -> StoreResult<SigningAlg> {
 
 pub fn key_state(raw: &str) -> StoreResult<KeyState> {
     KeyState::parse(raw).ok_or_else(|| corrupt("key state", raw))
+}
+
+pub fn factor_kind(raw: &str) -> StoreResult<FactorKind> {
+    FactorKind::parse(raw).ok_or_else(|| corrupt("factor kind", raw))
 }

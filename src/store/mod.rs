@@ -14,8 +14,8 @@ pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    LoginFlow, RefreshToken, SigningAlg, SigningKey, Tenant, TenantId, TenantSlug, Timestamp, User,
-    UserId, UserSession,
+    Factor, LoginFlow, RefreshToken, SigningAlg, SigningKey, Tenant, TenantId, TenantSlug,
+    Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -70,6 +70,8 @@ pub trait TenantRepo: Send + Sync {
     async fn create(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Replaces the tenant's name, status and settings; `NotFound` when it does not exist.
+    async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
     /// One page of all tenants in creation order, after the tenant `after`.
     async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>>;
 }
@@ -81,6 +83,9 @@ pub trait UserRepo: Send + Sync {
     async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>>;
     async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
     async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()>;
+    /// Replaces the user's profile, password, and status (found by id); `NotFound` when the
+    /// user does not exist, `Conflict` when the new email belongs to another user.
+    async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()>;
     async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>>;
     /// One page of users in creation order: those created after `after` (a cursor from the
     /// previous page), at most `limit`.
@@ -108,6 +113,20 @@ pub trait SessionRepo: Send + Sync {
     async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>>;
     async fn touch(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
     async fn revoke(&self, tenant: TenantId, id: &str, at: Timestamp) -> StoreResult<()>;
+    /// The user's sign-ins that are neither revoked nor expired at `now`, newest first.
+    async fn of_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserSession>>;
+    /// Revokes every sign-in of the user; returns the ids of those it revoked.
+    async fn revoke_all(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>>;
     /// Housekeeping across all tenants: deletes at most `limit` sessions that expired before
     /// `before`; returns how many.
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
@@ -122,6 +141,28 @@ pub trait ConsentRepo: Send + Sync {
         client_id: &str,
     ) -> StoreResult<Option<Consent>>;
     async fn upsert(&self, tenant: TenantId, consent: &Consent) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait FactorRepo: Send + Sync {
+    /// `Conflict` when the id exists.
+    async fn add(&self, tenant: TenantId, factor: &Factor) -> StoreResult<()>;
+    /// The user's factors, oldest first.
+    async fn of_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Factor>>;
+    /// Replaces the data of factor `id` and records its use, if it is still at `version`;
+    /// false when another update came first or the factor is gone.
+    async fn swap(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        version: i64,
+        data: &str,
+        used_at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// False when the user has no factor `id`.
+    async fn remove(&self, tenant: TenantId, user: UserId, id: &str) -> StoreResult<bool>;
+    /// Removes every factor of the user; returns how many.
+    async fn remove_all(&self, tenant: TenantId, user: UserId) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -148,8 +189,13 @@ pub trait SigningKeyRepo: Send + Sync {
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()>;
-    /// Newest first.
-    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// Newest first; only those of `actor` when given.
+    async fn recent(
+        &self,
+        tenant: TenantId,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// A short-lived record of [`OidcArtifactRepo`]'s key-value part.
@@ -327,6 +373,7 @@ pub struct Store {
     pub clients: Arc<dyn ClientRepo>,
     pub sessions: Arc<dyn SessionRepo>,
     pub consents: Arc<dyn ConsentRepo>,
+    pub factors: Arc<dyn FactorRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
@@ -343,6 +390,7 @@ impl Store {
             + ClientRepo
             + SessionRepo
             + ConsentRepo
+            + FactorRepo
             + SigningKeyRepo
             + AuditRepo
             + OidcArtifactRepo
@@ -356,6 +404,7 @@ impl Store {
             clients: backend.clone(),
             sessions: backend.clone(),
             consents: backend.clone(),
+            factors: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),
             artifacts: backend.clone(),
@@ -382,10 +431,10 @@ impl Store {
 }
 
 /// Backends that keep records as JSON text share one encoding.
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
-fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(raw: &str) -> StoreResult<T> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod mail;
 
 use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;
@@ -29,11 +30,16 @@ pub struct TestClient {
 
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_with_public_url(None).await
+        Self::start_with(None, Vec::new()).await
     }
 
     /// A server whose configured public URL differs from where it listens (behind a proxy).
     pub async fn start_with_public_url(public_url: Option<&str>) -> Self {
+        Self::start_with(public_url, Vec::new()).await
+    }
+
+    /// A server with extra settings, such as those of a [`mail::MailSink`].
+    pub async fn start_with(public_url: Option<&str>, extra: Vec<(&'static str, String)>) -> Self {
         let storage = backends::provision(&backends::selected()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -51,6 +57,9 @@ impl TestServer {
             ("TESSERA_LISTEN", listener.local_addr().unwrap().to_string()),
         ]);
         vars.extend(storage.vars.iter().cloned());
+        let mail_dir = tempfile::tempdir().expect("temp dir");
+        vars.insert("MAIL_DEV_DIR", mail_dir.path().display().to_string());
+        vars.extend(extra);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
         let state = tessera::cli::build_state(config, true, true)
             .await
@@ -61,7 +70,7 @@ impl TestServer {
         Self {
             base,
             state,
-            _storage: storage.guard,
+            _storage: Box::new((storage.guard, mail_dir)),
         }
     }
 
@@ -209,7 +218,7 @@ impl TestServer {
         self.state
             .store
             .audit
-            .recent(tenant.id, 200)
+            .recent(tenant.id, None, 200)
             .await
             .unwrap()
             .into_iter()

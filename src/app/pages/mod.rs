@@ -1,3 +1,5 @@
+pub mod account;
+pub mod backup_codes;
 pub mod consent;
 pub mod device;
 pub mod error;
@@ -5,6 +7,7 @@ pub mod home;
 pub mod login;
 #[cfg(feature = "ssr")]
 pub mod logout;
+pub mod recovery;
 pub mod signed_out;
 
 use leptos::prelude::*;
@@ -44,6 +47,29 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
         "code_expired" => {
             "That code has expired or was already used. Start again on your device.".to_string()
         }
+        "wrong_code" => "That code is not right. Check it and try again.".to_string(),
+        "otp_expired" => "That code has expired or was used up. Send a new one.".to_string(),
+        "resend_wait" => match wait.parse::<u64>() {
+            Ok(secs) => format!("A new code can be sent in {secs} seconds."),
+            Err(_) => "Wait a moment before asking for a new code.".to_string(),
+        },
+        "send_limit" => {
+            "No more codes can be sent for this sign-in. Start again later.".to_string()
+        }
+        "factor_unavailable" => {
+            "That way of confirming is not available for your account.".to_string()
+        }
+        "reauth" => "For your security, sign in again before making this change.".to_string(),
+        "wrong_password" => "Your current password is not right.".to_string(),
+        "weak_password" => {
+            "Choose a password of at least 8 characters (a few unrelated words work well)."
+                .to_string()
+        }
+        "not_found" => "That item no longer exists.".to_string(),
+        "link_invalid" => {
+            "This link is not valid any more: it expired or was already used. Ask for a new one."
+                .to_string()
+        }
         _ => return None,
     };
     Some(text)
@@ -57,6 +83,25 @@ pub fn Alert(code: Memo<String>, #[prop(optional)] wait: Option<Memo<String>>) -
             view! { <p class="alert" role="alert" id="form-error">{text}</p> }
         })
     }
+}
+
+/// Plain-language text for the success codes server functions put in the URL (`done=…`).
+pub fn notice_for(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "password" => "Your password was changed. Your other sign-ins were ended.",
+        "password_reset" => "Your password was reset. Sign in with the new password.",
+        "added" => "Two-step sign-in is set up.",
+        "removed" => "Removed.",
+        "signed_out" => "That sign-in was ended.",
+        "verification_sent" => "We sent a confirmation link to your email address.",
+        "sent" => "If an account exists for that address, we sent it a link to reset the password. Check your email.",
+        _ => return None,
+    })
+}
+
+#[component]
+pub fn Notice(code: Memo<String>) -> impl IntoView {
+    move || notice_for(&code.get()).map(|text| view! { <p class="notice" role="status">{text}</p> })
 }
 
 #[component]

@@ -71,6 +71,28 @@ impl TenantRepo for MongoStore {
             .transpose()
     }
 
+    async fn update(&self, tenant: &Tenant) -> StoreResult<()> {
+        let settings = mongodb::bson::to_bson(&tenant.settings)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = self
+            .collection::<TenantDoc>("tenants")
+            .update_one(
+                doc! { "id": tenant.id.to_string() },
+                doc! { "$set": {
+                    "name": &tenant.name,
+                    "status": tenant.status.as_str(),
+                    "settings": settings,
+                    "updated_at": date(Timestamp::now()),
+                } },
+            )
+            .await
+            .map_err(unavailable)?;
+        if done.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
         let filter = match after {
             Some(after) => doc! { "id": { "$gt": after.to_string() } },
@@ -187,6 +209,29 @@ impl UserRepo for MongoStore {
             )
             .await
             .map_err(unavailable)?;
+        if done.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
+        let done = self
+            .collection::<UserDoc>("users")
+            .update_one(
+                scoped(tenant, doc! { "id": user.id.to_string() }),
+                doc! { "$set": {
+                    "email": user.email.as_str(),
+                    "name": &user.name,
+                    "password_hash": &user.password_hash,
+                    "email_verified": user.email_verified,
+                    "blocked": user.blocked,
+                    "deleted_at": user.deleted_at.map(date),
+                    "updated_at": date(user.updated_at),
+                } },
+            )
+            .await
+            .map_err(conflict("a user with this email"))?;
         if done.matched_count == 0 {
             return Err(StoreError::NotFound);
         }

@@ -7,6 +7,7 @@
 //! user's document; redeeming a code is one conditional `findOneAndUpdate`.
 
 mod artifacts;
+mod factors;
 mod identity;
 mod records;
 
@@ -75,7 +76,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 13] = [
+        let plan: [(&str, Vec<IndexModel>); 14] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -109,6 +110,16 @@ impl MongoStore {
                 )],
             ),
             (
+                "factors",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    index(
+                        doc! { "tenant_id": 1, "user_id": 1, "created_at": 1 },
+                        |_| {},
+                    ),
+                ],
+            ),
+            (
                 "signing_keys",
                 vec![
                     unique(doc! { "tenant_id": 1, "kid": 1 }),
@@ -131,6 +142,7 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     index(doc! { "tenant_id": 1, "at": -1, "id": -1 }, |_| {}),
+                    index(doc! { "tenant_id": 1, "actor": 1, "at": -1 }, |_| {}),
                 ],
             ),
             (

@@ -103,6 +103,54 @@ impl SessionRepo for MongoStore {
         Ok(())
     }
 
+    async fn of_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserSession>> {
+        let cursor = self
+            .collection::<SessionDoc>("user_sessions")
+            .find(scoped(
+                tenant,
+                doc! {
+                    "user_id": user.to_string(),
+                    "revoked_at": null,
+                    "expires_at": { "$gt": date(now) },
+                },
+            ))
+            .sort(doc! { "created_at": -1, "id": 1 })
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(SessionDoc::into_session)
+            .collect()
+    }
+
+    async fn revoke_all(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let active = doc! { "user_id": user.to_string(), "revoked_at": null };
+        let cursor = self
+            .collection::<SessionDoc>("user_sessions")
+            .find(scoped(tenant, active.clone()))
+            .await
+            .map_err(unavailable)?;
+        let ids: Vec<String> = all(cursor).await?.into_iter().map(|s| s.id).collect();
+        let mut filter = scoped(tenant, active);
+        filter.insert("id", doc! { "$in": &ids });
+        self.collection::<SessionDoc>("user_sessions")
+            .update_many(filter, doc! { "$set": { "revoked_at": date(at) } })
+            .await
+            .map_err(unavailable)?;
+        Ok(ids)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         self.purge("user_sessions", before, limit).await
     }
@@ -313,10 +361,19 @@ impl AuditRepo for MongoStore {
         Ok(())
     }
 
-    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+    async fn recent(
+        &self,
+        tenant: TenantId,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let filter = match actor {
+            Some(actor) => doc! { "actor": actor },
+            None => doc! {},
+        };
         let cursor = self
             .collection::<AuditDoc>("audit_events")
-            .find(scoped(tenant, doc! {}))
+            .find(scoped(tenant, filter))
             .sort(doc! { "at": -1, "id": -1 })
             .limit(i64::from(limit))
             .await

@@ -64,6 +64,24 @@ impl TenantRepo for PostgresStore {
             .transpose()
     }
 
+    async fn update(&self, tenant: &Tenant) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE tenants SET name = $1, status = $2, settings = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(&tenant.name)
+        .bind(tenant.status.as_str())
+        .bind(Json(&tenant.settings))
+        .bind(at(Timestamp::now()))
+        .bind(tenant.id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
         let rows = sqlx::query(
             "SELECT * FROM tenants WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
@@ -174,6 +192,32 @@ impl UserRepo for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "UPDATE users SET email = $1, name = $2, password_hash = $3, email_verified = $4,
+                              blocked = $5, deleted_at = $6, updated_at = $7
+             WHERE tenant_id = $8 AND id = $9",
+        )
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.blocked)
+        .bind(user.deleted_at.map(at))
+        .bind(at(user.updated_at))
+        .bind(tenant.as_uuid())
+        .bind(user.id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("a user with this email"))?;
         tx.commit().await.map_err(unavailable)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);

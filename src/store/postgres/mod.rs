@@ -4,6 +4,7 @@
 //! transaction names, so a query that forgets its filter sees nothing of another tenant.
 
 mod artifacts;
+mod factors;
 mod identity;
 mod records;
 

@@ -103,6 +103,49 @@ impl SessionRepo for PostgresStore {
         tx.commit().await.map_err(unavailable)
     }
 
+    async fn of_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserSession>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM user_sessions
+             WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3
+             ORDER BY created_at DESC, id",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .bind(at(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(rows.iter().map(session_from_row).collect())
+    }
+
+    async fn revoke_all(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        when: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.scoped(tenant).await?;
+        let ids = sqlx::query_scalar(
+            "UPDATE user_sessions SET revoked_at = $1
+             WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(at(when))
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         purge(self, "user_sessions", before, limit).await
     }
@@ -290,12 +333,19 @@ impl AuditRepo for PostgresStore {
         tx.commit().await.map_err(unavailable)
     }
 
-    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+    async fn recent(
+        &self,
+        tenant: TenantId,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let mut tx = self.scoped(tenant).await?;
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            "SELECT * FROM audit_events WHERE tenant_id = $1 AND ($2::text IS NULL OR actor = $2)
+             ORDER BY at DESC, id DESC LIMIT $3",
         )
         .bind(tenant.as_uuid())
+        .bind(actor)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await

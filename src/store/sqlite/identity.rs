@@ -60,6 +60,24 @@ impl TenantRepo for SqliteStore {
             .transpose()
     }
 
+    async fn update(&self, tenant: &Tenant) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE tenants SET name = ?, status = ?, settings = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&tenant.name)
+        .bind(tenant.status.as_str())
+        .bind(to_json(&tenant.settings))
+        .bind(Timestamp::now().unix())
+        .bind(tenant.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
         let after = after.map(|a| a.to_string());
         let rows =
@@ -167,6 +185,30 @@ impl UserRepo for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE users SET email = ?, name = ?, password_hash = ?, email_verified = ?,
+                              blocked = ?, deleted_at = ?, updated_at = ?
+             WHERE tenant_id = ? AND id = ?",
+        )
+        .bind(user.email.as_str())
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.blocked)
+        .bind(user.deleted_at.map(Timestamp::unix))
+        .bind(user.updated_at.unix())
+        .bind(tenant.to_string())
+        .bind(user.id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("a user with this email"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -1,6 +1,7 @@
 //! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
 
 mod artifacts;
+mod factors;
 mod identity;
 mod records;
 

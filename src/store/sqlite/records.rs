@@ -91,6 +91,44 @@ impl SessionRepo for SqliteStore {
         Ok(())
     }
 
+    async fn of_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserSession>> {
+        let rows = sqlx::query(
+            "SELECT * FROM user_sessions
+             WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ?
+             ORDER BY created_at DESC, id",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(now.unix())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_all(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "UPDATE user_sessions SET revoked_at = ?
+             WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(at.unix())
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
+    }
+
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         purge(&self.pool, "user_sessions", before, limit).await
     }
@@ -265,11 +303,19 @@ impl AuditRepo for SqliteStore {
         Ok(())
     }
 
-    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+    async fn recent(
+        &self,
+        tenant: TenantId,
+        actor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+            "SELECT * FROM audit_events WHERE tenant_id = ? AND (? IS NULL OR actor = ?)
+             ORDER BY at DESC, id DESC LIMIT ?",
         )
         .bind(tenant.to_string())
+        .bind(actor)
+        .bind(actor)
         .bind(limit)
         .fetch_all(&self.pool)
         .await

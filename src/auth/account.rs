@@ -1,0 +1,209 @@
+//! What a signed-in person does to their own account: change the password, end sign-ins, and
+//! prove a recent sign-in before sensitive changes.
+
+use super::{mfa, one_time};
+use crate::domain::{AuditEvent, Outcome, Tenant, Timestamp, User, UserSession};
+use crate::error::{AppError, AppResult};
+use crate::http::RequestMeta;
+use crate::state::AppState;
+
+/// Changing factors needs a sign-in at most this old (a stolen, idle session is not enough).
+pub const RECENT_AUTH_SECS: i64 = 600;
+/// An email verification link works this long.
+const VERIFY_LINK_SECS: i64 = 24 * 3600;
+pub const VERIFY_EMAIL_KIND: &str = "verify_email";
+
+pub fn is_recent(session: &UserSession) -> bool {
+    !session
+        .auth_time
+        .plus_secs(RECENT_AUTH_SECS)
+        .is_before(Timestamp::now())
+}
+
+/// Sets a new password after checking the current one; every other sign-in of the person ends.
+pub async fn change_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    user: &User,
+    current_session: &UserSession,
+    current: String,
+    new: String,
+) -> AppResult<()> {
+    let key =
+        super::throttle::LoginThrottle::account_key(&tenant.id.to_string(), user.email.as_str());
+    if let Some(wait) = state.throttle.wait_time(&key, meta.ip.as_deref()) {
+        return Err(AppError::Invalid(format!(
+            "Too many attempts. Wait {} seconds and try again.",
+            wait.as_secs().max(1)
+        )));
+    }
+    let right = current.len() <= 1024
+        && state
+            .passwords
+            .verify(current, user.password_hash.clone())
+            .await?;
+    if !right {
+        state.throttle.record_failure(&key, meta.ip.as_deref());
+        audit(
+            state,
+            meta,
+            tenant,
+            user,
+            "account.password_changed",
+            Outcome::Failure,
+            "wrong current password",
+        )
+        .await;
+        return Err(AppError::Invalid(
+            "Your current password is not right.".into(),
+        ));
+    }
+    super::password::check_policy(&new).map_err(AppError::Invalid)?;
+    set_password(state, tenant, user, new).await?;
+    let ended = end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
+    audit(
+        state,
+        meta,
+        tenant,
+        user,
+        "account.password_changed",
+        Outcome::Success,
+        format!("{ended} other sign-in(s) ended"),
+    )
+    .await;
+    mfa::notify(state, tenant, user, "Your password was changed.");
+    Ok(())
+}
+
+/// Stores a new password hash for the person.
+pub async fn set_password(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &User,
+    new: String,
+) -> AppResult<()> {
+    let mut changed = user.clone();
+    changed.password_hash = Some(state.passwords.hash(new).await?);
+    changed.updated_at = Timestamp::now();
+    Ok(state.store.users.update(tenant.id, &changed).await?)
+}
+
+/// Ends every sign-in of the person except `keep`, with the tokens bound to them; returns how
+/// many ended.
+pub async fn end_other_sign_ins(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &User,
+    keep: Option<&str>,
+) -> AppResult<usize> {
+    let now = Timestamp::now();
+    let sessions = state
+        .store
+        .sessions
+        .of_user(tenant.id, user.id, now)
+        .await?;
+    let mut ended = 0;
+    for s in sessions.iter().filter(|s| Some(s.id.as_str()) != keep) {
+        end_sign_in(state, tenant, s).await?;
+        ended += 1;
+    }
+    Ok(ended)
+}
+
+/// Ends one sign-in and revokes the tokens bound to it.
+pub async fn end_sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    session: &UserSession,
+) -> AppResult<()> {
+    let now = Timestamp::now();
+    state
+        .store
+        .sessions
+        .revoke(tenant.id, &session.id, now)
+        .await?;
+    state
+        .store
+        .artifacts
+        .revoke_session_tokens(tenant.id, &session.id, now)
+        .await?;
+    Ok(())
+}
+
+/// Emails a link that confirms the person can read mail at their address.
+pub async fn send_verification(state: &AppState, tenant: &Tenant, user: &User) -> AppResult<()> {
+    let claim = one_time::LinkClaim {
+        user_id: user.id,
+        email: user.email.to_string(),
+    };
+    let token = one_time::issue_link(
+        state,
+        tenant.id,
+        VERIFY_EMAIL_KIND,
+        &claim,
+        VERIFY_LINK_SECS,
+    )
+    .await?;
+    let link = format!(
+        "{}/verify-email?token={token}",
+        state.config.issuer(tenant.slug.as_str())
+    );
+    state.mailer.send(
+        &user.email,
+        &format!("Confirm your email address for {}", tenant.name),
+        format!("Hello,\n\nOpen this link to confirm that this is your email address:\n\n{link}\n\nThe link works once, for 24 hours.\n"),
+        "email verification",
+    );
+    Ok(())
+}
+
+/// Marks the address of a verification link as verified; false when the link is not valid
+/// (or the account's address changed since it was sent).
+pub async fn verify_email(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    token: &str,
+) -> AppResult<bool> {
+    let Some(claim) = one_time::read_link(state, tenant.id, VERIFY_EMAIL_KIND, token, true).await?
+    else {
+        return Ok(false);
+    };
+    let Some(mut user) = state.store.users.by_id(tenant.id, claim.user_id).await? else {
+        return Ok(false);
+    };
+    if user.email.as_str() != claim.email {
+        return Ok(false);
+    }
+    user.email_verified = true;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    audit(
+        state,
+        meta,
+        tenant,
+        &user,
+        "account.email_verified",
+        Outcome::Success,
+        "",
+    )
+    .await;
+    Ok(true)
+}
+
+pub(super) async fn audit(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    user: &User,
+    action: &str,
+    outcome: Outcome,
+    reason: impl Into<String>,
+) {
+    let actor = format!("user:{}", user.id);
+    let event = AuditEvent::new(tenant.id, action, outcome, actor.clone())
+        .target(actor)
+        .reason(reason);
+    state.audit(event, meta).await;
+}

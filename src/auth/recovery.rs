@@ -1,0 +1,127 @@
+//! "Forgot password": a single-use link by email that sets a new password. The link proves
+//! control of the mailbox only, so it never signs the person in: the next sign-in still asks
+//! for their second factor (or a backup code). Security questions are deliberately not offered
+//! (NIST SP 800-63B §5.1.1.2).
+
+use super::account::{self, audit};
+use super::{mfa, one_time};
+use crate::domain::{Email, Outcome, Tenant};
+use crate::error::{AppError, AppResult};
+use crate::http::RequestMeta;
+use crate::state::AppState;
+
+const RESET_KIND: &str = "password_reset";
+/// A reset link works for 30 minutes.
+const RESET_LINK_SECS: i64 = 1800;
+
+/// Sends a reset link when the address belongs to an active account. The caller shows the same
+/// answer either way (no user enumeration), and the mail goes out in the background, so timing
+/// does not tell either.
+pub async fn request_reset(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    raw_email: &str,
+) -> AppResult<()> {
+    let email = Email::parse(raw_email).map_err(|e| AppError::Invalid(e.0))?;
+    let key = super::throttle::LoginThrottle::account_key(
+        &tenant.id.to_string(),
+        &format!("reset:{email}"),
+    );
+    if state.throttle.wait_time(&key, meta.ip.as_deref()).is_some() {
+        // Quietly drop floods: the answer must look the same as for any other address.
+        return Ok(());
+    }
+    // Each request counts, so one address cannot be flooded with mail.
+    state.throttle.record_failure(&key, meta.ip.as_deref());
+    let Some(user) = state
+        .store
+        .users
+        .by_email(tenant.id, email.as_str())
+        .await?
+    else {
+        return Ok(());
+    };
+    if !user.can_sign_in() {
+        return Ok(());
+    }
+    let claim = one_time::LinkClaim {
+        user_id: user.id,
+        email: user.email.to_string(),
+    };
+    let token = one_time::issue_link(state, tenant.id, RESET_KIND, &claim, RESET_LINK_SECS).await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config.issuer(tenant.slug.as_str())
+    );
+    state.mailer.send(
+        &user.email,
+        &format!("Reset your {} password", tenant.name),
+        format!("Hello,\n\nSomeone (hopefully you) asked to reset the password of this account. Open this link to choose a new one:\n\n{link}\n\nThe link works once, for 30 minutes. If you did not ask for it, ignore this email: your password stays as it is.\n"),
+        "password reset",
+    );
+    audit(
+        state,
+        meta,
+        tenant,
+        &user,
+        "recovery.requested",
+        Outcome::Success,
+        "",
+    )
+    .await;
+    Ok(())
+}
+
+/// The account a reset link is for, while it is valid.
+pub async fn reset_link_email(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> AppResult<Option<String>> {
+    Ok(
+        one_time::read_link(state, tenant.id, RESET_KIND, token, false)
+            .await?
+            .map(|c| c.email),
+    )
+}
+
+/// Sets the new password from a valid link and ends every sign-in of the account. False when
+/// the link is unknown, expired or used.
+pub async fn reset_password(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    token: &str,
+    new_password: String,
+) -> AppResult<bool> {
+    super::password::check_policy(&new_password).map_err(AppError::Invalid)?;
+    let Some(claim) = one_time::read_link(state, tenant.id, RESET_KIND, token, true).await? else {
+        return Ok(false);
+    };
+    let Some(user) = state.store.users.by_id(tenant.id, claim.user_id).await? else {
+        return Ok(false);
+    };
+    if !user.can_sign_in() || user.email.as_str() != claim.email {
+        return Ok(false);
+    }
+    account::set_password(state, tenant, &user, new_password).await?;
+    let ended = account::end_other_sign_ins(state, tenant, &user, None).await?;
+    audit(
+        state,
+        meta,
+        tenant,
+        &user,
+        "recovery.password_reset",
+        Outcome::Success,
+        format!("{ended} sign-in(s) ended"),
+    )
+    .await;
+    mfa::notify(
+        state,
+        tenant,
+        &user,
+        "Your password was reset with a link sent to this address.",
+    );
+    Ok(true)
+}
