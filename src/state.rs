@@ -1,6 +1,6 @@
 //! What every request handler shares, built once at start-up.
 
-use crate::auth::{password::Passwords, throttle::LoginThrottle};
+use crate::auth::{passkeys::Passkeys, password::Passwords, throttle::LoginThrottle};
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::domain::AuditEvent;
@@ -22,6 +22,7 @@ pub struct AppState {
     /// Seals TOTP secrets and other secrets at rest.
     pub secrets: EncryptionKey,
     pub mailer: Mailer,
+    pub passkeys: Arc<Passkeys>,
     pub leptos_options: LeptosOptions,
 }
 

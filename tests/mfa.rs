@@ -505,9 +505,11 @@ async fn factor_changes_need_csrf_a_recent_sign_in_and_the_owner() {
         .factors
         .of_user(tenant.id, alice_id)
         .await
-        .unwrap()[0]
-        .id
-        .clone();
+        .unwrap()
+        .into_iter()
+        .find(|f| f.kind == FactorKind::Totp)
+        .unwrap()
+        .id;
 
     // Without the CSRF token nothing changes.
     let html = alice.page("/t/default/account").await;
@@ -693,4 +695,145 @@ async fn admin_reset_removes_every_factor_with_an_audited_reason() {
     assert!(audit
         .iter()
         .any(|(a, _, r)| a == "mfa.reset" && r.as_deref() == Some("ticket 42: lost phone")));
+}
+
+/// A server reached by a domain name, as WebAuthn requires: `localhost` still reaches the
+/// loopback address the test server listens on.
+async fn with_passkeys() -> (TestServer, TestClient) {
+    let server =
+        TestServer::start_with(None, vec![("WEBAUTHN_ORIGIN", "http://localhost".into())]).await;
+    server.user("default", ALICE).await;
+    let app = server.client("default", "app", false).await;
+    (server, app)
+}
+
+#[tokio::test]
+async fn passkey_endpoints_refuse_forged_stale_and_foreign_input() {
+    let (server, _) = with_passkeys().await;
+    let browser = server.browser();
+    let html = browser.page("/t/default/login").await;
+    assert!(
+        html.contains("Sign in with a passkey"),
+        "offered on the sign-in page"
+    );
+    let (_, csrf) = form_fields(&html);
+    let post = |path: &'static str, body: Value| {
+        let http = browser.http.clone();
+        let url = browser.absolute(path);
+        async move {
+            let response = http.post(url).json(&body).send().await.unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // Without the CSRF token: back to the sign-in page with an explanation, nothing started.
+    let (_, forged) = post(
+        "/t/default/passkeys/sign-in/options",
+        serde_json::json!({ "csrf": "nope" }),
+    )
+    .await;
+    assert!(forged["redirect"].as_str().unwrap().contains("error=csrf"));
+
+    // Options for a passwordless sign-in: a challenge, no credentials to choose from.
+    let (status, started) = post(
+        "/t/default/passkeys/sign-in/options",
+        serde_json::json!({ "csrf": csrf }),
+    )
+    .await;
+    assert!(status.is_success(), "{started}");
+    let flow = started["flow"].as_str().unwrap().to_string();
+    let options = &started["options"]["publicKey"];
+    assert_eq!(options["rpId"], "localhost");
+    assert!(options["challenge"].as_str().unwrap().len() >= 43);
+    assert_eq!(options["userVerification"], "required");
+
+    // An assertion no authenticator made: refused, audited, and the ceremony is spent.
+    let tenant = server.tenant("default").await;
+    let alice = server
+        .state
+        .store
+        .users
+        .by_email(tenant.id, ALICE)
+        .await
+        .unwrap()
+        .unwrap();
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let forged_credential = serde_json::json!({
+        "id": b64(b"made-up-credential"),
+        "rawId": b64(b"made-up-credential"),
+        "type": "public-key",
+        "response": {
+            "authenticatorData": b64(&[0u8; 37]),
+            "clientDataJSON": b64(br#"{"type":"webauthn.get","challenge":"x","origin":"http://localhost"}"#),
+            "signature": b64(&[1u8; 64]),
+            "userHandle": b64(alice.id.as_uuid().as_bytes()),
+        },
+        "extensions": {},
+    });
+    let body = serde_json::json!({ "flow": flow, "csrf": csrf, "credential": forged_credential });
+    let (_, refused) = post("/t/default/passkeys/sign-in", body.clone()).await;
+    assert!(
+        refused["redirect"]
+            .as_str()
+            .unwrap()
+            .contains("error=passkey_refused"),
+        "{refused}"
+    );
+    let (_, replayed) = post("/t/default/passkeys/sign-in", body).await;
+    assert!(
+        replayed["redirect"]
+            .as_str()
+            .unwrap()
+            .contains("error=expired"),
+        "{replayed}"
+    );
+    let audit = server.audit_actions("default").await;
+    assert!(audit.iter().any(|(a, o, r)| a == "login.second_factor"
+        && o == "failure"
+        && r.as_deref()
+            .is_some_and(|r| r.starts_with("passkey refused"))));
+
+    // Malformed JSON is refused before anything runs.
+    let response = browser
+        .http
+        .post(browser.absolute("/t/default/passkeys/sign-in"))
+        .header("content-type", "application/json")
+        .body("{\"flow\": 1")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+
+    // Registering needs a signed-in, recent account.
+    let (_, anonymous) = post(
+        "/t/default/passkeys/register/options",
+        serde_json::json!({ "csrf": csrf }),
+    )
+    .await;
+    assert_eq!(anonymous["redirect"], "/t/default/account");
+    sign_in_directly(&browser, ALICE, PASSWORD).await;
+    let html = browser.page("/t/default/account").await;
+    assert!(html.contains("Add a passkey"));
+    let (_, csrf) = form_fields(&html);
+    let (status, registration) = post(
+        "/t/default/passkeys/register/options",
+        serde_json::json!({ "csrf": csrf }),
+    )
+    .await;
+    assert!(status.is_success(), "{registration}");
+    let options = &registration["options"]["publicKey"];
+    assert_eq!(options["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(options["user"]["name"], ALICE);
+    assert_eq!(options["user"]["id"], b64(alice.id.as_uuid().as_bytes()));
+}
+
+#[tokio::test]
+async fn servers_reached_by_an_ip_address_do_not_offer_passkeys() {
+    let (server, _) = TestServer::with_alice().await;
+    let html = server.browser().page("/t/default/login").await;
+    assert!(!html.contains("Sign in with a passkey"));
 }

@@ -13,10 +13,13 @@ export { CLIENT, TENANT, USER } from './server.js';
 
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-results');
 
-/** Runs `fn({ page, errors, context, tessera, rp })`; `options` go to openBrowser (javaScriptEnabled). */
+/**
+ * Runs `fn({ page, errors, context, tessera, rp })`; `options` go to openBrowser
+ * (javaScriptEnabled), except `host`, the name Tessera is reached by (default 127.0.0.1).
+ */
 export async function withTessera(name, options, fn) {
   const rpPort = await freePort();
-  const tessera = await startTessera({ rpPort });
+  const tessera = await startTessera({ rpPort, host: options.host });
   let rp;
   let browser;
   try {

@@ -64,12 +64,13 @@ export function runCli(args, env, stdin) {
  * /healthz, then creates the test user and a confidential client whose redirect
  * URI points at the relying party's port.
  */
-export async function startTessera({ rpPort }) {
+export async function startTessera({ rpPort, host = '127.0.0.1' }) {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} does not exist: run scripts/build.sh first`);
   if (!existsSync(path.join(SITE_ROOT, 'pkg'))) throw new Error(`${SITE_ROOT}/pkg does not exist: run scripts/build.sh first`);
   const port = await freePort();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'));
-  const baseUrl = `http://127.0.0.1:${port}`;
+  // WebAuthn needs a domain name: passkey tests use `localhost`, which still reaches 127.0.0.1.
+  const baseUrl = `http://${host}:${port}`;
   const env = {
     ...process.env,
     STORAGE_ADAPTER: 'sqlite',

@@ -51,6 +51,8 @@ pub struct LoginView {
     /// Empty when the sign-in was opened directly rather than by an application.
     pub flow: String,
     pub csrf: String,
+    /// The tenant allows signing in with a passkey.
+    pub passkeys: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +90,11 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
         email_hint: String::new(),
         flow: String::new(),
         csrf,
+        passkeys: ctx.state.passkeys.available()
+            && ctx
+                .tenant
+                .settings
+                .allows(crate::domain::FactorKind::Passkey),
     };
     if flow.is_empty() {
         return Ok(view);
@@ -663,6 +670,7 @@ mod server {
             MfaError::Wrong | MfaError::Code(CodeError::Wrong) => ("wrong_code", None),
             MfaError::Throttled(secs) => ("throttled", Some(secs)),
             MfaError::Unavailable => ("factor_unavailable", None),
+            MfaError::Invalid(_) => ("passkey_name", None),
             MfaError::Code(CodeError::Expired) => ("otp_expired", None),
             MfaError::Code(CodeError::TooSoon(secs)) => ("resend_wait", Some(secs.max(1) as u64)),
             MfaError::Code(CodeError::SendLimit) => ("send_limit", None),
@@ -694,37 +702,15 @@ mod server {
         ))
     }
 
-    /// Where the browser goes after a sign-in step: the next step's page, or (once signed in)
-    /// the authorization that started it or the page it should return to. `interstitial` is
-    /// the query of the backup-codes page to pass through first, if any.
+    /// See [`crate::auth::login::destination`].
     pub async fn after_step(
         ctx: &Ctx,
         flow: LoginFlow,
         interstitial: Option<String>,
     ) -> Result<String, ServerFnError> {
-        if !matches!(flow.step, FlowStep::Authenticated { .. }) {
-            return Ok(login_url(&ctx.tenant, &flow.id, None));
-        }
-        let next = if flow.request.is_some() {
-            format!("/t/{}/authorize/resume?flow={}", ctx.tenant.slug, flow.id)
-        } else {
-            ctx.state
-                .store
-                .artifacts
-                .delete_flow(ctx.tenant.id, &flow.id)
-                .await
-                .map_err(internal(ctx))?;
-            flow.return_to
-                .unwrap_or_else(|| format!("/t/{}", ctx.tenant.slug))
-        };
-        Ok(match interstitial {
-            Some(query) => format!(
-                "/t/{}/backup-codes?{query}&next={}",
-                ctx.tenant.slug,
-                encode(&next)
-            ),
-            None => next,
-        })
+        crate::auth::login::destination(&ctx.state, &ctx.tenant, flow, interstitial)
+            .await
+            .map_err(internal(ctx))
     }
 
     /// The flow waiting for this browser's consent, its client and the signed-in user.

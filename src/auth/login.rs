@@ -225,7 +225,11 @@ pub async fn pending_user(
     active_user(state, tenant, *user_id).await
 }
 
-async fn active_user(state: &AppState, tenant: &Tenant, id: UserId) -> Result<User, LoginError> {
+pub(crate) async fn active_user(
+    state: &AppState,
+    tenant: &Tenant,
+    id: UserId,
+) -> Result<User, LoginError> {
     match state.store.users.by_id(tenant.id, id).await? {
         Some(user) if user.can_sign_in() => Ok(user),
         _ => Err(LoginError::Expired),
@@ -293,7 +297,7 @@ pub async fn confirm_enrolment(
 }
 
 /// Signs the browser in with the methods `amr` (RFC 8176) and moves the flow to `Authenticated`.
-async fn complete(
+pub(crate) async fn complete(
     state: &AppState,
     session: &Session,
     meta: &RequestMeta,
@@ -346,4 +350,42 @@ async fn complete(
     }
     state.store.artifacts.put_flow(tenant.id, &flow).await?;
     Ok(flow)
+}
+
+/// Where the browser goes after a sign-in step: the next step's page, or (once signed in) the
+/// authorization that started it or the page it should return to. `interstitial` is the query
+/// of the backup-codes page to pass through first, if any.
+pub async fn destination(
+    state: &AppState,
+    tenant: &Tenant,
+    flow: LoginFlow,
+    interstitial: Option<String>,
+) -> Result<String, AppError> {
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    if !matches!(flow.step, FlowStep::Authenticated { .. }) {
+        return Ok(format!(
+            "/t/{}/login?flow={}",
+            tenant.slug,
+            encode(&flow.id)
+        ));
+    }
+    let next = if flow.request.is_some() {
+        format!("/t/{}/authorize/resume?flow={}", tenant.slug, flow.id)
+    } else {
+        state
+            .store
+            .artifacts
+            .delete_flow(tenant.id, &flow.id)
+            .await?;
+        flow.return_to
+            .unwrap_or_else(|| format!("/t/{}", tenant.slug))
+    };
+    Ok(match interstitial {
+        Some(query) => format!(
+            "/t/{}/backup-codes?{query}&next={}",
+            tenant.slug,
+            encode(&next)
+        ),
+        None => next,
+    })
 }

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod login;
 pub mod mfa;
 pub mod one_time;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod reveal;

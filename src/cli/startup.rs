@@ -1,7 +1,7 @@
 //! Turning configuration into a running server: key, storage, migrations, first tenant.
 
 use crate::admin::{self, Actor};
-use crate::auth::{password::Passwords, throttle::LoginThrottle};
+use crate::auth::{passkeys::Passkeys, password::Passwords, throttle::LoginThrottle};
 use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
@@ -43,6 +43,13 @@ pub async fn build_state(
     };
     let store = crate::store::open(&config, access, migrate).await?;
     let mailer = Mailer::new(&config.mail)?;
+    let passkeys = Arc::new(Passkeys::new(&config)?);
+    if serving && !passkeys.available() {
+        eprintln!(
+            "note: passkeys are off because {} is an IP address, and WebAuthn needs a domain name. Use a name such as http://localhost:3000 in TESSERA_PUBLIC_URL (or WEBAUTHN_ORIGIN) to turn them on.",
+            config.webauthn_origin
+        );
+    }
     if let (true, Some(folder)) = (serving, mailer.dev_folder()) {
         eprintln!(
             "warning: SMTP_HOST is not set, so no email is sent. DEVELOPMENT MODE: every message (sign-in codes, password reset links) is written to {} instead. Set SMTP_HOST before real people use this server.",
@@ -60,6 +67,7 @@ pub async fn build_state(
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
         secrets: resolved.key,
         mailer,
+        passkeys,
         config: Arc::new(config),
         store,
         passwords: Passwords::default(),

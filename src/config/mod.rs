@@ -84,6 +84,10 @@ pub struct Config {
     /// Signing keys older than this many days are rotated; 0 turns automatic rotation off.
     pub key_rotation_days: u32,
     pub mail: MailConfig,
+    /// WebAuthn relying party id: the host passkeys are bound to.
+    pub webauthn_rp_id: String,
+    /// The origin browsers report in WebAuthn ceremonies.
+    pub webauthn_origin: Url,
     encryption_key: Option<String>,
 }
 
@@ -169,6 +173,7 @@ impl Config {
         }
 
         let mail = mail(&get, &public_url, &storage)?;
+        let (webauthn_rp_id, webauthn_origin) = webauthn(&get, &public_url)?;
 
         Ok(Self {
             storage,
@@ -177,6 +182,8 @@ impl Config {
             listen,
             key_rotation_days,
             mail,
+            webauthn_rp_id,
+            webauthn_origin,
             encryption_key,
         })
     }
@@ -379,6 +386,37 @@ fn data_dir(storage: &StorageConfig) -> PathBuf {
             .to_path_buf(),
         StorageConfig::Postgres { .. } | StorageConfig::Mongo { .. } => PathBuf::from("./data"),
     }
+}
+
+/// The WebAuthn relying party: by default the host and origin of the public URL. A passkey
+/// works only where its RP id is the host or a parent domain of it (WebAuthn §5.1.3, §7.1).
+fn webauthn(
+    get: &impl Fn(&str) -> Option<String>,
+    public_url: &Url,
+) -> Result<(String, Url), ConfigError> {
+    let origin = match get("WEBAUTHN_ORIGIN") {
+        None => Url::parse(&public_url.origin().ascii_serialization()).expect("an origin is a URL"),
+        Some(raw) => Url::parse(&raw)
+            .ok()
+            .filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/"
+            })
+            .ok_or_else(|| {
+                invalid(
+                    "WEBAUTHN_ORIGIN",
+                    format!("{raw:?} is not an origin like https://id.example.com"),
+                )
+            })?,
+    };
+    let host = origin.host_str().unwrap_or_default().to_owned();
+    let rp_id = get("WEBAUTHN_RP_ID").unwrap_or_else(|| host.clone());
+    if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+        return Err(invalid(
+            "WEBAUTHN_RP_ID",
+            format!("{rp_id:?} must be the host of the origin ({host}) or a parent domain of it"),
+        ));
+    }
+    Ok((rp_id, origin))
 }
 
 /// SMTP when `SMTP_HOST` is set; otherwise the development mail folder.

@@ -1,6 +1,7 @@
 //! The axum router: the Leptos app, the OIDC routes, static files and the middleware around them.
 
 mod meta;
+mod passkeys;
 mod router;
 mod session_store;
 

@@ -1,4 +1,4 @@
-use super::{BrowserSessionStore, RequestMeta};
+use super::{passkeys, BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
 use crate::state::AppState;
@@ -106,6 +106,16 @@ pub fn router(state: AppState) -> Router {
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
+        .route(
+            "/t/{slug}/passkeys/sign-in/options",
+            post(passkeys::sign_in_options),
+        )
+        .route("/t/{slug}/passkeys/sign-in", post(passkeys::sign_in))
+        .route(
+            "/t/{slug}/passkeys/register/options",
+            post(passkeys::register_options),
+        )
+        .route("/t/{slug}/passkeys/register", post(passkeys::register))
         .route("/api/{*fn_name}", post(server_fn))
         .leptos_routes_with_context(&state, routes, leptos_context, move || {
             shell(leptos_options.clone())

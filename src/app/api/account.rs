@@ -47,6 +47,7 @@ pub struct AccountView {
     pub factors: Vec<FactorLine>,
     pub can_add_totp: bool,
     pub can_add_email_codes: bool,
+    pub can_add_passkey: bool,
     /// The authenticator-app enrolment in progress (after "Set up").
     pub totp_setup: Option<TotpSetup>,
     pub sessions: Vec<SessionLine>,
@@ -117,6 +118,8 @@ pub async fn load_account_page(
         can_add_totp,
         can_add_email_codes: ctx.tenant.settings.allows(FactorKind::EmailCode)
             && !has(FactorKind::EmailCode),
+        can_add_passkey: state.passkeys.available()
+            && ctx.tenant.settings.allows(FactorKind::Passkey),
         totp_setup,
         sessions: sessions
             .iter()

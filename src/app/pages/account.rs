@@ -1,5 +1,5 @@
 use super::login::TotpInstructions;
-use super::{query_param, tenant_param, Alert, Card, Loading, Notice};
+use super::{query_param, tenant_param, Alert, Card, Loading, Notice, PasskeyButton};
 use crate::app::api::{
     load_account_page, load_home_page, AccountSignIn, AccountView, ChangePassword,
     ConfirmEmailCodes, ConfirmTotp, CreateBackupCodes, EndSession, RemoveFactor, SendEmailCodes,
@@ -143,6 +143,18 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
             </div>
         }
     });
+    let passkey = (view.can_add_passkey && view.recent_sign_in).then(|| {
+        let (tenant, csrf) = (tenant.clone(), csrf.clone());
+        view! {
+            <section id="passkeys" class="setup" aria-labelledby="passkey-title">
+                <h3 id="passkey-title">"Add a passkey"</h3>
+                <p class="muted small">"A passkey signs you in with this device's screen lock, your phone or a security key, without a password."</p>
+                <label for="passkey-name">"Name for the passkey"</label>
+                <input id="passkey-name" type="text" maxlength="60" placeholder="Work laptop" autocomplete="off"/>
+                <PasskeyButton action="register" label="Add a passkey" tenant csrf/>
+            </section>
+        }
+    });
     let backup = (has_factor && view.recent_sign_in).then(|| {
         let (tenant, csrf) = (tenant.clone(), csrf.clone());
         account_form!(CreateBackupCodes, tenant, csrf,
@@ -205,6 +217,7 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
             {totp_setup}
             <div class="actions start">{add_totp}{backup}</div>
             {email_codes}
+            {passkey}
 
             <h2 id="password">"Password"</h2>
             {account_form!(ChangePassword, t_pw, c_pw,

@@ -1,4 +1,4 @@
-use super::{query_param, tenant_param, Alert, Card, Loading, Notice};
+use super::{query_param, tenant_param, Alert, Card, Loading, Notice, PasskeyButton};
 use crate::app::api::{
     load_login_page, LoginStep, LoginView, SendLoginCode, SubmitEmail, SubmitFactor,
     SubmitPassword, TotpSetup,
@@ -68,6 +68,13 @@ fn LoginForm(view: LoginView, tenant: String) -> impl IntoView {
 #[component]
 fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
     let action = ServerAction::<SubmitEmail>::new();
+    let passkey = view.passkeys.then(|| {
+        let (tenant, csrf, flow) = (tenant.clone(), view.csrf.clone(), view.flow.clone());
+        view! {
+            <p class="divider"><span>"or"</span></p>
+            <PasskeyButton action="sign-in" label="Sign in with a passkey" tenant csrf flow/>
+        }
+    });
     view! {
         <ActionForm action>
             <input type="hidden" name="tenant" value=tenant/>
@@ -78,6 +85,7 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
                 autofocus aria-describedby="form-error" value=view.email_hint/>
             <button type="submit" class="button primary">"Continue"</button>
         </ActionForm>
+        {passkey}
     }
 }
 
@@ -163,6 +171,7 @@ fn method_label(method: &str) -> &'static str {
         "totp" => "Use your authenticator app",
         "email_code" => "Email me a code",
         "backup_codes" => "Use a backup code",
+        "passkey" => "Use a passkey",
         _ => "",
     }
 }
@@ -186,6 +195,11 @@ fn SecondFactorForm(
         "totp" => view! {
             <CodeForm view=view.clone() tenant=tenant.clone() method="totp"
                 label="Code from your authenticator app" hint="Open the app and enter the 6-digit code it shows for this account."/>
+        }.into_any(),
+        "passkey" => view! {
+            <p>"Use the passkey on this device, your phone or your security key."</p>
+            <PasskeyButton action="sign-in" label="Use your passkey" tenant=tenant.clone()
+                csrf=view.csrf.clone() flow=view.flow.clone()/>
         }.into_any(),
         "email_code" => view! {
             <p>{if sent { "We sent a 6-digit code to your email address. It works for 10 minutes." }

@@ -66,6 +66,11 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
                 .to_string()
         }
         "not_found" => "That item no longer exists.".to_string(),
+        "passkey_refused" => {
+            "That passkey was not accepted. Use a passkey registered to your account, or choose another way."
+                .to_string()
+        }
+        "passkey_name" => "Name the passkey in 1 to 60 characters, like \"Work laptop\".".to_string(),
         "link_invalid" => {
             "This link is not valid any more: it expired or was already used. Ask for a new one."
                 .to_string()
@@ -102,6 +107,29 @@ pub fn notice_for(code: &str) -> Option<&'static str> {
 #[component]
 pub fn Notice(code: Memo<String>) -> impl IntoView {
     move || notice_for(&code.get()).map(|text| view! { <p class="notice" role="status">{text}</p> })
+}
+
+/// A button that runs a WebAuthn ceremony through `public/passkeys.js` (`action` is `sign-in`
+/// or `register`). Hidden until the script finds a browser that supports passkeys; the
+/// message below it says why when that never happens.
+#[component]
+pub fn PasskeyButton(
+    action: &'static str,
+    label: &'static str,
+    tenant: String,
+    csrf: String,
+    #[prop(optional)] flow: String,
+) -> impl IntoView {
+    view! {
+        <div class="passkey">
+            <button type="button" class="button" hidden=true data-passkey=action
+                data-tenant=tenant data-csrf=csrf data-flow=flow>{label}</button>
+            <p class="muted small" data-passkey-unsupported="">
+                "Passkeys need JavaScript and a browser that supports them."
+            </p>
+            <p class="alert" role="alert" data-passkey-status="" hidden=true></p>
+        </div>
+    }
 }
 
 #[component]

@@ -28,6 +28,9 @@ pub enum MfaError {
     Throttled(u64),
     #[error("this way of signing in is not available")]
     Unavailable,
+    /// Input broke a rule; the message is safe to show.
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error(transparent)]
     Code(#[from] CodeError),
     #[error(transparent)]
@@ -182,6 +185,7 @@ pub async fn confirm_totp(
         tenant,
         user,
         FactorKind::Totp,
+        None,
         to_json(&pending),
     )
     .await
@@ -240,17 +244,21 @@ pub async fn confirm_email_codes(
         tenant,
         user,
         FactorKind::EmailCode,
+        None,
         "{}".into(),
     )
     .await
 }
 
-async fn enrol(
+/// Stores a factor that has proved to work (named `name`, else after its kind). Returns new
+/// backup codes when the person had none.
+pub(crate) async fn enrol(
     state: &AppState,
     meta: &RequestMeta,
     tenant: &Tenant,
     user: &User,
     kind: FactorKind,
+    name: Option<&str>,
     data: String,
 ) -> Result<Option<Vec<String>>, MfaError> {
     state.throttle.record_success(&throttle_key(tenant, user));
@@ -261,7 +269,7 @@ async fn enrol(
         tenant_id: tenant.id,
         user_id: user.id,
         kind,
-        name: kind.label().into(),
+        name: name.unwrap_or(kind.label()).into(),
         data,
         version: 1,
         created_at: now,
@@ -284,7 +292,7 @@ async fn enrol(
         user,
         &format!(
             "{} was added as a way to confirm your sign-ins.",
-            kind.label()
+            name.unwrap_or(kind.label())
         ),
     );
     let has_backup_codes = existing.iter().any(|f| f.kind == FactorKind::BackupCodes);
@@ -430,21 +438,11 @@ pub async fn verify(
     }?;
     match outcome {
         Ok(left) => {
-            state.throttle.record_success(&throttle_key(tenant, user));
             let reason = match left {
                 Some(n) => format!("{} ({n} backup codes left)", kind.as_str()),
                 None => kind.as_str().to_owned(),
             };
-            audit(
-                state,
-                meta,
-                tenant,
-                user,
-                "login.second_factor",
-                Outcome::Success,
-                reason,
-            )
-            .await;
+            passed(state, meta, tenant, user, &reason).await;
             if let Some(n) = left {
                 notify(
                     state,
@@ -545,7 +543,7 @@ async fn save_use<T: serde::Serialize>(
     })
 }
 
-fn check_throttle(
+pub(crate) fn check_throttle(
     state: &AppState,
     meta: &RequestMeta,
     tenant: &Tenant,
@@ -560,7 +558,28 @@ fn check_throttle(
     }
 }
 
-async fn fail(
+/// A second factor passed: the attempt counter starts again, and the audit log says which.
+pub(crate) async fn passed(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    user: &User,
+    which: &str,
+) {
+    state.throttle.record_success(&throttle_key(tenant, user));
+    audit(
+        state,
+        meta,
+        tenant,
+        user,
+        "login.second_factor",
+        Outcome::Success,
+        which,
+    )
+    .await;
+}
+
+pub(crate) async fn fail(
     state: &AppState,
     meta: &RequestMeta,
     tenant: &Tenant,
