@@ -2,7 +2,7 @@
 # Installs the tools Tessera's build and tests need. Safe to run again: every
 # step is skipped when the tool is already there at the right version.
 #
-#   scripts/tools.sh           build tools: wasm32 target, wasm-bindgen-cli, wasm-opt
+#   scripts/tools.sh           build tools: OpenSSL headers, wasm32 target, wasm-bindgen-cli, wasm-opt
 #   scripts/tools.sh --test    also the end-to-end test tools: chromium, end2end/node_modules
 #
 # It can also be sourced (`. scripts/tools.sh [--test]`); then the PATH change
@@ -34,6 +34,15 @@ tessera_wasm_bindgen_version() {
 tessera_build_tools() {
   tessera_tools_path
   local start
+
+  # webauthn-rs verifies passkey signatures with OpenSSL: its headers and pkg-config.
+  if pkg-config --exists openssl 2>/dev/null; then
+    tessera_log "OpenSSL development files are already installed"
+  else
+    tessera_log "Installing libssl-dev and pkg-config (apt) for webauthn-rs"
+    DEBIAN_FRONTEND=noninteractive apt-get update </dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y libssl-dev pkg-config </dev/null
+  fi
 
   if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     tessera_log "Rust target wasm32-unknown-unknown is already installed"
