@@ -712,9 +712,13 @@ async fn passkey_endpoints_refuse_forged_stale_and_foreign_input() {
     let (server, _) = with_passkeys().await;
     let browser = server.browser();
     let html = browser.page("/t/default/login").await;
+    let label = html
+        .find("Sign in with a passkey")
+        .expect("offered on the sign-in page");
+    let tag = &html[html[..label].rfind("<button").unwrap()..label];
     assert!(
-        html.contains("Sign in with a passkey"),
-        "offered on the sign-in page"
+        tag.contains(" hidden"),
+        "hidden until the script finds WebAuthn: {tag}"
     );
     let (_, csrf) = form_fields(&html);
     let post = |path: &'static str, body: Value| {
