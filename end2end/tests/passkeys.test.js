@@ -50,7 +50,7 @@ describe('passkeys', () => {
       await page.getByRole('link', { name: 'Continue' }).click();
       await page.getByText('Test laptop').first().waitFor({ state: 'visible' });
       const { credentials: [registered] } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator });
-      assert.ok(registered?.isResidentKey, 'the passkey is discoverable');
+      assert.ok(registered?.isResidentCredential, 'the passkey is discoverable');
 
       // Passwordless: no email, no password.
       await context.clearCookies();
@@ -81,7 +81,7 @@ describe('passkeys', () => {
         authenticatorId: stranger,
         credential: {
           credentialId: randomBytes(16).toString('base64'),
-          isResidentKey: true,
+          isResidentCredential: true,
           rpId: 'localhost',
           privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
           userHandle: registered.userHandle,

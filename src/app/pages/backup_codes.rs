@@ -43,7 +43,9 @@ pub fn BackupCodesPage() -> impl IntoView {
                                     <p>"These codes were shown already. If you did not save them, create new ones on your account page."</p>
                                 }.into_any()
                             }}
-                            <p><a class="button primary" href=view.next>"Continue"</a></p>
+                            // Often the authorization endpoint, which is not a page of the app:
+                            // a full navigation, not the router's.
+                            <p><a class="button primary" href=view.next rel="external">"Continue"</a></p>
                         </Card>
                     }.into_any()
                 }

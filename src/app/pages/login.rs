@@ -11,9 +11,24 @@ use leptos_meta::Title;
 pub fn LoginPage() -> impl IntoView {
     let tenant = tenant_param();
     let flow = query_param("flow");
+    // The step's form reads these when it renders: a link that changes one (another way to
+    // confirm, "Not you?") must render the page again when JavaScript navigates.
+    let (method, sent, change) = (
+        query_param("method"),
+        query_param("sent"),
+        query_param("change"),
+    );
     let data = Resource::new(
-        move || (tenant.get(), flow.get()),
-        |(t, f)| load_login_page(t, f),
+        move || {
+            (
+                tenant.get(),
+                flow.get(),
+                method.get(),
+                sent.get(),
+                change.get(),
+            )
+        },
+        |(t, f, ..)| load_login_page(t, f),
     );
     view! {
         <Title text="Sign in"/>
