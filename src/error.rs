@@ -15,6 +15,9 @@ pub enum AppError {
     Conflict(String),
     #[error("forbidden")]
     Forbidden,
+    /// Allowed, but only after signing in again (with a second factor when the person has one).
+    #[error("confirm it is you: sign in again")]
+    Reauthenticate,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
     ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, KeyState, LoginFlow,
-    Outcome, RedirectUri, RefreshToken, SigningAlg, SigningKey, Tenant, TenantSlug, Timestamp,
-    TokenAuthMethod, User, UserSession,
+    Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantSlug,
+    Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
-use tessera::store::{Access, Redemption, Store, StoreError};
+use tessera::store::{Access, AuditQuery, Redemption, Store, StoreError, UserQuery};
 
 /// A store on fresh, migrated storage, and whatever must live as long as it.
 pub struct Backend {
@@ -82,6 +82,16 @@ macro_rules! main_store_suite {
             audit_events_are_filtered_by_actor,
             factors_are_added_swapped_by_version_and_removed,
             concurrent_factor_swaps_have_exactly_one_winner,
+            roles_are_created_updated_and_deleted_with_their_grants,
+            roles_are_assigned_once_and_only_to_existing_users,
+            teams_hold_members_and_roles,
+            users_are_searched_by_each_filter,
+            user_search_pages_never_skip_or_repeat_when_users_arrive,
+            users_are_deleted_for_good_with_what_depends_on_them,
+            roles_teams_and_users_of_one_tenant_are_invisible_to_another,
+            audit_events_are_searched_by_each_filter_a_page_at_a_time,
+            audit_purge_removes_only_old_events_a_bounded_batch_at_a_time,
+            deleting_a_tenant_removes_its_rows_and_leaves_others,
         );
     };
 }
@@ -142,6 +152,8 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         jwks: Some(r#"{"keys":[]}"#.into()),
         previous_secret_hash: None,
         previous_secret_expires_at: None,
+        logo_uri: None,
+        created_by: None,
         disabled: false,
         created_at: Timestamp::now(),
     }
@@ -1787,4 +1799,1139 @@ async fn concurrent_factor_swaps_have_exactly_one_winner(store: &Store) {
         winners += usize::from(task.await.unwrap());
     }
     assert_eq!(winners, 1, "one code use wins");
+}
+
+fn role(name: &str, permissions: &[&str]) -> Role {
+    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+    Role::new(name, "", &permissions).unwrap()
+}
+
+fn team(name: &str, roles: &[&str]) -> Team {
+    let mut team = Team::new(name, "").unwrap();
+    team.roles = roles.iter().map(|r| r.to_string()).collect();
+    team
+}
+
+async fn roles_are_created_updated_and_deleted_with_their_grants(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let support = role("Support", &["users:read"]);
+    let billing = role("billing", &["users:*", "audit:read"]);
+    store.access.create_role(a.id, &support).await.unwrap();
+    store.access.create_role(a.id, &billing).await.unwrap();
+    assert_eq!(
+        store.access.custom_roles(a.id).await.unwrap(),
+        [billing.clone(), support.clone()],
+        "by name ignoring case; every field survives the round trip"
+    );
+    assert!(matches!(
+        store.access.create_role(a.id, &role("SUPPORT", &[])).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.access.custom_roles(a.id).await.unwrap().len(), 2);
+
+    let mut helpdesk = support.clone();
+    helpdesk
+        .set("Helpdesk", "Answers questions", &["users:write".into()])
+        .unwrap();
+    store.access.update_role(a.id, &helpdesk).await.unwrap();
+    let mut shouting = helpdesk.clone();
+    shouting.name = "HELPDESK".into();
+    store
+        .access
+        .update_role(a.id, &shouting)
+        .await
+        .expect("a role may change the case of its own name");
+    store.access.update_role(a.id, &helpdesk).await.unwrap();
+    let mut clash = helpdesk.clone();
+    clash.name = "BILLING".into();
+    assert!(matches!(
+        store.access.update_role(a.id, &clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.access.update_role(a.id, &role("Ghost", &[])).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.access.custom_roles(a.id).await.unwrap(),
+        [billing.clone(), helpdesk.clone()]
+    );
+
+    // Deleting a role takes its assignments to users and teams with it.
+    assert!(store
+        .access
+        .assign_role(a.id, ada.id, &billing.id)
+        .await
+        .unwrap());
+    assert!(store
+        .access
+        .assign_role(a.id, ada.id, "admin")
+        .await
+        .unwrap());
+    store
+        .access
+        .create_team(a.id, &team("Ops", &["auditor", &billing.id]))
+        .await
+        .unwrap();
+    assert!(store.access.delete_role(a.id, &billing.id).await.unwrap());
+    assert!(!store.access.delete_role(a.id, &billing.id).await.unwrap());
+    assert_eq!(store.users.roles(a.id, ada.id).await.unwrap(), ["admin"]);
+    assert!(store
+        .access
+        .role_holders(a.id, &billing.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.access.teams(a.id).await.unwrap()[0].roles,
+        ["auditor"]
+    );
+    assert_eq!(store.access.custom_roles(a.id).await.unwrap(), [helpdesk]);
+}
+
+async fn roles_are_assigned_once_and_only_to_existing_users(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    assert!(store
+        .access
+        .assign_role(a.id, ada.id, "admin")
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .access
+            .assign_role(a.id, ada.id, "admin")
+            .await
+            .unwrap(),
+        "held already"
+    );
+    assert!(store
+        .access
+        .assign_role(a.id, grace.id, "admin")
+        .await
+        .unwrap());
+    assert!(store
+        .access
+        .assign_role(a.id, ada.id, "auditor")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.users.roles(a.id, ada.id).await.unwrap(),
+        ["admin", "auditor"]
+    );
+    let mut holders = store.access.role_holders(a.id, "admin").await.unwrap();
+    holders.sort();
+    assert_eq!(holders, [ada.id, grace.id]);
+    assert!(matches!(
+        store
+            .access
+            .assign_role(a.id, UserId::generate(), "admin")
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    assert!(store
+        .access
+        .unassign_role(a.id, ada.id, "admin")
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .access
+            .unassign_role(a.id, ada.id, "admin")
+            .await
+            .unwrap(),
+        "not held any more"
+    );
+    assert_eq!(
+        store.access.role_holders(a.id, "admin").await.unwrap(),
+        [grace.id]
+    );
+    assert_eq!(store.users.roles(a.id, ada.id).await.unwrap(), ["auditor"]);
+
+    // A role held through a team is not held directly.
+    let devs = team("Devs", &["developer"]);
+    store.access.create_team(a.id, &devs).await.unwrap();
+    store
+        .access
+        .add_member(a.id, devs.id, ada.id)
+        .await
+        .unwrap();
+    assert!(store
+        .access
+        .role_holders(a.id, "developer")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store
+        .access
+        .unassign_role(a.id, ada.id, "developer")
+        .await
+        .unwrap());
+}
+
+async fn teams_hold_members_and_roles(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    let mut ops = team("Ops", &["auditor", "developer"]);
+    ops.description = "Keeps things running".into();
+    let dev = team("dev", &[]);
+    store.access.create_team(a.id, &ops).await.unwrap();
+    store.access.create_team(a.id, &dev).await.unwrap();
+    assert!(matches!(
+        store.access.create_team(a.id, &team("OPS", &[])).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.access.teams(a.id).await.unwrap(),
+        [dev.clone(), ops.clone()],
+        "by name ignoring case, with their roles"
+    );
+
+    assert!(store.access.add_member(a.id, ops.id, ada.id).await.unwrap());
+    assert!(
+        !store.access.add_member(a.id, ops.id, ada.id).await.unwrap(),
+        "a member already"
+    );
+    assert!(store
+        .access
+        .add_member(a.id, ops.id, grace.id)
+        .await
+        .unwrap());
+    assert!(store.access.add_member(a.id, dev.id, ada.id).await.unwrap());
+    assert_eq!(
+        store.access.members(a.id, ops.id).await.unwrap(),
+        [ada.id, grace.id],
+        "oldest membership first"
+    );
+    let mut of_ada = store.access.teams_of(a.id, ada.id).await.unwrap();
+    of_ada.sort();
+    let mut both = vec![ops.id, dev.id];
+    both.sort();
+    assert_eq!(of_ada, both);
+    assert!(matches!(
+        store
+            .access
+            .add_member(a.id, uuid::Uuid::now_v7(), ada.id)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .access
+            .add_member(a.id, ops.id, UserId::generate())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.access.members(a.id, ops.id).await.unwrap().len(), 2);
+
+    let mut renamed = ops.clone();
+    renamed.rename("Operations", "On call").unwrap();
+    renamed.roles = vec!["admin".into()];
+    store.access.update_team(a.id, &renamed).await.unwrap();
+    let mut clash = renamed.clone();
+    clash.name = "DEV".into();
+    assert!(matches!(
+        store.access.update_team(a.id, &clash).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.access.update_team(a.id, &team("Ghosts", &[])).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.access.teams(a.id).await.unwrap(),
+        [dev.clone(), renamed.clone()]
+    );
+    assert_eq!(
+        store.access.members(a.id, ops.id).await.unwrap().len(),
+        2,
+        "an update keeps the members"
+    );
+
+    assert!(store
+        .access
+        .remove_member(a.id, ops.id, grace.id)
+        .await
+        .unwrap());
+    assert!(!store
+        .access
+        .remove_member(a.id, ops.id, grace.id)
+        .await
+        .unwrap());
+    assert_eq!(store.access.members(a.id, ops.id).await.unwrap(), [ada.id]);
+    assert!(store
+        .access
+        .teams_of(a.id, grace.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(store.access.delete_team(a.id, ops.id).await.unwrap());
+    assert!(!store.access.delete_team(a.id, ops.id).await.unwrap());
+    assert!(store.access.members(a.id, ops.id).await.unwrap().is_empty());
+    assert_eq!(store.access.teams_of(a.id, ada.id).await.unwrap(), [dev.id]);
+    assert_eq!(store.access.teams(a.id).await.unwrap(), [dev]);
+}
+
+/// The ids of the users matching `query`, newest first.
+async fn found(store: &Store, tenant: &Tenant, query: UserQuery) -> Vec<UserId> {
+    store
+        .users
+        .search(tenant.id, &query, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect()
+}
+
+async fn users_are_searched_by_each_filter(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let mut ada = User::new(
+        a.id,
+        Email::parse("ada@example.com").unwrap(),
+        Some("Ada Lovelace"),
+    )
+    .unwrap();
+    ada.email_verified = true;
+    store.users.create(a.id, &ada, &["auditor"]).await.unwrap();
+    let mut grace = User::new(
+        a.id,
+        Email::parse("grace@example.com").unwrap(),
+        Some("Grace Hopper"),
+    )
+    .unwrap();
+    grace.blocked = true;
+    store.users.create(a.id, &grace, &[]).await.unwrap();
+    let mut linus = User::new(a.id, Email::parse("linus@kernel.example").unwrap(), None).unwrap();
+    linus.deleted_at = Some(Timestamp::now());
+    store.users.create(a.id, &linus, &[]).await.unwrap();
+    let bob = user(store, &b, "ada-fan@example.com").await;
+
+    store
+        .factors
+        .add(a.id, &factor(&a, &ada, "f-ada", FactorKind::Totp, 100))
+        .await
+        .unwrap();
+    store
+        .factors
+        .add(
+            a.id,
+            &factor(&a, &linus, "f-linus", FactorKind::BackupCodes, 100),
+        )
+        .await
+        .unwrap();
+    let ops = team("Ops", &["developer"]);
+    store.access.create_team(a.id, &ops).await.unwrap();
+    store
+        .access
+        .add_member(a.id, ops.id, grace.id)
+        .await
+        .unwrap();
+
+    let text = |t: &str| UserQuery {
+        text: Some(t.into()),
+        ..UserQuery::default()
+    };
+    assert_eq!(
+        found(store, &a, UserQuery::default()).await,
+        [linus.id, grace.id, ada.id],
+        "newest first"
+    );
+    assert_eq!(found(store, &a, text("KERNEL")).await, [linus.id], "email");
+    assert_eq!(found(store, &a, text("hOPPER")).await, [grace.id], "name");
+    assert_eq!(
+        found(store, &a, text("Example.COM")).await,
+        [grace.id, ada.id]
+    );
+    assert!(
+        found(store, &a, text("a.a")).await.is_empty(),
+        "the text is matched literally"
+    );
+    assert!(found(store, &a, text("%")).await.is_empty());
+    assert_eq!(found(store, &b, text("ada")).await, [bob.id], "tenant only");
+
+    let blocked = |v| UserQuery {
+        blocked: Some(v),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, blocked(true)).await, [grace.id]);
+    assert_eq!(found(store, &a, blocked(false)).await, [linus.id, ada.id]);
+    let deleted = |v| UserQuery {
+        deleted: Some(v),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, deleted(true)).await, [linus.id]);
+    assert_eq!(found(store, &a, deleted(false)).await, [grace.id, ada.id]);
+    let mfa = |v| UserQuery {
+        mfa: Some(v),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, mfa(true)).await, [ada.id]);
+    assert_eq!(
+        found(store, &a, mfa(false)).await,
+        [linus.id, grace.id],
+        "backup codes alone are no second factor"
+    );
+    let verified = |v| UserQuery {
+        email_verified: Some(v),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, verified(true)).await, [ada.id]);
+    assert_eq!(
+        found(store, &a, verified(false)).await,
+        [linus.id, grace.id]
+    );
+    let role = |r: &str| UserQuery {
+        role: Some(r.into()),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, role("auditor")).await, [ada.id], "direct");
+    assert_eq!(
+        found(store, &a, role("developer")).await,
+        [grace.id],
+        "through a team"
+    );
+    assert!(found(store, &a, role("admin")).await.is_empty());
+    store
+        .access
+        .assign_role(a.id, linus.id, "developer")
+        .await
+        .unwrap();
+    assert_eq!(
+        found(store, &a, role("developer")).await,
+        [linus.id, grace.id]
+    );
+    let in_team = |t| UserQuery {
+        team: Some(t),
+        ..UserQuery::default()
+    };
+    assert_eq!(found(store, &a, in_team(ops.id)).await, [grace.id]);
+    assert!(found(store, &a, in_team(uuid::Uuid::now_v7()))
+        .await
+        .is_empty());
+    assert!(found(store, &b, in_team(ops.id)).await.is_empty());
+
+    let all_of = UserQuery {
+        text: Some("example".into()),
+        blocked: Some(false),
+        deleted: Some(false),
+        mfa: Some(true),
+        email_verified: Some(true),
+        role: Some("auditor".into()),
+        team: None,
+    };
+    assert_eq!(found(store, &a, all_of.clone()).await, [ada.id]);
+    let none_of = UserQuery {
+        team: Some(ops.id),
+        ..all_of
+    };
+    assert!(
+        found(store, &a, none_of).await.is_empty(),
+        "every filter holds"
+    );
+}
+
+async fn user_search_pages_never_skip_or_repeat_when_users_arrive(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(user(store, &a, &format!("user{i}@example.com")).await.id);
+    }
+    let expected: Vec<UserId> = created.iter().rev().copied().collect();
+    let query = UserQuery::default();
+    let first = store.users.search(a.id, &query, None, 2).await.unwrap();
+    let mut seen: Vec<UserId> = first.iter().map(|u| u.id).collect();
+    let mut before = first.last().map(|u| u.id);
+    // Others sign up while the pages are read.
+    let writer = {
+        let (store, a) = (store.clone(), a.clone());
+        tokio::spawn(async move {
+            for i in 0..10 {
+                user(&store, &a, &format!("late{i}@example.com")).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    while let Some(cursor) = before {
+        let page = store
+            .users
+            .search(a.id, &query, Some(cursor), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2, "a page holds at most the limit");
+        seen.extend(page.iter().map(|u| u.id));
+        before = page.last().map(|u| u.id);
+    }
+    writer.await.unwrap();
+    assert_eq!(seen, expected, "every original user once, newest first");
+    assert!(
+        store
+            .users
+            .search(a.id, &query, Some(created[0]), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is older than the first user"
+    );
+    assert_eq!(
+        store
+            .users
+            .search(a.id, &query, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        17
+    );
+}
+
+async fn users_are_deleted_for_good_with_what_depends_on_them(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    let ops = team("Ops", &[]);
+    store.access.create_team(a.id, &ops).await.unwrap();
+    for (person, tag) in [(&ada, "ada"), (&grace, "grace")] {
+        store
+            .factors
+            .add(
+                a.id,
+                &factor(&a, person, &format!("f-{tag}"), FactorKind::Totp, 100),
+            )
+            .await
+            .unwrap();
+        store
+            .sessions
+            .create(a.id, &session(&a, person, &format!("s-{tag}")))
+            .await
+            .unwrap();
+        store
+            .consents
+            .upsert(
+                a.id,
+                &Consent {
+                    tenant_id: a.id,
+                    user_id: person.id,
+                    client_id: "app".into(),
+                    scopes: vec!["openid".into()],
+                    granted_at: Timestamp::now(),
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .access
+            .add_member(a.id, ops.id, person.id)
+            .await
+            .unwrap();
+        store
+            .access
+            .assign_role(a.id, person.id, "admin")
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .record_access_token(a.id, &token(&a, person, &format!("at-{tag}"), None))
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .put_refresh_token(
+                a.id,
+                &refresh(&a, person, &format!("rt-{tag}"), &format!("fam-{tag}")),
+            )
+            .await
+            .unwrap();
+    }
+
+    assert!(
+        !store.users.delete(b.id, ada.id).await.unwrap(),
+        "not from another tenant"
+    );
+    assert!(store.users.by_id(a.id, ada.id).await.unwrap().is_some());
+    assert!(store.users.delete(a.id, ada.id).await.unwrap());
+    assert!(!store.users.delete(a.id, ada.id).await.unwrap(), "gone");
+
+    assert_eq!(store.users.by_id(a.id, ada.id).await.unwrap(), None);
+    assert!(store.users.roles(a.id, ada.id).await.unwrap().is_empty());
+    assert!(store
+        .factors
+        .of_user(a.id, ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.sessions.get(a.id, "s-ada").await.unwrap(), None);
+    assert_eq!(store.consents.get(a.id, ada.id, "app").await.unwrap(), None);
+    assert!(store
+        .access
+        .teams_of(a.id, ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.access.members(a.id, ops.id).await.unwrap(),
+        [grace.id]
+    );
+    assert_eq!(
+        store.access.role_holders(a.id, "admin").await.unwrap(),
+        [grace.id]
+    );
+    assert_eq!(
+        store.artifacts.access_token(a.id, "at-ada").await.unwrap(),
+        None
+    );
+    assert!(store
+        .artifacts
+        .refresh_token(a.id, "rt-ada")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Everyone else keeps theirs.
+    assert!(store.users.by_id(a.id, grace.id).await.unwrap().is_some());
+    assert_eq!(store.users.roles(a.id, grace.id).await.unwrap(), ["admin"]);
+    assert_eq!(
+        store.factors.of_user(a.id, grace.id).await.unwrap().len(),
+        1
+    );
+    assert!(store.sessions.get(a.id, "s-grace").await.unwrap().is_some());
+    assert!(store
+        .consents
+        .get(a.id, grace.id, "app")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        store.access.teams_of(a.id, grace.id).await.unwrap(),
+        [ops.id]
+    );
+    assert!(store
+        .artifacts
+        .access_token(a.id, "at-grace")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .artifacts
+        .refresh_token(a.id, "rt-grace")
+        .await
+        .unwrap()
+        .is_some());
+
+    // Nothing is left behind: the address is free again, with nothing attached.
+    let again = user(store, &a, "ada@example.com").await;
+    assert!(store.users.roles(a.id, again.id).await.unwrap().is_empty());
+}
+
+async fn roles_teams_and_users_of_one_tenant_are_invisible_to_another(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let ada = user(store, &a, "ada@example.com").await;
+    let bob = user(store, &b, "bob@example.com").await;
+    let support = role("Support", &["users:read"]);
+    store.access.create_role(a.id, &support).await.unwrap();
+    let ops = team("Ops", &["admin"]);
+    store.access.create_team(a.id, &ops).await.unwrap();
+    store.access.add_member(a.id, ops.id, ada.id).await.unwrap();
+    store
+        .access
+        .assign_role(a.id, ada.id, "admin")
+        .await
+        .unwrap();
+
+    assert!(store.access.custom_roles(b.id).await.unwrap().is_empty());
+    assert!(store.access.teams(b.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store.access.update_role(b.id, &support).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.access.delete_role(b.id, &support.id).await.unwrap());
+    assert!(matches!(
+        store.access.update_team(b.id, &ops).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.access.delete_team(b.id, ops.id).await.unwrap());
+    // Names are unique per tenant only.
+    store
+        .access
+        .create_role(b.id, &role("support", &[]))
+        .await
+        .unwrap();
+    let b_ops = team("Ops", &[]);
+    store.access.create_team(b.id, &b_ops).await.unwrap();
+
+    assert!(matches!(
+        store.access.add_member(b.id, b_ops.id, ada.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.access.add_member(b.id, ops.id, bob.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store
+        .access
+        .members(b.id, b_ops.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.access.members(b.id, ops.id).await.unwrap().is_empty());
+    assert!(store
+        .access
+        .teams_of(b.id, ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store
+        .access
+        .remove_member(b.id, ops.id, ada.id)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store.access.assign_role(b.id, ada.id, "owner").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store
+        .access
+        .unassign_role(b.id, ada.id, "admin")
+        .await
+        .unwrap());
+    assert!(store
+        .access
+        .role_holders(b.id, "admin")
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(found(store, &b, UserQuery::default()).await, [bob.id]);
+    let by_role = UserQuery {
+        role: Some("admin".into()),
+        ..UserQuery::default()
+    };
+    assert!(found(store, &b, by_role).await.is_empty());
+    assert!(!store.users.delete(b.id, ada.id).await.unwrap());
+
+    // Tenant A's rows are as they were.
+    assert_eq!(store.access.custom_roles(a.id).await.unwrap(), [support]);
+    assert_eq!(store.access.members(a.id, ops.id).await.unwrap(), [ada.id]);
+    assert_eq!(store.access.teams(a.id).await.unwrap(), [ops]);
+    assert_eq!(store.users.roles(a.id, ada.id).await.unwrap(), ["admin"]);
+}
+
+/// The actions of the events matching `query`, newest first.
+async fn audit_actions(
+    store: &Store,
+    tenant: &Tenant,
+    query: &AuditQuery,
+    before: Option<uuid::Uuid>,
+    limit: u32,
+) -> Vec<String> {
+    store
+        .audit
+        .search(tenant.id, query, before, limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+async fn audit_events_are_searched_by_each_filter_a_page_at_a_time(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let t0 = 1_800_000_000;
+    for (offset, action, outcome, actor, target) in [
+        (
+            0,
+            "user.created",
+            Outcome::Success,
+            "user:1",
+            Some("user:9"),
+        ),
+        (10, "user.blocked", Outcome::Failure, "cli", Some("user:9")),
+        (
+            20,
+            "client.created",
+            Outcome::Success,
+            "user:1",
+            Some("client:app"),
+        ),
+        (30, "users.exported", Outcome::Success, "user:2", None),
+        (
+            40,
+            "user.deleted",
+            Outcome::Success,
+            "user:2",
+            Some("user:8"),
+        ),
+    ] {
+        let mut event = AuditEvent::new(a.id, action, outcome, actor);
+        event.target = target.map(str::to_owned);
+        event.at = Timestamp::from_unix(t0 + offset);
+        store.audit.append(&event).await.unwrap();
+    }
+    let mut theirs = AuditEvent::new(b.id, "user.created", Outcome::Success, "user:1");
+    theirs.target = Some("user:9".into());
+    store.audit.append(&theirs).await.unwrap();
+
+    let all = AuditQuery::default();
+    assert_eq!(
+        audit_actions(store, &a, &all, None, 10).await,
+        [
+            "user.deleted",
+            "users.exported",
+            "client.created",
+            "user.blocked",
+            "user.created"
+        ]
+    );
+    let q = |f: fn(&mut AuditQuery)| {
+        let mut query = AuditQuery::default();
+        f(&mut query);
+        query
+    };
+    assert_eq!(
+        audit_actions(store, &a, &q(|q| q.actor = Some("user:1".into())), None, 10).await,
+        ["client.created", "user.created"]
+    );
+    assert_eq!(
+        audit_actions(
+            store,
+            &a,
+            &q(|q| q.target = Some("user:9".into())),
+            None,
+            10
+        )
+        .await,
+        ["user.blocked", "user.created"]
+    );
+    assert_eq!(
+        audit_actions(
+            store,
+            &a,
+            &q(|q| q.action = Some("user.created".into())),
+            None,
+            10
+        )
+        .await,
+        ["user.created"],
+        "exactly this action"
+    );
+    assert_eq!(
+        audit_actions(store, &a, &q(|q| q.action = Some("user.".into())), None, 10).await,
+        ["user.deleted", "user.blocked", "user.created"],
+        "every action below user., not users.exported"
+    );
+    assert!(
+        audit_actions(store, &a, &q(|q| q.action = Some("user".into())), None, 10)
+            .await
+            .is_empty(),
+        "without its dot an action is not a prefix"
+    );
+    assert!(
+        audit_actions(
+            store,
+            &a,
+            &q(|q| q.action = Some("user.*".into())),
+            None,
+            10
+        )
+        .await
+        .is_empty(),
+        "no wildcards"
+    );
+    assert_eq!(
+        audit_actions(
+            store,
+            &a,
+            &q(|q| q.outcome = Some(Outcome::Failure)),
+            None,
+            10
+        )
+        .await,
+        ["user.blocked"]
+    );
+    let window = AuditQuery {
+        from: Some(Timestamp::from_unix(t0 + 10)),
+        until: Some(Timestamp::from_unix(t0 + 40)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_actions(store, &a, &window, None, 10).await,
+        ["users.exported", "client.created", "user.blocked"],
+        "from inclusive, until exclusive"
+    );
+    let combined = AuditQuery {
+        actor: Some("user:2".into()),
+        action: Some("user.".into()),
+        outcome: Some(Outcome::Success),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_actions(store, &a, &combined, None, 10).await,
+        ["user.deleted"]
+    );
+    let in_b = store.audit.search(b.id, &all, None, 10).await.unwrap();
+    assert_eq!(in_b, [theirs], "every field survives; tenant only");
+
+    // Pages: each continues below the last id of the previous one; events recorded meanwhile
+    // never shift them.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.audit.search(a.id, &all, before, 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        pages.push(page.iter().map(|e| e.action.clone()).collect::<Vec<_>>());
+        if pages.len() == 1 {
+            store
+                .audit
+                .append(&AuditEvent::new(a.id, "user.late", Outcome::Success, "cli"))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        pages,
+        [
+            vec!["user.deleted", "users.exported"],
+            vec!["client.created", "user.blocked"],
+            vec!["user.created"],
+        ]
+    );
+    let prefix = q(|q| q.action = Some("user.".into()));
+    let first = store.audit.search(a.id, &prefix, None, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["user.late", "user.deleted"]
+    );
+    assert_eq!(
+        audit_actions(store, &a, &prefix, Some(first[1].id), 2).await,
+        ["user.blocked", "user.created"]
+    );
+}
+
+async fn audit_purge_removes_only_old_events_a_bounded_batch_at_a_time(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let cutoff = Timestamp::from_unix(1_800_000_000);
+    for (tenant, offset) in [(&a, -300), (&a, -200), (&a, -1), (&b, -100), (&b, -50)] {
+        let mut old = AuditEvent::new(tenant.id, "login.password", Outcome::Success, "cli");
+        old.at = cutoff.plus_secs(offset);
+        store.audit.append(&old).await.unwrap();
+    }
+    for (tenant, offset) in [(&a, 0), (&a, 100), (&b, 5)] {
+        let mut kept = AuditEvent::new(tenant.id, "login.kept", Outcome::Success, "cli");
+        kept.at = cutoff.plus_secs(offset);
+        store.audit.append(&kept).await.unwrap();
+    }
+    assert_eq!(store.audit.purge_before(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.audit.purge_before(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.audit.purge_before(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.audit.purge_before(cutoff, 2).await.unwrap(), 0);
+    let all = AuditQuery::default();
+    for (tenant, left) in [(&a, 2), (&b, 1)] {
+        let events = store.audit.search(tenant.id, &all, None, 10).await.unwrap();
+        assert_eq!(events.len(), left);
+        assert!(events
+            .iter()
+            .all(|e| e.action == "login.kept" && !e.at.is_before(cutoff)));
+    }
+}
+
+async fn deleting_a_tenant_removes_its_rows_and_leaves_others(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let b = tenant(store, "tenant-b").await;
+    let mut people = Vec::new();
+    let mut teams = Vec::new();
+    for t in [&a, &b] {
+        let ada = user(store, t, "ada@example.com").await;
+        store
+            .access
+            .assign_role(t.id, ada.id, "admin")
+            .await
+            .unwrap();
+        store.clients.create(t.id, &client(t, "app")).await.unwrap();
+        store
+            .audit
+            .append(&AuditEvent::new(
+                t.id,
+                "user.created",
+                Outcome::Success,
+                "cli",
+            ))
+            .await
+            .unwrap();
+        store
+            .access
+            .create_role(t.id, &role("Support", &["users:read"]))
+            .await
+            .unwrap();
+        let ops = team("Ops", &["admin"]);
+        store.access.create_team(t.id, &ops).await.unwrap();
+        store.access.add_member(t.id, ops.id, ada.id).await.unwrap();
+        store
+            .factors
+            .add(t.id, &factor(t, &ada, "f1", FactorKind::Totp, 100))
+            .await
+            .unwrap();
+        store
+            .sessions
+            .create(t.id, &session(t, &ada, "s1"))
+            .await
+            .unwrap();
+        store
+            .keys
+            .insert(t.id, &signing_key(t, "k1", KeyState::Active, 1_800_000_000))
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .put_flow(t.id, &flow(t, "flow-1", Timestamp::now().plus_secs(600)))
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .record_access_token(t.id, &token(t, &ada, "at-1", None))
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .put_refresh_token(t.id, &refresh(t, &ada, "rt-1", "fam-1"))
+            .await
+            .unwrap();
+        store
+            .artifacts
+            .put_ephemeral(t.id, "par", "k", "v", Timestamp::now().plus_secs(600))
+            .await
+            .unwrap();
+        people.push(ada);
+        teams.push(ops);
+    }
+
+    assert!(store.tenants.delete(a.id).await.unwrap());
+    assert!(!store.tenants.delete(a.id).await.unwrap(), "gone");
+    assert!(!store
+        .tenants
+        .delete(tessera::domain::TenantId::generate())
+        .await
+        .unwrap());
+
+    for (t, ada, ops, present) in [
+        (&a, &people[0], &teams[0], false),
+        (&b, &people[1], &teams[1], true),
+    ] {
+        let what = if present { "kept" } else { "deleted" };
+        assert_eq!(
+            store.tenants.by_id(t.id).await.unwrap().is_some(),
+            present,
+            "{what}"
+        );
+        assert_eq!(
+            store.tenants.by_slug(&t.slug).await.unwrap().is_some(),
+            present
+        );
+        assert_eq!(
+            store
+                .users
+                .by_email(t.id, "ada@example.com")
+                .await
+                .unwrap()
+                .is_some(),
+            present,
+            "user {what}"
+        );
+        assert_eq!(
+            store.users.list(t.id, None, 10).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.users.roles(t.id, ada.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.clients.list(t.id).await.unwrap().len(),
+            usize::from(present),
+            "clients {what}"
+        );
+        assert_eq!(
+            store.audit.recent(t.id, None, 10).await.unwrap().len(),
+            usize::from(present),
+            "audit {what}"
+        );
+        assert_eq!(
+            store.access.custom_roles(t.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.access.teams(t.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.access.members(t.id, ops.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.factors.of_user(t.id, ada.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store.sessions.get(t.id, "s1").await.unwrap().is_some(),
+            present
+        );
+        assert_eq!(
+            store.keys.list(t.id).await.unwrap().len(),
+            usize::from(present)
+        );
+        assert_eq!(
+            store
+                .artifacts
+                .get_flow(t.id, "flow-1")
+                .await
+                .unwrap()
+                .is_some(),
+            present
+        );
+        assert_eq!(
+            store
+                .artifacts
+                .access_token(t.id, "at-1")
+                .await
+                .unwrap()
+                .is_some(),
+            present
+        );
+        assert_eq!(
+            store
+                .artifacts
+                .refresh_token(t.id, "rt-1")
+                .await
+                .unwrap()
+                .is_some(),
+            present
+        );
+        assert_eq!(
+            store
+                .artifacts
+                .get_ephemeral(t.id, "par", "k")
+                .await
+                .unwrap()
+                .is_some(),
+            present
+        );
+    }
+
+    // The slug is free again, for a tenant that starts empty.
+    let fresh = tenant(store, "tenant-a").await;
+    assert!(store
+        .users
+        .list(fresh.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -19,16 +19,18 @@ export const CHROMIUM_FLAGS = [
 /**
  * A browser with a fresh temporary user-data-dir. Returns { context, page, errors, close }.
  * `errors` collects page errors and console errors (useful when hydration fails).
+ * `bypassCSP` lets a test inject scripts (axe-core) into pages with a strict CSP.
  */
-export async function openBrowser({ javaScriptEnabled = true } = {}) {
+export async function openBrowser({ javaScriptEnabled = true, bypassCSP = false, viewport = { width: 1024, height: 768 } } = {}) {
   const userDataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_FLAGS,
     javaScriptEnabled,
+    bypassCSP,
     locale: 'en-US',
-    viewport: { width: 1024, height: 768 },
+    viewport,
   });
   context.setDefaultTimeout(20_000);
   context.setDefaultNavigationTimeout(30_000);

@@ -1,7 +1,11 @@
-use super::{audit, Actor};
+//! Registered applications (OAuth clients): the console's developer pages and the command
+//! line. Developers holding `clients:manage_own` see and change only the clients they
+//! registered; `clients:manage` covers every client.
+
+use super::{audit, audit_with, Actor};
 use crate::crypto::{random_token, sha256_hex, signing};
 use crate::domain::{
-    Client, ClientKey, ClientType, GrantType, RedirectUri, SigningAlg, Tenant, Timestamp,
+    AppType, Client, ClientKey, ClientType, GrantType, RedirectUri, SigningAlg, Tenant, Timestamp,
     TokenAuthMethod,
 };
 use crate::error::{AppError, AppResult};
@@ -29,7 +33,12 @@ pub struct NewClient {
     /// A JWK Set (JSON) of the client's public keys: it then authenticates with
     /// `private_key_jwt` and gets no secret.
     pub jwks: Option<String>,
+    /// An https image shown with the name on the consent page.
+    pub logo_uri: Option<String>,
 }
+
+const MANAGE: &str = "clients:manage";
+const MANAGE_OWN: &str = "clients:manage_own";
 
 /// Registers a client; returns it and, for clients authenticating with a secret, the secret
 /// (shown once).
@@ -39,7 +48,9 @@ pub async fn create(
     tenant: &Tenant,
     new: NewClient,
 ) -> AppResult<(Client, Option<String>)> {
+    actor.require(tenant, MANAGE_OWN)?;
     Client::validate_client_id(&new.client_id)?;
+    let logo_uri = new.logo_uri.as_deref().map(logo).transpose()?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::Invalid(
@@ -102,8 +113,8 @@ pub async fn create(
         require_pkce: true,
         require_consent: true,
         auth_method,
-        access_token_ttl_secs: 600,
-        id_token_ttl_secs: 600,
+        access_token_ttl_secs: tenant.settings.access_token_secs,
+        id_token_ttl_secs: tenant.settings.access_token_secs,
         refresh_token_ttl_secs: tenant.settings.refresh_idle_secs,
         refresh_family_ttl_secs: tenant.settings.refresh_absolute_secs,
         resources: new.resources,
@@ -114,6 +125,8 @@ pub async fn create(
         jwks,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
+        logo_uri,
+        created_by: actor.user_id(),
         disabled: false,
         created_at: Timestamp::now(),
     };
@@ -194,12 +207,8 @@ pub async fn rotate_secret(
             "The grace period is 0 to 2592000 seconds (30 days).".into(),
         ));
     }
-    let mut client = state
-        .store
-        .clients
-        .by_client_id(tenant.id, client_id)
-        .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no client {client_id:?}")))?;
+    actor.require_fresh(tenant, MANAGE_OWN)?;
+    let mut client = get(state, actor, tenant, client_id).await?;
     if client.secret_hash.is_none() {
         return Err(AppError::Invalid(format!(
             "client {client_id:?} does not use a secret ({})",
@@ -220,4 +229,223 @@ pub async fn rotate_secret(
     )
     .await;
     Ok(secret)
+}
+
+/// An https logo URL (what the consent page may load).
+fn logo(raw: &str) -> AppResult<String> {
+    let raw = raw.trim();
+    match url::Url::parse(raw) {
+        Ok(url) if url.scheme() == "https" && raw.len() <= 2000 => Ok(raw.to_owned()),
+        _ => Err(AppError::Invalid(
+            "The logo is an https:// address of an image, at most 2000 characters.".into(),
+        )),
+    }
+}
+
+/// The clients the actor may see: all of them, or those they registered.
+pub async fn list(state: &AppState, actor: &Actor, tenant: &Tenant) -> AppResult<Vec<Client>> {
+    actor.require(tenant, MANAGE_OWN)?;
+    let all = state.store.clients.list(tenant.id).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| may_manage(actor, tenant, c))
+        .collect())
+}
+
+fn may_manage(actor: &Actor, tenant: &Tenant, client: &Client) -> bool {
+    actor.require(tenant, MANAGE).is_ok()
+        || (client.created_by.is_some() && client.created_by == actor.user_id())
+}
+
+/// The client `client_id`, if the actor may manage it; another developer's client is
+/// `NotFound`, as if it did not exist.
+pub async fn get(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    client_id: &str,
+) -> AppResult<Client> {
+    actor.require(tenant, MANAGE_OWN)?;
+    state
+        .store
+        .clients
+        .by_client_id(tenant.id, client_id)
+        .await?
+        .filter(|c| may_manage(actor, tenant, c))
+        .ok_or(AppError::NotFound)
+}
+
+/// A new application from the console's "new application" flow: the type sets the client
+/// kind, grants and token authentication; the client id is generated.
+pub struct Registration {
+    pub app_type: AppType,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub logo_uri: Option<String>,
+}
+
+pub async fn register(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    registration: Registration,
+) -> AppResult<(Client, Option<String>)> {
+    actor.require(tenant, MANAGE_OWN)?;
+    let app = registration.app_type;
+    check_redirects(app, &registration.redirect_uris)?;
+    let new = NewClient {
+        client_id: random_token(16),
+        name: registration.name,
+        redirect_uris: registration.redirect_uris,
+        public: app.is_public(),
+        grants: app.grants(),
+        post_logout_redirect_uris: registration.post_logout_redirect_uris,
+        logo_uri: registration.logo_uri,
+        ..NewClient::default()
+    };
+    create(state, actor, tenant, new).await
+}
+
+/// Redirect URIs as the application type allows them: web and single-page apps are reached
+/// over https (or loopback http while developing); only native apps use app schemes (RFC 8252
+/// §7.1); services and devices send nobody back.
+fn check_redirects(app: AppType, uris: &[String]) -> AppResult<()> {
+    if !app.redirects() {
+        if uris.is_empty() {
+            return Ok(());
+        }
+        return Err(AppError::Invalid(
+            "This type of application sends nobody back: leave the redirect URIs empty.".into(),
+        ));
+    }
+    if uris.is_empty() {
+        return Err(AppError::Invalid("Give at least one redirect URI.".into()));
+    }
+    if uris.len() > 20 {
+        return Err(AppError::Invalid("Give at most 20 redirect URIs.".into()));
+    }
+    for uri in uris {
+        let parsed = RedirectUri::parse(uri)?;
+        let web = parsed.as_str().starts_with("https://") || parsed.as_str().starts_with("http://");
+        if app != AppType::Native && !web {
+            return Err(AppError::Invalid(format!(
+                "Redirect URI {uri:?} must use https: app schemes are for native apps."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the client page edits.
+pub struct Settings {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub require_consent: bool,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub logo_uri: Option<String>,
+}
+
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    client_id: &str,
+    settings: Settings,
+) -> AppResult<Client> {
+    let mut client = get(state, actor, tenant, client_id).await?;
+    let name = settings.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::Invalid(
+            "A client name is 1 to 100 characters.".into(),
+        ));
+    }
+    check_redirects(AppType::of(&client), &settings.redirect_uris)?;
+    if settings.scopes.is_empty() || settings.scopes.len() > 50 {
+        return Err(AppError::Invalid("Allow 1 to 50 scopes.".into()));
+    }
+    for scope in &settings.scopes {
+        Client::validate_scope(scope)?;
+    }
+    if !(60..=86_400).contains(&settings.access_token_ttl_secs) {
+        return Err(AppError::Invalid(
+            "Access tokens live 60 to 86400 seconds (one day).".into(),
+        ));
+    }
+    if !(300..=365 * 86_400).contains(&settings.refresh_token_ttl_secs) {
+        return Err(AppError::Invalid(
+            "Refresh tokens live 300 seconds to 365 days when unused.".into(),
+        ));
+    }
+    client.name = name.to_owned();
+    client.redirect_uris = parse_uris(&settings.redirect_uris)?;
+    client.post_logout_redirect_uris = parse_uris(&settings.post_logout_redirect_uris)?;
+    client.scopes = settings.scopes;
+    client.require_consent = settings.require_consent;
+    client.access_token_ttl_secs = settings.access_token_ttl_secs;
+    client.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
+    client.logo_uri = settings.logo_uri.as_deref().map(logo).transpose()?;
+    state.store.clients.update(tenant.id, &client).await?;
+    audit(
+        state,
+        actor,
+        tenant.id,
+        "client.updated",
+        format!("client:{client_id}"),
+    )
+    .await;
+    Ok(client)
+}
+
+/// A disabled client gets no tokens until it is enabled again.
+pub async fn set_disabled(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    client_id: &str,
+    disabled: bool,
+) -> AppResult<Client> {
+    let mut client = get(state, actor, tenant, client_id).await?;
+    client.disabled = disabled;
+    state.store.clients.update(tenant.id, &client).await?;
+    let action = if disabled {
+        "client.disabled"
+    } else {
+        "client.enabled"
+    };
+    audit(
+        state,
+        actor,
+        tenant.id,
+        action,
+        format!("client:{client_id}"),
+    )
+    .await;
+    Ok(client)
+}
+
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    client_id: &str,
+) -> AppResult<()> {
+    actor.require_fresh(tenant, MANAGE_OWN)?;
+    let client = get(state, actor, tenant, client_id).await?;
+    if !state.store.clients.delete(tenant.id, client_id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit_with(
+        state,
+        actor,
+        tenant.id,
+        "client.deleted",
+        format!("client:{client_id}"),
+        format!("name={}", client.name),
+    )
+    .await;
+    Ok(())
 }

@@ -1,26 +1,42 @@
-//! Use cases of the consoles and the command line. Each takes the acting party, so the console
-//! (a later issue) can check permissions here before anything touches storage.
+//! Use cases of the consoles and the command line. Each takes the acting party and checks its
+//! permissions (see [`access`]) before anything touches storage.
 
+pub mod access;
+pub mod audit;
+pub mod branding;
 pub mod clients;
 pub mod keys;
+pub mod platform;
+pub mod roles;
 pub mod tenants;
 pub mod users;
 
 use crate::domain::{AuditEvent, Outcome, TenantId};
 use crate::http::RequestMeta;
 use crate::state::AppState;
+pub use access::Member;
 
 /// Who is making a change.
 #[derive(Clone, Debug)]
 pub enum Actor {
     /// The operator at the command line, who has full access to the installation.
     Cli,
+    /// A signed-in person in a tenant's console, with the permissions of their roles.
+    Member(Member),
 }
 
 impl Actor {
     pub fn audit_name(&self) -> String {
         match self {
             Actor::Cli => "cli".into(),
+            Actor::Member(m) => format!("user:{}", m.user_id),
+        }
+    }
+
+    pub(crate) fn meta(&self) -> RequestMeta {
+        match self {
+            Actor::Cli => RequestMeta::default(),
+            Actor::Member(m) => m.meta.clone(),
         }
     }
 }
@@ -28,5 +44,20 @@ impl Actor {
 async fn audit(state: &AppState, actor: &Actor, tenant: TenantId, action: &str, target: String) {
     let event =
         AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name()).target(target);
-    state.audit(event, &RequestMeta::default()).await;
+    state.audit(event, &actor.meta()).await;
+}
+
+/// Like [`audit`], with a detail (never a secret) such as the reason given.
+async fn audit_with(
+    state: &AppState,
+    actor: &Actor,
+    tenant: TenantId,
+    action: &str,
+    target: String,
+    detail: String,
+) {
+    let event = AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name())
+        .target(target)
+        .reason(detail);
+    state.audit(event, &actor.meta()).await;
 }

@@ -1,10 +1,11 @@
 use super::{audit, Actor};
-use crate::domain::{FactorKind, Tenant, TenantSlug};
+use crate::domain::{FactorKind, Tenant, TenantSettings, TenantSlug};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
+/// Creates a tenant; the reserved slugs (`_ops`, `_platforms`) are refused.
 pub async fn create(state: &AppState, actor: &Actor, slug: &str, name: &str) -> AppResult<Tenant> {
-    let tenant = Tenant::new(TenantSlug::parse(slug)?, name)?;
+    let tenant = Tenant::new(TenantSlug::parse_new(slug)?, name)?;
     state.store.tenants.create(&tenant).await?;
     state.keys.ensure(tenant.id).await?;
     audit(
@@ -74,4 +75,42 @@ pub async fn find(state: &AppState, slug: &str) -> AppResult<Tenant> {
         .by_slug(&parsed)
         .await?
         .ok_or_else(|| crate::error::AppError::Invalid(format!("there is no tenant {slug:?}")))
+}
+
+/// Replaces the tenant's policies (sign-in lifetimes, password rules, second factors, token
+/// lifetimes) after checking each bound; a sensitive change, so it needs a fresh sign-in.
+pub async fn update_policies(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    settings: TenantSettings,
+) -> AppResult<Tenant> {
+    actor.require_fresh(tenant, "settings:manage")?;
+    settings.validate()?;
+    let mut changed = tenant.clone();
+    changed.settings = settings;
+    state.store.tenants.update(&changed).await?;
+    let s = &changed.settings;
+    let detail = format!(
+        "session={}s idle={}s password_min={} block_common={} require_mfa={} factors={} access_token={}s refresh_idle={}s refresh_absolute={}s",
+        s.session_lifetime_secs,
+        s.session_idle_timeout_secs,
+        s.password_min_length,
+        s.block_common_passwords,
+        s.require_mfa,
+        s.allowed_factors.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
+        s.access_token_secs,
+        s.refresh_idle_secs,
+        s.refresh_absolute_secs,
+    );
+    super::audit_with(
+        state,
+        actor,
+        tenant.id,
+        "tenant.policy_changed",
+        format!("tenant:{}", tenant.slug),
+        detail,
+    )
+    .await;
+    Ok(changed)
 }

@@ -1,19 +1,27 @@
-use super::{audit, Actor};
+//! Users of a tenant: the console's list and user page, and every change an admin makes to
+//! someone's account.
+
+use super::access::{self, keep_an_owner, Loss};
+use super::{audit, audit_with, Actor};
+use crate::auth::account::end_other_sign_ins;
 use crate::auth::password::check_policy;
-use crate::domain::{Email, Tenant, User};
+use crate::auth::recovery::{send_password_link, PasswordLink};
+use crate::domain::access::{ADMIN, OWNER};
+use crate::domain::{Email, Role, Tenant, Timestamp, User, UserId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::UserQuery;
 
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: Option<&'a str>,
+    /// `None`: the person is invited by email to choose one.
     pub password: Option<String>,
     pub admin: bool,
 }
 
-/// Built-in role of a tenant's first administrator; the console issue adds the full role model.
-pub const OWNER_ROLE: &str = "owner";
-pub const ADMIN_ROLE: &str = "admin";
+/// The most users one page of the list shows.
+pub const PAGE_LIMIT: u32 = 100;
 
 pub async fn create(
     state: &AppState,
@@ -21,10 +29,19 @@ pub async fn create(
     tenant: &Tenant,
     new: NewUser<'_>,
 ) -> AppResult<User> {
+    actor.require(tenant, "users:write")?;
+    let roles: &[&str] = if new.admin { &[ADMIN] } else { &[] };
+    if new.admin {
+        let admin: Vec<Role> = Role::built_in()
+            .into_iter()
+            .filter(|r| r.id == ADMIN)
+            .collect();
+        actor.outranks(&admin)?;
+    }
     let email = Email::parse(new.email)?;
     let mut user = User::new(tenant.id, email, new.name)?;
     if let Some(password) = new.password {
-        check_policy(&password).map_err(AppError::Invalid)?;
+        check_policy(&password, &tenant.settings).map_err(AppError::Invalid)?;
         if password.trim().eq_ignore_ascii_case(user.email.as_str()) {
             return Err(AppError::Invalid(
                 "The password cannot be the email address.".into(),
@@ -32,17 +49,251 @@ pub async fn create(
         }
         user.password_hash = Some(state.passwords.hash(password).await?);
     }
-    let roles: &[&str] = if new.admin { &[ADMIN_ROLE] } else { &[] };
+    let invite = user.password_hash.is_none();
     state.store.users.create(tenant.id, &user, roles).await?;
+    if invite {
+        send_password_link(state, tenant, &user, PasswordLink::Invitation).await?;
+    }
+    let action = if invite {
+        "user.invited"
+    } else {
+        "user.created"
+    };
+    audit(state, actor, tenant.id, action, target(&user)).await;
+    Ok(user)
+}
+
+fn target(user: &User) -> String {
+    format!("user:{}", user.id)
+}
+
+/// One page of the list, newest first; `before` is the last id of the previous page.
+pub async fn search(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    query: &UserQuery,
+    before: Option<UserId>,
+    limit: u32,
+) -> AppResult<Vec<User>> {
+    actor.require(tenant, "users:read")?;
+    if query.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(AppError::Invalid(
+            "Search for at most 200 characters.".into(),
+        ));
+    }
+    Ok(state
+        .store
+        .users
+        .search(tenant.id, query, before, limit.clamp(1, PAGE_LIMIT))
+        .await?)
+}
+
+/// The user `id` of this tenant; `NotFound` for an id of another tenant.
+pub async fn get(state: &AppState, actor: &Actor, tenant: &Tenant, id: UserId) -> AppResult<User> {
+    actor.require(tenant, "users:read")?;
+    state
+        .store
+        .users
+        .by_id(tenant.id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Finds the user an admin may change: they hold `users:write`, and at least every permission
+/// the user holds (an admin cannot touch an owner).
+async fn writable(state: &AppState, actor: &Actor, tenant: &Tenant, id: UserId) -> AppResult<User> {
+    actor.require(tenant, "users:write")?;
+    let user = get(state, actor, tenant, id).await?;
+    actor.outranks(&access::effective_roles(state, tenant, id).await?)?;
+    Ok(user)
+}
+
+/// Changes of one's own account go through the account page, where the current password is
+/// asked: the console refuses them, so nobody blocks or deletes themselves by a slip.
+fn not_self(actor: &Actor, id: UserId) -> AppResult<()> {
+    if actor.user_id() == Some(id) {
+        return Err(AppError::Invalid(
+            "You cannot do this to your own account here; use your account page.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+    email: &str,
+    name: &str,
+) -> AppResult<User> {
+    let mut user = writable(state, actor, tenant, id).await?;
+    let email = Email::parse(email)?;
+    let renamed = User::new(tenant.id, email.clone(), Some(name))?;
+    if email != user.email {
+        user.email_verified = false;
+    }
+    user.email = email;
+    user.name = renamed.name;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    audit(state, actor, tenant.id, "user.updated", target(&user)).await;
+    Ok(user)
+}
+
+/// Blocks (ending every sign-in) or unblocks the user.
+pub async fn set_blocked(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+    blocked: bool,
+) -> AppResult<User> {
+    not_self(actor, id)?;
+    let mut user = writable(state, actor, tenant, id).await?;
+    if blocked {
+        keep_an_owner(state, tenant, Loss::User(id)).await?;
+    }
+    user.blocked = blocked;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    if blocked {
+        end_other_sign_ins(state, tenant, &user, None).await?;
+    }
+    let action = if blocked {
+        "user.blocked"
+    } else {
+        "user.unblocked"
+    };
+    audit(state, actor, tenant.id, action, target(&user)).await;
+    Ok(user)
+}
+
+/// Ends every sign-in of the user, with the tokens bound to them; returns how many ended.
+pub async fn sign_out_everywhere(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<usize> {
+    let user = writable(state, actor, tenant, id).await?;
+    let ended = end_other_sign_ins(state, tenant, &user, None).await?;
+    audit(state, actor, tenant.id, "user.signed_out", target(&user)).await;
+    Ok(ended)
+}
+
+/// Removes the password, ends every sign-in and mails a link to choose a new one.
+pub async fn force_password_reset(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<()> {
+    not_self(actor, id)?;
+    let mut user = writable(state, actor, tenant, id).await?;
+    user.password_hash = None;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    end_other_sign_ins(state, tenant, &user, None).await?;
+    send_password_link(state, tenant, &user, PasswordLink::Reset).await?;
     audit(
         state,
         actor,
         tenant.id,
-        "user.created",
-        format!("user:{}", user.id),
+        "user.password_reset_forced",
+        target(&user),
     )
     .await;
+    Ok(())
+}
+
+/// Removes every second factor of the user; the reason is audited and the person emailed.
+pub async fn reset_factors(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+    reason: &str,
+) -> AppResult<u64> {
+    actor.require_fresh(tenant, "users:write")?;
+    let user = writable(state, actor, tenant, id).await?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::Invalid(
+            "Say why, in at most 500 characters: the reason goes into the audit log.".into(),
+        ));
+    }
+    crate::auth::mfa::reset(
+        state,
+        &actor.meta(),
+        tenant,
+        &user,
+        &actor.audit_name(),
+        reason,
+    )
+    .await
+}
+
+/// Soft delete: the account can no longer sign in, and can be restored.
+pub async fn soft_delete(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<User> {
+    actor.require_fresh(tenant, "users:write")?;
+    not_self(actor, id)?;
+    let mut user = writable(state, actor, tenant, id).await?;
+    keep_an_owner(state, tenant, Loss::User(id)).await?;
+    user.deleted_at = Some(Timestamp::now());
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    end_other_sign_ins(state, tenant, &user, None).await?;
+    audit(state, actor, tenant.id, "user.deleted", target(&user)).await;
     Ok(user)
+}
+
+pub async fn restore(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<User> {
+    let mut user = writable(state, actor, tenant, id).await?;
+    user.deleted_at = None;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    audit(state, actor, tenant.id, "user.restored", target(&user)).await;
+    Ok(user)
+}
+
+/// Deletes the user for good, with their sign-ins, tokens, consents, factors, roles and team
+/// memberships. The audit log keeps what they did.
+pub async fn hard_delete(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<()> {
+    actor.require_fresh(tenant, "users:write")?;
+    not_self(actor, id)?;
+    let user = writable(state, actor, tenant, id).await?;
+    keep_an_owner(state, tenant, Loss::User(id)).await?;
+    end_other_sign_ins(state, tenant, &user, None).await?;
+    if !state.store.users.delete(tenant.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    audit_with(
+        state,
+        actor,
+        tenant.id,
+        "user.purged",
+        target(&user),
+        format!("email={}", user.email),
+    )
+    .await;
+    Ok(())
 }
 
 /// Removes every second factor of the user with `email`, for a person who lost them all; the
@@ -82,11 +333,7 @@ pub async fn create_first_owner(
     let mut user = User::new(tenant.id, Email::parse(email)?, Some("Administrator"))?;
     user.password_hash = Some(state.passwords.hash(password.clone()).await?);
     user.email_verified = true;
-    state
-        .store
-        .users
-        .create(tenant.id, &user, &[OWNER_ROLE])
-        .await?;
+    state.store.users.create(tenant.id, &user, &[OWNER]).await?;
     audit(
         state,
         &Actor::Cli,

@@ -3,11 +3,15 @@
 //! (`error=…`), so pages behave the same with and without JavaScript.
 
 mod account;
+mod admin;
 mod factors;
+mod platform;
 mod recovery;
 
 pub use account::*;
+pub use admin::*;
 pub use factors::*;
+pub use platform::*;
 pub use recovery::*;
 
 use leptos::prelude::*;
@@ -65,6 +69,8 @@ pub struct ScopeLine {
 pub struct ConsentView {
     pub tenant_name: String,
     pub client_name: String,
+    /// The application's https logo, when it registered one.
+    pub client_logo: Option<String>,
     pub user_email: String,
     pub scopes: Vec<ScopeLine>,
     pub flow: String,
@@ -221,6 +227,7 @@ pub async fn load_consent_page(
     Ok(Some(ConsentView {
         tenant_name: ctx.tenant.name.clone(),
         client_name: client.name,
+        client_logo: client.logo_uri,
         user_email: user.email.to_string(),
         scopes,
         flow: flow.id,
@@ -535,15 +542,26 @@ mod server {
         let parts = use_context::<axum::http::request::Parts>()
             .ok_or_else(|| ServerFnError::new("request missing"))?;
         let meta = RequestMeta::from_parts(&parts);
-        let tenant = crate::oidc::tenant_by_slug(&state, slug)
+        let found = crate::oidc::any_tenant_by_slug(&state, slug)
             .await
-            .map_err(|e| log_internal(&meta, e))?
-            .ok_or_else(|| {
+            .map_err(|e| log_internal(&meta, e))?;
+        let tenant = match found {
+            Some(tenant) if tenant.accepts_sign_ins() => tenant,
+            // A suspended tenant's pages and forms say so (403); an unknown one is not found.
+            found => {
+                let (status, text) = match found {
+                    Some(_) => (
+                        axum::http::StatusCode::FORBIDDEN,
+                        crate::app::pages::error::SUSPENDED,
+                    ),
+                    None => (axum::http::StatusCode::NOT_FOUND, "not found"),
+                };
                 if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                    response.set_status(axum::http::StatusCode::NOT_FOUND);
+                    response.set_status(status);
                 }
-                ServerFnError::new("not found")
-            })?;
+                return Err(ServerFnError::new(text));
+            }
+        };
         Ok(Ctx {
             state,
             session,

@@ -12,12 +12,23 @@ use leptos_router::{
 };
 use pages::{
     account::AccountPage,
+    admin::{
+        audit::AdminAuditPage,
+        branding::AdminBrandingPage,
+        clients::{AdminClientPage, AdminClientsPage, AdminNewClientPage},
+        roles::AdminRolesPage,
+        settings::AdminSettingsPage,
+        teams::AdminTeamsPage,
+        users::{AdminUserPage, AdminUsersPage},
+        AdminHomePage,
+    },
     backup_codes::BackupCodesPage,
     consent::ConsentPage,
     device::DevicePage,
     error::ErrorPage,
     home::HomePage,
     login::LoginPage,
+    platform::PlatformPage,
     recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     signed_out::SignedOutPage,
 };
@@ -32,6 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="referrer" content="same-origin"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <script src="/passkeys.js" defer nonce=leptos::nonce::use_nonce()></script>
+                <script src="/console.js" defer nonce=leptos::nonce::use_nonce()></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -59,6 +71,7 @@ pub fn App() -> impl IntoView {
         <Title text="Tessera"/>
         <Router>
             <main id="main">
+                <TenantBrand/>
                 <Routes fallback=|| view! { <ErrorPage/> }>
                     <Route path=path!("/") view=Landing/>
                     <Route path=path!("/t/:tenant") view=HomePage ssr=SsrMode::Async/>
@@ -72,7 +85,20 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/signed-out") view=SignedOutPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/error") view=ErrorPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin") view=AdminHomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/users") view=AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/users/:id") view=AdminUserPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/clients") view=AdminClientsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/clients/new") view=AdminNewClientPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/clients/:client") view=AdminClientPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/roles") view=AdminRolesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/teams") view=AdminTeamsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/branding") view=AdminBrandingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=PlatformPage ssr=SsrMode::Async/>
                 </Routes>
+                <TenantSupport/>
             </main>
         </Router>
     }
@@ -91,7 +117,7 @@ fn set_content_security_policy() {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+         img-src 'self' data: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
@@ -107,5 +133,75 @@ fn Landing() -> impl IntoView {
             <p>"This is an OpenID Connect identity provider."</p>
             <p><a class="button" href="/t/default/login">"Sign in"</a></p>
         </section>
+    }
+}
+
+/// The tenant of an end-user page (sign-in, consent, second factor, recovery, account), if this
+/// is one; consoles keep the default look.
+fn branded_tenant() -> Memo<Option<String>> {
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |_| {
+        let path = location.pathname.get();
+        let mut parts = path.trim_start_matches('/').split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("t"), Some(slug), next) if !slug.is_empty() && next != Some("admin") => {
+                Some(slug.to_owned())
+            }
+            _ => None,
+        }
+    })
+}
+
+/// The tenant's colours (a stylesheet, as the CSP allows no inline style) and logo.
+#[component]
+fn TenantBrand() -> impl IntoView {
+    let tenant = branded_tenant();
+    let brand = Resource::new(
+        move || tenant.get(),
+        |t| async move {
+            match t {
+                Some(t) => api::load_brand(t).await.ok().flatten(),
+                None => None,
+            }
+        },
+    );
+    view! {
+        {move || tenant.get().map(|t| view! { <link rel="stylesheet" href=format!("/t/{t}/branding.css")/> })}
+        <Suspense fallback=|| ()>
+            {move || brand.get().flatten().and_then(|b| {
+                let name = b.name.clone();
+                b.logo.map(|src| view! { <img class="brand-logo" src=src alt=format!("{name} logo")/> })
+            })}
+        </Suspense>
+    }
+}
+
+/// Where the tenant's people get help, below every end-user page.
+#[component]
+fn TenantSupport() -> impl IntoView {
+    let tenant = branded_tenant();
+    let brand = Resource::new(
+        move || tenant.get(),
+        |t| async move {
+            match t {
+                Some(t) => api::load_brand(t).await.ok().flatten(),
+                None => None,
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || brand.get().flatten().and_then(|b| {
+                if b.support_url.is_none() && b.support_email.is_none() {
+                    return None;
+                }
+                Some(view! {
+                    <p class="support small">"Need help? "
+                        {b.support_url.map(|u| view! { <a href=u rel="external">"Contact support"</a> })}
+                        {b.support_email.map(|e| view! { " "<a href=format!("mailto:{e}") rel="external">{e.clone()}</a> })}
+                    </p>
+                })
+            })}
+        </Suspense>
     }
 }

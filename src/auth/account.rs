@@ -59,7 +59,7 @@ pub async fn change_password(
             "Your current password is not right.".into(),
         ));
     }
-    super::password::check_policy(&new).map_err(AppError::Invalid)?;
+    super::password::check_policy(&new, &tenant.settings).map_err(AppError::Invalid)?;
     set_password(state, tenant, user, new).await?;
     let ended = end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
     audit(

@@ -1,5 +1,6 @@
 //! Argon2id with the OWASP-recommended parameters, run off the async executor.
 
+use crate::domain::TenantSettings;
 use crate::error::{AppError, AppResult};
 use argon2::{
     password_hash::{
@@ -16,12 +17,24 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// NIST SP 800-63B §5.1.1.2: at least 8 characters, allow at least 64; we cap input size so
-/// hashing cost stays bounded.
-pub fn check_policy(password: &str) -> Result<(), String> {
+/// Passwords people choose most often (from public breach corpora), one per line, lower case.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// NIST SP 800-63B §5.1.1.2: a minimum length (the tenant's, at least 8), at least 64 allowed,
+/// no composition rules, and no commonly used password; input is capped so hashing cost stays
+/// bounded.
+pub fn check_policy(password: &str, rules: &TenantSettings) -> Result<(), String> {
     let chars = password.chars().count();
-    if chars < 8 {
-        return Err("A password has at least 8 characters.".into());
+    if chars < rules.password_min_length.max(8) {
+        return Err(format!(
+            "A password has at least {} characters.",
+            rules.password_min_length.max(8)
+        ));
+    }
+    if rules.block_common_passwords && is_common(password) {
+        return Err(
+            "This password is one of the most commonly used ones, which attackers try first. Choose another (a few unrelated words work well).".into(),
+        );
     }
     if password.len() > 1024 {
         return Err("A password has at most 1024 bytes.".into());
@@ -30,6 +43,11 @@ pub fn check_policy(password: &str) -> Result<(), String> {
         return Err("A password cannot be only spaces.".into());
     }
     Ok(())
+}
+
+fn is_common(password: &str) -> bool {
+    let lowered = password.trim().to_lowercase();
+    COMMON_PASSWORDS.lines().any(|common| common == lowered)
 }
 
 /// Hashes and verifies passwords on the blocking pool, at most one per core at a time, so a
@@ -120,9 +138,19 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert!(check_policy("short").is_err());
-        assert!(check_policy("        ").is_err());
-        assert!(check_policy(&"x".repeat(2000)).is_err());
-        assert!(check_policy("long enough").is_ok());
+        let rules = TenantSettings::default();
+        assert!(check_policy("short", &rules).is_err());
+        assert!(check_policy("        ", &rules).is_err());
+        assert!(check_policy(&"x".repeat(2000), &rules).is_err());
+        assert!(check_policy("long enough", &rules).is_ok());
+        assert!(check_policy("Password1", &rules).is_err(), "common");
+        assert!(check_policy("qwertyuiop", &rules).is_err(), "common");
+        let strict = TenantSettings {
+            password_min_length: 12,
+            block_common_passwords: false,
+            ..TenantSettings::default()
+        };
+        assert!(check_policy("long enough", &strict).is_err());
+        assert!(check_policy("password1234", &strict).is_ok());
     }
 }

@@ -5,7 +5,7 @@
 
 use super::account::{self, audit};
 use super::{mfa, one_time};
-use crate::domain::{Email, Outcome, Tenant};
+use crate::domain::{Email, Outcome, Tenant, User};
 use crate::error::{AppError, AppResult};
 use crate::http::RequestMeta;
 use crate::state::AppState;
@@ -13,6 +13,8 @@ use crate::state::AppState;
 const RESET_KIND: &str = "password_reset";
 /// A reset link works for 30 minutes.
 const RESET_LINK_SECS: i64 = 1800;
+/// An invitation works for 7 days.
+const INVITATION_LINK_SECS: i64 = 7 * 24 * 3600;
 
 /// Sends a reset link when the address belongs to an active account. The caller shows the same
 /// answer either way (no user enumeration), and the mail goes out in the background, so timing
@@ -45,21 +47,7 @@ pub async fn request_reset(
     if !user.can_sign_in() {
         return Ok(());
     }
-    let claim = one_time::LinkClaim {
-        user_id: user.id,
-        email: user.email.to_string(),
-    };
-    let token = one_time::issue_link(state, tenant.id, RESET_KIND, &claim, RESET_LINK_SECS).await?;
-    let link = format!(
-        "{}/reset-password?token={token}",
-        state.config.issuer(tenant.slug.as_str())
-    );
-    state.mailer.send(
-        &user.email,
-        &format!("Reset your {} password", tenant.name),
-        format!("Hello,\n\nSomeone (hopefully you) asked to reset the password of this account. Open this link to choose a new one:\n\n{link}\n\nThe link works once, for 30 minutes. If you did not ask for it, ignore this email: your password stays as it is.\n"),
-        "password reset",
-    );
+    send_password_link(state, tenant, &user, PasswordLink::Reset).await?;
     audit(
         state,
         meta,
@@ -70,6 +58,51 @@ pub async fn request_reset(
         "",
     )
     .await;
+    Ok(())
+}
+
+/// Why a person gets a link to set their password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordLink {
+    /// They asked for it ("Forgot password"), or an admin made them choose a new one.
+    Reset,
+    /// An admin created their account.
+    Invitation,
+}
+
+/// Mails `user` a single-use link to set a password (stored hashed, like every one-time link).
+pub async fn send_password_link(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &User,
+    purpose: PasswordLink,
+) -> AppResult<()> {
+    let claim = one_time::LinkClaim {
+        user_id: user.id,
+        email: user.email.to_string(),
+    };
+    let lifetime = match purpose {
+        PasswordLink::Reset => RESET_LINK_SECS,
+        PasswordLink::Invitation => INVITATION_LINK_SECS,
+    };
+    let token = one_time::issue_link(state, tenant.id, RESET_KIND, &claim, lifetime).await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config.issuer(tenant.slug.as_str())
+    );
+    let (subject, body, what) = match purpose {
+        PasswordLink::Reset => (
+            format!("Reset your {} password", tenant.name),
+            format!("Hello,\n\nSomeone (hopefully you) asked to reset the password of this account. Open this link to choose a new one:\n\n{link}\n\nThe link works once, for 30 minutes. If you did not ask for it, ignore this email: your password stays as it is.\n"),
+            "password reset",
+        ),
+        PasswordLink::Invitation => (
+            format!("You are invited to {}", tenant.name),
+            format!("Hello,\n\nAn administrator of {} created an account for you. Open this link to choose your password:\n\n{link}\n\nThe link works once, for 7 days.\n", tenant.name),
+            "invitation",
+        ),
+    };
+    state.mailer.send(&user.email, &subject, body, what);
     Ok(())
 }
 
@@ -95,7 +128,7 @@ pub async fn reset_password(
     token: &str,
     new_password: String,
 ) -> AppResult<bool> {
-    super::password::check_policy(&new_password).map_err(AppError::Invalid)?;
+    super::password::check_policy(&new_password, &tenant.settings).map_err(AppError::Invalid)?;
     let Some(claim) = one_time::read_link(state, tenant.id, RESET_KIND, token, true).await? else {
         return Ok(false);
     };

@@ -40,6 +40,9 @@ enum Command {
     /// Show and rotate a tenant's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the operators of the installation, who run the platform console at /admin.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Write a consistent copy of the SQLite database to FILE, also while the server runs
     /// (PostgreSQL: use pg_dump; MongoDB: use mongodump).
     Backup {
@@ -76,6 +79,20 @@ enum TenantCommand {
         /// Comma-separated factor kinds people may use: totp, email_code, passkey.
         #[arg(long)]
         factors: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator: a user of the reserved tenant _ops, who signs in at /t/_ops/login
+    /// and manages tenants at /admin. A password is generated and printed once.
+    Create {
+        /// The operator's email address.
+        #[arg(long)]
+        email: String,
+        /// Display name (default: Operator).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -256,7 +273,7 @@ fn describe(e: AppError) -> String {
     match e {
         AppError::Invalid(m) | AppError::Conflict(m) => m,
         AppError::NotFound => "not found".into(),
-        AppError::Forbidden => "not allowed".into(),
+        AppError::Forbidden | AppError::Reauthenticate => "not allowed".into(),
         AppError::Internal(m) => format!("internal error: {m}"),
     }
 }
@@ -285,6 +302,22 @@ async fn execute(command: Command) -> Result<(), String> {
                 .map_err(describe)?;
             println!("Created tenant {} ({}).", tenant.slug, tenant.name);
             println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
+            Ok(())
+        }
+        Command::Operator(OperatorCommand::Create { email, name }) => {
+            let (ops, user, password) =
+                admin::platform::create_operator(&state, &Actor::Cli, &email, name.as_deref())
+                    .await
+                    .map_err(describe)?;
+            println!("Created operator {}.", user.email);
+            println!("user_id: {}", user.id);
+            println!("password: {password}");
+            println!("This password is shown only once.");
+            println!(
+                "Sign in at {}/login, then open {}/admin.",
+                state.config.issuer(ops.slug.as_str()),
+                state.config.public_url.as_str().trim_end_matches('/')
+            );
             Ok(())
         }
         Command::User(UserCommand::Create {
@@ -463,6 +496,7 @@ async fn execute(command: Command) -> Result<(), String> {
                 backchannel_logout_uri,
                 require_par,
                 jwks,
+                logo_uri: None,
             };
             let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
                 .await

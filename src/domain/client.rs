@@ -1,4 +1,4 @@
-use super::{ClientKey, Invalid, SigningAlg, TenantId, Timestamp};
+use super::{ClientKey, Invalid, SigningAlg, TenantId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -180,6 +180,96 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// What a developer is building; it decides a new client's defaults (RFC 9700 §2.1, RFC 8252,
+/// RFC 8628).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppType {
+    /// A server-side web application: keeps a secret, signs people in with a code and PKCE.
+    Web,
+    /// A single-page application in the browser: public, code with PKCE.
+    SinglePage,
+    /// A native or mobile app: public, code with PKCE, loopback or app-scheme redirects.
+    Native,
+    /// A service calling APIs as itself (machine to machine): client credentials only.
+    Service,
+    /// A TV, console or command-line tool without a browser: the device flow.
+    Device,
+}
+
+impl AppType {
+    pub const ALL: [AppType; 5] = [
+        Self::Web,
+        Self::SinglePage,
+        Self::Native,
+        Self::Service,
+        Self::Device,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::SinglePage => "spa",
+            Self::Native => "native",
+            Self::Service => "service",
+            Self::Device => "device",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
+    /// Public clients cannot keep a secret.
+    pub fn is_public(self) -> bool {
+        matches!(self, Self::SinglePage | Self::Native | Self::Device)
+    }
+
+    pub fn grants(self) -> Vec<GrantType> {
+        match self {
+            Self::Web | Self::SinglePage | Self::Native => {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            }
+            Self::Service => vec![GrantType::ClientCredentials],
+            Self::Device => vec![GrantType::DeviceCode, GrantType::RefreshToken],
+        }
+    }
+
+    /// Whether people are sent back to the application, so it needs redirect URIs.
+    pub fn redirects(self) -> bool {
+        matches!(self, Self::Web | Self::SinglePage | Self::Native)
+    }
+
+    /// What the application type is, as the console explains it.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Web => ("Web application", "Runs on a server that can keep a secret, such as a Rails, Django, Spring or Next.js back end."),
+            Self::SinglePage => ("Single-page application", "Runs in the browser (React, Vue, Angular) and cannot keep a secret: PKCE protects it."),
+            Self::Native => ("Native or mobile app", "Installed on a phone or computer; signs people in through the system browser with PKCE."),
+            Self::Service => ("Service (machine to machine)", "A back end, job or API client acting as itself, with no person signing in."),
+            Self::Device => ("Device or TV", "A TV, console or command-line tool without a browser: people confirm a code on another device."),
+        }
+    }
+
+    /// The type a registered client looks like, for its page.
+    pub fn of(client: &Client) -> Self {
+        if client.allows_grant(GrantType::DeviceCode) {
+            Self::Device
+        } else if !client.allows_grant(GrantType::AuthorizationCode) {
+            Self::Service
+        } else if client.client_type == ClientType::Confidential {
+            Self::Web
+        } else if client
+            .redirect_uris
+            .iter()
+            .all(|u| u.as_str().starts_with("https://"))
+        {
+            Self::SinglePage
+        } else {
+            Self::Native
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Client {
     pub key: ClientKey,
@@ -217,6 +307,10 @@ pub struct Client {
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<Timestamp>,
     pub disabled: bool,
+    /// Shown on the consent page beside the name: an https image URL.
+    pub logo_uri: Option<String>,
+    /// The person who registered it in the console; a developer manages only their own.
+    pub created_by: Option<UserId>,
     pub created_at: Timestamp,
 }
 

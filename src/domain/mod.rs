@@ -1,6 +1,8 @@
 //! Plain types and their rules. No I/O lives here.
 
+pub mod access;
 mod audit;
+pub mod branding;
 mod client;
 mod email;
 mod factor;
@@ -11,8 +13,10 @@ mod tenant;
 mod time;
 mod user;
 
+pub use access::{Grants, Permission, Role, Team};
 pub use audit::{AuditEvent, Outcome};
-pub use client::{Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
+pub use branding::{Branding, Logo};
+pub use client::{AppType, Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
 pub use email::Email;
 pub use factor::{acr, Factor, FactorKind};
 pub use ids::{ClientKey, TenantId, UserId};

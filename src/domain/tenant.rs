@@ -1,4 +1,4 @@
-use super::{FactorKind, Invalid, TenantId, Timestamp};
+use super::{Branding, FactorKind, Invalid, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -9,8 +9,20 @@ pub struct TenantSlug(String);
 
 impl TenantSlug {
     pub const DEFAULT: &'static str = "default";
+    /// The tenant of the installation's operators, who sign in there to use the platform
+    /// console at `/admin`.
+    pub const OPERATORS: &'static str = "_ops";
+    /// Kept for the installation; no tenant gets it.
+    pub const PLATFORMS: &'static str = "_platforms";
+    /// Names the installation keeps for itself: they parse (stored tenants decode), but
+    /// [`TenantSlug::parse_new`] refuses them.
+    pub const RESERVED: [&'static str; 2] = [Self::OPERATORS, Self::PLATFORMS];
 
+    /// Any slug a tenant can have, the reserved ones included.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if Self::RESERVED.contains(&raw) {
+            return Ok(Self(raw.to_owned()));
+        }
         let ok = (2..=63).contains(&raw.len())
             && raw
                 .bytes()
@@ -24,6 +36,26 @@ impl TenantSlug {
                 "A tenant slug is 2 to 63 lower-case letters, digits or hyphens, and does not start or end with a hyphen.",
             ))
         }
+    }
+
+    /// The slug of a tenant someone creates: the reserved names are refused.
+    pub fn parse_new(raw: &str) -> Result<Self, Invalid> {
+        let slug = Self::parse(raw)?;
+        if slug.is_reserved() {
+            return Err(Invalid::new(format!(
+                "The name {raw} is reserved for the installation; choose another."
+            )));
+        }
+        Ok(slug)
+    }
+
+    pub fn is_reserved(&self) -> bool {
+        Self::RESERVED.contains(&self.as_str())
+    }
+
+    /// The operators' tenant (`_ops`).
+    pub fn is_operators(&self) -> bool {
+        self.0 == Self::OPERATORS
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,11 +125,72 @@ pub struct TenantSettings {
     pub require_mfa: bool,
     /// The factors people may enrol and sign in with.
     pub allowed_factors: Vec<FactorKind>,
+    /// NIST SP 800-63B §5.1.1.2: a minimum length (8 or more), no composition rules.
+    pub password_min_length: usize,
+    /// Refuse passwords from the built-in list of commonly used ones.
+    pub block_common_passwords: bool,
+    /// Default lifetime of access and ID tokens for new clients, in seconds.
+    pub access_token_secs: i64,
+    pub branding: Branding,
 }
 
 impl TenantSettings {
     pub fn allows(&self, kind: FactorKind) -> bool {
         kind == FactorKind::BackupCodes || self.allowed_factors.contains(&kind)
+    }
+
+    /// The bounds an admin may set; each message says which value is wrong and why.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let day = 24 * 3600;
+        let within = |value: i64, range: std::ops::RangeInclusive<i64>, what: &str| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(Invalid::new(format!(
+                    "{what} is {} to {} seconds.",
+                    range.start(),
+                    range.end()
+                )))
+            }
+        };
+        within(
+            self.session_lifetime_secs,
+            300..=30 * day,
+            "A sign-in's lifetime",
+        )?;
+        within(
+            self.session_idle_timeout_secs,
+            60..=self.session_lifetime_secs.max(60),
+            "The idle timeout (at most the sign-in's lifetime)",
+        )?;
+        within(
+            self.access_token_secs,
+            60..=day,
+            "The access token lifetime",
+        )?;
+        within(
+            self.refresh_idle_secs,
+            300..=365 * day,
+            "The refresh token idle lifetime",
+        )?;
+        within(
+            self.refresh_absolute_secs,
+            self.refresh_idle_secs..=3650 * day,
+            "The refresh token absolute lifetime (at least its idle lifetime)",
+        )?;
+        if !(8..=64).contains(&self.password_min_length) {
+            return Err(Invalid::new(
+                "The minimum password length is 8 to 64 characters (NIST SP 800-63B).",
+            ));
+        }
+        if self.allowed_factors.is_empty()
+            || self.allowed_factors.contains(&FactorKind::BackupCodes)
+        {
+            return Err(Invalid::new(
+                "Allow at least one second factor: authenticator apps, email codes or passkeys.",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -110,6 +203,10 @@ impl Default for TenantSettings {
             refresh_absolute_secs: 90 * 24 * 3600,
             require_mfa: false,
             allowed_factors: FactorKind::ENROLLABLE.to_vec(),
+            password_min_length: 8,
+            block_common_passwords: true,
+            access_token_secs: 600,
+            branding: Branding::default(),
         }
     }
 }
@@ -156,6 +253,22 @@ mod tests {
         for bad in [
             "", "a", "Acme", "-acme", "acme-", "ac me", "ac/me", "ümlaut",
         ] {
+            assert!(TenantSlug::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reserved_slugs_parse_but_cannot_be_created() {
+        for reserved in TenantSlug::RESERVED {
+            let slug = TenantSlug::parse(reserved).expect("stored reserved slugs decode");
+            assert!(slug.is_reserved());
+            assert!(TenantSlug::parse_new(reserved).is_err(), "{reserved}");
+        }
+        assert!(TenantSlug::parse(TenantSlug::OPERATORS)
+            .unwrap()
+            .is_operators());
+        assert!(TenantSlug::parse_new("acme").is_ok());
+        for bad in ["_opsx", "_acme", "ops_", "_"] {
             assert!(TenantSlug::parse(bad).is_err(), "{bad:?}");
         }
     }

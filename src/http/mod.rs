@@ -1,5 +1,7 @@
 //! The axum router: the Leptos app, the OIDC routes, static files and the middleware around them.
 
+mod audit_export;
+mod branding;
 mod meta;
 mod passkeys;
 mod router;

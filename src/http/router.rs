@@ -1,4 +1,4 @@
-use super::{passkeys, BrowserSessionStore, RequestMeta};
+use super::{audit_export, branding, passkeys, BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
 use crate::state::AppState;
@@ -116,6 +116,10 @@ pub fn router(state: AppState) -> Router {
             post(passkeys::register_options),
         )
         .route("/t/{slug}/passkeys/register", post(passkeys::register))
+        .route("/t/{slug}/admin/audit/export", get(audit_export::export))
+        .route("/t/{slug}/branding.css", get(branding::stylesheet))
+        .route("/t/{slug}/branding/logo", get(branding::logo))
+        .route("/t/{slug}/admin/branding/logo", post(branding::upload))
         .route("/api/{*fn_name}", post(server_fn))
         .leptos_routes_with_context(&state, routes, leptos_context, move || {
             shell(leptos_options.clone())

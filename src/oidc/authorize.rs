@@ -1,7 +1,7 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) and the hand-back to the
 //! client once the person has signed in and consented.
 
-use super::{parse_params, tenant_by_slug};
+use super::{any_tenant_by_slug, parse_params};
 use crate::app::pages::error::standalone_error_page;
 use crate::auth::{browser, login};
 use crate::crypto::{random_token, sha256_hex};
@@ -77,8 +77,17 @@ pub(super) async fn tenant_or_page(
     slug: &str,
     meta: &RequestMeta,
 ) -> Result<Tenant, Response> {
-    match tenant_by_slug(state, slug).await {
-        Ok(Some(tenant)) => Ok(tenant),
+    match any_tenant_by_slug(state, slug).await {
+        Ok(Some(tenant)) if tenant.accepts_sign_ins() => Ok(tenant),
+        Ok(Some(tenant)) => Err(error_page(
+            StatusCode::FORBIDDEN,
+            super::SUSPENDED,
+            &format!(
+                "Signing in to {} is not possible at the moment. Contact the organisation's administrators.",
+                tenant.name
+            ),
+            meta,
+        )),
         Ok(None) => Err(error_page(
             StatusCode::NOT_FOUND,
             "Not found",

@@ -3,7 +3,7 @@
 //! `private_key_jwt` (RFC 7523) and `none` for public clients. One method per request, and the
 //! one the client registered (a secret client may use either secret method).
 
-use super::{error::OAuthError, form_params, tenant_by_slug};
+use super::{any_tenant_by_slug, error::OAuthError, form_params};
 use crate::crypto::{constant_time_eq, sha256_hex, signing};
 use crate::domain::{AuditEvent, Client, ClientType, Outcome, Tenant, Timestamp, TokenAuthMethod};
 use crate::http::RequestMeta;
@@ -39,10 +39,13 @@ pub async fn client_request(
     headers: &HeaderMap,
     body: &str,
 ) -> Result<ClientRequest, OAuthError> {
-    let tenant = tenant_by_slug(state, slug)
+    let tenant = any_tenant_by_slug(state, slug)
         .await
         .map_err(|e| OAuthError::internal(meta, e))?
         .ok_or_else(OAuthError::unknown_issuer)?;
+    if !tenant.accepts_sign_ins() {
+        return Err(OAuthError::tenant_suspended());
+    }
     let params = form_params(headers, body)?;
     let presented = Presented::from_request(headers, &params)?;
     let client_id = presented.client_id().to_owned();

@@ -61,6 +61,13 @@ impl OAuthError {
         e
     }
 
+    /// RFC 6749 §5.2 `invalid_client` for every client of a suspended tenant, with the reason.
+    pub fn tenant_suspended() -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_client", super::SUSPENDED);
+        e.challenge = Some("Basic realm=\"tessera\"".into());
+        e
+    }
+
     /// Logs the detail with the request id; the client learns only the request id.
     pub fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Self {
         tracing::error!(request_id = ?meta.request_id, error = %e, "request failed");

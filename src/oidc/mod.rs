@@ -73,15 +73,21 @@ pub fn requested_resource<'a>(
     }
 }
 
+/// What people and clients of a suspended tenant are told.
+pub const SUSPENDED: &str = "This organisation is suspended";
+
 /// The tenant named in the URL, if it exists and accepts sign-ins.
 pub async fn tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Tenant>> {
+    Ok(any_tenant_by_slug(state, raw)
+        .await?
+        .filter(Tenant::accepts_sign_ins))
+}
+
+/// The tenant named in the URL whatever its status (a suspended one included), so the endpoints
+/// that refuse it can say why.
+pub async fn any_tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Tenant>> {
     let Ok(slug) = crate::domain::TenantSlug::parse(raw) else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .tenants
-        .by_slug(&slug)
-        .await?
-        .filter(Tenant::accepts_sign_ins))
+    Ok(state.store.tenants.by_slug(&slug).await?)
 }

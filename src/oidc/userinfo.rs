@@ -1,7 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750).
 
 use super::access_token::{self, Rejected};
-use super::{error::OAuthError, parse_params, scopes, tenant_by_slug};
+use super::{any_tenant_by_slug, error::OAuthError, parse_params, scopes};
 use crate::domain::UserId;
 use crate::http::RequestMeta;
 use crate::state::AppState;
@@ -98,10 +98,13 @@ async fn claims(
     body: Option<String>,
 ) -> Result<Value, OAuthError> {
     let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
-    let tenant = tenant_by_slug(state, slug)
+    let tenant = any_tenant_by_slug(state, slug)
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| OAuthError::invalid_token("unknown issuer"))?;
+    if !tenant.accepts_sign_ins() {
+        return Err(OAuthError::invalid_token(super::SUSPENDED));
+    }
     let token = bearer_token(headers, body.as_deref())?;
     let (access, record) = match access_token::validate(state, &tenant, &token).await {
         Ok(valid) => valid,

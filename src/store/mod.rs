@@ -14,12 +14,13 @@ pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    Factor, LoginFlow, RefreshToken, SigningAlg, SigningKey, Tenant, TenantId, TenantSlug,
-    Timestamp, User, UserId, UserSession,
+    Factor, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
+    TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Whether this process is the one server allowed on a SQLite database file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub trait TenantRepo: Send + Sync {
     async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
     /// One page of all tenants in creation order, after the tenant `after`.
     async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>>;
+    /// Deletes the tenant and every row of it in this store (users, clients, keys, audit log,
+    /// artifacts…); false when there is no such tenant.
+    async fn delete(&self, id: TenantId) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -95,6 +99,73 @@ pub trait UserRepo: Send + Sync {
         after: Option<UserId>,
         limit: u32,
     ) -> StoreResult<Vec<User>>;
+    /// One page of the users matching `query`, newest first: those created before `before` (the
+    /// last id of the previous page), at most `limit`. Users created meanwhile never shift a
+    /// page: they sort before its cursor.
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &UserQuery,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>>;
+    /// Deletes the user for good with every row that depends on it: sign-ins, consents,
+    /// factors, role assignments, team memberships, and the tokens kept in this store. False
+    /// when there is no such user.
+    async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool>;
+}
+
+/// Filters of the console's user list; `None` means either way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// A case-insensitive part of the email address or name.
+    pub text: Option<String>,
+    pub blocked: Option<bool>,
+    /// `Some(true)`: only soft-deleted users; `Some(false)`: only those not deleted.
+    pub deleted: Option<bool>,
+    /// Has at least one second factor.
+    pub mfa: Option<bool>,
+    pub email_verified: Option<bool>,
+    /// Holds the role directly or through a team.
+    pub role: Option<String>,
+    pub team: Option<Uuid>,
+}
+
+/// Roles and teams of a tenant. Built-in roles live in code; only custom roles are stored.
+/// Role assignments name a role by its id.
+#[async_trait]
+pub trait AccessRepo: Send + Sync {
+    /// `Conflict` when a custom role has the same name (ignoring case).
+    async fn create_role(&self, tenant: TenantId, role: &Role) -> StoreResult<()>;
+    /// The tenant's custom roles, by name.
+    async fn custom_roles(&self, tenant: TenantId) -> StoreResult<Vec<Role>>;
+    /// Replaces the name, description and permissions; `NotFound`, or `Conflict` on a name.
+    async fn update_role(&self, tenant: TenantId, role: &Role) -> StoreResult<()>;
+    /// Deletes a custom role with its assignments to users and teams; false when absent.
+    async fn delete_role(&self, tenant: TenantId, id: &str) -> StoreResult<bool>;
+    /// False when the user already held the role directly.
+    async fn assign_role(&self, tenant: TenantId, user: UserId, role: &str) -> StoreResult<bool>;
+    /// False when the user did not hold the role directly.
+    async fn unassign_role(&self, tenant: TenantId, user: UserId, role: &str) -> StoreResult<bool>;
+    /// Users who hold the role directly (not through a team).
+    async fn role_holders(&self, tenant: TenantId, role: &str) -> StoreResult<Vec<UserId>>;
+
+    /// `Conflict` when a team has the same name (ignoring case).
+    async fn create_team(&self, tenant: TenantId, team: &Team) -> StoreResult<()>;
+    /// The tenant's teams with their roles, by name.
+    async fn teams(&self, tenant: TenantId) -> StoreResult<Vec<Team>>;
+    /// Replaces the name, description and roles; `NotFound`, or `Conflict` on a name.
+    async fn update_team(&self, tenant: TenantId, team: &Team) -> StoreResult<()>;
+    /// Deletes the team and its memberships; false when absent.
+    async fn delete_team(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// False when the user was a member already; `NotFound` when the team or user is missing.
+    async fn add_member(&self, tenant: TenantId, team: Uuid, user: UserId) -> StoreResult<bool>;
+    /// False when the user was not a member.
+    async fn remove_member(&self, tenant: TenantId, team: Uuid, user: UserId) -> StoreResult<bool>;
+    /// The team's members, oldest membership first.
+    async fn members(&self, tenant: TenantId, team: Uuid) -> StoreResult<Vec<UserId>>;
+    /// The ids of the teams the user belongs to.
+    async fn teams_of(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Uuid>>;
 }
 
 #[async_trait]
@@ -105,6 +176,9 @@ pub trait ClientRepo: Send + Sync {
     async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
     /// Every client of the tenant, in client-id order.
     async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>>;
+    /// Deletes the client; false when there is no such client. Its tokens die with it: every
+    /// token endpoint looks the client up first.
+    async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -196,6 +270,40 @@ pub trait AuditRepo: Send + Sync {
         actor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>>;
+    /// One page of the events matching `query`, newest first: those recorded before the event
+    /// `before` (the last id of the previous page), at most `limit`.
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
+    /// The configured retention, the one way events leave the log: deletes at most `limit`
+    /// events (of every tenant) recorded before `before`; returns how many.
+    async fn purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+}
+
+/// The action filter of `query` and whether it names a family of actions (`user.`).
+pub(crate) fn action_filter(query: &AuditQuery) -> (Option<&str>, bool) {
+    let action = query.action.as_deref();
+    (action, action.is_some_and(|a| a.ends_with('.')))
+}
+
+/// Filters of the audit log; each given one must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Exactly this actor, e.g. `user:<id>` or `cli`.
+    pub actor: Option<String>,
+    /// Exactly this target, e.g. `user:<id>` or `client:<client_id>`.
+    pub target: Option<String>,
+    /// This action, or every action below it when it ends with `.` (e.g. `user.`).
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Recorded at or after.
+    pub from: Option<Timestamp>,
+    /// Recorded before.
+    pub until: Option<Timestamp>,
 }
 
 /// A short-lived record of [`OidcArtifactRepo`]'s key-value part.
@@ -374,6 +482,7 @@ pub struct Store {
     pub sessions: Arc<dyn SessionRepo>,
     pub consents: Arc<dyn ConsentRepo>,
     pub factors: Arc<dyn FactorRepo>,
+    pub access: Arc<dyn AccessRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
@@ -391,6 +500,7 @@ impl Store {
             + SessionRepo
             + ConsentRepo
             + FactorRepo
+            + AccessRepo
             + SigningKeyRepo
             + AuditRepo
             + OidcArtifactRepo
@@ -405,6 +515,7 @@ impl Store {
             sessions: backend.clone(),
             consents: backend.clone(),
             factors: backend.clone(),
+            access: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),
             artifacts: backend.clone(),

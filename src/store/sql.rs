@@ -13,3 +13,12 @@ pub fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
         _ => unavailable(e),
     }
 }
+
+/// Maps a foreign-key violation (a membership or assignment whose team or user does not exist)
+/// to `NotFound`, anything else to `Unavailable`.
+pub fn missing_parent(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        _ => unavailable(e),
+    }
+}

@@ -448,3 +448,15 @@ impl Browser {
             .expect("a redirect back to the client")
     }
 }
+
+/// The `value` of the element carrying `marker` (such as `data-testid="…"`), whatever the
+/// order of its attributes.
+pub fn hidden_value(html: &str, marker: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    let tag = &html[start..end];
+    let value = tag.find("value=\"")? + "value=\"".len();
+    let len = tag[value..].find('"')?;
+    Some(tag[value..value + len].to_string())
+}

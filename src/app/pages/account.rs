@@ -5,7 +5,7 @@ use crate::app::api::{
     ConfirmEmailCodes, ConfirmTotp, CreateBackupCodes, EndSession, RemoveFactor, SendEmailCodes,
     SendVerification,
 };
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -38,7 +38,7 @@ pub fn AccountPage() -> impl IntoView {
             {move || data.get().map(|view| match view {
                 Ok(Some(view)) => view! { <Account view tenant=tenant.get_untracked()/> }.into_any(),
                 Ok(None) => view! { <SignInFirst tenant=tenant.get_untracked()/> }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }
@@ -60,7 +60,7 @@ fn SignInFirst(tenant: String) -> impl IntoView {
                             <button type="submit" class="button primary">"Sign in"</button>)}
                     </Card>
                 }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

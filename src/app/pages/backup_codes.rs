@@ -1,6 +1,6 @@
 use super::{query_param, tenant_param, Card, Loading};
 use crate::app::api::load_backup_codes_page;
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -49,7 +49,7 @@ pub fn BackupCodesPage() -> impl IntoView {
                         </Card>
                     }.into_any()
                 }
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

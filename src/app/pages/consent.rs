@@ -1,6 +1,6 @@
 use super::{query_param, tenant_param, Alert, Card, Loading};
 use crate::app::api::{load_consent_page, ConsentView, SubmitConsent};
-use crate::app::pages::error::{ErrorCard, NotFound};
+use crate::app::pages::error::{ErrorCard, PageError};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -21,7 +21,7 @@ pub fn ConsentPage() -> impl IntoView {
                     <ErrorCard title="This request has expired".to_string()
                         message="Go back to the application and sign in again.".to_string() request_id=None/>
                 }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }
@@ -39,6 +39,7 @@ fn ConsentForm(view: ConsentView, tenant: String) -> impl IntoView {
     view! {
         <Card>
             <p class="eyebrow">{view.tenant_name}</p>
+            {view.client_logo.map(|src| view! { <img class="client-logo" src=src alt="" width="48" height="48"/> })}
             <h1>{format!("{} wants to access your account", view.client_name)}</h1>
             <p class="identity"><span class="muted">"Signed in as "</span><strong>{view.user_email}</strong></p>
             <Alert code=error/>

@@ -3,7 +3,7 @@
 
 use super::{query_param, tenant_param, Alert, Card, Loading};
 use crate::app::api::{load_device_page, DeviceDecide, DeviceSignIn, DeviceStep, DeviceView};
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -21,7 +21,7 @@ pub fn DevicePage() -> impl IntoView {
         <Suspense fallback=Loading>
             {move || data.get().map(|view| match view {
                 Ok(view) => view! { <DeviceCard view tenant=tenant.get_untracked()/> }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

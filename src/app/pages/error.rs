@@ -38,6 +38,26 @@ fn describe(code: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// What people of a suspended tenant are told (the server functions' error carries it).
+pub const SUSPENDED: &str = "This organisation is suspended";
+
+/// A tenant page whose data could not be loaded: the organisation is suspended, or there is
+/// nothing here.
+#[component]
+pub fn PageError(error: ServerFnError) -> impl IntoView {
+    if error.to_string().contains(SUSPENDED) {
+        view! {
+            <Title text=SUSPENDED/>
+            <ErrorCard title=SUSPENDED.to_string()
+                message="Signing in here is not possible at the moment. Contact the organisation's administrators.".to_string()
+                request_id=None/>
+        }
+        .into_any()
+    } else {
+        view! { <NotFound/> }.into_any()
+    }
+}
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {

@@ -1,6 +1,6 @@
 use super::{query_param, tenant_param, Alert, Card, Loading};
 use crate::app::api::{load_home_page, HomeView, SignOut};
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -12,7 +12,7 @@ pub fn HomePage() -> impl IntoView {
         <Suspense fallback=Loading>
             {move || data.get().map(|view| match view {
                 Ok(view) => view! { <Home view tenant=tenant.get_untracked()/> }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

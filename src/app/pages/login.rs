@@ -3,7 +3,7 @@ use crate::app::api::{
     load_login_page, LoginStep, LoginView, SendLoginCode, SubmitEmail, SubmitFactor,
     SubmitPassword, TotpSetup,
 };
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -35,7 +35,7 @@ pub fn LoginPage() -> impl IntoView {
         <Suspense fallback=Loading>
             {move || data.get().map(|view| match view {
                 Ok(view) => view! { <LoginForm view tenant=tenant.get_untracked()/> }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

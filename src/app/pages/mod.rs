@@ -1,4 +1,5 @@
 pub mod account;
+pub mod admin;
 pub mod backup_codes;
 pub mod consent;
 pub mod device;
@@ -7,6 +8,7 @@ pub mod home;
 pub mod login;
 #[cfg(feature = "ssr")]
 pub mod logout;
+pub mod platform;
 pub mod recovery;
 pub mod signed_out;
 
@@ -22,6 +24,26 @@ pub fn tenant_param() -> Memo<String> {
 pub fn query_param(name: &'static str) -> Memo<String> {
     let query = use_query_map();
     Memo::new(move |_| query.read().get(name).unwrap_or_default())
+}
+
+/// `name=value&…` for a link, leaving out empty values.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let encode = |raw: &str| {
+        raw.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Plain-language text for the outcome codes server functions put in the URL. Unknown codes

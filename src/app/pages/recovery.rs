@@ -1,6 +1,6 @@
 use super::{query_param, tenant_param, Alert, Card, Loading, Notice};
 use crate::app::api::{load_recovery_page, verify_email, RequestReset, ResetPassword};
-use crate::app::pages::error::NotFound;
+use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -39,7 +39,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                         </Card>
                     }.into_any()
                 }
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }
@@ -90,7 +90,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         </Card>
                     }.into_any()
                 }
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }
@@ -117,7 +117,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         <p><a class="button primary" href=format!("/t/{}/account", tenant.get_untracked())>"Go to your account"</a></p>
                     </Card>
                 }.into_any(),
-                Err(_) => view! { <NotFound/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Suspense>
     }

@@ -1,13 +1,13 @@
 //! Tenants, users (with their roles) and clients.
 
-use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, literal_regex, scoped, timestamp, unavailable, MongoStore};
 use crate::domain::{
     Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
 };
 use crate::store::decode::{self, parse};
-use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo};
 use async_trait::async_trait;
-use mongodb::bson::{doc, DateTime};
+use mongodb::bson::{doc, DateTime, Document};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -110,6 +110,17 @@ impl TenantRepo for MongoStore {
             .into_iter()
             .map(TenantDoc::into_tenant)
             .collect()
+    }
+
+    async fn delete(&self, id: TenantId) -> StoreResult<bool> {
+        // Its documents first, the tenant last: a retry after a failure finishes the job.
+        self.delete_tenant_documents(id).await?;
+        let done = self
+            .collection::<TenantDoc>("tenants")
+            .delete_one(doc! { "id": id.to_string() })
+            .await
+            .map_err(unavailable)?;
+        Ok(done.deleted_count == 1)
     }
 }
 
@@ -239,13 +250,16 @@ impl UserRepo for MongoStore {
     }
 
     async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
-        Ok(self
+        let mut roles = self
             .collection::<UserDoc>("users")
             .find_one(scoped(tenant, doc! { "id": id.to_string() }))
             .await
             .map_err(unavailable)?
             .map(|u| u.roles)
-            .unwrap_or_default())
+            .unwrap_or_default();
+        // Assignments append to the list.
+        roles.sort();
+        Ok(roles)
     }
 
     async fn list(
@@ -271,6 +285,129 @@ impl UserRepo for MongoStore {
             .into_iter()
             .map(UserDoc::into_user)
             .collect()
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &UserQuery,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        // Every condition must hold; those on other collections become sets of user ids.
+        let mut conditions = Vec::new();
+        if let Some(before) = before {
+            conditions.push(doc! { "id": { "$lt": before.to_string() } });
+        }
+        if let Some(text) = &query.text {
+            let pattern = literal_regex(text);
+            conditions.push(doc! { "$or": [
+                { "email": { "$regex": &pattern, "$options": "i" } },
+                { "name": { "$regex": &pattern, "$options": "i" } },
+            ] });
+        }
+        if let Some(blocked) = query.blocked {
+            conditions.push(doc! { "blocked": blocked });
+        }
+        match query.deleted {
+            Some(true) => conditions.push(doc! { "deleted_at": { "$ne": null } }),
+            Some(false) => conditions.push(doc! { "deleted_at": null }),
+            None => {}
+        }
+        if let Some(verified) = query.email_verified {
+            conditions.push(doc! { "email_verified": verified });
+        }
+        if let Some(mfa) = query.mfa {
+            // Backup codes alone are no second factor.
+            let ids = self
+                .strings(
+                    "factors",
+                    scoped(tenant, doc! { "kind": { "$ne": "backup_codes" } }),
+                    "user_id",
+                    doc! { "user_id": 1 },
+                )
+                .await?;
+            let operator = if mfa { "$in" } else { "$nin" };
+            conditions.push(doc! { "id": { operator: ids } });
+        }
+        if let Some(role) = &query.role {
+            let teams = self
+                .strings(
+                    "teams",
+                    scoped(tenant, doc! { "roles": role }),
+                    "id",
+                    doc! { "id": 1 },
+                )
+                .await?;
+            let through_teams = if teams.is_empty() {
+                Vec::new()
+            } else {
+                self.strings(
+                    "team_members",
+                    scoped(tenant, doc! { "team_id": { "$in": teams } }),
+                    "user_id",
+                    doc! { "user_id": 1 },
+                )
+                .await?
+            };
+            conditions.push(doc! { "$or": [
+                { "roles": role },
+                { "id": { "$in": through_teams } },
+            ] });
+        }
+        if let Some(team) = query.team {
+            let ids = self
+                .strings(
+                    "team_members",
+                    scoped(tenant, doc! { "team_id": team.to_string() }),
+                    "user_id",
+                    doc! { "user_id": 1 },
+                )
+                .await?;
+            conditions.push(doc! { "id": { "$in": ids } });
+        }
+        let filter = if conditions.is_empty() {
+            scoped(tenant, doc! {})
+        } else {
+            scoped(tenant, doc! { "$and": conditions })
+        };
+        let cursor = self
+            .collection::<UserDoc>("users")
+            .find(filter)
+            .sort(doc! { "id": -1 })
+            .limit(i64::from(limit))
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(UserDoc::into_user)
+            .collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        // The user first, so nothing new can start for it; then what depends on it, also when
+        // the user was gone already: a retry after a failure finishes the job.
+        let done = self
+            .collection::<UserDoc>("users")
+            .delete_one(scoped(tenant, doc! { "id": id.to_string() }))
+            .await
+            .map_err(unavailable)?;
+        let user = id.to_string();
+        for (collection, field) in [
+            ("user_sessions", "user_id"),
+            ("consents", "user_id"),
+            ("factors", "user_id"),
+            ("team_members", "user_id"),
+            ("access_tokens", "user_id"),
+            ("refresh_tokens", "token.user_id"),
+        ] {
+            self.collection::<Document>(collection)
+                .delete_many(scoped(tenant, doc! { field: &user }))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(done.deleted_count == 1)
     }
 }
 
@@ -302,6 +439,10 @@ struct ClientDoc {
     previous_secret_hash: Option<String>,
     previous_secret_expires_at: Option<DateTime>,
     disabled: bool,
+    #[serde(default)]
+    logo_uri: Option<String>,
+    #[serde(default)]
+    created_by: Option<String>,
     created_at: DateTime,
     updated_at: DateTime,
 }
@@ -334,6 +475,8 @@ impl ClientDoc {
             previous_secret_hash: self.previous_secret_hash,
             previous_secret_expires_at: self.previous_secret_expires_at.map(timestamp),
             disabled: self.disabled,
+            logo_uri: self.logo_uri,
+            created_by: self.created_by.as_deref().map(parse).transpose()?,
             created_at: timestamp(self.created_at),
         })
     }
@@ -374,6 +517,8 @@ impl ClientDoc {
             previous_secret_hash: client.previous_secret_hash.clone(),
             previous_secret_expires_at: client.previous_secret_expires_at.map(date),
             disabled: client.disabled,
+            logo_uri: client.logo_uri.clone(),
+            created_by: client.created_by.map(|u| u.to_string()),
             created_at: date(client.created_at),
             updated_at: date(Timestamp::now()),
         }
@@ -427,5 +572,14 @@ impl ClientRepo for MongoStore {
             .into_iter()
             .map(ClientDoc::into_client)
             .collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool> {
+        let done = self
+            .collection::<ClientDoc>("clients")
+            .delete_one(scoped(tenant, doc! { "client_id": client_id }))
+            .await
+            .map_err(unavailable)?;
+        Ok(done.deleted_count == 1)
     }
 }

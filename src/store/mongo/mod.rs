@@ -6,6 +6,7 @@
 //! (and work on a standalone server as well as on a replica set): a user's roles live in the
 //! user's document; redeeming a code is one conditional `findOneAndUpdate`.
 
+mod access;
 mod artifacts;
 mod factors;
 mod identity;
@@ -76,7 +77,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 14] = [
+        let plan: [(&str, Vec<IndexModel>); 17] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -86,6 +87,30 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     unique(doc! { "tenant_id": 1, "email": 1 }),
+                    index(doc! { "tenant_id": 1, "roles": 1 }, |_| {}),
+                ],
+            ),
+            (
+                "roles",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    // Names are unique ignoring case: `name_key` is the lower-cased name.
+                    unique(doc! { "tenant_id": 1, "name_key": 1 }),
+                ],
+            ),
+            (
+                "teams",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    unique(doc! { "tenant_id": 1, "name_key": 1 }),
+                    index(doc! { "tenant_id": 1, "roles": 1 }, |_| {}),
+                ],
+            ),
+            (
+                "team_members",
+                vec![
+                    unique(doc! { "tenant_id": 1, "team_id": 1, "user_id": 1 }),
+                    index(doc! { "tenant_id": 1, "user_id": 1 }, |_| {}),
                 ],
             ),
             (
@@ -143,6 +168,9 @@ impl MongoStore {
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     index(doc! { "tenant_id": 1, "at": -1, "id": -1 }, |_| {}),
                     index(doc! { "tenant_id": 1, "actor": 1, "at": -1 }, |_| {}),
+                    index(doc! { "tenant_id": 1, "target": 1, "at": -1 }, |_| {}),
+                    // The retention purge looks at every tenant's old events.
+                    index(doc! { "at": 1 }, |_| {}),
                 ],
             ),
             (
@@ -194,6 +222,54 @@ impl MongoStore {
                 .map_err(|e| OpenError::Migrate(format!("indexes of {collection}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Deletes every document of `tenant` from each tenant-scoped collection.
+    async fn delete_tenant_documents(&self, tenant: TenantId) -> StoreResult<()> {
+        for collection in TENANT_COLLECTIONS {
+            self.collection::<Document>(collection)
+                .delete_many(scoped(tenant, doc! {}))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `collection` holds a document matching `filter`.
+    async fn exists(&self, collection: &str, filter: Document) -> StoreResult<bool> {
+        Ok(self
+            .collection::<Document>(collection)
+            .find_one(filter)
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(unavailable)?
+            .is_some())
+    }
+
+    /// The text `field` of every document of `collection` matching `filter`, in `sort` order.
+    async fn strings(
+        &self,
+        collection: &str,
+        filter: Document,
+        field: &str,
+        sort: Document,
+    ) -> StoreResult<Vec<String>> {
+        let cursor = self
+            .collection::<Document>(collection)
+            .find(filter)
+            .projection(doc! { "_id": 0, field: 1 })
+            .sort(sort)
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .iter()
+            .map(|d| {
+                d.get_str(field)
+                    .map(str::to_owned)
+                    .map_err(|e| StoreError::Corrupt(format!("{collection}.{field}: {e}")))
+            })
+            .collect()
     }
 
     fn collection<T: Send + Sync>(&self, name: &str) -> Collection<T> {
@@ -251,6 +327,25 @@ impl Ping for MongoStore {
     }
 }
 
+/// Every collection whose documents belong to a tenant (carry `tenant_id`).
+const TENANT_COLLECTIONS: [&str; 15] = [
+    "users",
+    "roles",
+    "teams",
+    "team_members",
+    "clients",
+    "user_sessions",
+    "consents",
+    "factors",
+    "signing_keys",
+    "audit_events",
+    "login_flows",
+    "authorization_codes",
+    "access_tokens",
+    "refresh_tokens",
+    "ephemeral",
+];
+
 fn index(keys: Document, set: impl FnOnce(&mut IndexOptions)) -> IndexModel {
     let mut options = IndexOptions::default();
     set(&mut options);
@@ -297,6 +392,18 @@ fn conflict(what: &'static str) -> impl Fn(mongodb::error::Error) -> StoreError 
             unavailable(e)
         }
     }
+}
+
+/// `text` as a regular expression that matches it literally.
+fn literal_regex(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}-/#".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// A value stored as a BSON document of its own, such as a login flow.

@@ -1,17 +1,20 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, literal_regex, scoped, timestamp, unavailable, MongoStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
 };
 use crate::store::decode::{self, parse};
 use crate::store::{
-    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreResult,
+    action_filter, AuditQuery, AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo,
+    SigningKeyRepo, StoreResult,
 };
 use async_trait::async_trait;
-use mongodb::bson::{doc, spec::BinarySubtype, Binary, DateTime};
+use mongodb::bson::{doc, spec::BinarySubtype, Binary, DateTime, Document};
+use mongodb::options::Hint;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Serialize, Deserialize)]
 struct SessionDoc {
@@ -367,14 +370,65 @@ impl AuditRepo for MongoStore {
         actor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>> {
-        let filter = match actor {
-            Some(actor) => doc! { "actor": actor },
-            None => doc! {},
+        let query = AuditQuery {
+            actor: actor.map(str::to_owned),
+            ..AuditQuery::default()
         };
+        self.search(tenant, &query, None, limit).await
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        // Ids are UUIDv7 in their canonical text form, so text order is recording order.
+        let mut filter = scoped(tenant, doc! {});
+        if let Some(before) = before {
+            filter.insert("id", doc! { "$lt": before.to_string() });
+        }
+        if let Some(actor) = &query.actor {
+            filter.insert("actor", actor);
+        }
+        if let Some(target) = &query.target {
+            filter.insert("target", target);
+        }
+        match action_filter(query) {
+            (Some(prefix), true) => {
+                filter.insert(
+                    "action",
+                    doc! { "$regex": format!("^{}", literal_regex(prefix)) },
+                );
+            }
+            (Some(action), false) => {
+                filter.insert("action", action);
+            }
+            (None, _) => {}
+        }
+        if let Some(outcome) = query.outcome {
+            filter.insert("outcome", outcome.as_str());
+        }
+        let mut at = Document::new();
+        if let Some(from) = query.from {
+            at.insert("$gte", date(from));
+        }
+        if let Some(until) = query.until {
+            at.insert("$lt", date(until));
+        }
+        if !at.is_empty() {
+            filter.insert("at", at);
+        }
+        // Newest first by id: walking the (tenant_id, id) index backwards needs no in-memory
+        // sort, and the page ends after `limit` matches. (The hint also keeps SecantusDB off
+        // the (tenant_id, at -1, id -1) index, whose range bounds it gets wrong: `$gte`
+        // behaves as `$gt` there.)
         let cursor = self
             .collection::<AuditDoc>("audit_events")
-            .find(scoped(tenant, filter))
-            .sort(doc! { "at": -1, "id": -1 })
+            .find(filter)
+            .sort(doc! { "id": -1 })
+            .hint(Hint::Keys(doc! { "tenant_id": 1, "id": 1 }))
             .limit(i64::from(limit))
             .await
             .map_err(unavailable)?;
@@ -397,6 +451,10 @@ impl AuditRepo for MongoStore {
                 })
             })
             .collect()
+    }
+
+    async fn purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.purge_where("audit_events", "at", before, limit).await
     }
 }
 

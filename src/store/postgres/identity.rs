@@ -6,7 +6,7 @@ use crate::domain::{
 };
 use crate::store::decode;
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo};
 use async_trait::async_trait;
 use sqlx::{postgres::PgRow, types::Json, Row};
 use std::sync::LazyLock;
@@ -92,6 +92,33 @@ impl TenantRepo for PostgresStore {
         .await
         .map_err(unavailable)?;
         rows.iter().map(tenant_from_row).collect()
+    }
+
+    async fn delete(&self, id: TenantId) -> StoreResult<bool> {
+        // Scoped to the tenant itself, so row-level security admits every row of it.
+        let mut tx = self.scoped(id).await?;
+        // Tables without a foreign key to `tenants`; the rest go with it by cascade.
+        for table in [
+            "audit_events",
+            "login_flows",
+            "authorization_codes",
+            "access_tokens",
+            "refresh_tokens",
+            "ephemeral",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = $1"))
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -259,6 +286,78 @@ impl UserRepo for PostgresStore {
         tx.commit().await.map_err(unavailable)?;
         rows.iter().map(user_from_row).collect()
     }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &UserQuery,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT u.* FROM users u WHERE u.tenant_id = $1
+               AND ($2::uuid IS NULL OR u.id < $2)
+               AND ($3::text IS NULL OR strpos(lower(u.email), lower($3)) > 0
+                    OR strpos(lower(coalesce(u.name, '')), lower($3)) > 0)
+               AND ($4::boolean IS NULL OR u.blocked = $4)
+               AND ($5::boolean IS NULL OR (u.deleted_at IS NOT NULL) = $5)
+               AND ($6::boolean IS NULL OR EXISTS (
+                    SELECT 1 FROM factors f WHERE f.tenant_id = u.tenant_id AND f.user_id = u.id
+                      AND f.kind <> 'backup_codes') = $6)
+               AND ($7::boolean IS NULL OR u.email_verified = $7)
+               AND ($8::text IS NULL
+                    OR EXISTS (SELECT 1 FROM role_assignments r
+                               WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = $8)
+                    OR EXISTS (SELECT 1 FROM team_members m JOIN team_roles t
+                                 ON t.tenant_id = m.tenant_id AND t.team_id = m.team_id
+                               WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND t.role = $8))
+               AND ($9::uuid IS NULL OR EXISTS (
+                    SELECT 1 FROM team_members m
+                    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.team_id = $9))
+             ORDER BY u.id DESC LIMIT $10",
+        )
+        .bind(tenant.as_uuid())
+        .bind(before.map(|b| b.as_uuid()))
+        .bind(&query.text)
+        .bind(query.blocked)
+        .bind(query.deleted)
+        .bind(query.mfa)
+        .bind(query.email_verified)
+        .bind(&query.role)
+        .bind(query.team)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        // Sign-ins, consents, factors, roles and memberships go by cascade; tokens name the
+        // user without a foreign key.
+        for sql in [
+            "DELETE FROM refresh_tokens WHERE tenant_id = $1 AND data->>'user_id' = $2::text",
+            "DELETE FROM access_tokens WHERE tenant_id = $1 AND user_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 fn client_from_row(row: &PgRow) -> StoreResult<Client> {
@@ -297,12 +396,16 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
             .get::<Option<OffsetDateTime>, _>("previous_secret_expires_at")
             .map(timestamp),
         disabled: row.get("disabled"),
+        logo_uri: row.get("logo_uri"),
+        created_by: row
+            .get::<Option<uuid::Uuid>, _>("created_by")
+            .map(UserId::from),
         created_at: timestamp(row.get("created_at")),
     })
 }
 
 /// The settings columns of `clients`, in the order [`bind_settings`] binds them.
-const CLIENT_SETTINGS: [&str; 23] = [
+const CLIENT_SETTINGS: [&str; 25] = [
     "client_id",
     "name",
     "client_type",
@@ -326,6 +429,8 @@ const CLIENT_SETTINGS: [&str; 23] = [
     "previous_secret_hash",
     "previous_secret_expires_at",
     "disabled",
+    "logo_uri",
+    "created_by",
 ];
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
@@ -360,7 +465,9 @@ fn bind_settings<'q>(query: PgQuery<'q>, c: &'q Client) -> StoreResult<PgQuery<'
         .bind(jwks.map(Json))
         .bind(&c.previous_secret_hash)
         .bind(c.previous_secret_expires_at.map(at))
-        .bind(c.disabled))
+        .bind(c.disabled)
+        .bind(&c.logo_uri)
+        .bind(c.created_by.map(|u| u.as_uuid())))
 }
 
 /// `$first, $first+1, …` for `count` parameters.
@@ -447,5 +554,17 @@ impl ClientRepo for PostgresStore {
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         rows.iter().map(client_from_row).collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND client_id = $2")
+            .bind(tenant.as_uuid())
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -3,6 +3,7 @@
 //! `migrations/postgres/0001_foundation.sql`) admits only the rows of the tenant that the
 //! transaction names, so a query that forgets its filter sees nothing of another tenant.
 
+mod access;
 mod artifacts;
 mod factors;
 mod identity;
@@ -134,8 +135,20 @@ async fn purge(
     before: Timestamp,
     limit: u32,
 ) -> StoreResult<u64> {
+    purge_where(store, table, "expires_at", before, limit).await
+}
+
+/// Deletes at most `limit` rows of `table` whose time `column` is before `before`, in a
+/// housekeeping transaction. Both names are always our own constants, never input.
+async fn purge_where(
+    store: &PostgresStore,
+    table: &'static str,
+    column: &'static str,
+    before: Timestamp,
+    limit: u32,
+) -> StoreResult<u64> {
     let sql = format!(
-        "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE expires_at < $1 LIMIT $2)"
+        "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
     );
     let mut tx = store.housekeeping().await?;
     let done = sqlx::query(&sql)

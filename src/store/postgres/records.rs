@@ -1,15 +1,16 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{at, purge, timestamp, PostgresStore};
+use super::{at, purge, purge_where, timestamp, PostgresStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
-    AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
+    AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
+    UserSession,
 };
 use crate::store::decode;
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{
-    AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError,
-    StoreResult,
+    action_filter, AuditQuery, AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo,
+    SigningKeyRepo, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use sqlx::{postgres::PgRow, types::Json, Row};
@@ -339,13 +340,43 @@ impl AuditRepo for PostgresStore {
         actor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>> {
+        let query = AuditQuery {
+            actor: actor.map(str::to_owned),
+            ..AuditQuery::default()
+        };
+        self.search(tenant, &query, None, limit).await
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let (action, below) = action_filter(query);
         let mut tx = self.scoped(tenant).await?;
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE tenant_id = $1 AND ($2::text IS NULL OR actor = $2)
-             ORDER BY at DESC, id DESC LIMIT $3",
+            "SELECT * FROM audit_events WHERE tenant_id = $1
+               AND ($2::uuid IS NULL OR id < $2)
+               AND ($3::text IS NULL OR actor = $3)
+               AND ($4::text IS NULL OR target = $4)
+               AND ($5::text IS NULL OR (CASE WHEN $6 THEN left(action, length($5)) = $5
+                                              ELSE action = $5 END))
+               AND ($7::text IS NULL OR outcome = $7)
+               AND ($8::timestamptz IS NULL OR at >= $8)
+               AND ($9::timestamptz IS NULL OR at < $9)
+             ORDER BY id DESC LIMIT $10",
         )
         .bind(tenant.as_uuid())
-        .bind(actor)
+        .bind(before)
+        .bind(&query.actor)
+        .bind(&query.target)
+        .bind(action)
+        .bind(below)
+        .bind(query.outcome.map(Outcome::as_str))
+        .bind(query.from.map(at))
+        .bind(query.until.map(at))
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await
@@ -368,6 +399,10 @@ impl AuditRepo for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        purge_where(self, "audit_events", "at", before, limit).await
     }
 }
 

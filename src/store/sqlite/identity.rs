@@ -4,7 +4,9 @@ use super::SqliteStore;
 use crate::domain::{Client, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
 use crate::store::decode::{self, parse};
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{from_json, to_json, ClientRepo, StoreError, StoreResult, TenantRepo, UserRepo};
+use crate::store::{
+    from_json, to_json, ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo,
+};
 use async_trait::async_trait;
 use sqlx::{sqlite::SqliteRow, Row};
 use std::sync::LazyLock;
@@ -89,6 +91,33 @@ impl TenantRepo for SqliteStore {
                 .await
                 .map_err(unavailable)?;
         rows.iter().map(tenant_from_row).collect()
+    }
+
+    async fn delete(&self, id: TenantId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // Tables without a foreign key to `tenants`; the rest go with it by cascade.
+        for table in [
+            "audit_events",
+            "login_flows",
+            "authorization_codes",
+            "access_tokens",
+            "refresh_tokens",
+            "ephemeral",
+            "signing_keys",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant_id = ?"))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        let done = sqlx::query("DELETE FROM tenants WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -245,6 +274,76 @@ impl UserRepo for SqliteStore {
         .map_err(unavailable)?;
         rows.iter().map(user_from_row).collect()
     }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &UserQuery,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT u.* FROM users u WHERE u.tenant_id = ?1
+               AND (?2 IS NULL OR u.id < ?2)
+               AND (?3 IS NULL OR instr(lower(u.email), ?3) > 0
+                    OR instr(lower(coalesce(u.name, '')), ?3) > 0)
+               AND (?4 IS NULL OR u.blocked = ?4)
+               AND (?5 IS NULL OR (u.deleted_at IS NOT NULL) = ?5)
+               AND (?6 IS NULL OR EXISTS (
+                    SELECT 1 FROM factors f WHERE f.tenant_id = u.tenant_id AND f.user_id = u.id
+                      AND f.kind <> 'backup_codes') = ?6)
+               AND (?7 IS NULL OR u.email_verified = ?7)
+               AND (?8 IS NULL
+                    OR EXISTS (SELECT 1 FROM role_assignments r
+                               WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ?8)
+                    OR EXISTS (SELECT 1 FROM team_members m JOIN team_roles t
+                                 ON t.tenant_id = m.tenant_id AND t.team_id = m.team_id
+                               WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND t.role = ?8))
+               AND (?9 IS NULL OR EXISTS (
+                    SELECT 1 FROM team_members m
+                    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.team_id = ?9))
+             ORDER BY u.id DESC LIMIT ?10",
+        )
+        .bind(tenant.to_string())
+        .bind(before.map(|b| b.to_string()))
+        .bind(query.text.as_ref().map(|t| t.to_lowercase()))
+        .bind(query.blocked)
+        .bind(query.deleted)
+        .bind(query.mfa)
+        .bind(query.email_verified)
+        .bind(&query.role)
+        .bind(query.team.map(|t| t.to_string()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // Sign-ins, consents, factors, roles and memberships go by cascade; tokens name the
+        // user without a foreign key.
+        for sql in [
+            "DELETE FROM refresh_tokens WHERE tenant_id = ? AND json_extract(data, '$.user_id') = ?",
+            "DELETE FROM access_tokens WHERE tenant_id = ? AND user_id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
@@ -279,12 +378,17 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
             .get::<Option<i64>, _>("previous_secret_expires_at")
             .map(Timestamp::from_unix),
         disabled: row.get("disabled"),
+        logo_uri: row.get("logo_uri"),
+        created_by: row
+            .get::<Option<String>, _>("created_by")
+            .map(|id| parse(&id))
+            .transpose()?,
         created_at: Timestamp::from_unix(row.get("created_at")),
     })
 }
 
 /// The settings columns of `clients`, in the order [`bind_settings`] binds them.
-const CLIENT_SETTINGS: [&str; 23] = [
+const CLIENT_SETTINGS: [&str; 25] = [
     "client_id",
     "name",
     "client_type",
@@ -308,6 +412,8 @@ const CLIENT_SETTINGS: [&str; 23] = [
     "previous_secret_hash",
     "previous_secret_expires_at",
     "disabled",
+    "logo_uri",
+    "created_by",
 ];
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -337,6 +443,8 @@ fn bind_settings<'q>(query: SqliteQuery<'q>, c: &'q Client) -> SqliteQuery<'q> {
         .bind(&c.previous_secret_hash)
         .bind(c.previous_secret_expires_at.map(Timestamp::unix))
         .bind(c.disabled)
+        .bind(&c.logo_uri)
+        .bind(c.created_by.map(|u| u.to_string()))
 }
 
 static INSERT_CLIENT: LazyLock<String> = LazyLock::new(|| {
@@ -402,5 +510,15 @@ impl ClientRepo for SqliteStore {
             .await
             .map_err(unavailable)?;
         rows.iter().map(client_from_row).collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE tenant_id = ? AND client_id = ?")
+            .bind(tenant.to_string())
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 }

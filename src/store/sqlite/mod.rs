@@ -1,5 +1,6 @@
 //! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
 
+mod access;
 mod artifacts;
 mod factors;
 mod identity;

@@ -3,16 +3,18 @@
 use super::{purge, SqliteStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
-    AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
+    AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
+    UserSession,
 };
 use crate::store::decode::{self, parse};
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{
-    from_json, to_json, AuditRepo, BrowserSessionRepo, ConsentRepo, SessionRepo, SigningKeyRepo,
-    StoreResult,
+    action_filter, from_json, to_json, AuditQuery, AuditRepo, BrowserSessionRepo, ConsentRepo,
+    SessionRepo, SigningKeyRepo, StoreResult,
 };
 use async_trait::async_trait;
 use sqlx::{sqlite::SqliteRow, Row};
+use uuid::Uuid;
 
 fn session_from_row(row: &SqliteRow) -> StoreResult<UserSession> {
     Ok(UserSession {
@@ -309,13 +311,42 @@ impl AuditRepo for SqliteStore {
         actor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>> {
+        let query = AuditQuery {
+            actor: actor.map(str::to_owned),
+            ..AuditQuery::default()
+        };
+        self.search(tenant, &query, None, limit).await
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let (action, below) = action_filter(query);
         let rows = sqlx::query(
-            "SELECT * FROM audit_events WHERE tenant_id = ? AND (? IS NULL OR actor = ?)
-             ORDER BY at DESC, id DESC LIMIT ?",
+            "SELECT * FROM audit_events WHERE tenant_id = ?1
+               AND (?2 IS NULL OR id < ?2)
+               AND (?3 IS NULL OR actor = ?3)
+               AND (?4 IS NULL OR target = ?4)
+               AND (?5 IS NULL OR (CASE WHEN ?6 THEN substr(action, 1, length(?5)) = ?5
+                                        ELSE action = ?5 END))
+               AND (?7 IS NULL OR outcome = ?7)
+               AND (?8 IS NULL OR at >= ?8)
+               AND (?9 IS NULL OR at < ?9)
+             ORDER BY id DESC LIMIT ?10",
         )
         .bind(tenant.to_string())
-        .bind(actor)
-        .bind(actor)
+        .bind(before.map(|b| b.to_string()))
+        .bind(&query.actor)
+        .bind(&query.target)
+        .bind(action)
+        .bind(below)
+        .bind(query.outcome.map(Outcome::as_str))
+        .bind(query.from.map(Timestamp::unix))
+        .bind(query.until.map(Timestamp::unix))
         .bind(limit)
         .fetch_all(&self.pool)
         .await
@@ -337,6 +368,19 @@ impl AuditRepo for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM audit_events WHERE rowid IN
+               (SELECT rowid FROM audit_events WHERE at < ? LIMIT ?)",
+        )
+        .bind(before.unix())
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -1,0 +1,242 @@
+//! Applications (OAuth clients): the list, the "new application" flow that asks what is being
+//! built, and one page per application with its settings, secret and configuration snippet.
+
+use super::{console_form, console_page, Reauthenticate};
+use crate::app::api::{
+    load_admin_client, load_admin_clients, ClientAction, ClientPage, ClientsPage, ConsoleNav,
+    RegisterClient, SaveClient,
+};
+use crate::app::pages::{query_param, tenant_param, Loading};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn AdminClientsPage() -> impl IntoView {
+    let tenant = tenant_param();
+    let data = Resource::new(move || tenant.get(), load_admin_clients);
+    view! {
+        <Suspense fallback=Loading>
+            {move || data.get().map(|loaded| console_page(loaded, "Applications", "clients", |nav, page| view! { <Clients nav page/> }))}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Clients(nav: ConsoleNav, page: ClientsPage) -> impl IntoView {
+    let base = format!("/t/{}/admin/clients", nav.tenant);
+    let rows = page
+        .clients
+        .iter()
+        .map(|c| {
+            let status = if c.disabled { "Disabled" } else { "Active" };
+            view! {
+                <tr>
+                    <td><a href=format!("{base}/{}", c.client_id)>{c.name.clone()}</a></td>
+                    <td><code>{c.client_id.clone()}</code></td>
+                    <td>{c.kind.clone()}</td>
+                    <td>{status}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p><a class="button primary small-button" href=format!("{base}/new")>"New application"</a></p>
+        {if page.clients.is_empty() {
+            view! { <p class="empty">"No applications yet. Register one with \"New application\": you will get its client id, and a secret for server-side apps."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap" tabindex="0" role="region" aria-label="Applications"><table>
+                    <caption class="visually-hidden">"Applications"</caption>
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Client id"</th><th scope="col">"Type"</th><th scope="col">"Status"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table></div>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn AdminNewClientPage() -> impl IntoView {
+    let tenant = tenant_param();
+    let kind = query_param("type");
+    let data = Resource::new(move || tenant.get(), load_admin_clients);
+    view! {
+        <Suspense fallback=Loading>
+            {move || data.get().map(|loaded| console_page(loaded, "New application", "clients", |nav, page| {
+                view! { <NewClient nav page kind=kind.get_untracked()/> }
+            }))}
+        </Suspense>
+    }
+}
+
+#[component]
+fn NewClient(nav: ConsoleNav, page: ClientsPage, kind: String) -> impl IntoView {
+    let base = format!("/t/{}/admin/clients/new", nav.tenant);
+    let chosen = page
+        .types
+        .iter()
+        .find(|(value, ..)| *value == kind)
+        .cloned();
+    let Some((value, name, what)) = chosen else {
+        let choices = page
+            .types
+            .iter()
+            .map(|(value, name, what)| view! {
+                <li class="area"><a href=format!("{base}?type={value}")>{name.clone()}</a><p class="muted small">{what.clone()}</p></li>
+            })
+            .collect_view();
+        return view! {
+            <p>"What are you building? The type sets safe defaults: whether the application keeps a secret, how it signs people in, and PKCE."</p>
+            <ul class="areas">{choices}</ul>
+        }
+        .into_any();
+    };
+    let redirects = matches!(value.as_str(), "web" | "spa" | "native");
+    let example = match value.as_str() {
+        "native" => "com.example.app:/callback or http://127.0.0.1/callback",
+        "spa" => "https://app.example.com/callback",
+        _ => "https://app.example.com/auth/callback",
+    };
+    let uris = redirects.then(|| view! {
+        <label for="redirect-uris">"Redirect URIs (one per line)"</label>
+        <p class="muted small" id="redirect-help">"Exact addresses, e.g. "{example}". https is required except for loopback addresses; no wildcards or fragments."</p>
+        <textarea id="redirect-uris" name="redirect_uris" rows="3" required aria-describedby="redirect-help" maxlength="20000"></textarea>
+        <label for="post-logout-uris">"Post-logout redirect URIs (optional, one per line)"</label>
+        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000"></textarea>
+    });
+    view! {
+        <p><strong>{name}</strong>" — "{what}" "<a href=base.clone()>"Choose another type"</a></p>
+        {console_form!(RegisterClient, nav,
+            <input type="hidden" name="app_type" value=value.clone()/>
+            <label for="client-name">"Name people see on the consent page"</label>
+            <input id="client-name" type="text" name="name" required maxlength="100"/>
+            {uris}
+            <label for="logo">"Logo (optional, an https:// image address)"</label>
+            <input id="logo" type="text" name="logo_uri" inputmode="url" maxlength="2000"/>
+            <button type="submit" class="button primary">"Register application"</button>)}
+    }
+    .into_any()
+}
+
+#[component]
+pub fn AdminClientPage() -> impl IntoView {
+    let tenant = tenant_param();
+    let params = use_params_map();
+    let client = Memo::new(move |_| params.read().get("client").unwrap_or_default());
+    let show = query_param("show");
+    let data = Resource::new(
+        move || (tenant.get(), client.get(), show.get()),
+        |(t, c, s)| load_admin_client(t, c, s),
+    );
+    view! {
+        <Suspense fallback=Loading>
+            {move || data.get().map(|loaded| console_page(loaded, "Application", "clients", |nav, page| view! { <Client nav page/> }))}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
+    let here = format!("/t/{}/admin/clients/{}", nav.tenant, page.client_id);
+    let secret = page.secret.clone().map(|secret| view! {
+        <section class="secret-once" aria-labelledby="secret-title">
+            <h2 id="secret-title">"Client secret"</h2>
+            <p>"Copy it now and keep it in your application's secret store: it is shown only this once."</p>
+            <label for="client-secret">"Secret"</label>
+            <input id="client-secret" type="text" readonly value=secret data-testid="client-secret"/>
+            <button type="button" class="button small-button" data-copy="client-secret" hidden=true>"Copy"</button>
+        </section>
+    });
+    let action = |name: &'static str, label: &'static str, danger: bool| {
+        let class = if danger {
+            "button small-button danger"
+        } else {
+            "button small-button"
+        };
+        console_form!(ClientAction, nav,
+            <input type="hidden" name="client" value=page.client_id.clone()/>
+            <input type="hidden" name="action" value=name/>
+            <button type="submit" class=class>{label}</button>)
+    };
+    let toggle = if page.disabled {
+        action("enable", "Enable", false)
+    } else {
+        action("disable", "Disable", true)
+    };
+    let rotate = page.has_secret.then(|| {
+        console_form!(ClientAction, nav,
+        <input type="hidden" name="client" value=page.client_id.clone()/>
+        <input type="hidden" name="action" value="rotate"/>
+        <label for="grace">"Keep the old secret working for"</label>
+        <select id="grace" name="grace">
+            <option value="0">"no time: revoke it now"</option>
+            <option value="3600">"1 hour"</option>
+            <option value="86400" selected=true>"1 day"</option>
+            <option value="604800">"7 days"</option>
+        </select>
+        <button type="submit" class="button">"Make a new secret"</button>)
+    });
+    let uris = page.redirects.then(|| view! {
+        <label for="redirect-uris">"Redirect URIs (one per line)"</label>
+        <textarea id="redirect-uris" name="redirect_uris" rows="3" required maxlength="20000">{page.redirect_uris.clone()}</textarea>
+        <label for="post-logout-uris">"Post-logout redirect URIs (one per line)"</label>
+        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000">{page.post_logout_redirect_uris.clone()}</textarea>
+    });
+    view! {
+        <p class="lead"><strong>{page.name.clone()}</strong>" · "{page.kind.clone()}
+            {page.disabled.then(|| view! { <span class="badge warn">"disabled"</span> })}</p>
+        {secret}
+        <section aria-labelledby="connect">
+            <h2 id="connect">"Connect your application"</h2>
+            <dl class="facts">
+                <dt>"Client id"</dt><dd><code>{page.client_id.clone()}</code></dd>
+                <dt>"Issuer"</dt><dd><code>{page.issuer.clone()}</code></dd>
+                <dt>"Discovery"</dt><dd><code>{page.discovery.clone()}</code></dd>
+                <dt>"Grants"</dt><dd><code>{page.grants.clone()}</code></dd>
+                <dt>"Token authentication"</dt><dd><code>{page.auth_method.clone()}</code></dd>
+            </dl>
+            <label for="snippet">"Configuration to paste"</label>
+            <textarea id="snippet" readonly rows="7" class="snippet">{page.snippet.clone()}</textarea>
+            <button type="button" class="button small-button" data-copy="snippet" hidden=true>"Copy"</button>
+        </section>
+        <section aria-labelledby="settings">
+            <h2 id="settings">"Settings"</h2>
+            {console_form!(SaveClient, nav,
+                <input type="hidden" name="client" value=page.client_id.clone()/>
+                <label for="client-name">"Name"</label>
+                <input id="client-name" type="text" name="name" value=page.name.clone() required maxlength="100"/>
+                {uris}
+                <label for="scopes">"Allowed scopes (separated by spaces)"</label>
+                <input id="scopes" type="text" name="scopes" value=page.scopes.clone() required maxlength="2000"/>
+                <div class="check">
+                    <input id="consent" type="checkbox" name="require_consent" checked=page.require_consent/>
+                    <label for="consent">"Ask people for consent"</label>
+                </div>
+                <label for="access-ttl">"Access token lifetime (seconds)"</label>
+                <input id="access-ttl" type="text" inputmode="numeric" name="access_token_ttl_secs" value=page.access_token_ttl_secs.to_string() required maxlength="9"/>
+                <label for="refresh-ttl">"Refresh token lifetime when unused (seconds)"</label>
+                <input id="refresh-ttl" type="text" inputmode="numeric" name="refresh_token_ttl_secs" value=page.refresh_token_ttl_secs.to_string() required maxlength="9"/>
+                <label for="logo">"Logo (an https:// image address)"</label>
+                <input id="logo" type="text" name="logo_uri" value=page.logo_uri.clone() inputmode="url" maxlength="2000"/>
+                <button type="submit" class="button">"Save settings"</button>)}
+        </section>
+        {page.has_secret.then(|| view! {
+            <section aria-labelledby="rotate">
+                <h2 id="rotate">"Secret"</h2>
+                <p class="muted small">"A new secret is shown once. During the grace period both secrets work, so you can redeploy without downtime. You may be asked to confirm it is you."</p>
+                {rotate}
+            </section>
+        })}
+        <section aria-labelledby="danger">
+            <h2 id="danger">"Disable or delete"</h2>
+            <div class="actions start">{toggle}</div>
+            {console_form!(ClientAction, nav,
+                <input type="hidden" name="client" value=page.client_id.clone()/>
+                <input type="hidden" name="action" value="delete"/>
+                <label for="confirm">"Type the client id to delete the application for good"</label>
+                <input id="confirm" type="text" name="confirm" required autocomplete="off" maxlength="128"/>
+                <button type="submit" class="button danger">"Delete application"</button>)}
+            <div class="reauth"><Reauthenticate nav=nav.clone() page=here/></div>
+        </section>
+    }
+}

@@ -1,0 +1,216 @@
+//! The organisation console at `/t/{slug}/admin`: a layout with navigation by area, and one
+//! module per area. Every form posts to a server function and works without JavaScript.
+
+pub mod audit;
+pub mod branding;
+pub mod clients;
+pub mod roles;
+pub mod settings;
+pub mod teams;
+pub mod users;
+
+use super::{tenant_param, Card, Loading};
+use crate::app::api::{load_admin_home, AdminSignIn, Console, ConsoleNav, Flash};
+use crate::app::pages::error::NotFound;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// A form posting to a console server function with the tenant and CSRF token.
+#[macro_export]
+macro_rules! console_form {
+    ($action:ty, $nav:expr, $($body:tt)*) => {{
+        let action = ServerAction::<$action>::new();
+        // Built here, so the form's children own their values.
+        let (tenant, csrf) = ($nav.tenant.clone(), $nav.csrf.clone());
+        let body = view! { $($body)* };
+        view! {
+            <ActionForm action>
+                <input type="hidden" name="tenant" value=tenant/>
+                <input type="hidden" name="csrf" value=csrf/>
+                {body}
+            </ActionForm>
+        }
+    }};
+}
+pub use console_form;
+
+/// One console area, as the navigation lists it.
+const AREAS: [(&str, &str); 7] = [
+    ("users", "Users"),
+    ("clients", "Applications"),
+    ("roles", "Roles"),
+    ("teams", "Teams"),
+    ("branding", "Branding"),
+    ("settings", "Policies"),
+    ("audit", "Audit log"),
+];
+
+/// Renders a console page from its loaded data: the sign-in offer, the not-allowed page, or
+/// the page itself inside the console layout.
+pub fn console_page<T: Clone + Send + Sync + 'static, V: IntoView + 'static>(
+    loaded: Result<Console<T>, ServerFnError>,
+    title: &'static str,
+    area: &'static str,
+    page: impl FnOnce(ConsoleNav, T) -> V,
+) -> AnyView {
+    match loaded {
+        Ok(Console::Ready(nav, data)) => {
+            let flash = nav.flash.clone();
+            let content = page(nav.clone(), data);
+            view! {
+                <Layout nav area title>
+                    <FlashMessage flash/>
+                    {content}
+                </Layout>
+            }
+            .into_any()
+        }
+        Ok(Console::NotAllowed(nav)) => view! {
+            <Layout nav area title="Not allowed">
+                <p>"You do not have permission to open this page. Ask an owner or admin of the organisation if you need it."</p>
+            </Layout>
+        }
+        .into_any(),
+        Ok(Console::SignedOut { tenant_name, csrf }) => {
+            view! { <SignInToConsole tenant_name csrf/> }.into_any()
+        }
+        Err(e) if e.to_string().contains("not found") => view! { <NotFound/> }.into_any(),
+        Err(e) => {
+            let text = e.to_string();
+            let text = text.trim_start_matches("error running server function: ").to_owned();
+            view! {
+                <Card>
+                    <h1>"This page cannot be shown"</h1>
+                    <p class="alert" role="alert">{text}</p>
+                    <p><a href=".">"Back"</a></p>
+                </Card>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn FlashMessage(flash: Option<Flash>) -> impl IntoView {
+    flash.map(|f| {
+        if f.ok {
+            view! { <p class="notice" role="status">{f.text}</p> }.into_any()
+        } else {
+            view! { <p class="alert" role="alert" id="form-error">{f.text}</p> }.into_any()
+        }
+    })
+}
+
+#[component]
+fn Layout(
+    nav: ConsoleNav,
+    area: &'static str,
+    title: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let base = format!("/t/{}/admin", nav.tenant);
+    let links = AREAS
+        .iter()
+        .filter(|(key, _)| nav.areas.iter().any(|a| a == key))
+        .map(|(key, label)| {
+            let current = (*key == area).then_some("page");
+            view! { <li><a href=format!("{base}/{key}") aria-current=current>{*label}</a></li> }
+        })
+        .collect_view();
+    let crumb = AREAS
+        .iter()
+        .find(|(key, _)| *key == area)
+        .map(|(key, label)| {
+            view! { <li><a href=format!("{base}/{key}")>{*label}</a></li> }
+        });
+    view! {
+        <Title text=format!("{title} · {} console", nav.tenant_name)/>
+        <div class="console wide">
+            <header class="console-bar">
+                <a class="brand" href=base.clone()>{nav.tenant_name.clone()}" console"</a>
+                <span class="muted small">"Signed in as "{nav.email.clone()}" · "
+                    <a href=format!("/t/{}/account", nav.tenant) rel="external">"Your account"</a></span>
+            </header>
+            <nav class="console-nav" aria-label="Console">
+                <ul>
+                    <li><a href=base.clone() aria-current=(area.is_empty()).then_some("page")>"Overview"</a></li>
+                    {links}
+                </ul>
+            </nav>
+            <div class="console-main">
+                <nav aria-label="Breadcrumb"><ol class="crumbs">
+                    <li><a href=base.clone()>"Console"</a></li>
+                    {crumb}
+                </ol></nav>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// The console needs the tenant's normal sign-in: no second login system.
+#[component]
+fn SignInToConsole(tenant_name: String, csrf: String) -> impl IntoView {
+    let tenant = tenant_param().get_untracked();
+    // Back to the page that asked, once signed in.
+    let page = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    let action = ServerAction::<AdminSignIn>::new();
+    view! {
+        <Title text="Sign in to the console"/>
+        <Card>
+            <p class="eyebrow">{tenant_name}</p>
+            <h1>"Organisation console"</h1>
+            <p>"Sign in with your account to manage users, roles, teams and the audit log."</p>
+            <ActionForm action>
+                <input type="hidden" name="tenant" value=tenant/>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="page" value=page/>
+                <button type="submit" class="button primary">"Sign in"</button>
+            </ActionForm>
+        </Card>
+    }
+}
+
+/// "Confirm it is you" for sensitive actions: a fresh sign-in that comes back to `page`.
+#[component]
+pub fn Reauthenticate(nav: ConsoleNav, page: String) -> impl IntoView {
+    console_form!(AdminSignIn, nav,
+        <input type="hidden" name="page" value=page/>
+        <button type="submit" class="button small-button">"Confirm it is you"</button>)
+}
+
+#[component]
+pub fn AdminHomePage() -> impl IntoView {
+    let tenant = tenant_param();
+    let data = Resource::new(move || tenant.get(), load_admin_home);
+    view! {
+        <Suspense fallback=Loading>
+            {move || data.get().map(|loaded| console_page(loaded, "Overview", "", |nav, ()| {
+                let base = format!("/t/{}/admin", nav.tenant);
+                let cards = AREAS
+                    .iter()
+                    .filter(|(key, _)| nav.areas.iter().any(|a| a == key))
+                    .map(|(key, label)| {
+                        let what = match *key {
+                            "users" => "Find people, create or invite them, block, reset and delete accounts.",
+                            "branding" => "Your name, logo, colour and support contacts on the sign-in pages.",
+                            "settings" => "Session lifetimes, password rules, two-step sign-in and token lifetimes.",
+                            "clients" => "Register applications, get their client id and secret, and a configuration to paste.",
+                            "roles" => "Decide who may do what: built-in roles and your own.",
+                            "teams" => "Group people and give a whole team its roles.",
+                            _ => "Every sign-in and change, who made it and from where; export it.",
+                        };
+                        view! { <li class="area"><a href=format!("{base}/{key}")>{*label}</a><p class="muted small">{what}</p></li> }
+                    })
+                    .collect_view();
+                let empty = nav.areas.is_empty().then(|| view! {
+                    <p>"Your roles give you no console access. Ask an owner or admin of the organisation if you need it."</p>
+                });
+                view! { <ul class="areas">{cards}</ul>{empty} }
+            }))}
+        </Suspense>
+    }
+}

@@ -1,0 +1,1044 @@
+//! The organisation console's server functions, called the way a browser without JavaScript
+//! calls them, and directly: permissions per built-in role, tenant boundaries, CSRF, malformed
+//! and oversized input, the last owner, pagination under concurrent inserts, and the audit
+//! export.
+
+mod common;
+
+use common::{hidden, location, Browser, TestServer, PASSWORD};
+use reqwest::StatusCode;
+use tessera::admin::{roles, users, users::NewUser, Actor};
+use tessera::domain::{Tenant, UserId};
+use tessera::store::UserQuery;
+
+/// The built-in roles, each held by one person of the tenant `acme`.
+const ROLES: [&str; 5] = ["owner", "admin", "developer", "auditor", "member"];
+
+struct Person {
+    id: UserId,
+    browser: Browser,
+    csrf: String,
+}
+
+struct Org {
+    server: TestServer,
+    tenant: Tenant,
+    people: Vec<(&'static str, Person)>,
+}
+
+impl Org {
+    fn person(&self, role: &str) -> &Person {
+        &self.people.iter().find(|(r, _)| *r == role).unwrap().1
+    }
+}
+
+async fn create_user(server: &TestServer, tenant: &Tenant, email: &str) -> UserId {
+    let new = NewUser {
+        email,
+        name: Some("Test Person"),
+        password: Some(PASSWORD.into()),
+        admin: false,
+    };
+    users::create(&server.state, &Actor::Cli, tenant, new)
+        .await
+        .expect("user")
+        .id
+}
+
+/// A signed-in browser of `email` in `slug`, with its CSRF token.
+async fn signed_in(server: &TestServer, slug: &str, email: &str) -> (Browser, String) {
+    let browser = server.browser();
+    let response = browser
+        .sign_in(&format!("/t/{slug}/login"), email, PASSWORD)
+        .await;
+    assert!(response.status().is_redirection(), "signed in");
+    let html = browser.page(&format!("/t/{slug}")).await;
+    let csrf = hidden(&html, "csrf").expect("csrf token");
+    (browser, csrf)
+}
+
+async fn org() -> Org {
+    let server = TestServer::start().await;
+    let tenant = server.tenant("acme").await;
+    let mut people = Vec::new();
+    for role in ROLES {
+        let email = format!("{role}@acme.test");
+        let id = create_user(&server, &tenant, &email).await;
+        if role != "member" {
+            roles::assign(&server.state, &Actor::Cli, &tenant, id, role)
+                .await
+                .expect("role");
+        }
+        let (browser, csrf) = signed_in(&server, "acme", &email).await;
+        people.push((role, Person { id, browser, csrf }));
+    }
+    Org {
+        server,
+        tenant,
+        people,
+    }
+}
+
+async fn post(person: &Person, endpoint: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("tenant", "acme"), ("csrf", person.csrf.as_str())];
+    form.extend_from_slice(fields);
+    person
+        .browser
+        .post(&format!("/api/{endpoint}"), &form)
+        .await
+}
+
+async fn user_named(org: &Org, id: UserId) -> Option<String> {
+    org.server
+        .state
+        .store
+        .users
+        .by_id(org.tenant.id, id)
+        .await
+        .unwrap()
+        .and_then(|u| u.name)
+}
+
+/// Every built-in role against every console use case: allowed exactly as the permission table
+/// says, refused with 403 and no change otherwise.
+#[tokio::test]
+async fn permission_matrix() {
+    let org = org().await;
+    let state = &org.server.state;
+    let victim = create_user(&org.server, &org.tenant, "victim@acme.test").await;
+    let victim_id = victim.to_string();
+    // (use case, roles allowed)
+    let table: [(&str, &[&str]); 8] = [
+        ("read users", &["owner", "admin"]),
+        ("create user", &["owner", "admin"]),
+        ("edit profile", &["owner", "admin"]),
+        ("block", &["owner", "admin"]),
+        ("give role", &["owner", "admin"]),
+        ("create role", &["owner", "admin"]),
+        ("create team", &["owner", "admin"]),
+        ("export audit", &["owner", "admin", "auditor"]),
+    ];
+    for (case, allowed) in table {
+        for role in ROLES {
+            let person = org.person(role);
+            let expect = allowed.contains(&role);
+            let tag = format!("{case} as {role}");
+            let (status, changed) = match case {
+                "read users" => {
+                    let html = person.browser.page("/t/acme/admin/users").await;
+                    (
+                        StatusCode::OK,
+                        html.contains("victim@acme.test") && !html.contains("Not allowed"),
+                    )
+                }
+                "create user" => {
+                    let email = format!("new-{role}@acme.test");
+                    let r = post(
+                        person,
+                        "admin_user_create",
+                        &[("email", &email), ("name", "New"), ("password", "")],
+                    )
+                    .await;
+                    let exists = state
+                        .store
+                        .users
+                        .by_email(org.tenant.id, &email)
+                        .await
+                        .unwrap()
+                        .is_some();
+                    (r.status(), exists)
+                }
+                "edit profile" => {
+                    let name = format!("Renamed by {role}");
+                    let r = post(
+                        person,
+                        "admin_user_update",
+                        &[
+                            ("user", &victim_id),
+                            ("email", "victim@acme.test"),
+                            ("name", &name),
+                        ],
+                    )
+                    .await;
+                    (r.status(), user_named(&org, victim).await == Some(name))
+                }
+                "block" => {
+                    let r = post(
+                        person,
+                        "admin_user_action",
+                        &[("user", &victim_id), ("action", "block")],
+                    )
+                    .await;
+                    let user = state
+                        .store
+                        .users
+                        .by_id(org.tenant.id, victim)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    if user.blocked {
+                        users::set_blocked(state, &Actor::Cli, &org.tenant, victim, false)
+                            .await
+                            .unwrap();
+                    }
+                    (r.status(), user.blocked)
+                }
+                "give role" => {
+                    let r = post(
+                        person,
+                        "admin_user_role",
+                        &[("user", &victim_id), ("role", "auditor"), ("grant", "1")],
+                    )
+                    .await;
+                    let held = state
+                        .store
+                        .users
+                        .roles(org.tenant.id, victim)
+                        .await
+                        .unwrap();
+                    if !held.is_empty() {
+                        state
+                            .store
+                            .access
+                            .unassign_role(org.tenant.id, victim, "auditor")
+                            .await
+                            .unwrap();
+                    }
+                    (r.status(), !held.is_empty())
+                }
+                "create role" => {
+                    let name = format!("Support {role}");
+                    let r = post(
+                        person,
+                        "admin_role_save",
+                        &[("name", &name), ("permissions[]", "users:read")],
+                    )
+                    .await;
+                    let roles = state
+                        .store
+                        .access
+                        .custom_roles(org.tenant.id)
+                        .await
+                        .unwrap();
+                    (r.status(), roles.iter().any(|r| r.name == name))
+                }
+                "create team" => {
+                    let name = format!("Team {role}");
+                    let r = post(person, "admin_team_save", &[("name", &name)]).await;
+                    let teams = state.store.access.teams(org.tenant.id).await.unwrap();
+                    (r.status(), teams.iter().any(|t| t.name == name))
+                }
+                "export audit" => {
+                    let r = person
+                        .browser
+                        .get("/t/acme/admin/audit/export?format=csv")
+                        .await;
+                    let status = r.status();
+                    (status, status == StatusCode::OK)
+                }
+                _ => unreachable!(),
+            };
+            assert_eq!(changed, expect, "{tag}: allowed={expect}");
+            if !expect && case != "read users" {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{tag} is answered 403");
+            }
+        }
+    }
+}
+
+/// An admin of another tenant, using an id from this one, is refused and nothing changes;
+/// so is a form without its CSRF token, and one with oversized or malformed fields.
+#[tokio::test]
+async fn tenant_boundaries_csrf_and_bad_input() {
+    let org = org().await;
+    let state = &org.server.state;
+    let other = org.server.tenant("other").await;
+    let outsider = create_user(&org.server, &other, "admin@other.test").await;
+    roles::assign(state, &Actor::Cli, &other, outsider, "owner")
+        .await
+        .unwrap();
+    let (browser, csrf) = signed_in(&org.server, "other", "admin@other.test").await;
+    let victim = org.person("member").id.to_string();
+
+    // Through the other tenant's console: acme's user is not found there.
+    let response = browser
+        .post(
+            "/api/admin_user_action",
+            &[
+                ("tenant", "other"),
+                ("csrf", &csrf),
+                ("user", &victim),
+                ("action", "block"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // Through acme's console: the outsider is not signed in to acme.
+    let response = browser
+        .post(
+            "/api/admin_user_action",
+            &[
+                ("tenant", "acme"),
+                ("csrf", &csrf),
+                ("user", &victim),
+                ("action", "block"),
+            ],
+        )
+        .await;
+    assert!(response.status().is_redirection());
+    let page = browser.page("/t/acme/admin/users").await;
+    assert!(page.contains("Sign in"), "acme's console asks to sign in");
+    let member = org.person("member").id;
+    let user = state
+        .store
+        .users
+        .by_id(org.tenant.id, member)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!user.blocked, "nothing changed across tenants");
+
+    let owner = org.person("owner");
+    // Without (or with a wrong) CSRF token.
+    let response = owner
+        .browser
+        .post(
+            "/api/admin_user_update",
+            &[
+                ("tenant", "acme"),
+                ("csrf", "forged"),
+                ("user", &victim),
+                ("email", "member@acme.test"),
+                ("name", "Forged"),
+            ],
+        )
+        .await;
+    assert!(response.status().is_redirection());
+    assert_ne!(user_named(&org, member).await.as_deref(), Some("Forged"));
+    let page = owner.browser.page(&location(&response).unwrap()).await;
+    assert!(page.contains("This form expired"), "the page says why");
+
+    // Oversized and malformed fields.
+    let long = "x".repeat(5000);
+    for (field, value) in [("name", long.as_str()), ("email", "not an email")] {
+        let mut form = vec![
+            ("user", victim.as_str()),
+            ("email", "member@acme.test"),
+            ("name", "Fine"),
+        ];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        let response = post(owner, "admin_user_update", &form).await;
+        assert!(response.status().is_redirection(), "{field}");
+        assert_ne!(user_named(&org, member).await.as_deref(), Some("Fine"));
+        let page = owner.browser.page(&location(&response).unwrap()).await;
+        assert!(
+            page.contains("role=\"alert\""),
+            "{field}: an error is shown"
+        );
+    }
+    for bad in [
+        "not-a-uuid",
+        "00000000-0000-0000-0000-000000000000",
+        "' OR 1=1 --",
+    ] {
+        let response = post(
+            owner,
+            "admin_user_action",
+            &[("user", bad), ("action", "block")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    let response = post(
+        owner,
+        "admin_role_save",
+        &[("name", "Bad"), ("permissions[]", "users:delete")],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    assert!(state
+        .store
+        .access
+        .custom_roles(org.tenant.id)
+        .await
+        .unwrap()
+        .is_empty());
+    // A body far over the server's limit never reaches the function.
+    let huge = "y".repeat(3 * 1024 * 1024);
+    let response = post(
+        owner,
+        "admin_user_update",
+        &[
+            ("user", &victim),
+            ("email", "member@acme.test"),
+            ("name", &huge),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Nobody hands out more than they hold, and the organisation always keeps an owner.
+#[tokio::test]
+async fn escalation_and_last_owner() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let owner = org.person("owner");
+    let member = org.person("member").id.to_string();
+    let owner_id = owner.id.to_string();
+
+    // An admin can neither make someone an owner nor act on an owner.
+    let response = post(
+        admin,
+        "admin_user_role",
+        &[("user", &member), ("role", "owner"), ("grant", "1")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post(
+        admin,
+        "admin_user_action",
+        &[("user", &owner_id), ("action", "block")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = post(
+        admin,
+        "admin_role_save",
+        &[("name", "Everything"), ("permissions[]", "*")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The only owner cannot give up the role...
+    let response = post(
+        owner,
+        "admin_user_role",
+        &[("user", &owner_id), ("role", "owner"), ("grant", "0")],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    let page = owner.browser.page(&location(&response).unwrap()).await;
+    assert!(page.contains("without an owner"), "the page says why");
+    let held = state
+        .store
+        .users
+        .roles(org.tenant.id, owner.id)
+        .await
+        .unwrap();
+    assert!(held.contains(&"owner".to_string()));
+
+    // ...until a team makes someone else an owner; then that team cannot lose its last member.
+    let team = roles::create_team(state, &Actor::Cli, &org.tenant, "Founders", "")
+        .await
+        .unwrap();
+    roles::update_team(
+        state,
+        &Actor::Cli,
+        &org.tenant,
+        team.id,
+        "Founders",
+        "",
+        &["owner".into()],
+    )
+    .await
+    .unwrap();
+    let member_id = org.person("member").id;
+    roles::add_member(state, &Actor::Cli, &org.tenant, team.id, member_id)
+        .await
+        .unwrap();
+    let response = post(
+        owner,
+        "admin_user_role",
+        &[("user", &owner_id), ("role", "owner"), ("grant", "0")],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    assert!(!state
+        .store
+        .users
+        .roles(org.tenant.id, owner.id)
+        .await
+        .unwrap()
+        .contains(&"owner".to_string()));
+    let refused = roles::remove_member(state, &Actor::Cli, &org.tenant, team.id, member_id).await;
+    assert!(refused.is_err(), "the last owner stays in the team");
+    let refused = roles::delete_team(state, &Actor::Cli, &org.tenant, team.id).await;
+    assert!(refused.is_err(), "the team of the last owner stays");
+    let refused = users::set_blocked(state, &Actor::Cli, &org.tenant, member_id, true).await;
+    assert!(refused.is_err(), "the last owner cannot be blocked");
+}
+
+/// Paging newest-first with a cursor: users created while someone pages never shift a page,
+/// so every original user is seen exactly once.
+#[tokio::test]
+async fn pagination_with_concurrent_inserts() {
+    let server = TestServer::start().await;
+    let tenant = server.tenant("acme").await;
+    let state = &server.state;
+    let mut original = Vec::new();
+    for n in 0..120 {
+        let user = tessera::domain::User::new(
+            tenant.id,
+            tessera::domain::Email::parse(&format!("p{n:03}@acme.test")).unwrap(),
+            Some("Paged"),
+        )
+        .unwrap();
+        state
+            .store
+            .users
+            .create(tenant.id, &user, &[])
+            .await
+            .unwrap();
+        original.push(user.id);
+    }
+    let query = UserQuery {
+        text: Some("PAGED".into()),
+        ..UserQuery::default()
+    };
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut extra = 0;
+    loop {
+        let page = users::search(state, &Actor::Cli, &tenant, &query, before, 50)
+            .await
+            .unwrap();
+        seen.extend(page.iter().map(|u| u.id));
+        // Someone creates users between page loads.
+        for _ in 0..7 {
+            extra += 1;
+            let email = format!("late{extra}@acme.test");
+            let user = tessera::domain::User::new(
+                tenant.id,
+                tessera::domain::Email::parse(&email).unwrap(),
+                Some("Paged"),
+            )
+            .unwrap();
+            state
+                .store
+                .users
+                .create(tenant.id, &user, &[])
+                .await
+                .unwrap();
+        }
+        if page.len() < 50 {
+            break;
+        }
+        before = page.last().map(|u| u.id);
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "no user appears twice");
+    for id in &original {
+        assert!(seen.contains(id), "every original user is listed");
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, strictly"
+    );
+}
+
+/// The audit page lists console actions with their actor, and the exports contain them,
+/// streamed.
+#[tokio::test]
+async fn audit_page_and_export() {
+    let org = org().await;
+    let owner = org.person("owner");
+    let response = post(
+        owner,
+        "admin_user_create",
+        &[
+            ("email", "audited@acme.test"),
+            ("name", "Audited"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    let html = owner.browser.page("/t/acme/admin/audit?action=user.").await;
+    assert!(html.contains("user.created"), "the page lists the action");
+    assert!(
+        !html.contains("<code>login.password</code>"),
+        "the filter applies"
+    );
+    let actor = format!("user:{}", owner.id);
+    assert!(html.contains(&actor), "with who did it");
+
+    let csv = owner
+        .browser
+        .get("/t/acme/admin/audit/export?format=csv&action=user.created")
+        .await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let body = csv.text().await.unwrap();
+    let mut lines = body.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("id,at,action,result,actor"));
+    assert!(body.contains(&actor) && body.contains("user.created"));
+    let jsonl = owner
+        .browser
+        .get("/t/acme/admin/audit/export?format=jsonl")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for line in jsonl.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).expect("one JSON per line");
+        assert!(event["action"].is_string());
+    }
+    assert!(jsonl.contains("\"audit.exported\""), "exports are audited");
+    let bad = owner
+        .browser
+        .get("/t/acme/admin/audit/export?format=xml")
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad = owner
+        .browser
+        .get("/t/acme/admin/audit/export?from=yesterday")
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let anonymous = org.server.browser();
+    let refused = anonymous.get("/t/acme/admin/audit/export").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The client id and (shown once) secret of an application registered through the console.
+async fn register(person: &Person, app_type: &str, name: &str, uris: &str) -> reqwest::Response {
+    post(
+        person,
+        "admin_client_register",
+        &[
+            ("app_type", app_type),
+            ("name", name),
+            ("redirect_uris", uris),
+        ],
+    )
+    .await
+}
+
+fn client_id_of(location: &str) -> String {
+    let path = location.split('?').next().unwrap();
+    path.rsplit('/').next().unwrap().to_string()
+}
+
+/// A developer registers a web application with the new-application flow: the secret is shown
+/// exactly once and works at the token endpoint with a real sign-in; only its developer (and
+/// admins) can see or change it; rotation keeps the old secret for its grace period.
+#[tokio::test]
+async fn developers_register_and_manage_their_own_applications() {
+    let org = org().await;
+    let state = &org.server.state;
+    let developer = org.person("developer");
+    let callback = "https://app.example.com/callback";
+    let response = register(developer, "web", "Shop", callback).await;
+    let to = location(&response).expect("to the new application's page");
+    assert!(to.ends_with("?show=1"), "{to}");
+    let client_id = client_id_of(&to);
+    let page = developer.browser.page(&to).await;
+    let secret = common::hidden_value(&page, "data-testid=\"client-secret\"").expect("secret");
+    assert!(page.contains(&format!(
+        "{}/.well-known/openid-configuration",
+        org.server.issuer("acme")
+    )));
+    assert!(page.contains("OIDC_CLIENT_ID="), "a snippet to paste");
+    let again = developer.browser.page(&to).await;
+    assert!(!again.contains(&secret), "the secret is shown only once");
+    let client = state
+        .store
+        .clients
+        .by_client_id(org.tenant.id, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(client.created_by, Some(developer.id));
+    assert!(client.allows_grant(tessera::domain::GrantType::AuthorizationCode));
+    assert!(client.pkce_required());
+
+    // A person signs in to it, and the application redeems the code with the secret.
+    let app = common::TestClient {
+        client_id: client_id.clone(),
+        secret: Some(secret.clone()),
+        redirect_uri: callback.into(),
+    };
+    let request = common::AuthRequest::new(&app);
+    let person = org.server.browser();
+    let back = person
+        .authorize(
+            &request.url(&org.server, "acme"),
+            "member@acme.test",
+            PASSWORD,
+            "allow",
+        )
+        .await;
+    let code = common::query(&back)["code"].clone();
+    let token = |secret: String, code: String| {
+        let http = org.server.http();
+        let url = format!("{}/token", org.server.issuer("acme"));
+        let client_id = client_id.clone();
+        async move {
+            http.post(url)
+                .basic_auth(&client_id, Some(secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", callback),
+                    ("code_verifier", common::VERIFIER),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let tokens = token(secret.clone(), code).await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+
+    // Another developer neither sees nor changes it; an admin does.
+    let other = create_user(&org.server, &org.tenant, "dev2@acme.test").await;
+    roles::assign(state, &Actor::Cli, &org.tenant, other, "developer")
+        .await
+        .unwrap();
+    let (browser, csrf) = signed_in(&org.server, "acme", "dev2@acme.test").await;
+    let dev2 = Person {
+        id: other,
+        browser,
+        csrf,
+    };
+    let list = dev2.browser.page("/t/acme/admin/clients").await;
+    assert!(!list.contains(&client_id), "another developer's list");
+    let refused = dev2
+        .browser
+        .get(&format!("/t/acme/admin/clients/{client_id}"))
+        .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let refused = post(
+        &dev2,
+        "admin_client_action",
+        &[("client", &client_id), ("action", "disable")],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let admin_list = org
+        .person("admin")
+        .browser
+        .page("/t/acme/admin/clients")
+        .await;
+    assert!(
+        admin_list.contains(&client_id),
+        "admins see every application"
+    );
+    let refused = register(org.person("member"), "web", "Nope", callback).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // Rotation: the new secret is shown once; the old one works during the grace period.
+    let response = post(
+        developer,
+        "admin_client_action",
+        &[
+            ("client", &client_id),
+            ("action", "rotate"),
+            ("grace", "3600"),
+        ],
+    )
+    .await;
+    let to = location(&response).unwrap();
+    let page = developer.browser.page(&to).await;
+    let rotated = common::hidden_value(&page, "data-testid=\"client-secret\"").expect("new secret");
+    assert_ne!(rotated, secret);
+    for (candidate, expected) in [
+        (secret.as_str(), "invalid_grant"),
+        (rotated.as_str(), "invalid_grant"),
+        ("not-the-secret", "invalid_client"),
+    ] {
+        let response = org
+            .server
+            .http()
+            .post(format!("{}/token", org.server.issuer("acme")))
+            .basic_auth(&client_id, Some(candidate))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "unknown-code"),
+                ("redirect_uri", callback),
+                ("code_verifier", common::VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], expected, "secret {candidate}");
+    }
+
+    // Disable, then delete with the typed client id.
+    let response = post(
+        developer,
+        "admin_client_action",
+        &[
+            ("client", &client_id),
+            ("action", "delete"),
+            ("confirm", "wrong"),
+        ],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    assert!(state
+        .store
+        .clients
+        .by_client_id(org.tenant.id, &client_id)
+        .await
+        .unwrap()
+        .is_some());
+    let response = post(
+        developer,
+        "admin_client_action",
+        &[
+            ("client", &client_id),
+            ("action", "delete"),
+            ("confirm", &client_id),
+        ],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    assert!(state
+        .store
+        .clients
+        .by_client_id(org.tenant.id, &client_id)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// Redirect URIs follow the protocol rules and the application type; each refusal says why
+/// and registers nothing.
+#[tokio::test]
+async fn new_application_validates_redirect_uris() {
+    let org = org().await;
+    let developer = org.person("developer");
+    for (kind, uris, why) in [
+        ("web", "http://app.example.com/cb", "https"),
+        ("web", "https://app.example.com/cb#x", "fragment"),
+        ("web", "https://*.example.com/cb", "wildcards"),
+        ("web", "", "at least one"),
+        ("spa", "com.example.app:/cb", "native apps"),
+        (
+            "service",
+            "https://app.example.com/cb",
+            "leave the redirect URIs empty",
+        ),
+        ("tv", "", "type of application"),
+    ] {
+        let response = register(developer, kind, "App", uris).await;
+        assert!(response.status().is_redirection(), "{kind} {uris}");
+        let page = developer.browser.page(&location(&response).unwrap()).await;
+        assert!(page.contains(why), "{kind} {uris}: says {why}");
+    }
+    assert!(org
+        .server
+        .state
+        .store
+        .clients
+        .list(org.tenant.id)
+        .await
+        .unwrap()
+        .is_empty());
+    for (kind, uris) in [
+        ("native", "com.example.app:/cb\nhttp://127.0.0.1/cb"),
+        ("spa", "http://localhost:5173/cb"),
+        ("service", ""),
+        ("device", ""),
+    ] {
+        let response = register(developer, kind, "App", uris).await;
+        let to = location(&response).unwrap();
+        assert!(to.contains("/admin/clients/"), "{kind}: {to}");
+    }
+    let clients = org
+        .server
+        .state
+        .store
+        .clients
+        .list(org.tenant.id)
+        .await
+        .unwrap();
+    let public = clients.iter().filter(|c| c.secret_hash.is_none()).count();
+    assert_eq!(
+        (clients.len(), public),
+        (4, 3),
+        "only the service has a secret"
+    );
+}
+
+fn policy_form<'a>(min_length: &'a str, idle: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("session_hours", "8"),
+        ("idle_minutes", idle),
+        ("password_min_length", min_length),
+        ("block_common_passwords", "on"),
+        ("factors[]", "totp"),
+        ("factors[]", "passkey"),
+        ("access_token_minutes", "5"),
+        ("refresh_idle_days", "30"),
+        ("refresh_absolute_days", "90"),
+    ]
+}
+
+/// Policies: saved only by those allowed, within their bounds, and enforced afterwards (a
+/// password shorter than the new minimum, or a common one, is refused).
+#[tokio::test]
+async fn policies_are_bounded_and_enforced() {
+    let org = org().await;
+    let state = &org.server.state;
+    let refused = post(
+        org.person("auditor"),
+        "admin_settings_save",
+        &policy_form("12", "30"),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let admin = org.person("admin");
+    for (min, idle, why) in [("4", "30", "8 to 64"), ("12", "100000", "idle timeout")] {
+        let response = post(admin, "admin_settings_save", &policy_form(min, idle)).await;
+        let page = admin.browser.page(&location(&response).unwrap()).await;
+        assert!(page.contains(why), "refused because of {why}");
+    }
+    let unchanged = state
+        .store
+        .tenants
+        .by_id(org.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged.settings.password_min_length, 8);
+
+    let response = post(admin, "admin_settings_save", &policy_form("12", "30")).await;
+    assert!(response.status().is_redirection());
+    let tenant = state
+        .store
+        .tenants
+        .by_id(org.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenant.settings.password_min_length, 12);
+    assert_eq!(tenant.settings.session_idle_timeout_secs, 1800);
+    assert_eq!(tenant.settings.access_token_secs, 300);
+    assert_eq!(
+        tenant.settings.allowed_factors,
+        [
+            tessera::domain::FactorKind::Totp,
+            tessera::domain::FactorKind::Passkey
+        ]
+    );
+    for weak in ["short pass", "password1234"] {
+        let new = NewUser {
+            email: "weak@acme.test",
+            name: None,
+            password: Some(weak.into()),
+            admin: false,
+        };
+        assert!(
+            users::create(state, &Actor::Cli, &tenant, new)
+                .await
+                .is_err(),
+            "{weak}"
+        );
+    }
+    let actions = org.server.audit_actions("acme").await;
+    assert!(actions.iter().any(|(a, ..)| a == "tenant.policy_changed"));
+}
+
+/// Branding: the colour reaches every end-user page through the tenant's stylesheet; logos are
+/// checked by content (SVG and disguised files refused) and served so they cannot run.
+#[tokio::test]
+async fn branding_is_checked_and_applied() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let look = |colour: &'static str| {
+        vec![
+            ("name", "Acme Corp"),
+            ("primary_colour", colour),
+            ("support_url", "https://help.acme.test"),
+            ("support_email", "help@acme.test"),
+            ("intent", "save"),
+        ]
+    };
+    let refused = post(
+        org.person("developer"),
+        "admin_branding_save",
+        &look("#aa0000"),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let response = post(admin, "admin_branding_save", &look("#ffeb3b")).await;
+    let page = admin.browser.page(&location(&response).unwrap()).await;
+    assert!(page.contains("WCAG AA"), "low contrast is warned about");
+    let response = post(admin, "admin_branding_save", &look("url(evil)")).await;
+    let page = admin.browser.page(&location(&response).unwrap()).await;
+    assert!(page.contains("six hexadecimal digits"));
+    post(admin, "admin_branding_save", &look("#0B6E4F")).await;
+    let css = org.server.browser().page("/t/acme/branding.css").await;
+    assert!(css.contains("--primary: #0b6e4f"), "{css}");
+
+    // A preview changes nothing until saved.
+    let mut preview = look("#123456");
+    preview.retain(|(k, _)| *k != "intent");
+    preview.push(("intent", "preview"));
+    post(admin, "admin_branding_save", &preview).await;
+    let css = org.server.browser().page("/t/acme/branding.css").await;
+    assert!(css.contains("#0b6e4f"), "the preview is not saved");
+    let preview_css = admin.browser.page("/t/acme/branding.css?preview=1").await;
+    assert!(preview_css.contains(".brand-preview") && preview_css.contains("#123456"));
+
+    let upload = |bytes: Vec<u8>, name: &'static str, csrf: String| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name);
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf)
+            .part("logo", part);
+        admin
+            .browser
+            .http
+            .post(admin.browser.absolute("/t/acme/admin/branding/logo"))
+            .multipart(form)
+            .send()
+    };
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let response = upload(svg, "logo.png", admin.csrf.clone()).await.unwrap();
+    let page = admin.browser.page(&location(&response).unwrap()).await;
+    assert!(
+        page.contains("PNG, JPEG or WebP"),
+        "SVG refused whatever its name"
+    );
+    let forged = upload(b"\x89PNG\r\n\x1a\nx".to_vec(), "logo.png", "forged".into())
+        .await
+        .unwrap();
+    assert!(forged.status().is_redirection());
+    let tenant = state
+        .store
+        .tenants
+        .by_id(org.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tenant.settings.branding.logo.is_none(), "nothing saved");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    upload(png.clone(), "logo.bin", admin.csrf.clone())
+        .await
+        .unwrap();
+    let logo = org.server.browser().get("/t/acme/branding/logo").await;
+    assert_eq!(logo.headers()["content-type"], "image/png");
+    assert_eq!(logo.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(logo.bytes().await.unwrap().to_vec(), png);
+
+    // The sign-in page carries the look.
+    let html = org.server.browser().page("/t/acme/login").await;
+    assert!(html.contains("/t/acme/branding.css"));
+    assert!(html.contains("/t/acme/branding/logo?v="));
+    assert!(html.contains("help@acme.test"));
+    assert!(html.contains("Acme Corp"));
+}
