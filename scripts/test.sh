@@ -34,7 +34,7 @@ fi
 # purged rows, which Redis never has: its keys expire by themselves.)
 flows='binary(oidc_flow) | binary(hostile_input) | binary(token_lifecycle) | binary(par)'
 flows="$flows | binary(device_flow) | binary(logout) | binary(client_auth) | binary(signing_keys)"
-flows="$flows | binary(mfa) | binary(console) | binary(platform)"
+flows="$flows | binary(mfa) | binary(console) | binary(platform) | binary(signup)"
 for backend in postgresql mongodb redis; do
   filter="$flows"
   [ "$backend" = redis ] || filter="$filter | binary(housekeeping)"

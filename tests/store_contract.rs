@@ -92,6 +92,7 @@ macro_rules! main_store_suite {
             audit_events_are_searched_by_each_filter_a_page_at_a_time,
             audit_purge_removes_only_old_events_a_bounded_batch_at_a_time,
             deleting_a_tenant_removes_its_rows_and_leaves_others,
+            clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant,
         );
     };
 }
@@ -2934,4 +2935,39 @@ async fn deleting_a_tenant_removes_its_rows_and_leaves_others(store: &Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let developer = user(store, &a, "dev@example.com").await;
+    let mut app = client(&a, "app");
+    app.created_by = Some(developer.id);
+    app.logo_uri = Some("https://app.example/logo.png".into());
+    store.clients.create(a.id, &app).await.unwrap();
+    assert_eq!(
+        store.clients.by_client_id(a.id, "app").await.unwrap(),
+        Some(app.clone()),
+        "creator and logo are stored"
+    );
+    assert!(
+        !store.clients.delete(b.id, "app").await.unwrap(),
+        "not across tenants"
+    );
+    assert!(store
+        .clients
+        .by_client_id(a.id, "app")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store.clients.delete(a.id, "app").await.unwrap());
+    assert!(store
+        .clients
+        .by_client_id(a.id, "app")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        !store.clients.delete(a.id, "app").await.unwrap(),
+        "gone already"
+    );
 }

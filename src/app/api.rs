@@ -57,6 +57,8 @@ pub struct LoginView {
     pub csrf: String,
     /// The tenant allows signing in with a passkey.
     pub passkeys: bool,
+    /// The tenant lets people create their own account.
+    pub self_signup: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +98,7 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
         email_hint: String::new(),
         flow: String::new(),
         csrf,
+        self_signup: ctx.tenant.settings.self_signup,
         passkeys: ctx.state.passkeys.available()
             && ctx
                 .tenant
@@ -598,6 +601,27 @@ mod server {
 
     pub fn go(url: &str) -> Result<(), ServerFnError> {
         leptos_axum::redirect(url);
+        Ok(())
+    }
+
+    /// Keeps `flash` in the session under `key` for the next console page, redirects there,
+    /// and answers `status` (a refusal) so a direct call sees it.
+    pub async fn flash_and_go(
+        ctx: &Ctx,
+        key: &str,
+        flash: super::Flash,
+        page: &str,
+        status: Option<axum::http::StatusCode>,
+    ) -> Result<(), ServerFnError> {
+        if let Err(e) = ctx.session.insert(key, &flash).await {
+            return Err(internal(ctx)(e));
+        }
+        go(page)?;
+        if let (Some(status), Some(response)) =
+            (status, use_context::<leptos_axum::ResponseOptions>())
+        {
+            response.set_status(status);
+        }
         Ok(())
     }
 

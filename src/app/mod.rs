@@ -29,7 +29,7 @@ use pages::{
     home::HomePage,
     login::LoginPage,
     platform::PlatformPage,
-    recovery::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
+    recovery::{ForgotPasswordPage, ResetPasswordPage, SignUpPage, VerifyEmailPage},
     signed_out::SignedOutPage,
 };
 
@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/signup") view=SignUpPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/signed-out") view=SignedOutPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/error") view=ErrorPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin") view=AdminHomePage ssr=SsrMode::Async/>
@@ -152,11 +153,9 @@ fn branded_tenant() -> Memo<Option<String>> {
     })
 }
 
-/// The tenant's colours (a stylesheet, as the CSP allows no inline style) and logo.
-#[component]
-fn TenantBrand() -> impl IntoView {
-    let tenant = branded_tenant();
-    let brand = Resource::new(
+/// The look of the branded tenant, if any.
+fn brand_of(tenant: Memo<Option<String>>) -> Resource<Option<api::BrandView>> {
+    Resource::new(
         move || tenant.get(),
         |t| async move {
             match t {
@@ -164,7 +163,14 @@ fn TenantBrand() -> impl IntoView {
                 None => None,
             }
         },
-    );
+    )
+}
+
+/// The tenant's colours (a stylesheet, as the CSP allows no inline style) and logo.
+#[component]
+fn TenantBrand() -> impl IntoView {
+    let tenant = branded_tenant();
+    let brand = brand_of(tenant);
     view! {
         {move || tenant.get().map(|t| view! { <link rel="stylesheet" href=format!("/t/{t}/branding.css")/> })}
         <Suspense fallback=|| ()>
@@ -180,15 +186,7 @@ fn TenantBrand() -> impl IntoView {
 #[component]
 fn TenantSupport() -> impl IntoView {
     let tenant = branded_tenant();
-    let brand = Resource::new(
-        move || tenant.get(),
-        |t| async move {
-            match t {
-                Some(t) => api::load_brand(t).await.ok().flatten(),
-                None => None,
-            }
-        },
-    );
+    let brand = brand_of(tenant);
     view! {
         <Suspense fallback=|| ()>
             {move || brand.get().flatten().and_then(|b| {

@@ -10,4 +10,5 @@ pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod reveal;
+pub mod signup;
 pub mod throttle;

@@ -26,16 +26,9 @@ pub async fn request_reset(
     raw_email: &str,
 ) -> AppResult<()> {
     let email = Email::parse(raw_email).map_err(|e| AppError::Invalid(e.0))?;
-    let key = super::throttle::LoginThrottle::account_key(
-        &tenant.id.to_string(),
-        &format!("reset:{email}"),
-    );
-    if state.throttle.wait_time(&key, meta.ip.as_deref()).is_some() {
-        // Quietly drop floods: the answer must look the same as for any other address.
+    if flooded(state, meta, tenant, "reset", &email) {
         return Ok(());
     }
-    // Each request counts, so one address cannot be flooded with mail.
-    state.throttle.record_failure(&key, meta.ip.as_deref());
     let Some(user) = state
         .store
         .users
@@ -61,6 +54,27 @@ pub async fn request_reset(
     Ok(())
 }
 
+/// Whether mail of `purpose` to `email` was asked for too often; every call counts, so one
+/// address (or one IP) cannot be flooded with mail. Floods are dropped quietly: the answer must
+/// look the same as for any other address.
+pub fn flooded(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    purpose: &str,
+    email: &Email,
+) -> bool {
+    let key = super::throttle::LoginThrottle::account_key(
+        &tenant.id.to_string(),
+        &format!("{purpose}:{email}"),
+    );
+    if state.throttle.wait_time(&key, meta.ip.as_deref()).is_some() {
+        return true;
+    }
+    state.throttle.record_failure(&key, meta.ip.as_deref());
+    false
+}
+
 /// Why a person gets a link to set their password.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PasswordLink {
@@ -68,6 +82,8 @@ pub enum PasswordLink {
     Reset,
     /// An admin created their account.
     Invitation,
+    /// They signed up themselves.
+    Welcome,
 }
 
 /// Mails `user` a single-use link to set a password (stored hashed, like every one-time link).
@@ -83,7 +99,7 @@ pub async fn send_password_link(
     };
     let lifetime = match purpose {
         PasswordLink::Reset => RESET_LINK_SECS,
-        PasswordLink::Invitation => INVITATION_LINK_SECS,
+        PasswordLink::Invitation | PasswordLink::Welcome => INVITATION_LINK_SECS,
     };
     let token = one_time::issue_link(state, tenant.id, RESET_KIND, &claim, lifetime).await?;
     let link = format!(
@@ -100,6 +116,11 @@ pub async fn send_password_link(
             format!("You are invited to {}", tenant.name),
             format!("Hello,\n\nAn administrator of {} created an account for you. Open this link to choose your password:\n\n{link}\n\nThe link works once, for 7 days.\n", tenant.name),
             "invitation",
+        ),
+        PasswordLink::Welcome => (
+            format!("Finish signing up to {}", tenant.name),
+            format!("Hello,\n\nSomeone (hopefully you) signed up to {} with this address. Open this link to choose your password and finish:\n\n{link}\n\nThe link works once, for 7 days. If it was not you, ignore this email: no account is used without it.\n", tenant.name),
+            "sign-up",
         ),
     };
     state.mailer.send(&user.email, &subject, body, what);
@@ -138,7 +159,12 @@ pub async fn reset_password(
     if !user.can_sign_in() || user.email.as_str() != claim.email {
         return Ok(false);
     }
-    account::set_password(state, tenant, &user, new_password).await?;
+    // The link came by email, so following it proves the address.
+    let verified = User {
+        email_verified: true,
+        ..user.clone()
+    };
+    account::set_password(state, tenant, &verified, new_password).await?;
     let ended = account::end_other_sign_ins(state, tenant, &user, None).await?;
     audit(
         state,

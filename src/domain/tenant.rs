@@ -131,6 +131,8 @@ pub struct TenantSettings {
     pub block_common_passwords: bool,
     /// Default lifetime of access and ID tokens for new clients, in seconds.
     pub access_token_secs: i64,
+    /// People may create their own account (confirmed by a link sent to their address).
+    pub self_signup: bool,
     pub branding: Branding,
 }
 
@@ -206,6 +208,7 @@ impl Default for TenantSettings {
             password_min_length: 8,
             block_common_passwords: true,
             access_token_secs: 600,
+            self_signup: false,
             branding: Branding::default(),
         }
     }

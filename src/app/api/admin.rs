@@ -817,17 +817,7 @@ mod console {
             ),
             Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
         };
-        if let Err(e) = ctx.session.insert(FLASH_KEY, &flash).await {
-            return Err(server::internal(ctx)(e));
-        }
-        server::go(page)?;
-        if let (Some(status), Some(response)) = (
-            status,
-            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        ) {
-            response.set_status(status);
-        }
-        Ok(())
+        server::flash_and_go(ctx, FLASH_KEY, flash, page, status).await
     }
 
     async fn take_flash(ctx: &Ctx) -> Option<Flash> {
@@ -1405,6 +1395,7 @@ pub struct SettingsPage {
     pub idle_minutes: i64,
     pub password_min_length: usize,
     pub block_common_passwords: bool,
+    pub self_signup: bool,
     pub require_mfa: bool,
     /// (factor kind, label, allowed)
     pub factors: Vec<(String, String, bool)>,
@@ -1431,6 +1422,7 @@ pub async fn load_admin_settings(tenant: String) -> Result<Console<SettingsPage>
                 idle_minutes: s.session_idle_timeout_secs / 60,
                 password_min_length: s.password_min_length,
                 block_common_passwords: s.block_common_passwords,
+                self_signup: s.self_signup,
                 require_mfa: s.require_mfa,
                 factors: FactorKind::ENROLLABLE
                     .iter()
@@ -1454,6 +1446,7 @@ pub async fn save_settings(
     password_min_length: String,
     #[server(default)] block_common_passwords: Option<String>,
     #[server(default)] require_mfa: Option<String>,
+    #[server(default)] self_signup: Option<String>,
     #[server(default)] factors: Vec<String>,
     access_token_minutes: String,
     refresh_idle_days: String,
@@ -1481,6 +1474,7 @@ pub async fn save_settings(
             number(&password_min_length, "minimum password length")? as usize;
         settings.block_common_passwords = block_common_passwords.is_some();
         settings.require_mfa = require_mfa.is_some();
+        settings.self_signup = self_signup.is_some();
         settings.allowed_factors = factors
             .iter()
             .map(|f| {

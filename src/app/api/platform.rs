@@ -316,14 +316,7 @@ mod operators {
             ),
             Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
         };
-        if let Err(e) = ctx.session.insert(FLASH_KEY, &Flash { ok, text }).await {
-            return Err(server::internal(ctx)(e));
-        }
-        server::go(HOME)?;
-        if let Some(status) = status {
-            set_status(status);
-        }
-        Ok(())
+        server::flash_and_go(ctx, FLASH_KEY, Flash { ok, text }, HOME, status).await
     }
 
     pub fn tenant_line(tenant: &Tenant) -> TenantLine {

@@ -96,3 +96,43 @@ pub async fn verify_email(tenant: String, token: String) -> Result<bool, ServerF
         .await
         .map_err(server::internal(&ctx))
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignUpView {
+    pub tenant_name: String,
+    /// The tenant lets people create their own account.
+    pub open: bool,
+    pub csrf: String,
+}
+
+#[server(prefix = "/api", endpoint = "signup_view")]
+pub async fn load_signup_page(tenant: String) -> Result<SignUpView, ServerFnError> {
+    let ctx = server::context(&tenant).await?;
+    Ok(SignUpView {
+        tenant_name: ctx.tenant.name.clone(),
+        open: ctx.tenant.settings.self_signup,
+        csrf: server::csrf(&ctx).await?,
+    })
+}
+
+/// Self sign-up: the same answer whether or not the address has an account.
+#[server(prefix = "/api", endpoint = "signup")]
+pub async fn sign_up(
+    tenant: String,
+    csrf: String,
+    email: String,
+    #[server(default)] name: String,
+) -> Result<(), ServerFnError> {
+    use crate::error::AppError;
+    let ctx = server::context(&tenant).await?;
+    let page = format!("/t/{}/signup", ctx.tenant.slug);
+    if !server::csrf_ok(&ctx, &csrf).await {
+        return server::go(&format!("{page}?error=csrf"));
+    }
+    match crate::auth::signup::request(&ctx.state, &ctx.meta, &ctx.tenant, &email, &name).await {
+        Ok(()) => server::go(&format!("{page}?done=signup_sent")),
+        Err(AppError::Invalid(_)) => server::go(&format!("{page}?error=invalid_signup")),
+        Err(AppError::Forbidden) => server::go(&format!("{page}?error=signup_closed")),
+        Err(e) => Err(server::internal(&ctx)(e)),
+    }
+}

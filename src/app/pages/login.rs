@@ -90,6 +90,10 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <PasskeyButton action="sign-in" label="Sign in with a passkey" tenant csrf flow/>
         }
     });
+    let signup = view.self_signup.then(|| {
+        let href = format!("/t/{tenant}/signup");
+        view! { <p class="small">"New here? "<a href=href>"Create an account"</a></p> }
+    });
     view! {
         <ActionForm action>
             <input type="hidden" name="tenant" value=tenant/>
@@ -101,6 +105,7 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <button type="submit" class="button primary">"Continue"</button>
         </ActionForm>
         {passkey}
+        {signup}
     }
 }
 

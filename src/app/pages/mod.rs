@@ -93,6 +93,10 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
                 .to_string()
         }
         "passkey_name" => "Name the passkey in 1 to 60 characters, like \"Work laptop\".".to_string(),
+        "invalid_signup" => {
+            "Enter a valid email address, and a name of at most 200 characters.".to_string()
+        }
+        "signup_closed" => "This organisation does not let people create their own account.".to_string(),
         "link_invalid" => {
             "This link is not valid any more: it expired or was already used. Ask for a new one."
                 .to_string()
@@ -121,6 +125,7 @@ pub fn notice_for(code: &str) -> Option<&'static str> {
         "removed" => "Removed.",
         "signed_out" => "That sign-in was ended.",
         "verification_sent" => "We sent a confirmation link to your email address.",
+        "signup_sent" => "Check your email: we sent a link to choose your password and finish creating your account.",
         "sent" => "If an account exists for that address, we sent it a link to reset the password. Check your email.",
         _ => return None,
     })

@@ -3,9 +3,10 @@
 //! Operators sign in to the reserved tenant `_ops` with the normal sign-in pages. Every form
 //! posts to a server function and works without JavaScript.
 
+use super::admin::{CannotShow, FlashMessage};
 use super::{query_param, Card, Loading};
 use crate::app::api::{
-    load_platform_tenants, Flash, Platform, PlatformCreateTenant, PlatformNav, PlatformSignIn,
+    load_platform_tenants, Platform, PlatformCreateTenant, PlatformNav, PlatformSignIn,
     PlatformTenantAction, TenantLine, TenantsPage,
 };
 use leptos::prelude::*;
@@ -42,33 +43,10 @@ pub fn PlatformPage() -> impl IntoView {
                 }
                 Ok(Platform::SignedOut { csrf }) => view! { <SignIn csrf/> }.into_any(),
                 Ok(Platform::NoOperators) => view! { <NoOperators/> }.into_any(),
-                Err(e) => {
-                    let text = e.to_string();
-                    let text = text.trim_start_matches("error running server function: ").to_owned();
-                    view! {
-                        <Title text="Platform console"/>
-                        <Card>
-                            <h1>"This page cannot be shown"</h1>
-                            <p class="alert" role="alert">{text}</p>
-                            <p><a href="/admin">"Back"</a></p>
-                        </Card>
-                    }
-                    .into_any()
-                }
+                Err(e) => view! { <Title text="Platform console"/><CannotShow error=e back="/admin"/> }.into_any(),
             })}
         </Suspense>
     }
-}
-
-#[component]
-fn FlashMessage(flash: Option<Flash>) -> impl IntoView {
-    flash.map(|f| {
-        if f.ok {
-            view! { <p class="notice" role="status">{f.text}</p> }.into_any()
-        } else {
-            view! { <p class="alert" role="alert" id="form-error">{f.text}</p> }.into_any()
-        }
-    })
 }
 
 #[component]

@@ -1,5 +1,7 @@
 use super::{query_param, tenant_param, Alert, Card, Loading, Notice};
-use crate::app::api::{load_recovery_page, verify_email, RequestReset, ResetPassword};
+use crate::app::api::{
+    load_recovery_page, load_signup_page, verify_email, RequestReset, ResetPassword, SignUp,
+};
 use crate::app::pages::error::PageError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -115,6 +117,53 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         <p>{if verified { "Thank you. Your email address is confirmed." }
                             else { "It expired or was already used. You can send a new one from your account page." }}</p>
                         <p><a class="button primary" href=format!("/t/{}/account", tenant.get_untracked())>"Go to your account"</a></p>
+                    </Card>
+                }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// Self sign-up (when the organisation allows it): an email address, then a link by email.
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let tenant = tenant_param();
+    let data = Resource::new(move || tenant.get(), load_signup_page);
+    let error = query_param("error");
+    let done = query_param("done");
+    view! {
+        <Title text="Create an account"/>
+        <Suspense fallback=Loading>
+            {move || data.get().map(|view| match view {
+                Ok(view) if view.open => {
+                    let action = ServerAction::<SignUp>::new();
+                    view! {
+                        <Card>
+                            <p class="eyebrow">{view.tenant_name}</p>
+                            <h1>"Create an account"</h1>
+                            <Alert code=error/>
+                            <Notice code=done/>
+                            <p>"Enter your email address. We will send you a link to choose your password; following it confirms the address."</p>
+                            <ActionForm action>
+                                <input type="hidden" name="tenant" value=tenant.get_untracked()/>
+                                <input type="hidden" name="csrf" value=view.csrf/>
+                                <label for="email">"Email address"</label>
+                                <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" autofocus aria-describedby="form-error"/>
+                                <label for="name">"Name (optional)"</label>
+                                <input id="name" name="name" type="text" autocomplete="name" maxlength="200"/>
+                                <button type="submit" class="button primary">"Send the link"</button>
+                            </ActionForm>
+                            <p class="small"><a href=format!("/t/{}/login", tenant.get_untracked())>"I already have an account"</a></p>
+                        </Card>
+                    }.into_any()
+                }
+                Ok(view) => view! {
+                    <Card>
+                        <p class="eyebrow">{view.tenant_name}</p>
+                        <h1>"Accounts are created by the organisation"</h1>
+                        <p>"This organisation does not let people create their own account. Ask its administrators for an invitation."</p>
+                        <p class="small"><a href=format!("/t/{}/login", tenant.get_untracked())>"Back to sign in"</a></p>
                     </Card>
                 }.into_any(),
                 Err(e) => view! { <PageError error=e/> }.into_any(),

@@ -289,19 +289,18 @@ impl UserRepo for SqliteStore {
                     OR instr(lower(coalesce(u.name, '')), ?3) > 0)
                AND (?4 IS NULL OR u.blocked = ?4)
                AND (?5 IS NULL OR (u.deleted_at IS NOT NULL) = ?5)
-               AND (?6 IS NULL OR EXISTS (
-                    SELECT 1 FROM factors f WHERE f.tenant_id = u.tenant_id AND f.user_id = u.id
-                      AND f.kind <> 'backup_codes') = ?6)
+               AND (?6 IS NULL OR (u.id IN (
+                    SELECT f.user_id FROM factors f WHERE f.tenant_id = ?1
+                      AND f.kind <> 'backup_codes')) = ?6)
                AND (?7 IS NULL OR u.email_verified = ?7)
                AND (?8 IS NULL
-                    OR EXISTS (SELECT 1 FROM role_assignments r
-                               WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ?8)
-                    OR EXISTS (SELECT 1 FROM team_members m JOIN team_roles t
-                                 ON t.tenant_id = m.tenant_id AND t.team_id = m.team_id
-                               WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND t.role = ?8))
-               AND (?9 IS NULL OR EXISTS (
-                    SELECT 1 FROM team_members m
-                    WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id AND m.team_id = ?9))
+                    OR u.id IN (SELECT r.user_id FROM role_assignments r
+                                WHERE r.tenant_id = ?1 AND r.role = ?8)
+                    OR u.id IN (SELECT m.user_id FROM team_members m JOIN team_roles t
+                                  ON t.tenant_id = m.tenant_id AND t.team_id = m.team_id
+                                WHERE m.tenant_id = ?1 AND t.role = ?8))
+               AND (?9 IS NULL OR u.id IN (
+                    SELECT m.user_id FROM team_members m WHERE m.tenant_id = ?1 AND m.team_id = ?9))
              ORDER BY u.id DESC LIMIT ?10",
         )
         .bind(tenant.to_string())

@@ -75,23 +75,28 @@ pub fn console_page<T: Clone + Send + Sync + 'static, V: IntoView + 'static>(
             view! { <SignInToConsole tenant_name csrf/> }.into_any()
         }
         Err(e) if e.to_string().contains("not found") => view! { <NotFound/> }.into_any(),
-        Err(e) => {
-            let text = e.to_string();
-            let text = text.trim_start_matches("error running server function: ").to_owned();
-            view! {
-                <Card>
-                    <h1>"This page cannot be shown"</h1>
-                    <p class="alert" role="alert">{text}</p>
-                    <p><a href=".">"Back"</a></p>
-                </Card>
-            }
-            .into_any()
-        }
+        Err(e) => view! { <CannotShow error=e back="."/> }.into_any(),
+    }
+}
+
+/// A console page whose data could not be loaded, with the plain-language reason.
+#[component]
+pub fn CannotShow(error: ServerFnError, back: &'static str) -> impl IntoView {
+    let text = error.to_string();
+    let text = text
+        .trim_start_matches("error running server function: ")
+        .to_owned();
+    view! {
+        <Card>
+            <h1>"This page cannot be shown"</h1>
+            <p class="alert" role="alert">{text}</p>
+            <p><a href=back>"Back"</a></p>
+        </Card>
     }
 }
 
 #[component]
-fn FlashMessage(flash: Option<Flash>) -> impl IntoView {
+pub fn FlashMessage(flash: Option<Flash>) -> impl IntoView {
     flash.map(|f| {
         if f.ok {
             view! { <p class="notice" role="status">{f.text}</p> }.into_any()

@@ -62,6 +62,13 @@ fn Settings(nav: ConsoleNav, page: SettingsPage) -> impl IntoView {
                 </div>
             </fieldset>
             <fieldset class="picker">
+                <legend>"Accounts"</legend>
+                <div class="check">
+                    <input id="self-signup" type="checkbox" name="self_signup" checked=page.self_signup/>
+                    <label for="self-signup">"People may create their own account (confirmed by a link sent to their address)"</label>
+                </div>
+            </fieldset>
+            <fieldset class="picker">
                 <legend>"Two-step sign-in"</legend>
                 <div class="check">
                     <input id="require-mfa" type="checkbox" name="require_mfa" checked=page.require_mfa/>
