@@ -37,10 +37,14 @@ pub mod store;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Every server-function redirect becomes a full page load, exactly as without JavaScript.
-    // Set before the router mounts, so the router's client-side hook does not replace it.
+    // A server-function redirect between console pages renders the next page in place; every
+    // other one (the sign-in steps, which end at protocol endpoints) is a full page load,
+    // exactly as without JavaScript. Set before the router mounts, so the router's own hook
+    // does not replace it.
     let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        let _ = leptos::prelude::window().location().set_href(location);
+        if !app::pages::admin::navigate_in_place(location) {
+            let _ = leptos::prelude::window().location().set_href(location);
+        }
     });
     leptos::mount::hydrate_body(app::App);
 }

@@ -33,8 +33,14 @@ export async function registerApplication(page, tessera, js, { type, name, redir
   await choice.click();
   await page.waitForURL((url) => url.pathname === `${CLIENTS_PATH}/new` && url.searchParams.get('type') === type);
   await settle(page, js);
-  if (process.env.TMP_WORKAROUND) { await page.goto(page.url()); await settle(page, js); }
-  await page.getByLabel('Name people see on the consent page').fill(name);
+  const nameField = page.getByLabel('Name people see on the consent page');
+  try {
+    await nameField.waitFor({ state: 'visible', timeout: 5_000 });
+  } catch {
+    assert.fail(`following the "${type}" link to ${page.url()} left the page without the registration form `
+      + `(its HTML: ${(await page.locator('.console-main').innerHTML()).slice(0, 300)}…)`);
+  }
+  await nameField.fill(name);
   if (redirectUris.length) await page.getByLabel('Redirect URIs (one per line)').fill(redirectUris.join('\n'));
   if (postLogoutUris.length) await page.getByLabel(/^Post-logout redirect URIs/).fill(postLogoutUris.join('\n'));
   await submit(page, js, page.getByRole('button', { name: 'Register application' }), `${name} is registered.`);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { USER, withTessera } from '../support/fixture.js';
+import { CLIENT, USER, withTessera } from '../support/fixture.js';
 import {
   ADMIN, consoleAreas, createUserInConsole, createUserWithCli, openConsole, seriousViolations,
   signInToConsole, submit, withOtherBrowser,
@@ -171,7 +171,7 @@ describe('applications, branding, policies and the platform console', () => {
 
       // The admin sees both.
       await openConsole(page, tessera, '/clients', js);
-      assert.deepEqual((await listedApplications(page)).sort(), ['Dana Dashboard', 'Devon Tools']);
+      assert.deepEqual((await listedApplications(page)).sort(), ['Dana Dashboard', 'Devon Tools', CLIENT.name]);
       await shoot(page, 'console-clients.png');
     }));
 

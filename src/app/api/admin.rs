@@ -1552,7 +1552,8 @@ pub async fn load_admin_branding(
                 support_email: b.support_email.clone().unwrap_or_default(),
             };
             let (_, warning) = branding::preview(&ctx.tenant, &saved)?;
-            let preview = match draft {
+            // While previewing, the form holds the look being tried, ready to save.
+            let (shown, preview) = match draft {
                 Some((name, primary_colour, support_url, support_email)) => {
                     let look = branding::Look {
                         name,
@@ -1561,15 +1562,15 @@ pub async fn load_admin_branding(
                         support_email,
                     };
                     let (drafted, warning) = branding::preview(&ctx.tenant, &look)?;
-                    Some((console::brand_view(&drafted), warning))
+                    (look, Some((console::brand_view(&drafted), warning)))
                 }
-                None => None,
+                None => (saved, None),
             };
             Ok(BrandingPage {
-                name: saved.name,
-                primary_colour: saved.primary_colour,
-                support_url: saved.support_url,
-                support_email: saved.support_email,
+                name: shown.name,
+                primary_colour: shown.primary_colour,
+                support_url: shown.support_url,
+                support_email: shown.support_email,
                 logo: console::brand_view(&ctx.tenant).logo,
                 warning,
                 preview,

@@ -9,6 +9,7 @@ use crate::app::api::{
     load_platform_tenants, Platform, PlatformCreateTenant, PlatformNav, PlatformSignIn,
     PlatformTenantAction, TenantLine, TenantsPage,
 };
+use crate::app::pages::admin::revision;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -33,7 +34,10 @@ macro_rules! platform_form {
 #[component]
 pub fn PlatformPage() -> impl IntoView {
     let after = query_param("after");
-    let data = Resource::new(move || after.get(), load_platform_tenants);
+    let data = Resource::new(
+        move || (after.get(), revision()),
+        |(a, _)| load_platform_tenants(a),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| match loaded {

@@ -2,6 +2,7 @@
 
 use super::console_page;
 use crate::app::api::{load_admin_audit, AuditFilter, AuditPage, ConsoleNav};
+use crate::app::pages::admin::revision;
 use crate::app::pages::{query_param, query_string, tenant_param, Loading};
 use leptos::prelude::*;
 
@@ -25,9 +26,10 @@ pub fn AdminAuditPage() -> impl IntoView {
                     until: until.get(),
                     before: before.get(),
                 },
+                revision(),
             )
         },
-        |(t, f)| load_admin_audit(t, f),
+        |(t, f, _)| load_admin_audit(t, f),
     );
     view! {
         <Suspense fallback=Loading>

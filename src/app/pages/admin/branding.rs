@@ -2,6 +2,7 @@
 
 use super::{console_form, console_page};
 use crate::app::api::{load_admin_branding, BrandView, BrandingPage, ConsoleNav, SaveBranding};
+use crate::app::pages::admin::revision;
 use crate::app::pages::{query_param, tenant_param, Loading};
 use leptos::prelude::*;
 
@@ -10,8 +11,8 @@ pub fn AdminBrandingPage() -> impl IntoView {
     let tenant = tenant_param();
     let preview = query_param("preview");
     let data = Resource::new(
-        move || (tenant.get(), preview.get()),
-        |(t, p)| load_admin_branding(t, p),
+        move || (tenant.get(), preview.get(), revision()),
+        |(t, p, _)| load_admin_branding(t, p),
     );
     view! {
         <Suspense fallback=Loading>

@@ -6,6 +6,7 @@ use crate::app::api::{
     load_admin_client, load_admin_clients, ClientAction, ClientPage, ClientsPage, ConsoleNav,
     RegisterClient, SaveClient,
 };
+use crate::app::pages::admin::revision;
 use crate::app::pages::{query_param, tenant_param, Loading};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -13,7 +14,10 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn AdminClientsPage() -> impl IntoView {
     let tenant = tenant_param();
-    let data = Resource::new(move || tenant.get(), load_admin_clients);
+    let data = Resource::new(
+        move || (tenant.get(), revision()),
+        |(t, _)| load_admin_clients(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "Applications", "clients", |nav, page| view! { <Clients nav page/> }))}
@@ -59,7 +63,11 @@ fn Clients(nav: ConsoleNav, page: ClientsPage) -> impl IntoView {
 pub fn AdminNewClientPage() -> impl IntoView {
     let tenant = tenant_param();
     let kind = query_param("type");
-    let data = Resource::new(move || tenant.get(), load_admin_clients);
+    // Keyed on the type too, so following a type link (client-side) shows its form.
+    let data = Resource::new(
+        move || (tenant.get(), kind.get(), revision()),
+        |(t, _, _)| load_admin_clients(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "New application", "clients", |nav, page| {
@@ -125,8 +133,8 @@ pub fn AdminClientPage() -> impl IntoView {
     let client = Memo::new(move |_| params.read().get("client").unwrap_or_default());
     let show = query_param("show");
     let data = Resource::new(
-        move || (tenant.get(), client.get(), show.get()),
-        |(t, c, s)| load_admin_client(t, c, s),
+        move || (tenant.get(), client.get(), show.get(), revision()),
+        |(t, c, s, _)| load_admin_client(t, c, s),
     );
     view! {
         <Suspense fallback=Loading>

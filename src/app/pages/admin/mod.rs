@@ -34,6 +34,53 @@ macro_rules! console_form {
 }
 pub use console_form;
 
+thread_local! {
+    /// Counts changes made through console forms in this browser tab.
+    static REVISION: ArcRwSignal<u64> = ArcRwSignal::new(0);
+}
+
+/// Console pages load their data again whenever this changes: after a form's change is
+/// answered with the page to show, that page is rendered in place (see [`navigate_in_place`]).
+pub fn revision() -> u64 {
+    REVISION.with(|r| r.get())
+}
+
+/// Whether `path` is a page of a console (`/t/{slug}/admin…` or `/admin…`).
+#[cfg(feature = "hydrate")]
+fn is_console(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path == "/admin"
+        || path.starts_with("/admin/")
+        || (path.starts_with("/t/") && path.split('/').nth(3) == Some("admin"))
+}
+
+/// Follows a server function's redirect between console pages without loading the whole
+/// page: the router is moved to the new address (or stays), and the pages load their data
+/// again. False when `target` must be opened the ordinary way (sign-in pages, other sites).
+#[cfg(feature = "hydrate")]
+pub fn navigate_in_place(target: &str) -> bool {
+    let window = window();
+    let location = window.location();
+    let origin = location.origin().unwrap_or_default();
+    let here = location.pathname().unwrap_or_default();
+    let target = target.strip_prefix(origin.as_str()).unwrap_or(target);
+    if !target.starts_with('/') || !is_console(&here) || !is_console(target) {
+        return false;
+    }
+    let current = format!("{here}{}", location.search().unwrap_or_default());
+    if target == current {
+        // The same page: load its data again (once, as the message shows only once).
+        REVISION.with(|r| r.update(|n| *n += 1));
+        return true;
+    }
+    // Another address: the router renders it, and its page loads its own data.
+    let pushed = window.history().and_then(|h| {
+        h.push_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(target))
+    });
+    let event = leptos::web_sys::Event::new("popstate");
+    pushed.is_ok() && event.and_then(|e| window.dispatch_event(&e)).is_ok()
+}
+
 /// One console area, as the navigation lists it.
 const AREAS: [(&str, &str); 7] = [
     ("users", "Users"),
@@ -190,7 +237,10 @@ pub fn Reauthenticate(nav: ConsoleNav, page: String) -> impl IntoView {
 #[component]
 pub fn AdminHomePage() -> impl IntoView {
     let tenant = tenant_param();
-    let data = Resource::new(move || tenant.get(), load_admin_home);
+    let data = Resource::new(
+        move || (tenant.get(), revision()),
+        |(t, _)| load_admin_home(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "Overview", "", |nav, ()| {

@@ -2,13 +2,17 @@
 
 use super::{console_form, console_page};
 use crate::app::api::{load_admin_roles, ConsoleNav, DeleteRole, RoleLine, RolesPage, SaveRole};
+use crate::app::pages::admin::revision;
 use crate::app::pages::{tenant_param, Loading};
 use leptos::prelude::*;
 
 #[component]
 pub fn AdminRolesPage() -> impl IntoView {
     let tenant = tenant_param();
-    let data = Resource::new(move || tenant.get(), load_admin_roles);
+    let data = Resource::new(
+        move || (tenant.get(), revision()),
+        |(t, _)| load_admin_roles(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "Roles", "roles", |nav, page| view! { <Roles nav page/> }))}

@@ -2,13 +2,17 @@
 
 use super::{console_form, console_page, Reauthenticate};
 use crate::app::api::{load_admin_settings, ConsoleNav, SaveSettings, SettingsPage};
+use crate::app::pages::admin::revision;
 use crate::app::pages::{tenant_param, Loading};
 use leptos::prelude::*;
 
 #[component]
 pub fn AdminSettingsPage() -> impl IntoView {
     let tenant = tenant_param();
-    let data = Resource::new(move || tenant.get(), load_admin_settings);
+    let data = Resource::new(
+        move || (tenant.get(), revision()),
+        |(t, _)| load_admin_settings(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "Policies", "settings", |nav, page| view! { <Settings nav page/> }))}

@@ -2,13 +2,17 @@
 
 use super::{console_form, console_page};
 use crate::app::api::{load_admin_teams, ChangeTeam, ConsoleNav, SaveTeam, TeamsPage};
+use crate::app::pages::admin::revision;
 use crate::app::pages::{tenant_param, Loading};
 use leptos::prelude::*;
 
 #[component]
 pub fn AdminTeamsPage() -> impl IntoView {
     let tenant = tenant_param();
-    let data = Resource::new(move || tenant.get(), load_admin_teams);
+    let data = Resource::new(
+        move || (tenant.get(), revision()),
+        |(t, _)| load_admin_teams(t),
+    );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| console_page(loaded, "Teams", "teams", |nav, page| view! { <Teams nav page/> }))}

@@ -6,6 +6,7 @@ use crate::app::api::{
     load_admin_user, load_admin_users, ConsoleNav, CreateUser, ResetUserMfa, SetUserRole,
     UpdateUser, UserAction, UserFilter, UserPage, UsersPage,
 };
+use crate::app::pages::admin::revision;
 use crate::app::pages::{query_param, query_string, tenant_param, Loading};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -31,9 +32,10 @@ pub fn AdminUsersPage() -> impl IntoView {
                     team: team.get(),
                     before: before.get(),
                 },
+                revision(),
             )
         },
-        |(t, f)| load_admin_users(t, f),
+        |(t, f, _)| load_admin_users(t, f),
     );
     view! {
         <Suspense fallback=Loading>
@@ -172,8 +174,8 @@ pub fn AdminUserPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let data = Resource::new(
-        move || (tenant.get(), id.get()),
-        |(t, id)| load_admin_user(t, id),
+        move || (tenant.get(), id.get(), revision()),
+        |(t, id, _)| load_admin_user(t, id),
     );
     view! {
         <Suspense fallback=Loading>
