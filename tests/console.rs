@@ -700,6 +700,37 @@ async fn developers_register_and_manage_their_own_applications() {
     let tokens = token(secret.clone(), code).await;
     assert_eq!(tokens.status(), StatusCode::OK);
 
+    // The person's page lists the consent; an admin withdraws it.
+    let member = org.person("member").id;
+    let admin = org.person("admin");
+    let page = admin
+        .browser
+        .page(&format!("/t/acme/admin/users/{member}"))
+        .await;
+    assert!(
+        page.contains("Shop: openid profile email"),
+        "the consent is listed"
+    );
+    let member_id = member.to_string();
+    let response = post(
+        admin,
+        "admin_user_action",
+        &[
+            ("user", &member_id),
+            ("action", "revoke_consent"),
+            ("client", &client_id),
+        ],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    assert!(state
+        .store
+        .consents
+        .get(org.tenant.id, member, &client_id)
+        .await
+        .unwrap()
+        .is_none());
+
     // Another developer neither sees nor changes it; an admin does.
     let other = create_user(&org.server, &org.tenant, "dev2@acme.test").await;
     roles::assign(state, &Actor::Cli, &org.tenant, other, "developer")

@@ -93,6 +93,7 @@ macro_rules! main_store_suite {
             audit_purge_removes_only_old_events_a_bounded_batch_at_a_time,
             deleting_a_tenant_removes_its_rows_and_leaves_others,
             clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant,
+            consents_are_listed_per_user_and_revoked_within_their_tenant,
         );
     };
 }
@@ -2969,5 +2970,64 @@ async fn clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant
     assert!(
         !store.clients.delete(a.id, "app").await.unwrap(),
         "gone already"
+    );
+}
+
+async fn consents_are_listed_per_user_and_revoked_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let bob = user(store, &a, "bob@example.com").await;
+    for (who, client) in [(&alice, "zeta"), (&alice, "app"), (&bob, "app")] {
+        let consent = Consent {
+            tenant_id: a.id,
+            user_id: who.id,
+            client_id: client.into(),
+            scopes: vec!["openid".into()],
+            granted_at: Timestamp::from_unix(1_800_000_000),
+        };
+        store.consents.upsert(a.id, &consent).await.unwrap();
+    }
+    let listed: Vec<String> = store
+        .consents
+        .of_user(a.id, alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(
+        listed,
+        ["app", "zeta"],
+        "the user's own, in client-id order"
+    );
+    assert!(store
+        .consents
+        .of_user(b.id, alice.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        !store.consents.revoke(b.id, alice.id, "app").await.unwrap(),
+        "not across tenants"
+    );
+    assert!(store.consents.revoke(a.id, alice.id, "app").await.unwrap());
+    assert!(
+        !store.consents.revoke(a.id, alice.id, "app").await.unwrap(),
+        "gone already"
+    );
+    assert!(store
+        .consents
+        .get(a.id, alice.id, "app")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        store
+            .consents
+            .get(a.id, bob.id, "app")
+            .await
+            .unwrap()
+            .is_some(),
+        "another user's consent stays"
     );
 }

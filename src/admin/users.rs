@@ -344,3 +344,32 @@ pub async fn create_first_owner(
     .await;
     Ok((user, password))
 }
+
+/// Withdraws the user's consent to an application: its next sign-in there asks again.
+pub async fn revoke_consent(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+    client_id: &str,
+) -> AppResult<()> {
+    let user = writable(state, actor, tenant, id).await?;
+    if !state
+        .store
+        .consents
+        .revoke(tenant.id, user.id, client_id)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    audit_with(
+        state,
+        actor,
+        tenant.id,
+        "consent.revoked",
+        target(&user),
+        format!("client={client_id}"),
+    )
+    .await;
+    Ok(())
+}

@@ -215,6 +215,10 @@ pub trait ConsentRepo: Send + Sync {
         client_id: &str,
     ) -> StoreResult<Option<Consent>>;
     async fn upsert(&self, tenant: TenantId, consent: &Consent) -> StoreResult<()>;
+    /// The user's consents, in client-id order.
+    async fn of_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Consent>>;
+    /// Withdraws the user's consent to `client_id`; false when there was none.
+    async fn revoke(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

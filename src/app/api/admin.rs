@@ -102,6 +102,8 @@ pub struct UserPage {
     pub via_teams: Vec<String>,
     pub factors: Vec<String>,
     pub sessions: Vec<String>,
+    /// Applications the user consented to: client id, and what they may do.
+    pub consents: Vec<Choice>,
     pub events: Vec<EventLine>,
     pub blocked: bool,
     pub deleted: bool,
@@ -441,7 +443,8 @@ pub async fn update_user(
 }
 
 /// One of the user page's buttons: `block`, `unblock`, `sign_out`, `force_reset`, `restore`,
-/// `delete` (soft) or `purge` (for good, with `confirm` repeating the email address).
+/// `delete` (soft), `purge` (for good, with `confirm` repeating the email address) or
+/// `revoke_consent` (of the application `client`).
 #[server(prefix = "/api", endpoint = "admin_user_action")]
 pub async fn user_action(
     tenant: String,
@@ -449,6 +452,7 @@ pub async fn user_action(
     user: String,
     action: String,
     #[server(default)] confirm: String,
+    #[server(default)] client: String,
 ) -> Result<(), ServerFnError> {
     use crate::admin::users;
     use crate::error::AppError;
@@ -480,6 +484,10 @@ pub async fn user_action(
             "restore" => {
                 users::restore(state, &actor, t, id).await?;
                 "The user was restored.".to_string()
+            }
+            "revoke_consent" => {
+                users::revoke_consent(state, &actor, t, id, &client).await?;
+                "The consent was withdrawn: the application asks again next time.".to_string()
             }
             "delete" => {
                 users::soft_delete(state, &actor, t, id).await?;
@@ -1094,6 +1102,20 @@ mod console {
                 )
             })
             .collect();
+        let mut consents = Vec::new();
+        for consent in state.store.consents.of_user(t.id, user.id).await? {
+            let name = state
+                .store
+                .clients
+                .by_client_id(t.id, &consent.client_id)
+                .await?
+                .map(|c| c.name)
+                .unwrap_or_else(|| consent.client_id.clone());
+            consents.push(super::Choice {
+                label: format!("{name}: {}", consent.scopes.join(" ")),
+                value: consent.client_id,
+            });
+        }
         let query = crate::store::AuditQuery {
             target: Some(format!("user:{}", user.id)),
             ..Default::default()
@@ -1125,6 +1147,7 @@ mod console {
             teams,
             factors,
             sessions,
+            consents,
             events: events.iter().map(event_line).collect(),
             blocked: user.blocked,
             deleted: user.deleted_at.is_some(),

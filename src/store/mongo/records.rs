@@ -168,6 +168,18 @@ struct ConsentDoc {
     granted_at: DateTime,
 }
 
+impl ConsentDoc {
+    fn into_consent(self) -> StoreResult<Consent> {
+        Ok(Consent {
+            tenant_id: parse(&self.tenant_id)?,
+            user_id: parse(&self.user_id)?,
+            client_id: self.client_id,
+            scopes: self.scopes,
+            granted_at: timestamp(self.granted_at),
+        })
+    }
+}
+
 #[async_trait]
 impl ConsentRepo for MongoStore {
     async fn get(
@@ -184,17 +196,33 @@ impl ConsentRepo for MongoStore {
             ))
             .await
             .map_err(unavailable)?;
-        found
-            .map(|c| {
-                Ok(Consent {
-                    tenant_id: parse(&c.tenant_id)?,
-                    user_id: parse(&c.user_id)?,
-                    client_id: c.client_id,
-                    scopes: c.scopes,
-                    granted_at: timestamp(c.granted_at),
-                })
-            })
-            .transpose()
+        found.map(ConsentDoc::into_consent).transpose()
+    }
+
+    async fn of_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Consent>> {
+        let cursor = self
+            .collection::<ConsentDoc>("consents")
+            .find(scoped(tenant, doc! { "user_id": user.to_string() }))
+            .sort(doc! { "client_id": 1 })
+            .await
+            .map_err(unavailable)?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(ConsentDoc::into_consent)
+            .collect()
+    }
+
+    async fn revoke(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<bool> {
+        let done = self
+            .collection::<ConsentDoc>("consents")
+            .delete_one(scoped(
+                tenant,
+                doc! { "user_id": user.to_string(), "client_id": client_id },
+            ))
+            .await
+            .map_err(unavailable)?;
+        Ok(done.deleted_count == 1)
     }
 
     async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {

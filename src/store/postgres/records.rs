@@ -152,6 +152,17 @@ impl SessionRepo for PostgresStore {
     }
 }
 
+fn consent_from_row(row: &PgRow) -> Consent {
+    let Json(scopes): Json<Vec<String>> = row.get("scopes");
+    Consent {
+        tenant_id: row.get::<Uuid, _>("tenant_id").into(),
+        user_id: row.get::<Uuid, _>("user_id").into(),
+        client_id: row.get("client_id"),
+        scopes,
+        granted_at: timestamp(row.get("granted_at")),
+    }
+}
+
 #[async_trait]
 impl ConsentRepo for PostgresStore {
     async fn get(
@@ -171,16 +182,36 @@ impl ConsentRepo for PostgresStore {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(row.map(|row| {
-            let Json(scopes): Json<Vec<String>> = row.get("scopes");
-            Consent {
-                tenant_id: row.get::<Uuid, _>("tenant_id").into(),
-                user_id: row.get::<Uuid, _>("user_id").into(),
-                client_id: row.get("client_id"),
-                scopes,
-                granted_at: timestamp(row.get("granted_at")),
-            }
-        }))
+        Ok(row.as_ref().map(consent_from_row))
+    }
+
+    async fn of_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Consent>> {
+        let mut tx = self.scoped(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM consents WHERE tenant_id = $1 AND user_id = $2 ORDER BY client_id",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(rows.iter().map(consent_from_row).collect())
+    }
+
+    async fn revoke(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.scoped(tenant).await?;
+        let done = sqlx::query(
+            "DELETE FROM consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {

@@ -136,6 +136,16 @@ impl SessionRepo for SqliteStore {
     }
 }
 
+fn consent_from_row(row: &SqliteRow) -> StoreResult<Consent> {
+    Ok(Consent {
+        tenant_id: parse(row.get("tenant_id"))?,
+        user_id: parse(row.get("user_id"))?,
+        client_id: row.get("client_id"),
+        scopes: from_json(row.get("scopes"))?,
+        granted_at: Timestamp::from_unix(row.get("granted_at")),
+    })
+}
+
 #[async_trait]
 impl ConsentRepo for SqliteStore {
     async fn get(
@@ -153,16 +163,32 @@ impl ConsentRepo for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|row| {
-            Ok(Consent {
-                tenant_id: parse(row.get("tenant_id"))?,
-                user_id: parse(row.get("user_id"))?,
-                client_id: row.get("client_id"),
-                scopes: from_json(row.get("scopes"))?,
-                granted_at: Timestamp::from_unix(row.get("granted_at")),
-            })
-        })
-        .transpose()
+        row.as_ref().map(consent_from_row).transpose()
+    }
+
+    async fn of_user(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<Consent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM consents WHERE tenant_id = ? AND user_id = ? ORDER BY client_id",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(consent_from_row).collect()
+    }
+
+    async fn revoke(&self, tenant: TenantId, user: UserId, client_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(client_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {

@@ -225,6 +225,18 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
             <button type="submit" class="button small-button">"Give role"</button>)
     });
     let teams: Vec<String> = page.teams.iter().map(|t| t.label.clone()).collect();
+    let consents = page
+        .consents
+        .iter()
+        .map(|c| {
+            let revoke = (page.can_write && !page.is_self).then(|| console_form!(UserAction, nav,
+                <input type="hidden" name="user" value=user.id.clone()/>
+                <input type="hidden" name="action" value="revoke_consent"/>
+                <input type="hidden" name="client" value=c.value.clone()/>
+                <button type="submit" class="button small-button danger" aria-label=format!("Withdraw the consent to {}", c.label)>"Withdraw"</button>));
+            view! { <li class="row"><span>{c.label.clone()}</span>{revoke}</li> }
+        })
+        .collect_view();
     let action = |name: &'static str, label: &'static str, danger: bool| {
         let class = if danger {
             "button small-button danger"
@@ -308,6 +320,14 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
             <section aria-labelledby="sessions">
                 <h2 id="sessions">"Active sign-ins"</h2>
                 {list(&page.sessions, "Not signed in anywhere.")}
+            </section>
+            <section aria-labelledby="consents">
+                <h2 id="consents">"Applications allowed"</h2>
+                {if page.consents.is_empty() {
+                    view! { <p class="muted small">"No application was allowed yet."</p> }.into_any()
+                } else {
+                    view! { <ul class="list">{consents}</ul> }.into_any()
+                }}
             </section>
         </div>
         {writes}
