@@ -16,7 +16,6 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod crypto;
-#[cfg(feature = "ssr")]
 pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod error;

@@ -1,7 +1,8 @@
 //! A tenant's look: display name, primary colour, support contacts and logo.
 
 use super::{audit_with, Actor};
-use crate::domain::branding::{self, contrast, parse_colour, text_on, AA_CONTRAST};
+use crate::domain::branding;
+use crate::domain::colour::{contrast_warning, parse_colour};
 use crate::domain::{Email, Logo, Tenant};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -48,12 +49,7 @@ pub fn preview(tenant: &Tenant, look: &Look) -> AppResult<(Tenant, Option<String
         "" => None,
         raw => Some(Email::parse(raw)?.to_string()),
     };
-    let warning = b.primary_colour.as_deref().and_then(|colour| {
-        let ratio = contrast(colour, text_on(colour));
-        (ratio < AA_CONTRAST).then(|| {
-            format!("Button text on {colour} has a contrast of {ratio:.1}:1, below the 4.5:1 that WCAG AA asks for: some people will not be able to read it. Choose a darker or lighter colour.")
-        })
-    });
+    let warning = b.primary_colour.as_deref().and_then(contrast_warning);
     Ok((changed, warning))
 }
 

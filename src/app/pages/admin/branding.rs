@@ -52,6 +52,18 @@ fn Branding(nav: ConsoleNav, page: BrandingPage) -> impl IntoView {
             <Sample brand warning/>
         }
     });
+    // The same rules as the server's, run as the colour is typed (domain::colour).
+    let typed = RwSignal::new(page.primary_colour.clone());
+    let feedback = move || {
+        let raw = typed.get();
+        if raw.trim().is_empty() {
+            return None;
+        }
+        match crate::domain::colour::parse_colour(&raw) {
+            Ok(colour) => crate::domain::colour::contrast_warning(&colour),
+            Err(e) => Some(e.0),
+        }
+    };
     let logo = match page.logo.clone() {
         Some(src) => view! { <img class="brand-logo" src=src alt=format!("{} logo", page.name)/> }.into_any(),
         None => view! { <p class="muted small">"No logo yet: the organisation's name is shown instead."</p> }.into_any(),
@@ -64,8 +76,10 @@ fn Branding(nav: ConsoleNav, page: BrandingPage) -> impl IntoView {
                 <label for="brand-name">"Display name"</label>
                 <input id="brand-name" type="text" name="name" value=page.name.clone() required maxlength="100"/>
                 <label for="brand-colour">"Primary colour (like #2446b8; empty for the default)"</label>
-                <input id="brand-colour" type="text" name="primary_colour" value=page.primary_colour.clone() maxlength="7" aria-describedby="colour-hint"/>
+                <input id="brand-colour" type="text" name="primary_colour" value=page.primary_colour.clone() maxlength="7"
+                    aria-describedby="colour-hint colour-check" on:input=move |ev| typed.set(event_target_value(&ev))/>
                 <p class="muted small" id="colour-hint">"Buttons use it; the text on them is chosen for contrast, and you are warned below WCAG AA (4.5:1)."</p>
+                <p class="small warn-text" id="colour-check" aria-live="polite">{feedback}</p>
                 <label for="support-url">"Support link (https://…)"</label>
                 <input id="support-url" type="text" name="support_url" value=page.support_url.clone() inputmode="url" maxlength="2000"/>
                 <label for="support-email">"Support email"</label>
