@@ -3,7 +3,6 @@
 
 use super::RequestMeta;
 use crate::admin::{self, Actor};
-use crate::auth::browser;
 use crate::domain::AuditEvent;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -159,28 +158,16 @@ async fn console_actor(
         .await
         .map_err(|e| Box::new(internal(meta, e)))?
         .ok_or_else(not_found)?;
-    let signed_in = browser::current_sign_in(state, session, &tenant)
-        .await
-        .map_err(|e| Box::new(internal(meta, e)))?;
-    let unauthorised = || {
-        Box::new(plain(
-            StatusCode::UNAUTHORIZED,
-            "Sign in to the console first.",
-        ))
-    };
-    let current = signed_in.ok_or_else(unauthorised)?;
-    let user = state
-        .store
-        .users
-        .by_id(tenant.id, current.user_id)
+    let actor = super::console_actor(state, session, meta, &tenant)
         .await
         .map_err(|e| Box::new(internal(meta, e)))?
-        .filter(|u| u.can_sign_in())
-        .ok_or_else(unauthorised)?;
-    let member = admin::access::member(state, &tenant, &user, &current, meta.clone())
-        .await
-        .map_err(|e| Box::new(internal(meta, e)))?;
-    Ok((Actor::Member(member), tenant))
+        .ok_or_else(|| {
+            Box::new(plain(
+                StatusCode::UNAUTHORIZED,
+                "Sign in to the console first.",
+            ))
+        })?;
+    Ok((actor, tenant))
 }
 
 struct Cursor {

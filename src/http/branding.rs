@@ -2,7 +2,7 @@
 //! the console's logo upload (a plain multipart form, so it works without JavaScript).
 
 use super::RequestMeta;
-use crate::admin::{self, Actor};
+use crate::admin;
 use crate::app::api::{Flash, FLASH_KEY, PREVIEW_KEY};
 use crate::auth::browser;
 use crate::domain::branding::LOGO_MAX_BYTES;
@@ -144,9 +144,13 @@ pub async fn upload(
     if !browser::csrf_is_valid(&session, &csrf).await {
         return back(&session, &page, Err("This form expired. Please try again.")).await;
     }
-    let actor = match signed_in_actor(&state, &session, &meta, &tenant).await {
-        Some(actor) => actor,
-        None => return Redirect::to(&page).into_response(),
+    let actor = match super::console_actor(&state, &session, &meta, &tenant).await {
+        Ok(Some(actor)) => actor,
+        Ok(None) => return Redirect::to(&page).into_response(),
+        Err(e) => {
+            tracing::error!(request_id = ?meta.request_id, error = %e, "logo upload failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
     };
     let outcome = match (image, remove) {
         (_, true) => admin::branding::remove_logo(&state, &actor, &tenant)
@@ -197,28 +201,4 @@ async fn back(session: &Session, page: &str, outcome: Result<&str, &str>) -> Res
     };
     let _ = session.insert(FLASH_KEY, &flash).await;
     Redirect::to(page).into_response()
-}
-
-async fn signed_in_actor(
-    state: &AppState,
-    session: &Session,
-    meta: &RequestMeta,
-    tenant: &Tenant,
-) -> Option<Actor> {
-    let current = browser::current_sign_in(state, session, tenant)
-        .await
-        .ok()??;
-    let user = state
-        .store
-        .users
-        .by_id(tenant.id, current.user_id)
-        .await
-        .ok()??;
-    if !user.can_sign_in() {
-        return None;
-    }
-    let member = admin::access::member(state, tenant, &user, &current, meta.clone())
-        .await
-        .ok()?;
-    Some(Actor::Member(member))
 }
