@@ -6,9 +6,9 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// Input broke a rule; the message is safe to show.
+    /// Input broke a rule; the message is safe to show (next to its field, when it names one).
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Invalid),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -23,6 +23,10 @@ pub enum AppError {
 }
 
 impl AppError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(Invalid::new(message))
+    }
+
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::Internal(detail.to_string())
     }
@@ -30,7 +34,7 @@ impl AppError {
 
 impl From<Invalid> for AppError {
     fn from(e: Invalid) -> Self {
-        Self::Invalid(e.0)
+        Self::Invalid(e)
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{hidden, location, Browser, TestServer, PASSWORD};
+use common::{field_note, hidden, location, Browser, TestServer, PASSWORD};
 use reqwest::StatusCode;
 use tessera::admin::{roles, users, users::NewUser, Actor};
 use tessera::domain::{Tenant, UserId};
@@ -868,6 +868,10 @@ async fn new_application_validates_redirect_uris() {
         assert!(response.status().is_redirection(), "{kind} {uris}");
         let page = developer.browser.page(&location(&response).unwrap()).await;
         assert!(page.contains(why), "{kind} {uris}: says {why}");
+        if ["web", "spa"].contains(&kind) {
+            let note = field_note(&page, "redirect-uris");
+            assert!(note.contains(why), "next to the field: {note}");
+        }
     }
     assert!(org
         .server
@@ -932,10 +936,20 @@ async fn policies_are_bounded_and_enforced() {
     .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let admin = org.person("admin");
-    for (min, idle, why) in [("4", "30", "8 to 64"), ("12", "100000", "idle timeout")] {
+    for (min, idle, field, why) in [
+        ("4", "30", "password_min_length", "8 to 64"),
+        ("12", "x", "idle_minutes", "is a whole number"),
+        (
+            "12",
+            "100000",
+            "idle_minutes",
+            "lifetime) is 1 minute to 8 hours.",
+        ),
+    ] {
         let response = post(admin, "admin_settings_save", &policy_form(min, idle)).await;
         let page = admin.browser.page(&location(&response).unwrap()).await;
-        assert!(page.contains(why), "refused because of {why}");
+        let note = field_note(&page, field);
+        assert!(note.contains(why), "{field} refused because {why}: {note}");
     }
     let unchanged = state
         .store

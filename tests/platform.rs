@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{hidden, location, Browser, TestServer, PASSWORD};
+use common::{field_note, hidden, location, Browser, TestServer, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::Path;
@@ -219,10 +219,11 @@ async fn an_operator_creates_a_tenant_whose_owner_is_invited() {
         ],
     )
     .await;
-    assert!(browser
-        .page("/admin")
-        .await
-        .contains("Enter the first owner"));
+    // The refusal shows next to the field it is about.
+    let page = browser.page("/admin").await;
+    let note = field_note(&page, "new-owner");
+    assert!(note.contains("Enter a valid email address"), "{note}");
+    assert!(page.contains(r#"aria-invalid="true""#));
     assert_eq!(status_of(&server, "beta").await, None);
 }
 

@@ -133,6 +133,55 @@ describe('applications, branding, policies and the platform console', () => {
       }
     }));
 
+  test('forms check what is typed with the server\'s own rules; without JavaScript the server\'s refusal shows next to the field', T, () =>
+    withTessera('applications: field rules in the browser and on the server', { javaScriptEnabled: true }, async ({ page, tessera }) => {
+      await createUserWithCli(tessera, { ...ADMIN, admin: true });
+      await signInToConsole(page, tessera, ADMIN, true);
+      await openConsole(page, tessera, '/clients/new?type=web', true);
+      const uris = page.getByLabel('Redirect URIs (one per line)');
+      const uriNote = page.locator('#redirect-uris-check');
+      await uris.fill('https://app.example.com/cb\nhttp://app.example.com/cb');
+      await uriNote.filter({ hasText: 'must use https (plain http is allowed only for loopback addresses)' }).waitFor();
+      assert.equal(await uris.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+      assert.match(await uris.getAttribute('aria-describedby'), /redirect-uris-check/, 'and described by the message');
+      await uris.fill('https://app.example.com/cb#section');
+      await uriNote.filter({ hasText: 'must not contain a fragment' }).waitFor();
+      await uris.fill('https://app.example.com/cb\nhttp://127.0.0.1:8080/cb');
+      await page.waitForFunction(() => document.querySelector('#redirect-uris-check').textContent === '');
+      assert.equal(await uris.getAttribute('aria-invalid'), null, 'valid again');
+      const logo = page.getByLabel('Logo (optional, an https:// image address)');
+      await logo.fill('javascript:alert(1)');
+      await page.locator('#logo-check', { hasText: 'https:// address of an image' }).waitFor();
+
+      // Policies: a bound that depends on another field follows what is typed there.
+      await openConsole(page, tessera, '/settings', true);
+      await page.getByLabel('Idle timeout (minutes)').fill('600');
+      const idleNote = page.locator('#idle_minutes-check');
+      await idleNote.filter({ hasText: 'is 1 minute to 8 hours.' }).waitFor();
+      await page.getByLabel('Sign-in lifetime (hours)').fill('12');
+      await page.waitForFunction(() => document.querySelector('#idle_minutes-check').textContent === '');
+      await page.getByLabel('Minimum length (characters)').fill('6');
+      await page.locator('#password_min_length-check', { hasText: '8 to 64 characters' }).waitFor();
+
+      // Without JavaScript the form is sent as it is, and the server's refusal (the same rule)
+      // comes back next to the field.
+      await withOtherBrowser({ javaScriptEnabled: false }, async ({ page: plain }) => {
+        await signInToConsole(plain, tessera, ADMIN, false);
+        await openConsole(plain, tessera, '/clients/new?type=spa', false);
+        await plain.getByLabel('Name people see on the consent page').fill('Plain App');
+        await plain.getByLabel('Redirect URIs (one per line)').fill('com.example.app:/cb');
+        await plain.getByRole('button', { name: 'Register application' }).click();
+        await plain.waitForLoadState('load');
+        const note = plain.locator('#redirect-uris-check');
+        assert.match(await note.innerText(), /app schemes are for native apps/);
+        assert.equal(await plain.getByLabel('Redirect URIs (one per line)').getAttribute('aria-invalid'), 'true');
+        assert.match(await plain.locator('p.alert[role="alert"]').innerText(), /app schemes are for native apps/,
+          'the message is also announced at the top');
+      });
+      await openConsole(page, tessera, '/clients', true);
+      assert.ok(!(await listedApplications(page)).includes('Plain App'), 'the refused application was not registered');
+    }));
+
   test('a developer sees only the applications they registered; an admin sees them all', T, () =>
     withTessera('applications: developers see their own', { javaScriptEnabled: true, viewport: VIEWPORT }, async ({ page, tessera }) => {
       const js = true;

@@ -26,7 +26,7 @@ pub fn query(
     let text = |raw: &str, what: &str| -> AppResult<Option<String>> {
         let raw = raw.trim();
         if raw.chars().count() > 200 || raw.chars().any(char::is_control) {
-            return Err(AppError::Invalid(format!(
+            return Err(AppError::invalid(format!(
                 "The {what} filter is at most 200 characters on one line."
             )));
         }
@@ -36,11 +36,7 @@ pub fn query(
         "" => None,
         "success" => Some(Outcome::Success),
         "failure" => Some(Outcome::Failure),
-        _ => {
-            return Err(AppError::Invalid(
-                "The result is success or failure.".into(),
-            ))
-        }
+        _ => return Err(AppError::invalid("The result is success or failure.")),
     };
     Ok(AuditQuery {
         actor: text(actor, "actor")?,
@@ -60,7 +56,7 @@ fn day(raw: &str) -> AppResult<Option<Timestamp>> {
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(raw, &format)
-        .map_err(|_| AppError::Invalid(format!("{raw:?} is not a date like 2026-01-31.")))?;
+        .map_err(|_| AppError::invalid(format!("{raw:?} is not a date like 2026-01-31.")))?;
     Ok(Some(Timestamp::from_unix(
         date.midnight().assume_utc().unix_timestamp(),
     )))

@@ -2,9 +2,9 @@
 
 use super::{audit_with, Actor};
 use crate::domain::branding;
-use crate::domain::colour::{contrast_warning, parse_colour};
-use crate::domain::{Email, Logo, Tenant};
-use crate::error::{AppError, AppResult};
+use crate::domain::colour::contrast_warning;
+use crate::domain::{Logo, Tenant};
+use crate::error::AppResult;
 use crate::state::AppState;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
@@ -22,33 +22,11 @@ pub struct Look {
 /// colour's contrast is below WCAG AA.
 pub fn preview(tenant: &Tenant, look: &Look) -> AppResult<(Tenant, Option<String>)> {
     let mut changed = tenant.clone();
-    let name = look.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::Invalid(
-            "The display name is 1 to 100 characters on one line.".into(),
-        ));
-    }
-    changed.name = name.to_owned();
+    changed.name = branding::check_display_name(&look.name)?;
     let b = &mut changed.settings.branding;
-    b.primary_colour = match look.primary_colour.trim() {
-        "" => None,
-        raw => Some(parse_colour(raw)?),
-    };
-    b.support_url = match look.support_url.trim() {
-        "" => None,
-        raw => match url::Url::parse(raw) {
-            Ok(u) if u.scheme() == "https" && raw.len() <= 2000 => Some(raw.to_owned()),
-            _ => {
-                return Err(AppError::Invalid(
-                    "The support link is an https:// address.".into(),
-                ))
-            }
-        },
-    };
-    b.support_email = match look.support_email.trim() {
-        "" => None,
-        raw => Some(Email::parse(raw)?.to_string()),
-    };
+    b.primary_colour = branding::check_primary_colour(&look.primary_colour)?;
+    b.support_url = branding::check_support_url(&look.support_url)?;
+    b.support_email = branding::check_support_email(&look.support_email)?;
     let warning = b.primary_colour.as_deref().and_then(contrast_warning);
     Ok((changed, warning))
 }
@@ -83,7 +61,7 @@ pub async fn set_logo(
     bytes: &[u8],
 ) -> AppResult<()> {
     actor.require(tenant, MANAGE)?;
-    let content_type = branding::sniff_image(bytes)?;
+    let content_type = branding::sniff_image(bytes).map_err(|e| e.on("logo"))?;
     let data = STANDARD.encode(bytes);
     let mut changed = tenant.clone();
     changed.settings.branding.logo = Some(Logo {

@@ -5,8 +5,8 @@
 use super::{audit, audit_with, Actor};
 use crate::crypto::{random_token, sha256_hex, signing};
 use crate::domain::{
-    AppType, Client, ClientKey, ClientType, GrantType, RedirectUri, SigningAlg, Tenant, Timestamp,
-    TokenAuthMethod,
+    AppType, Client, ClientKey, ClientType, GrantType, Invalid, RedirectUri, SigningAlg, Tenant,
+    Timestamp, TokenAuthMethod,
 };
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -50,20 +50,16 @@ pub async fn create(
 ) -> AppResult<(Client, Option<String>)> {
     actor.require(tenant, MANAGE_OWN)?;
     Client::validate_client_id(&new.client_id)?;
-    let logo_uri = new.logo_uri.as_deref().map(logo).transpose()?;
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Invalid(
-            "A client name is 1 to 100 characters.".into(),
-        ));
-    }
+    let logo_uri = Client::check_logo_uri(new.logo_uri.as_deref().unwrap_or_default())?;
+    let name = Client::check_name(&new.name)?;
     let grant_types = grants(&new)?;
     // Clients that never send anyone to the authorization endpoint need no redirect URI.
     if new.redirect_uris.is_empty() && grant_types.contains(&GrantType::AuthorizationCode) {
-        return Err(AppError::Invalid("Give at least one redirect URI.".into()));
+        let none = Invalid::new("Give at least one redirect URI.");
+        return Err(none.on("redirect_uris").into());
     }
-    let redirect_uris = parse_uris(&new.redirect_uris)?;
-    let post_logout_redirect_uris = parse_uris(&new.post_logout_redirect_uris)?;
+    let redirect_uris = RedirectUri::parse_all(&new.redirect_uris)?;
+    let post_logout_redirect_uris = post_logout_uris(&new.post_logout_redirect_uris)?;
     let backchannel_logout_uri = match &new.backchannel_logout_uri {
         Some(uri) => Some(RedirectUri::parse(uri)?.as_str().to_owned()),
         None => None,
@@ -84,8 +80,8 @@ pub async fn create(
     }
     let jwks = match &new.jwks {
         Some(_) if new.public => {
-            return Err(AppError::Invalid(
-                "A public client has no keys: it cannot use private_key_jwt.".into(),
+            return Err(AppError::invalid(
+                "A public client has no keys: it cannot use private_key_jwt.",
             ));
         }
         Some(raw) => Some(validate_jwks(raw)?),
@@ -100,7 +96,7 @@ pub async fn create(
         key: ClientKey::generate(),
         tenant_id: tenant.id,
         client_id: new.client_id.clone(),
-        name: name.to_owned(),
+        name,
         client_type: if new.public {
             ClientType::Public
         } else {
@@ -156,24 +152,22 @@ fn grants(new: &NewClient) -> AppResult<Vec<GrantType>> {
     grants.sort_by_key(|g| g.as_str());
     grants.dedup();
     if new.public && grants.contains(&GrantType::ClientCredentials) {
-        return Err(AppError::Invalid(
-            "A public client cannot use client_credentials: it has no secret.".into(),
+        return Err(AppError::invalid(
+            "A public client cannot use client_credentials: it has no secret.",
         ));
     }
     Ok(grants)
 }
 
-fn parse_uris(raw: &[String]) -> AppResult<Vec<RedirectUri>> {
-    Ok(raw
-        .iter()
-        .map(|u| RedirectUri::parse(u))
-        .collect::<Result<Vec<_>, _>>()?)
+/// OIDC RP-Initiated Logout 1.0 §2: registered like redirect URIs.
+fn post_logout_uris(raw: &[String]) -> Result<Vec<RedirectUri>, Invalid> {
+    RedirectUri::parse_all(raw).map_err(|e| e.on("post_logout_redirect_uris"))
 }
 
 /// A JWK Set of public keys we can verify with; a private key in it is refused, since a client
 /// that sends one has leaked it.
 fn validate_jwks(raw: &str) -> AppResult<String> {
-    let invalid = |why: &str| AppError::Invalid(format!("The JWK Set is not usable: {why}."));
+    let invalid = |why: &str| AppError::invalid(format!("The JWK Set is not usable: {why}."));
     let set: serde_json::Value = serde_json::from_str(raw).map_err(|_| invalid("not JSON"))?;
     let keys = set["keys"]
         .as_array()
@@ -202,15 +196,11 @@ pub async fn rotate_secret(
     client_id: &str,
     grace_secs: i64,
 ) -> AppResult<String> {
-    if !(0..=30 * 24 * 3600).contains(&grace_secs) {
-        return Err(AppError::Invalid(
-            "The grace period is 0 to 2592000 seconds (30 days).".into(),
-        ));
-    }
+    Client::check_grace(grace_secs)?;
     actor.require_fresh(tenant, MANAGE_OWN)?;
     let mut client = get(state, actor, tenant, client_id).await?;
     if client.secret_hash.is_none() {
-        return Err(AppError::Invalid(format!(
+        return Err(AppError::invalid(format!(
             "client {client_id:?} does not use a secret ({})",
             client.auth_method.as_str()
         )));
@@ -229,17 +219,6 @@ pub async fn rotate_secret(
     )
     .await;
     Ok(secret)
-}
-
-/// An https logo URL (what the consent page may load).
-fn logo(raw: &str) -> AppResult<String> {
-    let raw = raw.trim();
-    match url::Url::parse(raw) {
-        Ok(url) if url.scheme() == "https" && raw.len() <= 2000 => Ok(raw.to_owned()),
-        _ => Err(AppError::Invalid(
-            "The logo is an https:// address of an image, at most 2000 characters.".into(),
-        )),
-    }
 }
 
 /// The clients the actor may see: all of them, or those they registered.
@@ -293,7 +272,7 @@ pub async fn register(
 ) -> AppResult<(Client, Option<String>)> {
     actor.require(tenant, MANAGE_OWN)?;
     let app = registration.app_type;
-    check_redirects(app, &registration.redirect_uris)?;
+    app.check_redirects(&registration.redirect_uris)?;
     let new = NewClient {
         client_id: random_token(16),
         name: registration.name,
@@ -307,46 +286,18 @@ pub async fn register(
     create(state, actor, tenant, new).await
 }
 
-/// Redirect URIs as the application type allows them: web and single-page apps are reached
-/// over https (or loopback http while developing); only native apps use app schemes (RFC 8252
-/// §7.1); services and devices send nobody back.
-fn check_redirects(app: AppType, uris: &[String]) -> AppResult<()> {
-    if !app.redirects() {
-        if uris.is_empty() {
-            return Ok(());
-        }
-        return Err(AppError::Invalid(
-            "This type of application sends nobody back: leave the redirect URIs empty.".into(),
-        ));
-    }
-    if uris.is_empty() {
-        return Err(AppError::Invalid("Give at least one redirect URI.".into()));
-    }
-    if uris.len() > 20 {
-        return Err(AppError::Invalid("Give at most 20 redirect URIs.".into()));
-    }
-    for uri in uris {
-        let parsed = RedirectUri::parse(uri)?;
-        let web = parsed.as_str().starts_with("https://") || parsed.as_str().starts_with("http://");
-        if app != AppType::Native && !web {
-            return Err(AppError::Invalid(format!(
-                "Redirect URI {uri:?} must use https: app schemes are for native apps."
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// What the client page edits.
 pub struct Settings {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
-    pub scopes: Vec<String>,
+    /// As typed: separated by spaces.
+    pub scopes: String,
     pub require_consent: bool,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
-    pub logo_uri: Option<String>,
+    /// As typed: empty for none.
+    pub logo_uri: String,
 }
 
 pub async fn update(
@@ -357,37 +308,16 @@ pub async fn update(
     settings: Settings,
 ) -> AppResult<Client> {
     let mut client = get(state, actor, tenant, client_id).await?;
-    let name = settings.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Invalid(
-            "A client name is 1 to 100 characters.".into(),
-        ));
-    }
-    check_redirects(AppType::of(&client), &settings.redirect_uris)?;
-    if settings.scopes.is_empty() || settings.scopes.len() > 50 {
-        return Err(AppError::Invalid("Allow 1 to 50 scopes.".into()));
-    }
-    for scope in &settings.scopes {
-        Client::validate_scope(scope)?;
-    }
-    if !(60..=86_400).contains(&settings.access_token_ttl_secs) {
-        return Err(AppError::Invalid(
-            "Access tokens live 60 to 86400 seconds (one day).".into(),
-        ));
-    }
-    if !(300..=365 * 86_400).contains(&settings.refresh_token_ttl_secs) {
-        return Err(AppError::Invalid(
-            "Refresh tokens live 300 seconds to 365 days when unused.".into(),
-        ));
-    }
-    client.name = name.to_owned();
-    client.redirect_uris = parse_uris(&settings.redirect_uris)?;
-    client.post_logout_redirect_uris = parse_uris(&settings.post_logout_redirect_uris)?;
-    client.scopes = settings.scopes;
+    client.name = Client::check_name(&settings.name)?;
+    client.redirect_uris = AppType::of(&client).check_redirects(&settings.redirect_uris)?;
+    client.post_logout_redirect_uris = post_logout_uris(&settings.post_logout_redirect_uris)?;
+    client.scopes = Client::check_scopes(&settings.scopes)?;
+    Client::check_access_ttl(settings.access_token_ttl_secs)?;
+    Client::check_refresh_ttl(settings.refresh_token_ttl_secs)?;
     client.require_consent = settings.require_consent;
     client.access_token_ttl_secs = settings.access_token_ttl_secs;
     client.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
-    client.logo_uri = settings.logo_uri.as_deref().map(logo).transpose()?;
+    client.logo_uri = Client::check_logo_uri(&settings.logo_uri)?;
     state.store.clients.update(tenant.id, &client).await?;
     audit(
         state,

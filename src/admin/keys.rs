@@ -19,8 +19,8 @@ pub async fn rotate(
     activate_in: i64,
 ) -> AppResult<SigningKey> {
     if !(0..=30 * 24 * 3600).contains(&activate_in) {
-        return Err(AppError::Invalid(
-            "--activate-in is 0 to 2592000 seconds (30 days).".into(),
+        return Err(AppError::invalid(
+            "--activate-in is 0 to 2592000 seconds (30 days).",
         ));
     }
     let key = state

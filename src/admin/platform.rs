@@ -112,9 +112,7 @@ pub async fn create_tenant(
 ) -> AppResult<(Tenant, User)> {
     let ops = require_operator(state, actor).await?;
     let tenant = Tenant::new(TenantSlug::parse_new(slug.trim())?, name)?;
-    let owner_email = Email::parse(owner_email).map_err(|_| {
-        AppError::Invalid("Enter the first owner's email address, like name@example.com.".into())
-    })?;
+    let owner_email = Email::parse(owner_email).map_err(|e| e.on("owner_email"))?;
     let owner = User::new(tenant.id, owner_email, None)?;
     state
         .store
@@ -177,8 +175,8 @@ async fn set_status(
     let ops = require_operator(state, actor).await?;
     let mut tenant = find(state, slug).await?;
     if tenant.slug.is_operators() {
-        return Err(AppError::Invalid(
-            "The operators' tenant cannot be suspended: nobody could sign in to this console any more.".into(),
+        return Err(AppError::invalid(
+            "The operators' tenant cannot be suspended: nobody could sign in to this console any more.",
         ));
     }
     let suspended = tenant.status == TenantStatus::Suspended;
@@ -234,12 +232,12 @@ pub async fn delete(state: &AppState, actor: &Actor, slug: &str, confirm: &str) 
     }
     let tenant = find(state, slug).await?;
     if tenant.slug.is_operators() {
-        return Err(AppError::Invalid(
-            "The operators' tenant cannot be deleted.".into(),
+        return Err(AppError::invalid(
+            "The operators' tenant cannot be deleted.",
         ));
     }
     if confirm.trim() != tenant.slug.as_str() {
-        return Err(AppError::Invalid(format!(
+        return Err(AppError::invalid(format!(
             "Type the tenant's slug, {}, to confirm the deletion.",
             tenant.slug
         )));

@@ -32,8 +32,8 @@ async fn find(state: &AppState, tenant: &Tenant, id: &str) -> AppResult<Role> {
 
 fn custom(role: &Role) -> AppResult<()> {
     if role.built_in {
-        return Err(AppError::Invalid(
-            "Built-in roles cannot be changed or deleted; create a custom role instead.".into(),
+        return Err(AppError::invalid(
+            "Built-in roles cannot be changed or deleted; create a custom role instead.",
         ));
     }
     Ok(())
@@ -253,7 +253,7 @@ pub async fn update_team(
         let role = known
             .iter()
             .find(|r| &r.id == id)
-            .ok_or_else(|| AppError::Invalid(format!("There is no role {id:?}.")))?;
+            .ok_or_else(|| AppError::invalid(format!("There is no role {id:?}.")))?;
         if !wanted.contains(&role.id) {
             wanted.push(role.id.clone());
         }

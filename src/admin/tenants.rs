@@ -34,8 +34,8 @@ pub async fn set_mfa_policy(
     }
     if let Some(allowed) = allowed {
         if allowed.is_empty() || allowed.contains(&FactorKind::BackupCodes) {
-            return Err(AppError::Invalid(
-                "Allow at least one of totp, email_code, passkey (backup codes always come with them).".into(),
+            return Err(AppError::invalid(
+                "Allow at least one of totp, email_code, passkey (backup codes always come with them).",
             ));
         }
         changed.settings.allowed_factors = allowed;
@@ -74,7 +74,7 @@ pub async fn find(state: &AppState, slug: &str) -> AppResult<Tenant> {
         .tenants
         .by_slug(&parsed)
         .await?
-        .ok_or_else(|| crate::error::AppError::Invalid(format!("there is no tenant {slug:?}")))
+        .ok_or_else(|| crate::error::AppError::invalid(format!("there is no tenant {slug:?}")))
 }
 
 /// Replaces the tenant's policies (sign-in lifetimes, password rules, second factors, token

@@ -7,7 +7,7 @@ use crate::auth::account::end_other_sign_ins;
 use crate::auth::password::check_policy;
 use crate::auth::recovery::{send_password_link, PasswordLink};
 use crate::domain::access::{ADMIN, OWNER};
-use crate::domain::{Email, Role, Tenant, Timestamp, User, UserId};
+use crate::domain::{AuditEvent, Email, Invalid, Role, Tenant, Timestamp, User, UserId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::UserQuery;
@@ -41,11 +41,10 @@ pub async fn create(
     let email = Email::parse(new.email)?;
     let mut user = User::new(tenant.id, email, new.name)?;
     if let Some(password) = new.password {
-        check_policy(&password, &tenant.settings).map_err(AppError::Invalid)?;
+        check_policy(&password, &tenant.settings).map_err(|m| Invalid::new(m).on("password"))?;
         if password.trim().eq_ignore_ascii_case(user.email.as_str()) {
-            return Err(AppError::Invalid(
-                "The password cannot be the email address.".into(),
-            ));
+            let same = Invalid::new("The password cannot be the email address.");
+            return Err(same.on("password").into());
         }
         user.password_hash = Some(state.passwords.hash(password).await?);
     }
@@ -78,9 +77,7 @@ pub async fn search(
 ) -> AppResult<Vec<User>> {
     actor.require(tenant, "users:read")?;
     if query.text.as_ref().is_some_and(|t| t.chars().count() > 200) {
-        return Err(AppError::Invalid(
-            "Search for at most 200 characters.".into(),
-        ));
+        return Err(AppError::invalid("Search for at most 200 characters."));
     }
     Ok(state
         .store
@@ -113,8 +110,8 @@ async fn writable(state: &AppState, actor: &Actor, tenant: &Tenant, id: UserId) 
 /// asked: the console refuses them, so nobody blocks or deletes themselves by a slip.
 fn not_self(actor: &Actor, id: UserId) -> AppResult<()> {
     if actor.user_id() == Some(id) {
-        return Err(AppError::Invalid(
-            "You cannot do this to your own account here; use your account page.".into(),
+        return Err(AppError::invalid(
+            "You cannot do this to your own account here; use your account page.",
         ));
     }
     Ok(())
@@ -130,12 +127,12 @@ pub async fn update_profile(
 ) -> AppResult<User> {
     let mut user = writable(state, actor, tenant, id).await?;
     let email = Email::parse(email)?;
-    let renamed = User::new(tenant.id, email.clone(), Some(name))?;
+    let name = User::check_name(name)?;
     if email != user.email {
         user.email_verified = false;
     }
     user.email = email;
-    user.name = renamed.name;
+    user.name = name;
     user.updated_at = Timestamp::now();
     state.store.users.update(tenant.id, &user).await?;
     audit(state, actor, tenant.id, "user.updated", target(&user)).await;
@@ -218,19 +215,14 @@ pub async fn reset_factors(
 ) -> AppResult<u64> {
     actor.require_fresh(tenant, "users:write")?;
     let user = writable(state, actor, tenant, id).await?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::Invalid(
-            "Say why, in at most 500 characters: the reason goes into the audit log.".into(),
-        ));
-    }
+    let reason = AuditEvent::check_reason(reason)?;
     crate::auth::mfa::reset(
         state,
         &actor.meta(),
         tenant,
         &user,
         &actor.audit_name(),
-        reason,
+        &reason,
     )
     .await
 }
@@ -311,7 +303,7 @@ pub async fn reset_mfa(
         .users
         .by_email(tenant.id, email.as_str())
         .await?
-        .ok_or_else(|| AppError::Invalid(format!("there is no user {email} in {}", tenant.slug)))?;
+        .ok_or_else(|| AppError::invalid(format!("there is no user {email} in {}", tenant.slug)))?;
     crate::auth::mfa::reset(
         state,
         &crate::http::RequestMeta::default(),

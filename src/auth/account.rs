@@ -33,7 +33,7 @@ pub async fn change_password(
     let key =
         super::throttle::LoginThrottle::account_key(&tenant.id.to_string(), user.email.as_str());
     if let Some(wait) = state.throttle.wait_time(&key, meta.ip.as_deref()) {
-        return Err(AppError::Invalid(format!(
+        return Err(AppError::invalid(format!(
             "Too many attempts. Wait {} seconds and try again.",
             wait.as_secs().max(1)
         )));
@@ -55,11 +55,9 @@ pub async fn change_password(
             "wrong current password",
         )
         .await;
-        return Err(AppError::Invalid(
-            "Your current password is not right.".into(),
-        ));
+        return Err(AppError::invalid("Your current password is not right."));
     }
-    super::password::check_policy(&new, &tenant.settings).map_err(AppError::Invalid)?;
+    super::password::check_policy(&new, &tenant.settings).map_err(AppError::invalid)?;
     set_password(state, tenant, user, new).await?;
     let ended = end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
     audit(

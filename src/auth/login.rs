@@ -114,7 +114,7 @@ pub async fn identify(
     if matches!(flow.step, FlowStep::Authenticated { .. }) {
         return Err(LoginError::OutOfOrder);
     }
-    let email = Email::parse(raw_email).map_err(|e| LoginError::InvalidEmail(e.0))?;
+    let email = Email::parse(raw_email).map_err(|e| LoginError::InvalidEmail(e.to_string()))?;
     flow.step = FlowStep::Password {
         email: email.to_string(),
     };

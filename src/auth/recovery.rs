@@ -25,7 +25,7 @@ pub async fn request_reset(
     tenant: &Tenant,
     raw_email: &str,
 ) -> AppResult<()> {
-    let email = Email::parse(raw_email).map_err(|e| AppError::Invalid(e.0))?;
+    let email = Email::parse(raw_email)?;
     if flooded(state, meta, tenant, "reset", &email) {
         return Ok(());
     }
@@ -149,7 +149,7 @@ pub async fn reset_password(
     token: &str,
     new_password: String,
 ) -> AppResult<bool> {
-    super::password::check_policy(&new_password, &tenant.settings).map_err(AppError::Invalid)?;
+    super::password::check_policy(&new_password, &tenant.settings).map_err(AppError::invalid)?;
     let Some(claim) = one_time::read_link(state, tenant.id, RESET_KIND, token, true).await? else {
         return Ok(false);
     };

@@ -271,7 +271,8 @@ fn init_tracing(server: bool) {
 
 fn describe(e: AppError) -> String {
     match e {
-        AppError::Invalid(m) | AppError::Conflict(m) => m,
+        AppError::Invalid(m) => m.to_string(),
+        AppError::Conflict(m) => m,
         AppError::NotFound => "not found".into(),
         AppError::Forbidden | AppError::Reauthenticate => "not allowed".into(),
         AppError::Internal(m) => format!("internal error: {m}"),

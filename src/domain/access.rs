@@ -1,7 +1,7 @@
 //! Who may do what in a tenant's console: permissions (`resource:action`), the roles that bundle
 //! them, and the teams through which roles reach people.
 
-use super::{Invalid, Timestamp};
+use super::{one_line, Invalid, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -172,31 +172,33 @@ impl Role {
         description: &str,
         permissions: &[String],
     ) -> Result<(), Invalid> {
-        let name = role_name(name)?;
-        let description = description.trim();
-        if description.chars().count() > 300 || description.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "A description is at most 300 characters on one line.",
-            ));
-        }
+        let name = Self::check_custom_name(name)?;
+        let description = check_description(description)?;
         let mut parsed = permissions
             .iter()
-            .map(|p| Permission::parse(p))
+            .map(|p| Permission::parse(p).map_err(|e| e.on("permissions")))
             .collect::<Result<Vec<_>, _>>()?;
         parsed.sort_by(|a, b| a.0.cmp(&b.0));
         parsed.dedup();
+        self.name = name;
+        self.description = description.to_owned();
+        self.permissions = parsed;
+        Ok(())
+    }
+
+    /// The name of a role an admin makes: not one of the built-in roles'.
+    pub fn check_custom_name(raw: &str) -> Result<String, Invalid> {
+        let name = check_name(raw)?;
         if BUILT_IN
             .iter()
             .any(|(id, ..)| id.eq_ignore_ascii_case(&name))
         {
             return Err(Invalid::new(format!(
                 "{name} is the name of a built-in role: choose another name."
-            )));
+            ))
+            .on("name"));
         }
-        self.name = name;
-        self.description = description.to_owned();
-        self.permissions = parsed;
-        Ok(())
+        Ok(name)
     }
 
     /// The roles every tenant has.
@@ -250,12 +252,19 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-fn role_name(raw: &str) -> Result<String, Invalid> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-        return Err(Invalid::new("A name is 1 to 60 characters on one line."));
+/// The name of a role or team.
+pub fn check_name(raw: &str) -> Result<String, Invalid> {
+    match one_line(raw, 60) {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ => Err(Invalid::new("A name is 1 to 60 characters on one line.").on("name")),
     }
-    Ok(name.to_owned())
+}
+
+/// The description of a role or team.
+pub fn check_description(raw: &str) -> Result<String, Invalid> {
+    one_line(raw, 300).map(str::to_owned).ok_or_else(|| {
+        Invalid::new("A description is at most 300 characters on one line.").on("description")
+    })
 }
 
 /// A group of people who share roles.
@@ -283,14 +292,8 @@ impl Team {
     }
 
     pub fn rename(&mut self, name: &str, description: &str) -> Result<(), Invalid> {
-        let description = description.trim();
-        if description.chars().count() > 300 || description.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "A description is at most 300 characters on one line.",
-            ));
-        }
-        self.name = role_name(name)?;
-        self.description = description.to_owned();
+        self.name = check_name(name)?;
+        self.description = check_description(description)?;
         Ok(())
     }
 }

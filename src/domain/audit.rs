@@ -1,4 +1,4 @@
-use super::{TenantId, Timestamp};
+use super::{one_line, Invalid, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -38,6 +38,18 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// Why an admin made a change that needs one (resetting someone's factors): it goes into
+    /// the log.
+    pub fn check_reason(raw: &str) -> Result<String, Invalid> {
+        match one_line(raw, 500) {
+            Some(reason) if !reason.is_empty() => Ok(reason.to_owned()),
+            _ => Err(Invalid::new(
+                "Say why, in at most 500 characters on one line: the reason goes into the audit log.",
+            )
+            .on("reason")),
+        }
+    }
+
     pub fn new(
         tenant_id: TenantId,
         action: &str,

@@ -1,8 +1,10 @@
 //! What a tenant's people see of it: a logo, a primary colour and where to get help. Applied to
 //! the sign-in, consent, second-factor, recovery and account pages.
 
-use super::Invalid;
+use super::colour::parse_colour;
+use super::{one_line, Email, Invalid};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 /// The largest logo accepted, in bytes.
 pub const LOGO_MAX_BYTES: usize = 100 * 1024;
@@ -26,6 +28,48 @@ pub struct Logo {
     pub data: String,
     /// Changes with every upload, so caches never show an old logo.
     pub version: String,
+}
+
+/// The organisation's name as its pages show it.
+pub fn check_display_name(raw: &str) -> Result<String, Invalid> {
+    match one_line(raw, 100) {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ => Err(Invalid::new("The display name is 1 to 100 characters on one line.").on("name")),
+    }
+}
+
+/// The buttons' colour, or the default when empty.
+pub fn check_primary_colour(raw: &str) -> Result<Option<String>, Invalid> {
+    optional(raw, |raw| {
+        parse_colour(raw).map_err(|e| e.on("primary_colour"))
+    })
+}
+
+/// Where people get help: an https page, or nothing.
+pub fn check_support_url(raw: &str) -> Result<Option<String>, Invalid> {
+    optional(raw, |raw| match Url::parse(raw) {
+        Ok(u) if u.scheme() == "https" && raw.len() <= 2000 => Ok(raw.to_owned()),
+        _ => Err(Invalid::new("The support link is an https:// address.").on("support_url")),
+    })
+}
+
+/// Where people write for help, or nothing.
+pub fn check_support_email(raw: &str) -> Result<Option<String>, Invalid> {
+    optional(raw, |raw| match Email::parse(raw) {
+        Ok(email) => Ok(email.to_string()),
+        Err(e) => Err(e.on("support_email")),
+    })
+}
+
+/// Empty means "none"; anything else must pass `rule`.
+fn optional(
+    raw: &str,
+    rule: impl Fn(&str) -> Result<String, Invalid>,
+) -> Result<Option<String>, Invalid> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => rule(raw).map(Some),
+    }
 }
 
 /// The image type of `bytes` by their signature; SVG (which can carry script) and everything

@@ -1,4 +1,6 @@
-use super::{ClientKey, Invalid, SigningAlg, TenantId, Timestamp, UserId};
+use super::{
+    lifetime_within, one_line, ClientKey, Invalid, SigningAlg, TenantId, Timestamp, UserId,
+};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -94,6 +96,15 @@ impl TokenAuthMethod {
     }
 }
 
+/// The URIs of a form's text area, one a line.
+pub fn uri_lines(raw: &str) -> Vec<String> {
+    raw.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A redirect URI that passed the registration rules of RFC 6749 §3.1.2 and RFC 9700 §2.1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -139,6 +150,11 @@ impl RedirectUri {
             )));
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// Each of `uris`, or the first refusal.
+    pub fn parse_all(uris: &[String]) -> Result<Vec<Self>, Invalid> {
+        uris.iter().map(|u| Self::parse(u)).collect()
     }
 
     pub fn as_str(&self) -> &str {
@@ -237,6 +253,38 @@ impl AppType {
     /// Whether people are sent back to the application, so it needs redirect URIs.
     pub fn redirects(self) -> bool {
         matches!(self, Self::Web | Self::SinglePage | Self::Native)
+    }
+
+    /// Redirect URIs as the application type allows them: web and single-page apps are
+    /// reached over https (or loopback http while developing); only native apps use app
+    /// schemes (RFC 8252 §7.1); services and devices send nobody back.
+    pub fn check_redirects(self, uris: &[String]) -> Result<Vec<RedirectUri>, Invalid> {
+        let refuse = |message: String| Err(Invalid::new(message).on("redirect_uris"));
+        if !self.redirects() {
+            if uris.is_empty() {
+                return Ok(Vec::new());
+            }
+            return refuse(
+                "This type of application sends nobody back: leave the redirect URIs empty.".into(),
+            );
+        }
+        if uris.is_empty() {
+            return refuse("Give at least one redirect URI.".into());
+        }
+        if uris.len() > 20 {
+            return refuse("Give at most 20 redirect URIs.".into());
+        }
+        let parsed = RedirectUri::parse_all(uris).map_err(|e| e.on("redirect_uris"))?;
+        for uri in &parsed {
+            let web = uri.as_str().starts_with("https://") || uri.as_str().starts_with("http://");
+            if self != AppType::Native && !web {
+                let raw = uri.as_str();
+                return refuse(format!(
+                    "Redirect URI {raw:?} must use https: app schemes are for native apps."
+                ));
+            }
+        }
+        Ok(parsed)
     }
 
     /// What the application type is, as the console explains it.
@@ -358,6 +406,59 @@ impl Client {
         }
     }
 
+    /// The application's name, shown on the consent page.
+    pub fn check_name(raw: &str) -> Result<String, Invalid> {
+        match one_line(raw, 100) {
+            Some(name) if !name.is_empty() => Ok(name.to_owned()),
+            _ => Err(Invalid::new("A name is 1 to 100 characters on one line.").on("name")),
+        }
+    }
+
+    /// The logo the consent page shows: an https address (never a `data:` or `javascript:`
+    /// URL), or nothing.
+    pub fn check_logo_uri(raw: &str) -> Result<Option<String>, Invalid> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        match Url::parse(raw) {
+            Ok(url) if url.scheme() == "https" && raw.len() <= 2000 => Ok(Some(raw.to_owned())),
+            _ => Err(Invalid::new(
+                "The logo is an https:// address of an image, at most 2000 characters.",
+            )
+            .on("logo_uri")),
+        }
+    }
+
+    /// The scopes a client may ask for, separated by spaces.
+    pub fn check_scopes(raw: &str) -> Result<Vec<String>, Invalid> {
+        let scopes: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
+        if scopes.is_empty() || scopes.len() > 50 {
+            return Err(Invalid::new("Allow 1 to 50 scopes.").on("scopes"));
+        }
+        for scope in &scopes {
+            Self::validate_scope(scope).map_err(|e| e.on("scopes"))?;
+        }
+        Ok(scopes)
+    }
+
+    pub fn check_access_ttl(secs: i64) -> Result<(), Invalid> {
+        let what = "An access token's lifetime";
+        lifetime_within(secs, 60..=86_400, what, "access_token_ttl_secs")
+    }
+
+    /// How long an unused refresh token lives.
+    pub fn check_refresh_ttl(secs: i64) -> Result<(), Invalid> {
+        let what = "An unused refresh token's lifetime";
+        lifetime_within(secs, 300..=365 * 86_400, what, "refresh_token_ttl_secs")
+    }
+
+    /// How long an old secret keeps working after a rotation.
+    pub fn check_grace(secs: i64) -> Result<(), Invalid> {
+        let what = "The old secret's grace period";
+        lifetime_within(secs, 0..=30 * 86_400, what, "grace")
+    }
+
     /// The registered redirect URI that `requested` matches, if any.
     pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
         let native = self.client_type == ClientType::Public;
@@ -379,6 +480,53 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn application_fields_name_what_they_refuse() {
+        let lines = |raw: &str| uri_lines(raw);
+        assert!(AppType::Web
+            .check_redirects(&lines(
+                "https://app.example/cb\n\n http://127.0.0.1:8080/cb "
+            ))
+            .is_ok());
+        for (app, raw) in [
+            (AppType::Web, ""),
+            (AppType::Web, "com.example.app:/cb"),
+            (AppType::SinglePage, "https://app.example/cb#frag"),
+            (AppType::Service, "https://app.example/cb"),
+        ] {
+            let refused = app.check_redirects(&lines(raw)).unwrap_err();
+            assert_eq!(refused.field(), Some("redirect_uris"), "{app:?} {raw:?}");
+        }
+        assert!(AppType::Native
+            .check_redirects(&lines("com.example.app:/cb"))
+            .is_ok());
+        assert_eq!(
+            Client::check_scopes("openid  email").unwrap(),
+            ["openid", "email"]
+        );
+        assert_eq!(
+            Client::check_scopes("").unwrap_err().field(),
+            Some("scopes")
+        );
+        assert_eq!(Client::check_logo_uri(" ").unwrap(), None);
+        for bad in [
+            "http://x.example/l.png",
+            "javascript:alert(1)",
+            "data:image/png;base64,AA",
+        ] {
+            assert_eq!(
+                Client::check_logo_uri(bad).unwrap_err().field(),
+                Some("logo_uri")
+            );
+        }
+        assert_eq!(
+            Client::check_access_ttl(59).unwrap_err().message(),
+            "An access token's lifetime is 1 minute to 1 day."
+        );
+        assert!(Client::check_refresh_ttl(300).is_ok());
+        assert!(Client::check_name(" \u{7}bell ").is_err());
+    }
 
     #[test]
     fn redirect_uri_registration_rules() {

@@ -13,7 +13,8 @@ impl Email {
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim().to_lowercase();
-        let invalid = || Invalid::new("Enter a valid email address, like name@example.com.");
+        let invalid =
+            || Invalid::new("Enter a valid email address, like name@example.com.").on("email");
         if value.is_empty() || value.len() > Self::MAX_LEN {
             return Err(invalid());
         }

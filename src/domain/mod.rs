@@ -1,74 +1,147 @@
-//! Plain types and their rules. No I/O lives here. `colour` has no dependencies and is also
-//! compiled into the browser code, so its rules give instant feedback there.
+//! Plain types and their rules. No I/O lives here. The module is compiled into the browser
+//! code too: console forms run the same rules as the server as people type.
 
-#[cfg(feature = "ssr")]
 pub mod access;
-#[cfg(feature = "ssr")]
 mod audit;
-#[cfg(feature = "ssr")]
 pub mod branding;
-#[cfg(feature = "ssr")]
 mod client;
 pub mod colour;
-#[cfg(feature = "ssr")]
 mod email;
-#[cfg(feature = "ssr")]
 mod factor;
-#[cfg(feature = "ssr")]
 mod ids;
-#[cfg(feature = "ssr")]
 mod oidc;
-#[cfg(feature = "ssr")]
 mod session;
-#[cfg(feature = "ssr")]
 mod tenant;
-#[cfg(feature = "ssr")]
 mod time;
-#[cfg(feature = "ssr")]
 mod user;
 
-#[cfg(feature = "ssr")]
 pub use access::{Grants, Permission, Role, Team};
-#[cfg(feature = "ssr")]
 pub use audit::{AuditEvent, Outcome};
-#[cfg(feature = "ssr")]
 pub use branding::{Branding, Logo};
-#[cfg(feature = "ssr")]
-pub use client::{AppType, Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
-#[cfg(feature = "ssr")]
+pub use client::{uri_lines, AppType, Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
 pub use email::Email;
-#[cfg(feature = "ssr")]
 pub use factor::{acr, Factor, FactorKind};
-#[cfg(feature = "ssr")]
 pub use ids::{ClientKey, TenantId, UserId};
-#[cfg(feature = "ssr")]
 pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
     FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
 };
-#[cfg(feature = "ssr")]
 pub use session::{BrowserSessionRecord, UserSession};
-#[cfg(feature = "ssr")]
 pub use tenant::{Tenant, TenantSettings, TenantSlug, TenantStatus};
-#[cfg(feature = "ssr")]
 pub use time::Timestamp;
-#[cfg(feature = "ssr")]
 pub use user::User;
 
 /// A rule a value broke; the message is safe to show to the person who supplied it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid(pub String);
+pub struct Invalid {
+    message: String,
+    field: Option<&'static str>,
+}
 
 impl Invalid {
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// Names the form field the value came from, so that a form can show the message next
+    /// to it.
+    pub fn on(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
+    }
+
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Self::new(message)
     }
 }
 
 impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for Invalid {}
+
+/// A whole number typed into a form field (`what` names it in the message).
+pub fn whole_number(raw: &str, what: &str) -> Result<i64, Invalid> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (0..=1_000_000_000).contains(n))
+        .ok_or_else(|| Invalid::new(format!("{what} is a whole number.")))
+}
+
+/// A length of time in words, in the largest unit that divides it: "30 days", "5 minutes".
+pub fn duration_words(secs: i64) -> String {
+    let (count, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(size, _)| secs != 0 && secs % size == 0)
+        .map(|(size, unit)| (secs / size, unit))
+        .unwrap_or((secs, "second"));
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
+/// A lifetime within its bounds; the message gives them in words and names the field.
+pub fn lifetime_within(
+    secs: i64,
+    range: std::ops::RangeInclusive<i64>,
+    what: &str,
+    field: &'static str,
+) -> Result<(), Invalid> {
+    if range.contains(&secs) {
+        return Ok(());
+    }
+    let (least, most) = (duration_words(*range.start()), duration_words(*range.end()));
+    Err(Invalid::new(format!("{what} is {least} to {most}.")).on(field))
+}
+
+/// Text on one line, at most `max` characters: names and descriptions.
+pub fn one_line(raw: &str, max: usize) -> Option<&str> {
+    let text = raw.trim();
+    (text.chars().count() <= max && !text.chars().any(char::is_control)).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration_words(300), "5 minutes");
+        assert_eq!(duration_words(3600), "1 hour");
+        assert_eq!(duration_words(30 * 86_400), "30 days");
+        assert_eq!(duration_words(90), "90 seconds");
+    }
+
+    #[test]
+    fn numbers_and_lines() {
+        assert_eq!(whole_number(" 42 ", "It").unwrap(), 42);
+        for bad in ["", "4.5", "-1", "ten", "99999999999"] {
+            assert!(whole_number(bad, "It").is_err(), "{bad:?}");
+        }
+        assert_eq!(one_line("  Ops team ", 60), Some("Ops team"));
+        assert_eq!(one_line("two\nlines", 60), None);
+        assert_eq!(one_line(&"x".repeat(61), 60), None);
+    }
+}

@@ -1,4 +1,4 @@
-use super::{Branding, FactorKind, Invalid, TenantId, Timestamp};
+use super::{lifetime_within, one_line, Branding, FactorKind, Invalid, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -34,7 +34,8 @@ impl TenantSlug {
         } else {
             Err(Invalid::new(
                 "A tenant slug is 2 to 63 lower-case letters, digits or hyphens, and does not start or end with a hyphen.",
-            ))
+            )
+            .on("slug"))
         }
     }
 
@@ -44,7 +45,8 @@ impl TenantSlug {
         if slug.is_reserved() {
             return Err(Invalid::new(format!(
                 "The name {raw} is reserved for the installation; choose another."
-            )));
+            ))
+            .on("slug"));
         }
         Ok(slug)
     }
@@ -141,60 +143,74 @@ impl TenantSettings {
         kind == FactorKind::BackupCodes || self.allowed_factors.contains(&kind)
     }
 
-    /// The bounds an admin may set; each message says which value is wrong and why.
+    /// The bounds an admin may set; each message says which value is wrong and why, and
+    /// names its field.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let day = 24 * 3600;
-        let within = |value: i64, range: std::ops::RangeInclusive<i64>, what: &str| {
-            if range.contains(&value) {
-                Ok(())
-            } else {
-                Err(Invalid::new(format!(
-                    "{what} is {} to {} seconds.",
-                    range.start(),
-                    range.end()
-                )))
-            }
-        };
-        within(
-            self.session_lifetime_secs,
-            300..=30 * day,
-            "A sign-in's lifetime",
-        )?;
-        within(
-            self.session_idle_timeout_secs,
-            60..=self.session_lifetime_secs.max(60),
-            "The idle timeout (at most the sign-in's lifetime)",
-        )?;
-        within(
-            self.access_token_secs,
-            60..=day,
-            "The access token lifetime",
-        )?;
-        within(
-            self.refresh_idle_secs,
-            300..=365 * day,
-            "The refresh token idle lifetime",
-        )?;
-        within(
-            self.refresh_absolute_secs,
-            self.refresh_idle_secs..=3650 * day,
-            "The refresh token absolute lifetime (at least its idle lifetime)",
-        )?;
-        if !(8..=64).contains(&self.password_min_length) {
-            return Err(Invalid::new(
-                "The minimum password length is 8 to 64 characters (NIST SP 800-63B).",
-            ));
-        }
+        Self::check_session_lifetime(self.session_lifetime_secs)?;
+        Self::check_idle_timeout(self.session_idle_timeout_secs, self.session_lifetime_secs)?;
+        Self::check_access_token(self.access_token_secs)?;
+        Self::check_refresh_idle(self.refresh_idle_secs)?;
+        Self::check_refresh_absolute(self.refresh_absolute_secs, self.refresh_idle_secs)?;
+        Self::check_password_min_length(self.password_min_length as i64)?;
         if self.allowed_factors.is_empty()
             || self.allowed_factors.contains(&FactorKind::BackupCodes)
         {
             return Err(Invalid::new(
                 "Allow at least one second factor: authenticator apps, email codes or passkeys.",
-            ));
+            )
+            .on("allowed_factors"));
         }
         Ok(())
     }
+
+    pub fn check_session_lifetime(secs: i64) -> Result<(), Invalid> {
+        lifetime_within(
+            secs,
+            300..=30 * DAY,
+            "A sign-in's lifetime",
+            "session_lifetime_secs",
+        )
+    }
+
+    pub fn check_idle_timeout(secs: i64, session_lifetime_secs: i64) -> Result<(), Invalid> {
+        let most = session_lifetime_secs.max(60);
+        let what = "The idle timeout (at most the sign-in's lifetime)";
+        lifetime_within(secs, 60..=most, what, "session_idle_timeout_secs")
+    }
+
+    pub fn check_access_token(secs: i64) -> Result<(), Invalid> {
+        let what = "The access token lifetime";
+        lifetime_within(secs, 60..=DAY, what, "access_token_secs")
+    }
+
+    pub fn check_refresh_idle(secs: i64) -> Result<(), Invalid> {
+        let what = "The refresh token idle lifetime";
+        lifetime_within(secs, 300..=365 * DAY, what, "refresh_idle_secs")
+    }
+
+    pub fn check_refresh_absolute(secs: i64, refresh_idle_secs: i64) -> Result<(), Invalid> {
+        let what = "The refresh token absolute lifetime (at least its idle lifetime)";
+        lifetime_within(
+            secs,
+            refresh_idle_secs..=3650 * DAY,
+            what,
+            "refresh_absolute_secs",
+        )
+    }
+
+    /// NIST SP 800-63B §5.1.1.2: at least 8 characters; 64 is the least a verifier must allow.
+    pub fn check_password_min_length(length: i64) -> Result<(), Invalid> {
+        if (8..=64).contains(&length) {
+            return Ok(());
+        }
+        Err(
+            Invalid::new("The minimum password length is 8 to 64 characters (NIST SP 800-63B).")
+                .on("password_min_length"),
+        )
+    }
 }
+
+const DAY: i64 = 86_400;
 
 impl Default for TenantSettings {
     fn default() -> Self {
@@ -226,18 +242,22 @@ pub struct Tenant {
 
 impl Tenant {
     pub fn new(slug: TenantSlug, name: &str) -> Result<Self, Invalid> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(Invalid::new("A tenant name is 1 to 100 characters."));
-        }
         Ok(Self {
             id: TenantId::generate(),
             slug,
-            name: name.to_owned(),
+            name: Self::check_name(name)?,
             status: TenantStatus::Active,
             settings: TenantSettings::default(),
             created_at: Timestamp::now(),
         })
+    }
+
+    /// The organisation's name, as people see it on its pages.
+    pub fn check_name(raw: &str) -> Result<String, Invalid> {
+        match one_line(raw, 100) {
+            Some(name) if !name.is_empty() => Ok(name.to_owned()),
+            _ => Err(Invalid::new("A name is 1 to 100 characters on one line.").on("name")),
+        }
     }
 
     pub fn accepts_sign_ins(&self) -> bool {
@@ -248,6 +268,26 @@ impl Tenant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_name_the_field_they_refuse() {
+        let mut settings = TenantSettings {
+            session_idle_timeout_secs: 9 * 3600,
+            ..TenantSettings::default()
+        };
+        let refused = settings.validate().unwrap_err();
+        assert_eq!(refused.field(), Some("session_idle_timeout_secs"));
+        assert_eq!(
+            refused.message(),
+            "The idle timeout (at most the sign-in's lifetime) is 1 minute to 8 hours."
+        );
+        settings.session_idle_timeout_secs = 3600;
+        settings.refresh_absolute_secs = settings.refresh_idle_secs - 1;
+        let refused = settings.validate().unwrap_err();
+        assert_eq!(refused.field(), Some("refresh_absolute_secs"));
+        assert!(TenantSettings::check_password_min_length(7).is_err());
+        assert!(TenantSettings::check_password_min_length(64).is_ok());
+    }
 
     #[test]
     fn slug_rules() {

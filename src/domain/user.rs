@@ -1,4 +1,4 @@
-use super::{Email, Invalid, TenantId, Timestamp, UserId};
+use super::{one_line, Email, Invalid, TenantId, Timestamp, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -19,18 +19,13 @@ pub struct User {
 
 impl User {
     pub fn new(tenant_id: TenantId, email: Email, name: Option<&str>) -> Result<Self, Invalid> {
-        let name = name.map(str::trim).filter(|n| !n.is_empty());
-        if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
-            return Err(Invalid::new(
-                "A name is at most 200 characters, without control characters.",
-            ));
-        }
+        let name = Self::check_name(name.unwrap_or_default())?;
         let now = Timestamp::now();
         Ok(Self {
             id: UserId::generate(),
             tenant_id,
             email,
-            name: name.map(str::to_owned),
+            name,
             password_hash: None,
             email_verified: false,
             blocked: false,
@@ -40,6 +35,14 @@ impl User {
             created_at: now,
             updated_at: now,
         })
+    }
+
+    /// A person's name, which they may leave empty.
+    pub fn check_name(raw: &str) -> Result<Option<String>, Invalid> {
+        let name = one_line(raw, 200).ok_or_else(|| {
+            Invalid::new("A name is at most 200 characters on one line.").on("name")
+        })?;
+        Ok(Some(name.to_owned()).filter(|n| !n.is_empty()))
     }
 
     pub fn can_sign_in(&self) -> bool {

@@ -7,7 +7,7 @@ use crate::app::api::{Flash, FLASH_KEY, PREVIEW_KEY};
 use crate::auth::browser;
 use crate::domain::branding::LOGO_MAX_BYTES;
 use crate::domain::colour::{parse_colour, text_on};
-use crate::domain::Tenant;
+use crate::domain::{Invalid, Tenant};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::{
@@ -119,12 +119,8 @@ pub async fn upload(
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(_) => {
-                return back(
-                    &session,
-                    &page,
-                    Err("The upload was not readable. Try again."),
-                )
-                .await
+                let unreadable = Invalid::new("The upload was not readable. Try again.");
+                return back(&session, &page, unreadable.on("logo").into()).await;
             }
         };
         match field.name() {
@@ -134,15 +130,16 @@ pub async fn upload(
                 Some(bytes) if !bytes.is_empty() => image = Some(bytes),
                 Some(_) => {}
                 None => {
-                    let too_big = "The logo is at most 100 KB.";
-                    return back(&session, &page, Err(too_big)).await;
+                    let too_big = Invalid::new("The logo is at most 100 KB.");
+                    return back(&session, &page, too_big.on("logo").into()).await;
                 }
             },
             _ => {}
         }
     }
     if !browser::csrf_is_valid(&session, &csrf).await {
-        return back(&session, &page, Err("This form expired. Please try again.")).await;
+        let expired = Flash::refused("This form expired. Please try again.");
+        return back(&session, &page, expired).await;
     }
     let actor = match super::console_actor(&state, &session, &meta, &tenant).await {
         Ok(Some(actor)) => actor,
@@ -159,15 +156,11 @@ pub async fn upload(
         (Some(bytes), false) => admin::branding::set_logo(&state, &actor, &tenant, &bytes)
             .await
             .map(|_| "The logo was saved."),
-        (None, false) => Err(AppError::Invalid("Choose an image file first.".into())),
+        (None, false) => Err(AppError::invalid("Choose an image file first.")),
     };
     match outcome {
-        Ok(text) => back(&session, &page, Ok(text)).await,
-        Err(AppError::Invalid(text)) => {
-            let flash = Flash { ok: false, text };
-            let _ = session.insert(FLASH_KEY, &flash).await;
-            Redirect::to(&page).into_response()
-        }
+        Ok(text) => back(&session, &page, Flash::done(text)).await,
+        Err(AppError::Invalid(invalid)) => back(&session, &page, Flash::from(invalid)).await,
         Err(AppError::Forbidden) => StatusCode::FORBIDDEN.into_response(),
         Err(e) => {
             tracing::error!(request_id = ?meta.request_id, error = %e, "logo upload failed");
@@ -188,17 +181,7 @@ async fn read_limited(mut field: axum::extract::multipart::Field<'_>) -> Option<
     Some(bytes)
 }
 
-async fn back(session: &Session, page: &str, outcome: Result<&str, &str>) -> Response {
-    let flash = match outcome {
-        Ok(text) => Flash {
-            ok: true,
-            text: text.into(),
-        },
-        Err(text) => Flash {
-            ok: false,
-            text: text.into(),
-        },
-    };
+async fn back(session: &Session, page: &str, flash: Flash) -> Response {
     let _ = session.insert(FLASH_KEY, &flash).await;
     Redirect::to(page).into_response()
 }

@@ -295,6 +295,17 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     Some(html[start..end].to_string())
 }
 
+/// The message a page shows next to the form field `id` (its `{id}-check` note), as HTML.
+pub fn field_note(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}-check\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no note for {id}"))
+        + marker.len();
+    let end = html[start..].find("</p>").expect("the note ends") + start;
+    html[start..end].to_string()
+}
+
 pub fn query(url: &str) -> HashMap<String, String> {
     Url::parse(url)
         .unwrap()

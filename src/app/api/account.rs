@@ -193,7 +193,8 @@ pub async fn change_password(
     .await
     {
         Ok(()) => server::go(&format!("{page}?done=password")),
-        Err(AppError::Invalid(message)) => {
+        Err(AppError::Invalid(invalid)) => {
+            let message = invalid.message();
             let code = if message.starts_with("Too many") {
                 "throttled"
             } else if message.starts_with("Your current") {

@@ -9,6 +9,8 @@
 
 #[cfg(feature = "ssr")]
 use super::server;
+#[cfg(feature = "ssr")]
+use crate::domain::{uri_lines, whole_number, Invalid};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,40 @@ use serde::{Deserialize, Serialize};
 pub struct Flash {
     pub ok: bool,
     pub text: String,
+    /// The form field a refusal is about (a domain rule names it), shown next to that field.
+    pub field: Option<String>,
+}
+
+impl Flash {
+    pub fn done(text: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            text: text.into(),
+            field: None,
+        }
+    }
+
+    pub fn refused(text: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            text: text.into(),
+            field: None,
+        }
+    }
+
+    /// The refusal for `field`, if it is about that field.
+    pub fn about(&self, field: &str) -> Option<String> {
+        (!self.ok && self.field.as_deref() == Some(field)).then(|| self.text.clone())
+    }
+}
+
+impl From<crate::domain::Invalid> for Flash {
+    fn from(invalid: crate::domain::Invalid) -> Self {
+        Self {
+            field: invalid.field().map(str::to_owned),
+            ..Self::refused(invalid.message())
+        }
+    }
 }
 
 /// Where the browser session keeps the [`Flash`] until a console page shows it.
@@ -334,13 +370,14 @@ pub async fn load_admin_audit(
                 &filter.from,
                 &filter.until,
             )?;
-            let before = if filter.before.is_empty() {
-                None
-            } else {
-                Some(filter.before.parse().map_err(|_| {
-                    crate::error::AppError::Invalid("That page link is not valid.".into())
-                })?)
-            };
+            let before =
+                if filter.before.is_empty() {
+                    None
+                } else {
+                    Some(filter.before.parse().map_err(|_| {
+                        crate::error::AppError::invalid("That page link is not valid.")
+                    })?)
+                };
             let events =
                 crate::admin::audit::search(&ctx.state, &actor, &ctx.tenant, &query, before, 50)
                     .await?;
@@ -496,14 +533,15 @@ pub async fn user_action(
             "purge" => {
                 let user = users::get(state, &actor, t, id).await?;
                 if !confirm.trim().eq_ignore_ascii_case(user.email.as_str()) {
-                    return Err(AppError::Invalid(
-                        "Type the user's email address to confirm deleting them for good.".into(),
-                    ));
+                    let refused = Invalid::new(
+                        "Type the user's email address to confirm deleting them for good.",
+                    );
+                    return Err(refused.on("confirm").into());
                 }
                 users::hard_delete(state, &actor, t, id).await?;
                 return Ok(None);
             }
-            _ => return Err(AppError::Invalid("Unknown action.".into())),
+            _ => return Err(AppError::invalid("Unknown action.")),
         }))
     }
     .await;
@@ -671,7 +709,7 @@ pub async fn change_team(
                     .users
                     .by_email(t.id, email.as_str())
                     .await?
-                    .ok_or_else(|| AppError::Invalid(format!("There is no user {email}.")))?;
+                    .ok_or_else(|| AppError::invalid(format!("There is no user {email}.")))?;
                 roles::add_member(state, &actor, t, id, member.id).await?;
                 Ok(format!("{email} joined the team."))
             }
@@ -679,7 +717,7 @@ pub async fn change_team(
                 roles::remove_member(state, &actor, t, id, console::user_id(&user)?).await?;
                 Ok("The member left the team.".to_string())
             }
-            _ => Err(AppError::Invalid("Unknown action.".into())),
+            _ => Err(AppError::invalid("Unknown action.")),
         }
     }
     .await;
@@ -785,7 +823,7 @@ mod console {
     }
 
     pub fn csrf_error() -> AppError {
-        AppError::Invalid("This form expired. Please try again.".into())
+        AppError::invalid("This form expired. Please try again.")
     }
 
     /// Answers a form post: back to `page`, with the outcome shown once there. A refusal
@@ -798,29 +836,19 @@ mod console {
     ) -> Result<(), ServerFnError> {
         use axum::http::StatusCode;
         let (flash, status) = match outcome {
-            Ok(text) => (Flash { ok: true, text }, None),
-            Err(AppError::Invalid(text) | AppError::Conflict(text)) => {
-                (Flash { ok: false, text }, None)
-            }
+            Ok(text) => (Flash::done(text), None),
+            Err(AppError::Invalid(invalid)) => (Flash::from(invalid), None),
+            Err(AppError::Conflict(text)) => (Flash::refused(text), None),
             Err(AppError::Reauthenticate) => (
-                Flash {
-                    ok: false,
-                    text: "For your security, confirm it is you (sign in again) before making this change.".into(),
-                },
+                Flash::refused("For your security, confirm it is you (sign in again) before making this change."),
                 None,
             ),
             Err(AppError::Forbidden) => (
-                Flash {
-                    ok: false,
-                    text: "You do not have permission to do that.".into(),
-                },
+                Flash::refused("You do not have permission to do that."),
                 Some(StatusCode::FORBIDDEN),
             ),
             Err(AppError::NotFound) => (
-                Flash {
-                    ok: false,
-                    text: "That item no longer exists.".into(),
-                },
+                Flash::refused("That item no longer exists."),
                 Some(StatusCode::NOT_FOUND),
             ),
             Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
@@ -846,7 +874,7 @@ mod console {
         }
         raw.parse()
             .map(Some)
-            .map_err(|_| AppError::Invalid("That page link is not valid.".into()))
+            .map_err(|_| AppError::invalid("That page link is not valid."))
     }
 
     pub fn brand_view(tenant: &crate::domain::Tenant) -> super::BrandView {
@@ -863,14 +891,6 @@ mod console {
     }
 
     /// The non-empty lines of a text area, trimmed.
-    pub fn lines(raw: &str) -> Vec<String> {
-        raw.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
     pub fn client_url(ctx: &Ctx, client: &str) -> String {
         if crate::domain::Client::validate_client_id(client).is_ok() {
             format!("/t/{}/admin/clients/{client}", ctx.tenant.slug)
@@ -921,6 +941,7 @@ mod console {
             client_id: client.client_id.clone(),
             name: client.name.clone(),
             kind: kind.describe().0.into(),
+            app_type: kind.as_str().into(),
             public: kind.is_public(),
             has_secret: client.secret_hash.is_some(),
             secret,
@@ -960,10 +981,9 @@ mod console {
             role: Some(filter.role.clone()).filter(|r| !r.is_empty()),
             team: match filter.team.as_str() {
                 "" => None,
-                raw => Some(
-                    team_id(raw)
-                        .map_err(|_| AppError::Invalid("That team does not exist.".into()))?,
-                ),
+                raw => {
+                    Some(team_id(raw).map_err(|_| AppError::invalid("That team does not exist."))?)
+                }
             },
             ..UserQuery::default()
         };
@@ -975,7 +995,7 @@ mod console {
             "mfa" => query.mfa = Some(true),
             "no_mfa" => query.mfa = Some(false),
             "unverified" => query.email_verified = Some(false),
-            _ => return Err(AppError::Invalid("Unknown status filter.".into())),
+            _ => return Err(AppError::invalid("Unknown status filter.")),
         }
         Ok(query)
     }
@@ -1177,7 +1197,9 @@ pub struct ClientsPage {
 pub struct ClientPage {
     pub client_id: String,
     pub name: String,
+    /// What the application is, in words, and as [`crate::domain::AppType`] names it.
     pub kind: String,
+    pub app_type: String,
     pub public: bool,
     pub has_secret: bool,
     /// The secret, on the one page load right after it was made.
@@ -1267,14 +1289,14 @@ pub async fn register_client(
     };
     let Some(kind) = crate::domain::AppType::parse(&app_type) else {
         let choose = format!("/t/{}/admin/clients/new", ctx.tenant.slug);
-        let unknown = AppError::Invalid("Choose the type of application first.".into());
+        let unknown = AppError::invalid("Choose the type of application first.");
         return console::done(&ctx, &choose, Err(unknown)).await;
     };
     let registration = clients::Registration {
         app_type: kind,
         name,
-        redirect_uris: console::lines(&redirect_uris),
-        post_logout_redirect_uris: console::lines(&post_logout_redirect_uris),
+        redirect_uris: uri_lines(&redirect_uris),
+        post_logout_redirect_uris: uri_lines(&post_logout_redirect_uris),
         logo_uri: Some(logo_uri.trim().to_owned()).filter(|l| !l.is_empty()),
     };
     match clients::register(&ctx.state, &actor, &ctx.tenant, registration).await {
@@ -1311,27 +1333,29 @@ pub async fn save_client(
     refresh_token_ttl_secs: String,
     #[server(default)] logo_uri: String,
 ) -> Result<(), ServerFnError> {
-    use crate::error::AppError;
     let ctx = server::context(&tenant).await?;
     let page = console::client_url(&ctx, &client);
     let Some(actor) = console::act(&ctx, &csrf, &page).await? else {
         return Ok(());
     };
-    let seconds = |raw: &str, what: &str| {
-        raw.trim()
-            .parse::<i64>()
-            .map_err(|_| AppError::Invalid(format!("The {what} is a number of seconds.")))
-    };
     let outcome = async {
         let settings = crate::admin::clients::Settings {
             name,
-            redirect_uris: console::lines(&redirect_uris),
-            post_logout_redirect_uris: console::lines(&post_logout_redirect_uris),
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+            redirect_uris: uri_lines(&redirect_uris),
+            post_logout_redirect_uris: uri_lines(&post_logout_redirect_uris),
+            scopes,
             require_consent: require_consent.is_some(),
-            access_token_ttl_secs: seconds(&access_token_ttl_secs, "access token lifetime")?,
-            refresh_token_ttl_secs: seconds(&refresh_token_ttl_secs, "refresh token lifetime")?,
-            logo_uri: Some(logo_uri.trim().to_owned()).filter(|l| !l.is_empty()),
+            access_token_ttl_secs: whole_number(
+                &access_token_ttl_secs,
+                "The access token lifetime",
+            )
+            .map_err(|e| e.on("access_token_ttl_secs"))?,
+            refresh_token_ttl_secs: whole_number(
+                &refresh_token_ttl_secs,
+                "The refresh token lifetime",
+            )
+            .map_err(|e| e.on("refresh_token_ttl_secs"))?,
+            logo_uri,
         };
         crate::admin::clients::update(&ctx.state, &actor, &ctx.tenant, &client, settings).await?;
         Ok("The application was saved.".to_string())
@@ -1387,10 +1411,9 @@ pub async fn client_action(
         }
         "delete" => {
             if confirm.trim() != client {
-                let refused = AppError::Invalid(
-                    "Type the client id to confirm deleting the application.".into(),
-                );
-                return console::done(&ctx, &page, Err(refused)).await;
+                let refused =
+                    Invalid::new("Type the client id to confirm deleting the application.");
+                return console::done(&ctx, &page, Err(refused.on("confirm").into())).await;
             }
             match clients::delete(state, &actor, t, &client).await {
                 Ok(()) => {
@@ -1400,14 +1423,7 @@ pub async fn client_action(
                 Err(e) => console::done(&ctx, &page, Err(e)).await,
             }
         }
-        _ => {
-            console::done(
-                &ctx,
-                &page,
-                Err(AppError::Invalid("Unknown action.".into())),
-            )
-            .await
-        }
+        _ => console::done(&ctx, &page, Err(AppError::invalid("Unknown action."))).await,
     }
 }
 
@@ -1476,25 +1492,30 @@ pub async fn save_settings(
     refresh_absolute_days: String,
 ) -> Result<(), ServerFnError> {
     use crate::domain::FactorKind;
-    use crate::error::AppError;
     let ctx = server::context(&tenant).await?;
     let page = format!("/t/{}/admin/settings", ctx.tenant.slug);
     let Some(actor) = console::act(&ctx, &csrf, &page).await? else {
         return Ok(());
     };
-    let number = |raw: &str, what: &str| {
-        raw.trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (0..=1_000_000).contains(n))
-            .ok_or_else(|| AppError::Invalid(format!("The {what} is a whole number.")))
+    // Each number in the form's unit, named after the setting it becomes.
+    let number = |raw: &str, what: &str, field: &'static str| {
+        whole_number(raw, what).map_err(|e| e.on(field))
     };
     let outcome = async {
         let mut settings = ctx.tenant.settings.clone();
-        settings.session_lifetime_secs = number(&session_hours, "sign-in lifetime")? * 3600;
-        settings.session_idle_timeout_secs = number(&idle_minutes, "idle timeout")? * 60;
+        settings.session_lifetime_secs = number(
+            &session_hours,
+            "The sign-in lifetime",
+            "session_lifetime_secs",
+        )? * 3600;
+        settings.session_idle_timeout_secs = number(
+            &idle_minutes,
+            "The idle timeout",
+            "session_idle_timeout_secs",
+        )? * 60;
+        let length = "The minimum password length";
         settings.password_min_length =
-            number(&password_min_length, "minimum password length")? as usize;
+            number(&password_min_length, length, "password_min_length")? as usize;
         settings.block_common_passwords = block_common_passwords.is_some();
         settings.require_mfa = require_mfa.is_some();
         settings.self_signup = self_signup.is_some();
@@ -1503,13 +1524,20 @@ pub async fn save_settings(
             .map(|f| {
                 FactorKind::parse(f)
                     .filter(|k| *k != FactorKind::BackupCodes)
-                    .ok_or_else(|| AppError::Invalid(format!("Unknown factor {f:?}.")))
+                    .ok_or_else(|| {
+                        Invalid::new(format!("Unknown factor {f:?}.")).on("allowed_factors")
+                    })
             })
             .collect::<Result<_, _>>()?;
-        settings.access_token_secs = number(&access_token_minutes, "access token lifetime")? * 60;
-        settings.refresh_idle_secs = number(&refresh_idle_days, "refresh idle lifetime")? * 86_400;
+        let access = "The access token lifetime";
+        settings.access_token_secs =
+            number(&access_token_minutes, access, "access_token_secs")? * 60;
+        let idle = "The refresh token idle lifetime";
+        settings.refresh_idle_secs =
+            number(&refresh_idle_days, idle, "refresh_idle_secs")? * 86_400;
+        let absolute = "The refresh token absolute lifetime";
         settings.refresh_absolute_secs =
-            number(&refresh_absolute_days, "refresh absolute lifetime")? * 86_400;
+            number(&refresh_absolute_days, absolute, "refresh_absolute_secs")? * 86_400;
         crate::admin::tenants::update_policies(&ctx.state, &actor, &ctx.tenant, settings).await?;
         Ok("The policies were saved.".to_string())
     }

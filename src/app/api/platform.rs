@@ -65,7 +65,7 @@ pub async fn load_platform_tenants(after: String) -> Result<Platform<TenantsPage
                 Some(
                     after
                         .parse()
-                        .map_err(|_| AppError::Invalid("That page link is not valid.".into()))?,
+                        .map_err(|_| AppError::invalid("That page link is not valid."))?,
                 )
             };
             let limit = 50;
@@ -165,7 +165,7 @@ pub async fn platform_tenant_action(
         "delete" => platform::delete(state, &actor, &slug, &confirm)
             .await
             .map(|()| format!("The tenant {} was deleted with everything in it.", slug.trim())),
-        _ => Err(AppError::Invalid("Unknown action.".into())),
+        _ => Err(AppError::invalid("Unknown action.")),
     };
     operators::done(&ctx, outcome).await
 }
@@ -286,7 +286,7 @@ mod operators {
     }
 
     pub fn csrf_error() -> AppError {
-        AppError::Invalid("This form expired. Please try again.".into())
+        AppError::invalid("This form expired. Please try again.")
     }
 
     /// Answers a form post: back to the console with the outcome shown once there. A refusal
@@ -294,29 +294,29 @@ mod operators {
     /// request id, never shown.
     pub async fn done(ctx: &Ctx, outcome: AppResult<String>) -> Result<(), ServerFnError> {
         use axum::http::StatusCode;
-        let (text, ok, status) = match outcome {
-            Ok(text) => (text, true, None),
-            Err(AppError::Invalid(text) | AppError::Conflict(text)) => (text, false, None),
+        let (flash, status) = match outcome {
+            Ok(text) => (Flash::done(text), None),
+            Err(AppError::Invalid(invalid)) => (Flash::from(invalid), None),
+            Err(AppError::Conflict(text)) => (Flash::refused(text), None),
             Err(AppError::Reauthenticate) => (
-                "For your security, confirm it is you (sign in again) before deleting a tenant."
-                    .to_string(),
-                false,
+                Flash::refused(
+                    "For your security, confirm it is you (sign in again) before deleting a tenant.",
+                ),
                 None,
             ),
             Err(AppError::Forbidden) => (
-                "Only operators of this installation may do that: sign in as an operator."
-                    .to_string(),
-                false,
+                Flash::refused(
+                    "Only operators of this installation may do that: sign in as an operator.",
+                ),
                 Some(StatusCode::FORBIDDEN),
             ),
             Err(AppError::NotFound) => (
-                "That tenant no longer exists.".to_string(),
-                false,
+                Flash::refused("That tenant no longer exists."),
                 Some(StatusCode::NOT_FOUND),
             ),
             Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
         };
-        server::flash_and_go(ctx, FLASH_KEY, Flash { ok, text }, HOME, status).await
+        server::flash_and_go(ctx, FLASH_KEY, flash, HOME, status).await
     }
 
     pub fn tenant_line(tenant: &Tenant) -> TenantLine {

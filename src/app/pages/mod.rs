@@ -4,6 +4,7 @@ pub mod backup_codes;
 pub mod consent;
 pub mod device;
 pub mod error;
+pub mod field;
 pub mod home;
 pub mod login;
 #[cfg(feature = "ssr")]

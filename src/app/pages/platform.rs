@@ -10,6 +10,8 @@ use crate::app::api::{
     PlatformTenantAction, TenantLine, TenantsPage,
 };
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
+use crate::domain::{Email, Tenant, TenantSlug};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -121,6 +123,10 @@ fn Tenants(nav: PlatformNav, page: TenantsPage, paged: bool) -> impl IntoView {
         view! { <p class="empty">"No tenant here. Create the first one below."</p> }
     });
     let first = paged.then(|| view! { <a href="/admin">"First page"</a> });
+    let flash = nav.flash.as_ref();
+    let slug = Checked::new("new-slug", "slug", flash, TenantSlug::parse_new);
+    let name = Checked::new("new-name", "name", flash, Tenant::check_name);
+    let owner = Checked::new("new-owner", "owner_email", flash, Email::parse);
     let next = page.next.clone().map(|cursor| {
         view! { <p><a class="button small-button" href=format!("/admin?after={cursor}")>"Next page"</a></p> }
     });
@@ -147,14 +153,20 @@ fn Tenants(nav: PlatformNav, page: TenantsPage, paged: bool) -> impl IntoView {
             {platform_form!(PlatformCreateTenant, nav,
                 <label for="new-slug">"Slug"</label>
                 <input id="new-slug" type="text" name="slug" required autocomplete="off"
-                    minlength="2" maxlength="63" aria-describedby="new-slug-help"/>
+                    minlength="2" maxlength="63" aria-describedby=format!("new-slug-help {}", slug.note_id())
+                    aria-invalid=slug.invalid() on:input=slug.on_input()/>
                 <p id="new-slug-help" class="muted small">"The tenant's address, /t/slug: 2 to 63 lower-case letters, digits or hyphens."</p>
+                {slug.note()}
                 <label for="new-name">"Name"</label>
-                <input id="new-name" type="text" name="name" required maxlength="100" autocomplete="off"/>
+                <input id="new-name" type="text" name="name" required maxlength="100" autocomplete="off"
+                    aria-describedby=name.note_id() aria-invalid=name.invalid() on:input=name.on_input()/>
+                {name.note()}
                 <label for="new-owner">"First owner's email address"</label>
                 <input id="new-owner" type="email" name="owner_email" required maxlength="254"
-                    autocomplete="off" aria-describedby="new-owner-help"/>
+                    autocomplete="off" aria-describedby=format!("new-owner-help {}", owner.note_id())
+                    aria-invalid=owner.invalid() on:input=owner.on_input()/>
                 <p id="new-owner-help" class="muted small">"They get an email with a link to choose their password."</p>
+                {owner.note()}
                 <button type="submit" class="button primary">"Create tenant"</button>)}
         </section>
     }

@@ -658,13 +658,7 @@ pub async fn reset(
     by: &str,
     reason: &str,
 ) -> AppResult<u64> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::Invalid(
-            "Give the reason for the reset (at most 500 characters); it goes into the audit log."
-                .into(),
-        ));
-    }
+    let reason = AuditEvent::check_reason(reason)?;
     let removed = state.store.factors.remove_all(tenant.id, user.id).await?;
     let event = AuditEvent::new(tenant.id, "mfa.reset", Outcome::Success, by)
         .target(actor(user))

@@ -3,7 +3,10 @@
 use super::{console_form, console_page};
 use crate::app::api::{load_admin_branding, BrandView, BrandingPage, ConsoleNav, SaveBranding};
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
 use crate::app::pages::{query_param, tenant_param, Loading};
+use crate::domain::branding;
+use crate::domain::colour::contrast_warning;
 use leptos::prelude::*;
 
 #[component]
@@ -52,17 +55,35 @@ fn Branding(nav: ConsoleNav, page: BrandingPage) -> impl IntoView {
             <Sample brand warning/>
         }
     });
-    // The same rules as the server's, run as the colour is typed (domain::colour).
-    let typed = RwSignal::new(page.primary_colour.clone());
-    let feedback = move || {
-        let raw = typed.get();
-        if raw.trim().is_empty() {
-            return None;
-        }
-        match crate::domain::colour::parse_colour(&raw) {
-            Ok(colour) => crate::domain::colour::contrast_warning(&colour),
-            Err(e) => Some(e.0),
-        }
+    let flash = nav.flash.as_ref();
+    let name = Checked::new("brand-name", "name", flash, branding::check_display_name);
+    let colour = Checked::new(
+        "brand-colour",
+        "primary_colour",
+        flash,
+        branding::check_primary_colour,
+    );
+    let support_url = Checked::new(
+        "support-url",
+        "support_url",
+        flash,
+        branding::check_support_url,
+    );
+    let support_email = Checked::new(
+        "support-email",
+        "support_email",
+        flash,
+        branding::check_support_email,
+    );
+    let logo_file = Checked::server_only("logo-file", "logo", flash);
+    // A readable colour is advice, not a rule: the warning shows as the colour is typed.
+    let typed = colour.typed();
+    let contrast = move || {
+        let raw = typed.get()?;
+        branding::check_primary_colour(&raw)
+            .ok()
+            .flatten()
+            .and_then(|c| contrast_warning(&c))
     };
     let logo = match page.logo.clone() {
         Some(src) => view! { <img class="brand-logo" src=src alt=format!("{} logo", page.name)/> }.into_any(),
@@ -74,16 +95,24 @@ fn Branding(nav: ConsoleNav, page: BrandingPage) -> impl IntoView {
             <h2 id="look">"Name, colour and support"</h2>
             {console_form!(SaveBranding, nav,
                 <label for="brand-name">"Display name"</label>
-                <input id="brand-name" type="text" name="name" value=page.name.clone() required maxlength="100"/>
+                <input id="brand-name" type="text" name="name" value=page.name.clone() required maxlength="100"
+                    aria-describedby=name.note_id() aria-invalid=name.invalid() on:input=name.on_input()/>
+                {name.note()}
                 <label for="brand-colour">"Primary colour (like #2446b8; empty for the default)"</label>
                 <input id="brand-colour" type="text" name="primary_colour" value=page.primary_colour.clone() maxlength="7"
-                    aria-describedby="colour-hint colour-check" on:input=move |ev| typed.set(event_target_value(&ev))/>
+                    aria-describedby=format!("colour-hint {} colour-contrast", colour.note_id())
+                    aria-invalid=colour.invalid() on:input=colour.on_input()/>
                 <p class="muted small" id="colour-hint">"Buttons use it; the text on them is chosen for contrast, and you are warned below WCAG AA (4.5:1)."</p>
-                <p class="small warn-text" id="colour-check" aria-live="polite">{feedback}</p>
+                {colour.note()}
+                <p class="small warn-text" id="colour-contrast" aria-live="polite">{contrast}</p>
                 <label for="support-url">"Support link (https://…)"</label>
-                <input id="support-url" type="text" name="support_url" value=page.support_url.clone() inputmode="url" maxlength="2000"/>
+                <input id="support-url" type="text" name="support_url" value=page.support_url.clone() inputmode="url" maxlength="2000"
+                    aria-describedby=support_url.note_id() aria-invalid=support_url.invalid() on:input=support_url.on_input()/>
+                {support_url.note()}
                 <label for="support-email">"Support email"</label>
-                <input id="support-email" type="email" name="support_email" value=page.support_email.clone() maxlength="254"/>
+                <input id="support-email" type="email" name="support_email" value=page.support_email.clone() maxlength="254"
+                    aria-describedby=support_email.note_id() aria-invalid=support_email.invalid() on:input=support_email.on_input()/>
+                {support_email.note()}
                 <div class="actions start">
                     <button type="submit" name="intent" value="preview" class="button">"Preview"</button>
                     <button type="submit" name="intent" value="save" class="button primary">"Save"</button>
@@ -96,7 +125,9 @@ fn Branding(nav: ConsoleNav, page: BrandingPage) -> impl IntoView {
             <form method="post" action=upload.clone() enctype="multipart/form-data">
                 <input type="hidden" name="csrf" value=nav.csrf.clone()/>
                 <label for="logo-file">"PNG, JPEG or WebP, at most 100 KB"</label>
-                <input id="logo-file" type="file" name="logo" accept="image/png,image/jpeg,image/webp" required/>
+                <input id="logo-file" type="file" name="logo" accept="image/png,image/jpeg,image/webp" required
+                    aria-describedby=logo_file.note_id() aria-invalid=logo_file.invalid()/>
+                {logo_file.note()}
                 <button type="submit" class="button">"Upload logo"</button>
             </form>
             {page.logo.is_some().then(|| view! {

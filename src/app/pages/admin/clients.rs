@@ -7,7 +7,9 @@ use crate::app::api::{
     RegisterClient, SaveClient,
 };
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
 use crate::app::pages::{query_param, tenant_param, Loading};
+use crate::domain::{uri_lines, whole_number, AppType, Client, Invalid, RedirectUri};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -105,25 +107,70 @@ fn NewClient(nav: ConsoleNav, page: ClientsPage, kind: String) -> impl IntoView 
         "spa" => "https://app.example.com/callback",
         _ => "https://app.example.com/auth/callback",
     };
+    let app = AppType::parse(&value).unwrap_or(AppType::Web);
+    let checks = ClientChecks::new(app, nav.flash.as_ref());
+    let (redirect, post_logout) = (checks.redirect.clone(), checks.post_logout.clone());
     let uris = redirects.then(|| view! {
         <label for="redirect-uris">"Redirect URIs (one per line)"</label>
         <p class="muted small" id="redirect-help">"Exact addresses, e.g. "{example}". https is required except for loopback addresses; no wildcards or fragments."</p>
-        <textarea id="redirect-uris" name="redirect_uris" rows="3" required aria-describedby="redirect-help" maxlength="20000"></textarea>
+        <textarea id="redirect-uris" name="redirect_uris" rows="3" required maxlength="20000"
+            aria-describedby=format!("redirect-help {}", redirect.note_id()) aria-invalid=redirect.invalid() on:input=redirect.on_input()></textarea>
+        {redirect.note()}
         <label for="post-logout-uris">"Post-logout redirect URIs (optional, one per line)"</label>
-        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000"></textarea>
+        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000"
+            aria-describedby=post_logout.note_id() aria-invalid=post_logout.invalid() on:input=post_logout.on_input()></textarea>
+        {post_logout.note()}
     });
+    let (name_check, logo) = (checks.name, checks.logo);
     view! {
         <p><strong>{name}</strong>" — "{what}" "<a href=base.clone()>"Choose another type"</a></p>
         {console_form!(RegisterClient, nav,
             <input type="hidden" name="app_type" value=value.clone()/>
             <label for="client-name">"Name people see on the consent page"</label>
-            <input id="client-name" type="text" name="name" required maxlength="100"/>
+            <input id="client-name" type="text" name="name" required maxlength="100"
+                aria-describedby=name_check.note_id() aria-invalid=name_check.invalid() on:input=name_check.on_input()/>
+            {name_check.note()}
             {uris}
             <label for="logo">"Logo (optional, an https:// image address)"</label>
-            <input id="logo" type="text" name="logo_uri" inputmode="url" maxlength="2000"/>
+            <input id="logo" type="text" name="logo_uri" inputmode="url" maxlength="2000"
+                aria-describedby=logo.note_id() aria-invalid=logo.invalid() on:input=logo.on_input()/>
+            {logo.note()}
             <button type="submit" class="button primary">"Register application"</button>)}
     }
     .into_any()
+}
+
+/// The rules of an application's form fields (the server's own, from `domain::client`).
+struct ClientChecks {
+    name: Checked,
+    redirect: Checked,
+    post_logout: Checked,
+    logo: Checked,
+}
+
+impl ClientChecks {
+    fn new(app: AppType, flash: Option<&crate::app::api::Flash>) -> Self {
+        Self {
+            name: Checked::new("client-name", "name", flash, Client::check_name),
+            redirect: Checked::new("redirect-uris", "redirect_uris", flash, move |raw| {
+                app.check_redirects(&uri_lines(raw))
+            }),
+            post_logout: Checked::new(
+                "post-logout-uris",
+                "post_logout_redirect_uris",
+                flash,
+                |raw| RedirectUri::parse_all(&uri_lines(raw)),
+            ),
+            logo: Checked::new("logo", "logo_uri", flash, Client::check_logo_uri),
+        }
+    }
+}
+
+/// A lifetime in seconds, as typed.
+fn seconds(
+    rule: fn(i64) -> Result<(), Invalid>,
+) -> impl Fn(&str) -> Result<(), Invalid> + Send + Sync {
+    move |raw| rule(whole_number(raw, "A lifetime")?)
 }
 
 #[component]
@@ -184,12 +231,35 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
         </select>
         <button type="submit" class="button">"Make a new secret"</button>)
     });
+    let app = AppType::parse(&page.app_type).unwrap_or(AppType::Web);
+    let flash = nav.flash.as_ref();
+    let checks = ClientChecks::new(app, flash);
+    let scopes = Checked::new("scopes", "scopes", flash, Client::check_scopes);
+    let access = Checked::new(
+        "access-ttl",
+        "access_token_ttl_secs",
+        flash,
+        seconds(Client::check_access_ttl),
+    );
+    let refresh = Checked::new(
+        "refresh-ttl",
+        "refresh_token_ttl_secs",
+        flash,
+        seconds(Client::check_refresh_ttl),
+    );
+    let (redirect, post_logout) = (checks.redirect.clone(), checks.post_logout.clone());
     let uris = page.redirects.then(|| view! {
         <label for="redirect-uris">"Redirect URIs (one per line)"</label>
-        <textarea id="redirect-uris" name="redirect_uris" rows="3" required maxlength="20000">{page.redirect_uris.clone()}</textarea>
+        <textarea id="redirect-uris" name="redirect_uris" rows="3" required maxlength="20000"
+            aria-describedby=redirect.note_id() aria-invalid=redirect.invalid() on:input=redirect.on_input()>{page.redirect_uris.clone()}</textarea>
+        {redirect.note()}
         <label for="post-logout-uris">"Post-logout redirect URIs (one per line)"</label>
-        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000">{page.post_logout_redirect_uris.clone()}</textarea>
+        <textarea id="post-logout-uris" name="post_logout_redirect_uris" rows="2" maxlength="20000"
+            aria-describedby=post_logout.note_id() aria-invalid=post_logout.invalid() on:input=post_logout.on_input()>{page.post_logout_redirect_uris.clone()}</textarea>
+        {post_logout.note()}
     });
+    let (name_check, logo) = (checks.name, checks.logo);
+    let confirm = Checked::server_only("confirm", "confirm", flash);
     view! {
         <p class="lead"><strong>{page.name.clone()}</strong>" · "{page.kind.clone()}
             {page.disabled.then(|| view! { <span class="badge warn">"disabled"</span> })}</p>
@@ -212,20 +282,30 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
             {console_form!(SaveClient, nav,
                 <input type="hidden" name="client" value=page.client_id.clone()/>
                 <label for="client-name">"Name"</label>
-                <input id="client-name" type="text" name="name" value=page.name.clone() required maxlength="100"/>
+                <input id="client-name" type="text" name="name" value=page.name.clone() required maxlength="100"
+                    aria-describedby=name_check.note_id() aria-invalid=name_check.invalid() on:input=name_check.on_input()/>
+                {name_check.note()}
                 {uris}
                 <label for="scopes">"Allowed scopes (separated by spaces)"</label>
-                <input id="scopes" type="text" name="scopes" value=page.scopes.clone() required maxlength="2000"/>
+                <input id="scopes" type="text" name="scopes" value=page.scopes.clone() required maxlength="2000"
+                    aria-describedby=scopes.note_id() aria-invalid=scopes.invalid() on:input=scopes.on_input()/>
+                {scopes.note()}
                 <div class="check">
                     <input id="consent" type="checkbox" name="require_consent" checked=page.require_consent/>
                     <label for="consent">"Ask people for consent"</label>
                 </div>
                 <label for="access-ttl">"Access token lifetime (seconds)"</label>
-                <input id="access-ttl" type="text" inputmode="numeric" name="access_token_ttl_secs" value=page.access_token_ttl_secs.to_string() required maxlength="9"/>
+                <input id="access-ttl" type="text" inputmode="numeric" name="access_token_ttl_secs" value=page.access_token_ttl_secs.to_string() required maxlength="9"
+                    aria-describedby=access.note_id() aria-invalid=access.invalid() on:input=access.on_input()/>
+                {access.note()}
                 <label for="refresh-ttl">"Refresh token lifetime when unused (seconds)"</label>
-                <input id="refresh-ttl" type="text" inputmode="numeric" name="refresh_token_ttl_secs" value=page.refresh_token_ttl_secs.to_string() required maxlength="9"/>
+                <input id="refresh-ttl" type="text" inputmode="numeric" name="refresh_token_ttl_secs" value=page.refresh_token_ttl_secs.to_string() required maxlength="9"
+                    aria-describedby=refresh.note_id() aria-invalid=refresh.invalid() on:input=refresh.on_input()/>
+                {refresh.note()}
                 <label for="logo">"Logo (an https:// image address)"</label>
-                <input id="logo" type="text" name="logo_uri" value=page.logo_uri.clone() inputmode="url" maxlength="2000"/>
+                <input id="logo" type="text" name="logo_uri" value=page.logo_uri.clone() inputmode="url" maxlength="2000"
+                    aria-describedby=logo.note_id() aria-invalid=logo.invalid() on:input=logo.on_input()/>
+                {logo.note()}
                 <button type="submit" class="button">"Save settings"</button>)}
         </section>
         {page.has_secret.then(|| view! {
@@ -242,7 +322,9 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
                 <input type="hidden" name="client" value=page.client_id.clone()/>
                 <input type="hidden" name="action" value="delete"/>
                 <label for="confirm">"Type the client id to delete the application for good"</label>
-                <input id="confirm" type="text" name="confirm" required autocomplete="off" maxlength="128"/>
+                <input id="confirm" type="text" name="confirm" required autocomplete="off" maxlength="128"
+                    aria-describedby=confirm.note_id() aria-invalid=confirm.invalid()/>
+                {confirm.note()}
                 <button type="submit" class="button danger">"Delete application"</button>)}
             <div class="reauth"><Reauthenticate nav=nav.clone() page=here/></div>
         </section>

@@ -9,9 +9,12 @@ pub mod settings;
 pub mod teams;
 pub mod users;
 
+use super::field::Checked;
 use super::{tenant_param, Card, Loading};
 use crate::app::api::{load_admin_home, AdminSignIn, Console, ConsoleNav, Flash};
 use crate::app::pages::error::NotFound;
+use crate::domain::access::check_description;
+use crate::domain::Invalid;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -267,5 +270,34 @@ pub fn AdminHomePage() -> impl IntoView {
                 view! { <ul class="areas">{cards}</ul>{empty} }
             }))}
         </Suspense>
+    }
+}
+
+/// The name and description of a role or team, checked as they are typed. The server's refusal shows here
+/// when `flash` is given (the form it may be about).
+#[component]
+pub fn NameAndDescription(
+    prefix: String,
+    name: String,
+    description: String,
+    flash: Option<Flash>,
+    rule: fn(&str) -> Result<String, Invalid>,
+) -> impl IntoView {
+    let (name_id, description_id) = (format!("{prefix}-name"), format!("{prefix}-description"));
+    let name_check = Checked::new(&name_id, "name", flash.as_ref(), rule);
+    let about = Checked::new(
+        &description_id,
+        "description",
+        flash.as_ref(),
+        check_description,
+    );
+    view! {
+        <input id=name_id type="text" name="name" value=name required maxlength="60"
+            aria-describedby=name_check.note_id() aria-invalid=name_check.invalid() on:input=name_check.on_input()/>
+        {name_check.note()}
+        <label for=description_id.clone()>"Description"</label>
+        <input id=description_id type="text" name="description" value=description maxlength="300"
+            aria-describedby=about.note_id() aria-invalid=about.invalid() on:input=about.on_input()/>
+        {about.note()}
     }
 }

@@ -1,9 +1,10 @@
 //! Roles: the built-in ones, and custom roles with a readable permission picker.
 
-use super::{console_form, console_page};
+use super::{console_form, console_page, NameAndDescription};
 use crate::app::api::{load_admin_roles, ConsoleNav, DeleteRole, RoleLine, RolesPage, SaveRole};
 use crate::app::pages::admin::revision;
 use crate::app::pages::{tenant_param, Loading};
+use crate::domain::Role;
 use leptos::prelude::*;
 
 #[component]
@@ -73,9 +74,7 @@ fn Roles(nav: ConsoleNav, page: RolesPage) -> impl IntoView {
                     {console_form!(SaveRole, nav,
                         <input type="hidden" name="role" value=r.id.clone()/>
                         <label for=format!("{prefix}-name")>"Name"</label>
-                        <input id=format!("{prefix}-name") type="text" name="name" value=r.name.clone() required maxlength="60"/>
-                        <label for=format!("{prefix}-description")>"Description"</label>
-                        <input id=format!("{prefix}-description") type="text" name="description" value=r.description.clone() maxlength="300"/>
+                        <NameAndDescription prefix=prefix.clone() name=r.name.clone() description=r.description.clone() flash=None rule=Role::check_custom_name/>
                         {picker(&page, &r.permissions, &prefix)}
                         <button type="submit" class="button">"Save role"</button>)}
                     {console_form!(DeleteRole, nav,
@@ -105,9 +104,7 @@ fn Roles(nav: ConsoleNav, page: RolesPage) -> impl IntoView {
             <h2 id="new-role">"Create a role"</h2>
             {console_form!(SaveRole, nav,
                 <label for="role-name">"Name"</label>
-                <input id="role-name" type="text" name="name" required maxlength="60"/>
-                <label for="role-description">"Description"</label>
-                <input id="role-description" type="text" name="description" maxlength="300"/>
+                <NameAndDescription prefix="role".into() name=String::new() description=String::new() flash=nav.flash.clone() rule=Role::check_custom_name/>
                 {picker(&page, &[], "new")}
                 <button type="submit" class="button primary">"Create role"</button>)}
         </section>

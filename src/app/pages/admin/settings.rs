@@ -1,9 +1,11 @@
 //! Policies: sign-in lifetimes, password rules, second factors and token lifetimes.
 
 use super::{console_form, console_page, Reauthenticate};
-use crate::app::api::{load_admin_settings, ConsoleNav, SaveSettings, SettingsPage};
+use crate::app::api::{load_admin_settings, ConsoleNav, Flash, SaveSettings, SettingsPage};
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
 use crate::app::pages::{tenant_param, Loading};
+use crate::domain::{whole_number, Invalid, TenantSettings};
 use leptos::prelude::*;
 
 #[component]
@@ -20,19 +22,90 @@ pub fn AdminSettingsPage() -> impl IntoView {
     }
 }
 
-/// A number field with its label and a hint below it.
+/// A number field with its label, a hint below it and the rule's verdict.
 fn number(
     id: &'static str,
     label: &'static str,
     hint: &'static str,
     value: String,
+    check: &Checked,
 ) -> impl IntoView {
     let hint_id = format!("{id}-hint");
     view! {
         <label for=id>{label}</label>
-        <input id=id type="text" inputmode="numeric" name=id value=value required maxlength="7" aria-describedby=hint_id.clone()/>
+        <input id=id type="text" inputmode="numeric" name=id value=value required maxlength="7"
+            aria-describedby=format!("{hint_id} {}", check.note_id()) aria-invalid=check.invalid() on:input=check.on_input()/>
         <p class="muted small" id=hint_id>{hint}</p>
+        {check.note()}
     }
+}
+
+/// The policy rules of `domain::tenant`, on the form's numbers (in the unit each asks for).
+struct PolicyChecks {
+    session: Checked,
+    idle: Checked,
+    password: Checked,
+    access: Checked,
+    refresh_idle: Checked,
+    refresh_absolute: Checked,
+    factors: Checked,
+}
+
+impl PolicyChecks {
+    fn new(page: &SettingsPage, flash: Option<&Flash>) -> Self {
+        let session = Checked::new("session_hours", "session_lifetime_secs", flash, |raw| {
+            TenantSettings::check_session_lifetime(hours(raw)?)
+        });
+        let refresh_idle = Checked::new("refresh_idle_days", "refresh_idle_secs", flash, |raw| {
+            TenantSettings::check_refresh_idle(days(raw)?)
+        });
+        // The idle timeout and the absolute refresh lifetime are bounded by another field:
+        // what is typed there, or else what is saved.
+        let (typed_session, saved_session) = (session.typed(), page.session_hours.to_string());
+        let (typed_refresh, saved_refresh) =
+            (refresh_idle.typed(), page.refresh_idle_days.to_string());
+        Self {
+            idle: Checked::new(
+                "idle_minutes",
+                "session_idle_timeout_secs",
+                flash,
+                move |raw| {
+                    let lifetime = typed_session.get().unwrap_or_else(|| saved_session.clone());
+                    TenantSettings::check_idle_timeout(minutes(raw)?, hours(&lifetime).unwrap_or(0))
+                },
+            ),
+            refresh_absolute: Checked::new(
+                "refresh_absolute_days",
+                "refresh_absolute_secs",
+                flash,
+                move |raw| {
+                    let idle = typed_refresh.get().unwrap_or_else(|| saved_refresh.clone());
+                    TenantSettings::check_refresh_absolute(days(raw)?, days(&idle).unwrap_or(0))
+                },
+            ),
+            password: Checked::new("password_min_length", "password_min_length", flash, |raw| {
+                TenantSettings::check_password_min_length(whole_number(raw, "The minimum length")?)
+            }),
+            access: Checked::new("access_token_minutes", "access_token_secs", flash, |raw| {
+                TenantSettings::check_access_token(minutes(raw)?)
+            }),
+            factors: Checked::server_only("factors", "allowed_factors", flash),
+            session,
+            refresh_idle,
+        }
+    }
+}
+
+fn minutes(raw: &str) -> Result<i64, Invalid> {
+    Ok(whole_number(raw, "A number of minutes")? * 60)
+}
+
+fn hours(raw: &str) -> Result<i64, Invalid> {
+    Ok(whole_number(raw, "A number of hours")? * 3600)
+}
+
+fn days(raw: &str) -> Result<i64, Invalid> {
+    Ok(whole_number(raw, "A number of days")? * 86_400)
 }
 
 #[component]
@@ -49,17 +122,19 @@ fn Settings(nav: ConsoleNav, page: SettingsPage) -> impl IntoView {
             }
         })
         .collect_view();
+    let checks = PolicyChecks::new(&page, nav.flash.as_ref());
+    let factors_note = checks.factors.note();
     view! {
         <p class="muted">"Changes apply to new sign-ins and new applications. Saving needs a recent sign-in, with your second factor if you have one."</p>
         {console_form!(SaveSettings, nav,
             <fieldset class="picker">
                 <legend>"Sign-in sessions"</legend>
-                {number("session_hours", "Sign-in lifetime (hours)", "People sign in again after this long, whatever they do.", page.session_hours.to_string())}
-                {number("idle_minutes", "Idle timeout (minutes)", "A sign-in unused this long ends.", page.idle_minutes.to_string())}
+                {number("session_hours", "Sign-in lifetime (hours)", "People sign in again after this long, whatever they do.", page.session_hours.to_string(), &checks.session)}
+                {number("idle_minutes", "Idle timeout (minutes)", "A sign-in unused this long ends.", page.idle_minutes.to_string(), &checks.idle)}
             </fieldset>
             <fieldset class="picker">
                 <legend>"Passwords (NIST SP 800-63B: length, no composition rules)"</legend>
-                {number("password_min_length", "Minimum length (characters)", "8 to 64. Long passphrases beat complex short passwords.", page.password_min_length.to_string())}
+                {number("password_min_length", "Minimum length (characters)", "8 to 64. Long passphrases beat complex short passwords.", page.password_min_length.to_string(), &checks.password)}
                 <div class="check">
                     <input id="block-common" type="checkbox" name="block_common_passwords" checked=page.block_common_passwords/>
                     <label for="block-common">"Refuse commonly used passwords (built-in list)"</label>
@@ -79,13 +154,14 @@ fn Settings(nav: ConsoleNav, page: SettingsPage) -> impl IntoView {
                     <label for="require-mfa">"Require a second factor for everyone (people without one set it up at their next sign-in)"</label>
                 </div>
                 <p class="small">"Allowed second factors:"</p>
-                <ul>{factors}</ul>
+                <ul id="factors">{factors}</ul>
+                {factors_note}
             </fieldset>
             <fieldset class="picker">
                 <legend>"Token lifetimes for new applications"</legend>
-                {number("access_token_minutes", "Access and ID tokens (minutes)", "1 to 1440. Short-lived tokens limit what a leaked token can do.", page.access_token_minutes.to_string())}
-                {number("refresh_idle_days", "Refresh tokens, when unused (days)", "Each use starts this again.", page.refresh_idle_days.to_string())}
-                {number("refresh_absolute_days", "Refresh tokens, at most (days)", "From the first sign-in, whatever the use.", page.refresh_absolute_days.to_string())}
+                {number("access_token_minutes", "Access and ID tokens (minutes)", "1 to 1440. Short-lived tokens limit what a leaked token can do.", page.access_token_minutes.to_string(), &checks.access)}
+                {number("refresh_idle_days", "Refresh tokens, when unused (days)", "Each use starts this again.", page.refresh_idle_days.to_string(), &checks.refresh_idle)}
+                {number("refresh_absolute_days", "Refresh tokens, at most (days)", "From the first sign-in, whatever the use.", page.refresh_absolute_days.to_string(), &checks.refresh_absolute)}
             </fieldset>
             <button type="submit" class="button primary">"Save policies"</button>)}
         <div class="reauth"><Reauthenticate nav=nav.clone() page=here/></div>

@@ -1,9 +1,12 @@
 //! Teams: groups of people who share roles.
 
-use super::{console_form, console_page};
+use super::{console_form, console_page, NameAndDescription};
 use crate::app::api::{load_admin_teams, ChangeTeam, ConsoleNav, SaveTeam, TeamsPage};
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
 use crate::app::pages::{tenant_param, Loading};
+use crate::domain::access::check_name;
+use crate::domain::Email;
 use leptos::prelude::*;
 
 #[component]
@@ -28,6 +31,7 @@ fn Teams(nav: ConsoleNav, page: TeamsPage) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(n, team)| {
+            let member = Checked::new(&format!("t{n}-email"), "email", None, Email::parse);
             let role_boxes = page
                 .roles
                 .iter()
@@ -79,15 +83,15 @@ fn Teams(nav: ConsoleNav, page: TeamsPage) -> impl IntoView {
                         <input type="hidden" name="team" value=team.id.clone()/>
                         <input type="hidden" name="action" value="add"/>
                         <label for=format!("t{n}-email")>"Add a member by email"</label>
-                        <input id=format!("t{n}-email") type="email" name="email" required maxlength="254"/>
+                        <input id=format!("t{n}-email") type="email" name="email" required maxlength="254"
+                            aria-describedby=member.note_id() aria-invalid=member.invalid() on:input=member.on_input()/>
+                        {member.note()}
                         <button type="submit" class="button small-button">"Add member"</button>)}
                     <h3>"Name and roles"</h3>
                     {console_form!(SaveTeam, nav,
                         <input type="hidden" name="team" value=team.id.clone()/>
                         <label for=format!("t{n}-name")>"Name"</label>
-                        <input id=format!("t{n}-name") type="text" name="name" value=team.name.clone() required maxlength="60"/>
-                        <label for=format!("t{n}-description")>"Description"</label>
-                        <input id=format!("t{n}-description") type="text" name="description" value=team.description.clone() maxlength="300"/>
+                        <NameAndDescription prefix=format!("t{n}") name=team.name.clone() description=team.description.clone() flash=None rule=check_name/>
                         <fieldset class="picker"><legend>"Every member holds these roles"</legend><ul>{role_boxes}</ul></fieldset>
                         <button type="submit" class="button">"Save team"</button>)}
                     {console_form!(ChangeTeam, nav,
@@ -108,9 +112,7 @@ fn Teams(nav: ConsoleNav, page: TeamsPage) -> impl IntoView {
             <h2 id="new-team">"Create a team"</h2>
             {console_form!(SaveTeam, nav,
                 <label for="team-name">"Name"</label>
-                <input id="team-name" type="text" name="name" required maxlength="60"/>
-                <label for="team-description">"Description"</label>
-                <input id="team-description" type="text" name="description" maxlength="300"/>
+                <NameAndDescription prefix="team".into() name=String::new() description=String::new() flash=nav.flash.clone() rule=check_name/>
                 <button type="submit" class="button primary">"Create team"</button>)}
         </section>
     }

@@ -7,7 +7,9 @@ use crate::app::api::{
     UpdateUser, UserAction, UserFilter, UserPage, UsersPage,
 };
 use crate::app::pages::admin::revision;
+use crate::app::pages::field::Checked;
 use crate::app::pages::{query_param, query_string, tenant_param, Loading};
+use crate::domain::{AuditEvent, Email, User};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -116,18 +118,32 @@ fn Users(nav: ConsoleNav, page: UsersPage, filter: UserFilter) -> impl IntoView 
         view! { <p><a class="button small-button" href=format!("{base}?{query}")>"Next page"</a></p> }
     });
     let first = filter_is_paged().then(|| view! { <a href=base.clone()>"First page"</a> });
-    let create = page.can_write.then(|| view! {
+    let create = page.can_write.then(|| {
+        let flash = nav.flash.as_ref();
+        let email = Checked::new("new-email", "email", flash, Email::parse);
+        let name = Checked::new("new-name", "name", flash, User::check_name);
+        // The password rules need the tenant's policy and the list of common passwords:
+        // the server checks them, and its answer shows here.
+        let password = Checked::server_only("new-password", "password", flash);
+        view! {
         <section aria-labelledby="create-user">
             <h2 id="create-user">"Create a user"</h2>
             {console_form!(CreateUser, nav,
                 <label for="new-email">"Email address"</label>
-                <input id="new-email" type="email" name="email" required autocomplete="off" maxlength="254"/>
+                <input id="new-email" type="email" name="email" required autocomplete="off" maxlength="254"
+                    aria-describedby=email.note_id() aria-invalid=email.invalid() on:input=email.on_input()/>
+                {email.note()}
                 <label for="new-name">"Name (optional)"</label>
-                <input id="new-name" type="text" name="name" maxlength="200" autocomplete="off"/>
+                <input id="new-name" type="text" name="name" maxlength="200" autocomplete="off"
+                    aria-describedby=name.note_id() aria-invalid=name.invalid() on:input=name.on_input()/>
+                {name.note()}
                 <label for="new-password">"Password (leave empty to send an invitation by email)"</label>
-                <input id="new-password" type="password" name="password" autocomplete="new-password" minlength="8" maxlength="1024"/>
+                <input id="new-password" type="password" name="password" autocomplete="new-password" minlength="8" maxlength="1024"
+                    aria-describedby=password.note_id() aria-invalid=password.invalid()/>
+                {password.note()}
                 <button type="submit" class="button primary">"Create user"</button>)}
         </section>
+        }
     });
     view! {
         <form method="get" action=base.clone() class="filters" role="search" aria-label="Find users">
@@ -249,6 +265,11 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
             <button type="submit" class=class>{label}</button>)
     };
     let writes = (page.can_write && !page.is_self).then(|| {
+        let flash = nav.flash.as_ref();
+        let email = Checked::new("email", "email", flash, Email::parse);
+        let name = Checked::new("name", "name", flash, User::check_name);
+        let reason = Checked::new("reason", "reason", flash, AuditEvent::check_reason);
+        let confirm = Checked::server_only("confirm", "confirm", flash);
         let block = if page.blocked { action("unblock", "Unblock", false) } else { action("block", "Block", true) };
         let delete = if page.deleted { action("restore", "Restore", false) } else { action("delete", "Delete", true) };
         view! {
@@ -257,9 +278,13 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
                 {console_form!(UpdateUser, nav,
                     <input type="hidden" name="user" value=user.id.clone()/>
                     <label for="email">"Email address"</label>
-                    <input id="email" type="email" name="email" value=user.email.clone() required maxlength="254"/>
+                    <input id="email" type="email" name="email" value=user.email.clone() required maxlength="254"
+                        aria-describedby=email.note_id() aria-invalid=email.invalid() on:input=email.on_input()/>
+                    {email.note()}
                     <label for="name">"Name"</label>
-                    <input id="name" type="text" name="name" value=user.name.clone() maxlength="200"/>
+                    <input id="name" type="text" name="name" value=user.name.clone() maxlength="200"
+                        aria-describedby=name.note_id() aria-invalid=name.invalid() on:input=name.on_input()/>
+                    {name.note()}
                     <button type="submit" class="button">"Save profile"</button>)}
             </section>
             <section aria-labelledby="account-actions">
@@ -277,7 +302,9 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
                 {console_form!(ResetUserMfa, nav,
                     <input type="hidden" name="user" value=user.id.clone()/>
                     <label for="reason">"Reason (goes into the audit log)"</label>
-                    <input id="reason" type="text" name="reason" required maxlength="500"/>
+                    <input id="reason" type="text" name="reason" required maxlength="500"
+                        aria-describedby=reason.note_id() aria-invalid=reason.invalid() on:input=reason.on_input()/>
+                    {reason.note()}
                     <button type="submit" class="button danger">"Reset second factors"</button>)}
             </section>
             <section aria-labelledby="purge">
@@ -287,7 +314,9 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
                     <input type="hidden" name="user" value=user.id.clone()/>
                     <input type="hidden" name="action" value="purge"/>
                     <label for="confirm">"Type the email address to confirm"</label>
-                    <input id="confirm" type="text" name="confirm" required autocomplete="off" maxlength="254"/>
+                    <input id="confirm" type="text" name="confirm" required autocomplete="off" maxlength="254"
+                        aria-describedby=confirm.note_id() aria-invalid=confirm.invalid()/>
+                    {confirm.note()}
                     <button type="submit" class="button danger">"Delete for good"</button>)}
                 <div class="reauth"><Reauthenticate nav=nav.clone() page=here.clone()/></div>
             </section>
