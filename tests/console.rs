@@ -699,6 +699,20 @@ async fn developers_register_and_manage_their_own_applications() {
     };
     let tokens = token(secret.clone(), code).await;
     assert_eq!(tokens.status(), StatusCode::OK);
+    let tokens: serde_json::Value = tokens.json().await.unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("a web application gets a refresh token")
+        .to_owned();
+    let userinfo = || {
+        org.server
+            .http()
+            .get(format!("{}/userinfo", org.server.issuer("acme")))
+            .bearer_auth(&access_token)
+            .send()
+    };
+    assert_eq!(userinfo().await.unwrap().status(), StatusCode::OK);
 
     // The person's page lists the consent; an admin withdraws it.
     let member = org.person("member").id;
@@ -730,6 +744,23 @@ async fn developers_register_and_manage_their_own_applications() {
         .await
         .unwrap()
         .is_none());
+    // What the consent allowed ends with it: the access token and the refresh token.
+    assert_eq!(userinfo().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let refreshed = org
+        .server
+        .http()
+        .post(format!("{}/token", org.server.issuer("acme")))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::BAD_REQUEST);
+    let refused: serde_json::Value = refreshed.json().await.unwrap();
+    assert_eq!(refused["error"], "invalid_grant");
 
     // Another developer neither sees nor changes it; an admin does.
     let other = create_user(&org.server, &org.tenant, "dev2@acme.test").await;

@@ -73,6 +73,7 @@ macro_rules! main_store_suite {
             concurrent_rotations_have_exactly_one_winner,
             revoking_a_family_revokes_its_refresh_and_access_tokens,
             ending_a_sign_in_revokes_its_bound_tokens_only,
+            withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
             ephemeral_records_are_taken_once_and_swapped_by_version,
             concurrent_takes_have_exactly_one_winner,
             clients_are_updated_and_listed_within_their_tenant,
@@ -112,6 +113,7 @@ contract_suite!(redis;
     concurrent_rotations_have_exactly_one_winner,
     revoking_a_family_revokes_its_refresh_and_access_tokens,
     ending_a_sign_in_revokes_its_bound_tokens_only,
+    withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
     ephemeral_records_are_taken_once_and_swapped_by_version,
     concurrent_takes_have_exactly_one_winner,
 );
@@ -1383,6 +1385,80 @@ async fn ending_a_sign_in_revokes_its_bound_tokens_only(store: &Store) {
             .await
             .unwrap(),
         0
+    );
+}
+
+async fn withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let alice = user(store, &a, "alice@example.com").await;
+    let carol = user(store, &a, "carol@example.com").await;
+    let bob = user(store, &b, "bob@example.com").await;
+    let artifacts = &store.artifacts;
+    let for_client = |t: &Tenant, u: &User, hash: &str, family: &str, client: &str| {
+        let mut token = refresh(t, u, hash, family);
+        token.client_id = client.into();
+        token
+    };
+    for token in [
+        for_client(&a, &alice, "r1", "fam-1", "app"),
+        for_client(&a, &alice, "r2", "fam-1b", "app"),
+        for_client(&a, &alice, "r-other", "fam-2", "other"),
+        for_client(&a, &carol, "r-carol", "fam-3", "app"),
+    ] {
+        artifacts.put_refresh_token(a.id, &token).await.unwrap();
+    }
+    artifacts
+        .put_refresh_token(b.id, &for_client(&b, &bob, "r-bob", "fam-1", "app"))
+        .await
+        .unwrap();
+    let mut from_family = token(&a, &alice, "at-family", None);
+    from_family.family_id = Some("fam-1".into());
+    let mut other_client = token(&a, &alice, "at-other", None);
+    other_client.client_id = "other".into();
+    for access in [
+        token(&a, &alice, "at-code", Some("code")),
+        from_family,
+        other_client,
+        token(&a, &carol, "at-carol", None),
+    ] {
+        artifacts.record_access_token(a.id, &access).await.unwrap();
+    }
+
+    let at = Timestamp::now();
+    assert_eq!(
+        artifacts
+            .revoke_grant(a.id, alice.id, "app", at)
+            .await
+            .unwrap(),
+        4,
+        "two refresh tokens and two access tokens"
+    );
+    let refresh_revoked = |tenant: &Tenant, hash: &'static str| {
+        let id = tenant.id;
+        async move {
+            let token = artifacts.refresh_token(id, hash).await.unwrap().unwrap();
+            token.revoked_at.is_some()
+        }
+    };
+    let access_revoked = |jti: &'static str| async move {
+        let token = artifacts.access_token(a.id, jti).await.unwrap().unwrap();
+        token.revoked_at.is_some()
+    };
+    assert!(refresh_revoked(&a, "r1").await && refresh_revoked(&a, "r2").await);
+    assert!(access_revoked("at-code").await && access_revoked("at-family").await);
+    assert!(!refresh_revoked(&a, "r-other").await && !access_revoked("at-other").await);
+    assert!(
+        !refresh_revoked(&a, "r-carol").await && !access_revoked("at-carol").await,
+        "another person"
+    );
+    assert!(!refresh_revoked(&b, "r-bob").await, "another tenant");
+    assert_eq!(
+        artifacts
+            .revoke_grant(a.id, alice.id, "app", at)
+            .await
+            .unwrap(),
+        0,
+        "nothing left to revoke"
     );
 }
 

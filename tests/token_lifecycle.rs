@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{query, AuthRequest, TestClient, TestServer, PASSWORD};
+use common::{hidden, location, query, AuthRequest, Browser, TestClient, TestServer, PASSWORD};
 use openidconnect::{
     core::{CoreClient, CoreProviderMetadata},
     AccessToken, AuthorizationCode, ClientId, ClientSecret, IntrospectionUrl, IssuerUrl,
@@ -93,9 +93,18 @@ async fn refreshing_app() -> (TestServer, TestClient) {
 
 /// Signs alice in for `scope`; returns the code and the PKCE verifier.
 async fn authorize(server: &TestServer, app: &TestClient, scope: &str) -> (String, String) {
+    authorize_in(&server.browser(), server, app, scope).await
+}
+
+/// As [`authorize`], in `browser` (which stays signed in).
+async fn authorize_in(
+    browser: &Browser,
+    server: &TestServer,
+    app: &TestClient,
+    scope: &str,
+) -> (String, String) {
     let request = AuthRequest::new(app).set("scope", scope);
-    let callback = server
-        .browser()
+    let callback = browser
         .authorize(
             &request.url(server, "default"),
             "alice@example.com",
@@ -112,7 +121,17 @@ async fn sign_in(
     rp: &RelyingParty,
     app: &TestClient,
 ) -> openidconnect::core::CoreTokenResponse {
-    let (code, verifier) = authorize(server, app, "openid email offline_access").await;
+    sign_in_from(&server.browser(), server, rp, app).await
+}
+
+/// As [`sign_in`], in `browser` (which stays signed in).
+async fn sign_in_from(
+    browser: &Browser,
+    server: &TestServer,
+    rp: &RelyingParty,
+    app: &TestClient,
+) -> openidconnect::core::CoreTokenResponse {
+    let (code, verifier) = authorize_in(browser, server, app, "openid email offline_access").await;
     rp.exchange_code(AuthorizationCode::new(code))
         .unwrap()
         .set_pkce_verifier(PkceCodeVerifier::new(verifier))
@@ -673,4 +692,67 @@ async fn malformed_requests_to_the_token_endpoints_get_oauth_errors() {
         .await,
         (bad, "invalid_grant".into())
     );
+}
+
+/// The person takes back an application's access on their account page: its access token and
+/// its offline refresh token stop working at once, and its next request asks for consent again.
+#[tokio::test]
+async fn taking_back_access_on_the_account_page_ends_the_applications_tokens() {
+    let (server, app) = refreshing_app().await;
+    let rp = relying_party(&server, &app).await;
+    let browser = server.browser();
+    let tokens = sign_in_from(&browser, &server, &rp, &app).await;
+    let access = tokens.access_token().secret().clone();
+    let refresh = tokens.refresh_token().unwrap().clone();
+    assert_eq!(userinfo_status(&server, &access).await, StatusCode::OK);
+
+    let page = browser.page("/t/default/account").await;
+    assert!(page.contains("Applications you allowed") && page.contains("Take back access"));
+    let csrf = hidden(&page, "csrf").unwrap();
+    let withdraw = |csrf: String, client: &'static str| {
+        let browser = &browser;
+        async move {
+            let form = [("tenant", "default"), ("csrf", &csrf), ("client", client)];
+            location(&browser.post("/api/account_withdraw_consent", &form).await).unwrap()
+        }
+    };
+    assert!(withdraw("forged".into(), "app")
+        .await
+        .contains("error=csrf"));
+    assert_eq!(
+        userinfo_status(&server, &access).await,
+        StatusCode::OK,
+        "a forged request changes nothing"
+    );
+    for unknown in ["other-app", "app'--", ""] {
+        let to = withdraw(csrf.clone(), unknown).await;
+        assert!(to.contains("error=not_found"), "{unknown:?}: {to}");
+    }
+    let to = withdraw(csrf.clone(), "app").await;
+    assert!(to.contains("done=consent_withdrawn"), "{to}");
+
+    assert_eq!(
+        userinfo_status(&server, &access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let refreshed = rp
+        .exchange_refresh_token(&refresh)
+        .unwrap()
+        .request_async(&http())
+        .await;
+    assert_eq!(outcome(refreshed), "invalid_grant");
+    assert!(withdraw(csrf.clone(), "app")
+        .await
+        .contains("error=not_found"));
+    let page = browser.page("/t/default/account").await;
+    assert!(
+        !page.contains("Take back access"),
+        "nothing left to take back"
+    );
+    // Still signed in, the next request for the application asks again.
+    let again = AuthRequest::new(&app).set("scope", "openid email offline_access");
+    let landed = browser.open(&again.url(&server, "default")).await;
+    assert!(landed.contains("/consent?"), "asked again: {landed}");
+    let actions = server.audit_actions("default").await;
+    assert!(actions.iter().any(|(a, ..)| a == "consent.revoked"));
 }

@@ -3,7 +3,7 @@
 
 use super::access::{self, keep_an_owner, Loss};
 use super::{audit, audit_with, Actor};
-use crate::auth::account::end_other_sign_ins;
+use crate::auth::account::{end_other_sign_ins, withdraw_consent};
 use crate::auth::password::check_policy;
 use crate::auth::recovery::{send_password_link, PasswordLink};
 use crate::domain::access::{ADMIN, OWNER};
@@ -337,31 +337,28 @@ pub async fn create_first_owner(
     Ok((user, password))
 }
 
-/// Withdraws the user's consent to an application: its next sign-in there asks again.
+/// Withdraws the user's consent to an application and ends what it allowed: every token the
+/// application holds for them is revoked, and its next sign-in there asks again. Returns how
+/// many tokens were revoked.
 pub async fn revoke_consent(
     state: &AppState,
     actor: &Actor,
     tenant: &Tenant,
     id: UserId,
     client_id: &str,
-) -> AppResult<()> {
+) -> AppResult<u64> {
     let user = writable(state, actor, tenant, id).await?;
-    if !state
-        .store
-        .consents
-        .revoke(tenant.id, user.id, client_id)
+    let revoked = withdraw_consent(state, tenant, user.id, client_id)
         .await?
-    {
-        return Err(AppError::NotFound);
-    }
+        .ok_or(AppError::NotFound)?;
     audit_with(
         state,
         actor,
         tenant.id,
         "consent.revoked",
         target(&user),
-        format!("client={client_id}"),
+        format!("client={client_id} tokens_revoked={revoked}"),
     )
     .await;
-    Ok(())
+    Ok(revoked)
 }

@@ -2,7 +2,7 @@
 //! prove a recent sign-in before sensitive changes.
 
 use super::{mfa, one_time};
-use crate::domain::{AuditEvent, Outcome, Tenant, Timestamp, User, UserSession};
+use crate::domain::{AuditEvent, Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
 use crate::http::RequestMeta;
 use crate::state::AppState;
@@ -127,6 +127,52 @@ pub async fn end_sign_in(
         .revoke_session_tokens(tenant.id, &session.id, now)
         .await?;
     Ok(())
+}
+
+/// The applications a person allowed, with the names they are shown by (the client id when
+/// the application is gone), in client-id order.
+pub async fn allowed_apps(
+    state: &AppState,
+    tenant: &Tenant,
+    user: UserId,
+) -> AppResult<Vec<(Consent, String)>> {
+    let mut apps = Vec::new();
+    for consent in state.store.consents.of_user(tenant.id, user).await? {
+        let name = state
+            .store
+            .clients
+            .by_client_id(tenant.id, &consent.client_id)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_else(|| consent.client_id.clone());
+        apps.push((consent, name));
+    }
+    Ok(apps)
+}
+
+/// Withdraws a person's consent to an application and ends what it allowed: every token the
+/// application holds for them is revoked, and it asks again next time. `None` when there was
+/// no consent; otherwise how many tokens were revoked.
+pub async fn withdraw_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    user: UserId,
+    client_id: &str,
+) -> AppResult<Option<u64>> {
+    if !state
+        .store
+        .consents
+        .revoke(tenant.id, user, client_id)
+        .await?
+    {
+        return Ok(None);
+    }
+    let revoked = state
+        .store
+        .artifacts
+        .revoke_grant(tenant.id, user, client_id, Timestamp::now())
+        .await?;
+    Ok(Some(revoked))
 }
 
 /// Emails a link that confirms the person can read mail at their address.

@@ -407,6 +407,17 @@ pub trait OidcArtifactRepo: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<u64>;
 
+    /// Revokes every token `user` holds for `client_id`: each refresh token (so every family
+    /// of theirs ends) and each access token; returns how many tokens. Withdrawing a consent
+    /// ends what it allowed.
+    async fn revoke_grant(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64>;
+
     /// Inserts a short-lived record under (`kind`, `key`); `Conflict` when the key is taken.
     async fn put_ephemeral(
         &self,

@@ -9,7 +9,7 @@
 use super::{from_json, to_json, ARTIFACT_RETENTION_SECS};
 use super::{Ephemeral, OidcArtifactRepo, OpenError, Ping, Redemption, StoreError, StoreResult};
 use crate::domain::{
-    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use async_trait::async_trait;
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
@@ -76,10 +76,11 @@ static REVOKE_MEMBERS: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// KEYS: the set of refresh tokens bound to a sign-in. ARGV: the revocation time, then the key
+/// KEYS: a set of refresh tokens (those bound to a sign-in, or a user's for one client). ARGV:
+/// the revocation time, then the key
 /// prefixes of refresh tokens, of families' refresh-token sets, of families' access-token sets
 /// and of access tokens. Revokes the whole family of each; returns how many tokens.
-static REVOKE_SESSION: LazyLock<Script> = LazyLock::new(|| {
+static REVOKE_FAMILIES: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local revoked = 0
@@ -156,6 +157,11 @@ static ROTATE: LazyLock<Script> = LazyLock::new(|| {
 
 fn key(tenant: TenantId, kind: &str, id: &str) -> String {
     format!("tessera:{tenant}:{kind}:{id}")
+}
+
+/// The index set of a user's tokens for one client (client ids hold no `:`).
+fn grant_key(tenant: TenantId, kind: &str, user: UserId, client_id: &str) -> String {
+    key(tenant, kind, &format!("{user}:{client_id}"))
 }
 
 fn ephemeral_key(tenant: TenantId, kind: &str, id: &str) -> String {
@@ -235,6 +241,26 @@ impl RedisArtifacts {
             .await
             .map_err(unavailable)?;
         raw.map(|r| from_json(&r)).transpose()
+    }
+
+    /// Revokes the whole family of each refresh token in the index set `set`, with the
+    /// families' access tokens; returns how many tokens.
+    async fn revoke_families(
+        &self,
+        tenant: TenantId,
+        set: String,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        REVOKE_FAMILIES
+            .key(set)
+            .arg(at.unix())
+            .arg(key(tenant, "refresh-token", ""))
+            .arg(key(tenant, "family-refresh", ""))
+            .arg(key(tenant, "family-tokens", ""))
+            .arg(key(tenant, "access-token", ""))
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(unavailable)
     }
 }
 
@@ -321,6 +347,9 @@ impl OidcArtifactRepo for RedisArtifacts {
         if let Some(family_id) = &t.family_id {
             invocation.key(key(tenant, "family-tokens", family_id));
         }
+        if let Some(user) = t.user_id {
+            invocation.key(grant_key(tenant, "grant-access", user, &t.client_id));
+        }
         let created: i64 = invocation
             .arg(to_json(t))
             .arg(
@@ -398,6 +427,7 @@ impl OidcArtifactRepo for RedisArtifacts {
         if t.session_bound {
             invocation.key(key(tenant, "session-refresh", &t.session_id));
         }
+        invocation.key(grant_key(tenant, "grant-refresh", t.user_id, &t.client_id));
         let created: i64 = invocation
             .arg(to_json(t))
             .arg(
@@ -480,17 +510,27 @@ impl OidcArtifactRepo for RedisArtifacts {
         session_id: &str,
         at: Timestamp,
     ) -> StoreResult<u64> {
-        let revoked: u64 = REVOKE_SESSION
-            .key(key(tenant, "session-refresh", session_id))
+        let sign_in = key(tenant, "session-refresh", session_id);
+        self.revoke_families(tenant, sign_in, at).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let refresh = grant_key(tenant, "grant-refresh", user, client_id);
+        let families = self.revoke_families(tenant, refresh, at).await?;
+        let access: u64 = REVOKE_MEMBERS
+            .key(grant_key(tenant, "grant-access", user, client_id))
             .arg(at.unix())
-            .arg(key(tenant, "refresh-token", ""))
-            .arg(key(tenant, "family-refresh", ""))
-            .arg(key(tenant, "family-tokens", ""))
             .arg(key(tenant, "access-token", ""))
             .invoke_async(&mut self.con())
             .await
             .map_err(unavailable)?;
-        Ok(revoked)
+        Ok(families + access)
     }
 
     async fn put_ephemeral(

@@ -31,6 +31,15 @@ pub struct SessionLine {
     pub methods: String,
 }
 
+/// An application the person allowed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppLine {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub allowed: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActivityLine {
     pub at: String,
@@ -51,6 +60,7 @@ pub struct AccountView {
     /// The authenticator-app enrolment in progress (after "Set up").
     pub totp_setup: Option<TotpSetup>,
     pub sessions: Vec<SessionLine>,
+    pub apps: Vec<AppLine>,
     pub activity: Vec<ActivityLine>,
     /// Signed in recently enough to change factors.
     pub recent_sign_in: bool,
@@ -91,6 +101,9 @@ pub async fn load_account_page(
         .store
         .sessions
         .of_user(ctx.tenant.id, user.id, crate::domain::Timestamp::now())
+        .await
+        .map_err(server::internal(&ctx))?;
+    let apps = account::allowed_apps(state, &ctx.tenant, user.id)
         .await
         .map_err(server::internal(&ctx))?;
     let actor = format!("user:{}", user.id);
@@ -135,6 +148,15 @@ pub async fn load_account_page(
                     .map(|ua| ua.chars().take(120).collect())
                     .unwrap_or_else(|| "unknown".into()),
                 methods: s.amr.join(", "),
+            })
+            .collect(),
+        apps: apps
+            .into_iter()
+            .map(|(consent, name)| AppLine {
+                name,
+                scopes: consent.scopes.join(" "),
+                allowed: server::when(consent.granted_at),
+                client_id: consent.client_id,
             })
             .collect(),
         activity: activity
@@ -324,6 +346,41 @@ pub async fn end_session(
     .target(format!("sid:{session}"));
     ctx.state.audit(event, &ctx.meta).await;
     server::go(&format!("{page}?done=signed_out#sessions"))
+}
+
+/// Takes back the access the person gave an application: its tokens are revoked and it asks
+/// again next time.
+#[server(prefix = "/api", endpoint = "account_withdraw_consent")]
+pub async fn withdraw_consent(
+    tenant: String,
+    csrf: String,
+    client: String,
+) -> Result<(), ServerFnError> {
+    let ctx = server::context(&tenant).await?;
+    let Some((_, user)) = guard(&ctx, &csrf, false).await? else {
+        return Ok(());
+    };
+    let page = account_page(&ctx);
+    let withdrawn = if crate::domain::Client::validate_client_id(&client).is_ok() {
+        crate::auth::account::withdraw_consent(&ctx.state, &ctx.tenant, user.id, &client)
+            .await
+            .map_err(server::internal(&ctx))?
+    } else {
+        None
+    };
+    let Some(revoked) = withdrawn else {
+        return server::go(&format!("{page}?error=not_found#apps"));
+    };
+    let event = crate::domain::AuditEvent::new(
+        ctx.tenant.id,
+        "consent.revoked",
+        crate::domain::Outcome::Success,
+        format!("user:{}", user.id),
+    )
+    .target(format!("user:{}", user.id))
+    .reason(format!("client={client} tokens_revoked={revoked}"));
+    ctx.state.audit(event, &ctx.meta).await;
+    server::go(&format!("{page}?done=consent_withdrawn#apps"))
 }
 
 #[server(prefix = "/api", endpoint = "account_verify_email")]

@@ -523,8 +523,8 @@ pub async fn user_action(
                 "The user was restored.".to_string()
             }
             "revoke_consent" => {
-                users::revoke_consent(state, &actor, t, id, &client).await?;
-                "The consent was withdrawn: the application asks again next time.".to_string()
+                let tokens = users::revoke_consent(state, &actor, t, id, &client).await?;
+                format!("The consent was withdrawn and {tokens} token(s) the application held were revoked: it asks again next time.")
             }
             "delete" => {
                 users::soft_delete(state, &actor, t, id).await?;
@@ -1122,20 +1122,14 @@ mod console {
                 )
             })
             .collect();
-        let mut consents = Vec::new();
-        for consent in state.store.consents.of_user(t.id, user.id).await? {
-            let name = state
-                .store
-                .clients
-                .by_client_id(t.id, &consent.client_id)
-                .await?
-                .map(|c| c.name)
-                .unwrap_or_else(|| consent.client_id.clone());
-            consents.push(super::Choice {
+        let consents = crate::auth::account::allowed_apps(state, t, user.id)
+            .await?
+            .into_iter()
+            .map(|(consent, name)| super::Choice {
                 label: format!("{name}: {}", consent.scopes.join(" ")),
                 value: consent.client_id,
-            });
-        }
+            })
+            .collect();
         let query = crate::store::AuditQuery {
             target: Some(format!("user:{}", user.id)),
             ..Default::default()

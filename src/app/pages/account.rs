@@ -3,7 +3,7 @@ use super::{query_param, tenant_param, Alert, Card, Loading, Notice, PasskeyButt
 use crate::app::api::{
     load_account_page, load_home_page, AccountSignIn, AccountView, ChangePassword,
     ConfirmEmailCodes, ConfirmTotp, CreateBackupCodes, EndSession, RemoveFactor, SendEmailCodes,
-    SendVerification,
+    SendVerification, WithdrawConsent,
 };
 use crate::app::pages::error::PageError;
 use leptos::prelude::*;
@@ -178,6 +178,25 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
             }
         })
         .collect_view();
+    let apps = view
+        .apps
+        .iter()
+        .map(|app| {
+            let (tenant, csrf, client) = (tenant.clone(), csrf.clone(), app.client_id.clone());
+            let label = format!("Take back access from {}", app.name);
+            view! {
+                <tr>
+                    <th scope="row">{app.name.clone()}</th>
+                    <td><code>{app.scopes.clone()}</code></td>
+                    <td>{app.allowed.clone()}</td>
+                    <td>{account_form!(WithdrawConsent, tenant, csrf,
+                        <input type="hidden" name="client" value=client/>
+                        <button type="submit" class="button small-button danger" aria-label=label>"Take back access"</button>)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let no_apps = view.apps.is_empty();
     let activity = view
         .activity
         .iter()
@@ -235,6 +254,19 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
                 <tbody>{sessions}</tbody>
             </table></div>
 
+            <h2 id="apps">"Applications you allowed"</h2>
+            {if no_apps {
+                view! { <p class="muted">"None yet. When an application asks to see your account and you allow it, it is listed here, and you can take that back."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="muted small">"Taking back access signs the application out of your account at once; it asks again the next time you use it."</p>
+                    <div class="table-wrap"><table>
+                        <thead><tr><th scope="col">"Application"</th><th scope="col">"What it may see"</th><th scope="col">"Allowed"</th><th scope="col"><span class="visually-hidden">"Action"</span></th></tr></thead>
+                        <tbody>{apps}</tbody>
+                    </table></div>
+                }.into_any()
+            }}
+
             <h2 id="activity">"Recent activity"</h2>
             <div class="table-wrap"><table>
                 <thead><tr><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Result"</th><th scope="col">"IP address"</th></tr></thead>
@@ -261,6 +293,7 @@ fn describe(action: &str) -> String {
         "recovery.requested" => "Password reset requested",
         "recovery.password_reset" => "Password reset",
         "consent.granted" => "Access granted to an application",
+        "consent.revoked" => "Access taken back from an application",
         other => other,
     }
     .to_string()

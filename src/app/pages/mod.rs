@@ -125,6 +125,7 @@ pub fn notice_for(code: &str) -> Option<&'static str> {
         "added" => "Two-step sign-in is set up.",
         "removed" => "Removed.",
         "signed_out" => "That sign-in was ended.",
+        "consent_withdrawn" => "The application's access was taken back: its tokens no longer work, and it asks again next time.",
         "verification_sent" => "We sent a confirmation link to your email address.",
         "signup_sent" => "Check your email: we sent a link to choose your password and finish creating your account.",
         "sent" => "If an account exists for that address, we sent it a link to reset the password. Check your email.",

@@ -4,7 +4,7 @@ use super::{
     conflict, date, from_document, scoped, timestamp, to_document, unavailable, MongoStore,
 };
 use crate::domain::{
-    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::decode::parse;
 use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
@@ -374,6 +374,42 @@ impl OidcArtifactRepo for MongoStore {
                         tenant,
                         doc! { "family_id": { "$in": families.clone() }, "revoked_at": null },
                     ),
+                    doc! { "$set": { "revoked_at": date(at) } },
+                )
+                .await
+                .map_err(unavailable)?
+                .modified_count;
+        }
+        Ok(revoked)
+    }
+
+    async fn revoke_grant(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        // Refresh tokens keep the token as a sub-document: its user id is in the token's own
+        // encoding.
+        let token_user = mongodb::bson::to_bson(&user).expect("an id serialises");
+        let mut revoked = 0;
+        for (collection, filter) in [
+            (
+                "access_tokens",
+                doc! { "user_id": user.to_string(), "client_id": client_id },
+            ),
+            (
+                "refresh_tokens",
+                doc! { "token.user_id": token_user, "token.client_id": client_id },
+            ),
+        ] {
+            let mut filter = filter;
+            filter.insert("revoked_at", mongodb::bson::Bson::Null);
+            revoked += self
+                .collection::<Document>(collection)
+                .update_many(
+                    scoped(tenant, filter),
                     doc! { "$set": { "revoked_at": date(at) } },
                 )
                 .await

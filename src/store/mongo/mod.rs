@@ -190,6 +190,10 @@ impl MongoStore {
                     unique(doc! { "tenant_id": 1, "jti": 1 }),
                     index(doc! { "tenant_id": 1, "code_hash": 1 }, |_| {}),
                     index(doc! { "tenant_id": 1, "family_id": 1 }, |_| {}),
+                    index(
+                        doc! { "tenant_id": 1, "user_id": 1, "client_id": 1 },
+                        |_| {},
+                    ),
                     expiring(retention),
                 ],
             ),
@@ -199,6 +203,10 @@ impl MongoStore {
                     unique(doc! { "tenant_id": 1, "token_hash": 1 }),
                     index(doc! { "tenant_id": 1, "family_id": 1 }, |_| {}),
                     index(doc! { "tenant_id": 1, "bound_session_id": 1 }, |_| {}),
+                    index(
+                        doc! { "tenant_id": 1, "token.user_id": 1, "token.client_id": 1 },
+                        |_| {},
+                    ),
                     expiring(retention),
                 ],
             ),

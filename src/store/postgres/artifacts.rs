@@ -2,7 +2,7 @@
 
 use super::{at, purge, timestamp, PostgresStore};
 use crate::domain::{
-    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::sql::{conflict, unavailable};
 use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
@@ -294,25 +294,13 @@ impl OidcArtifactRepo for PostgresStore {
         family_id: &str,
         when: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.scoped(tenant).await?;
-        let mut revoked = 0;
-        for table in ["refresh_tokens", "access_tokens"] {
-            // `table` is one of our own constant names, never input.
-            let sql = format!(
-                "UPDATE {table} SET revoked_at = $1
-                 WHERE tenant_id = $2 AND family_id = $3 AND revoked_at IS NULL"
-            );
-            revoked += sqlx::query(&sql)
-                .bind(at(when))
-                .bind(tenant.as_uuid())
-                .bind(family_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(revoked)
+        let statements = [
+            "UPDATE refresh_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND family_id = $3 AND revoked_at IS NULL",
+            "UPDATE access_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND family_id = $3 AND revoked_at IS NULL",
+        ];
+        self.revoke(&statements, tenant, when, &[family_id]).await
     }
 
     async fn revoke_session_tokens(
@@ -321,26 +309,33 @@ impl OidcArtifactRepo for PostgresStore {
         session_id: &str,
         when: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.scoped(tenant).await?;
-        let mut revoked = 0;
-        for table in ["access_tokens", "refresh_tokens"] {
-            // `table` is one of our own constant names, never input.
-            let sql = format!(
-                "UPDATE {table} SET revoked_at = $1
-                 WHERE tenant_id = $2 AND revoked_at IS NULL AND family_id IN
-                   (SELECT family_id FROM refresh_tokens WHERE tenant_id = $2 AND bound_session_id = $3)"
-            );
-            revoked += sqlx::query(&sql)
-                .bind(at(when))
-                .bind(tenant.as_uuid())
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(revoked)
+        let statements = [
+            "UPDATE access_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND revoked_at IS NULL AND family_id IN
+               (SELECT family_id FROM refresh_tokens WHERE tenant_id = $2 AND bound_session_id = $3)",
+            "UPDATE refresh_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND revoked_at IS NULL AND family_id IN
+               (SELECT family_id FROM refresh_tokens WHERE tenant_id = $2 AND bound_session_id = $3)",
+        ];
+        self.revoke(&statements, tenant, when, &[session_id]).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+        when: Timestamp,
+    ) -> StoreResult<u64> {
+        let statements = [
+            "UPDATE access_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND user_id = $3::uuid AND client_id = $4 AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1
+             WHERE tenant_id = $2 AND data->>'user_id' = $3
+               AND data->>'client_id' = $4 AND revoked_at IS NULL",
+        ];
+        self.revoke(&statements, tenant, when, &[&user.to_string(), client_id])
+            .await
     }
 
     async fn put_ephemeral(
@@ -469,5 +464,33 @@ fn ephemeral_from_row(row: &sqlx::postgres::PgRow) -> Ephemeral {
         value: row.get("value"),
         version: row.get("version"),
         expires_at: timestamp(row.get("expires_at")),
+    }
+}
+
+impl PostgresStore {
+    /// Runs revoking `statements` in one transaction: `$1` is the time, `$2` the tenant, and
+    /// `keys` (text) follow from `$3`. Returns how many tokens were revoked.
+    async fn revoke(
+        &self,
+        statements: &[&str],
+        tenant: TenantId,
+        when: Timestamp,
+        keys: &[&str],
+    ) -> StoreResult<u64> {
+        let mut tx = self.scoped(tenant).await?;
+        let mut revoked = 0;
+        for sql in statements {
+            let mut query = sqlx::query(sql).bind(at(when)).bind(tenant.as_uuid());
+            for key in keys {
+                query = query.bind(*key);
+            }
+            revoked += query
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{purge, SqliteStore};
 use crate::domain::{
-    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp,
+    AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::decode::parse;
 use crate::store::sql::{conflict, unavailable};
@@ -258,24 +258,13 @@ impl OidcArtifactRepo for SqliteStore {
         family_id: &str,
         at: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let mut revoked = 0;
-        for table in ["refresh_tokens", "access_tokens"] {
-            // `table` is one of our own constant names, never input.
-            let sql = format!(
-                "UPDATE {table} SET revoked_at = ? WHERE tenant_id = ? AND family_id = ? AND revoked_at IS NULL"
-            );
-            revoked += sqlx::query(&sql)
-                .bind(at.unix())
-                .bind(tenant.to_string())
-                .bind(family_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(revoked)
+        let statements = [
+            "UPDATE refresh_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND family_id = ?3 AND revoked_at IS NULL",
+            "UPDATE access_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND family_id = ?3 AND revoked_at IS NULL",
+        ];
+        self.revoke(&statements, tenant, at, &[family_id]).await
     }
 
     async fn revoke_session_tokens(
@@ -284,27 +273,33 @@ impl OidcArtifactRepo for SqliteStore {
         session_id: &str,
         at: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let mut revoked = 0;
-        for table in ["access_tokens", "refresh_tokens"] {
-            // `table` is one of our own constant names, never input.
-            let sql = format!(
-                "UPDATE {table} SET revoked_at = ?
-                 WHERE tenant_id = ? AND revoked_at IS NULL AND family_id IN
-                   (SELECT family_id FROM refresh_tokens WHERE tenant_id = ? AND bound_session_id = ?)"
-            );
-            revoked += sqlx::query(&sql)
-                .bind(at.unix())
-                .bind(tenant.to_string())
-                .bind(tenant.to_string())
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(unavailable)?;
-        Ok(revoked)
+        let statements = [
+            "UPDATE access_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND revoked_at IS NULL AND family_id IN
+               (SELECT family_id FROM refresh_tokens WHERE tenant_id = ?2 AND bound_session_id = ?3)",
+            "UPDATE refresh_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND revoked_at IS NULL AND family_id IN
+               (SELECT family_id FROM refresh_tokens WHERE tenant_id = ?2 AND bound_session_id = ?3)",
+        ];
+        self.revoke(&statements, tenant, at, &[session_id]).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<u64> {
+        let statements = [
+            "UPDATE access_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND user_id = ?3 AND client_id = ?4 AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = ?1
+             WHERE tenant_id = ?2 AND json_extract(data, '$.user_id') = ?3
+               AND json_extract(data, '$.client_id') = ?4 AND revoked_at IS NULL",
+        ];
+        self.revoke(&statements, tenant, at, &[&user.to_string(), client_id])
+            .await
     }
 
     async fn put_ephemeral(
@@ -424,5 +419,33 @@ fn ephemeral_from_row(row: &sqlx::sqlite::SqliteRow) -> Ephemeral {
         value: row.get("value"),
         version: row.get("version"),
         expires_at: Timestamp::from_unix(row.get("expires_at")),
+    }
+}
+
+impl SqliteStore {
+    /// Runs revoking `statements` in one transaction: `?1` is the time, `?2` the tenant, and
+    /// `keys` follow from `?3`. Returns how many tokens were revoked.
+    async fn revoke(
+        &self,
+        statements: &[&str],
+        tenant: TenantId,
+        at: Timestamp,
+        keys: &[&str],
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut revoked = 0;
+        for sql in statements {
+            let mut query = sqlx::query(sql).bind(at.unix()).bind(tenant.to_string());
+            for key in keys {
+                query = query.bind(*key);
+            }
+            revoked += query
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(revoked)
     }
 }
