@@ -24,6 +24,9 @@ pub struct AppState {
     pub mailer: Mailer,
     pub passkeys: Arc<Passkeys>,
     pub leptos_options: LeptosOptions,
+    /// Changes that could take away a tenant's last owner run one at a time (the check and
+    /// the change together); see `admin::access::keep_an_owner`.
+    pub owner_changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

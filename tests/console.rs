@@ -471,6 +471,101 @@ async fn escalation_and_last_owner() {
     assert!(refused.is_err(), "the last owner cannot be blocked");
 }
 
+/// Two admins blocking the last two owners at the same moment: the check and the change are
+/// made one at a time, so one of them is refused and an owner stays.
+#[tokio::test]
+async fn the_last_owner_survives_simultaneous_removals() {
+    let org = org().await;
+    let state = &org.server.state;
+    let first = org.person("owner").id;
+    let second = create_user(&org.server, &org.tenant, "owner2@acme.test").await;
+    roles::assign(state, &Actor::Cli, &org.tenant, second, "owner")
+        .await
+        .unwrap();
+    for round in 0..5 {
+        let (a, b) = tokio::join!(
+            users::set_blocked(state, &Actor::Cli, &org.tenant, first, true),
+            users::set_blocked(state, &Actor::Cli, &org.tenant, second, true),
+        );
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "round {round}: exactly one block succeeds ({:?} / {:?})",
+            a.is_ok(),
+            b.is_ok()
+        );
+        for id in [first, second] {
+            users::set_blocked(state, &Actor::Cli, &org.tenant, id, false)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Deleting a role or a team needs its "I mean it" box ticked: unticked, nothing changes.
+#[tokio::test]
+async fn deleting_a_role_or_team_needs_confirmation() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let role = roles::create(state, &Actor::Cli, &org.tenant, "Support", "", &[])
+        .await
+        .unwrap();
+    let team = roles::create_team(state, &Actor::Cli, &org.tenant, "Ops", "")
+        .await
+        .unwrap();
+    let team_id = team.id.to_string();
+    let role_exists = || async {
+        roles::list(state, &Actor::Cli, &org.tenant)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == role.id)
+    };
+    let team_exists = || async {
+        roles::teams(state, &Actor::Cli, &org.tenant)
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == team.id)
+    };
+    for confirm in ["", "no", "YES "] {
+        let response = post(
+            admin,
+            "admin_role_delete",
+            &[("role", &role.id), ("confirm", confirm)],
+        )
+        .await;
+        let page = admin.browser.page(&location(&response).unwrap()).await;
+        assert!(page.contains("Tick the box to confirm deleting the role."));
+        let response = post(
+            admin,
+            "admin_team_change",
+            &[
+                ("team", &team_id),
+                ("action", "delete"),
+                ("confirm", confirm),
+            ],
+        )
+        .await;
+        let page = admin.browser.page(&location(&response).unwrap()).await;
+        assert!(page.contains("Tick the box to confirm deleting the team."));
+    }
+    assert!(role_exists().await && team_exists().await);
+    post(
+        admin,
+        "admin_role_delete",
+        &[("role", &role.id), ("confirm", "yes")],
+    )
+    .await;
+    post(
+        admin,
+        "admin_team_change",
+        &[("team", &team_id), ("action", "delete"), ("confirm", "yes")],
+    )
+    .await;
+    assert!(!role_exists().await && !team_exists().await);
+}
+
 /// Paging newest-first with a cursor: users created while someone pages never shift a page,
 /// so every original user is seen exactly once.
 #[tokio::test]

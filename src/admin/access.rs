@@ -146,11 +146,26 @@ pub enum Loss<'a> {
     Role(&'a str),
 }
 
-/// Refuses a change that would leave the tenant without an active owner. The check runs before
-/// the change; two admins racing to remove the last two owners could both pass it.
-pub async fn keep_an_owner(state: &AppState, tenant: &Tenant, loss: Loss<'_>) -> AppResult<()> {
+/// Held while a change that could take away an owner is made: another such change in this
+/// process waits, so two admins removing the last two owners at once cannot both pass the check.
+/// (Processes sharing one database do not see each other's hold.)
+#[must_use = "make the change while this is held"]
+pub struct OwnerKept {
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Refuses a change that would leave the tenant without an active owner; allowed, it returns
+/// the hold to keep until the change is made.
+pub async fn keep_an_owner(
+    state: &AppState,
+    tenant: &Tenant,
+    loss: Loss<'_>,
+) -> AppResult<OwnerKept> {
+    let held = OwnerKept {
+        _held: state.owner_changes.clone().lock_owned().await,
+    };
     if matches!(loss, Loss::Role(_)) {
-        return Ok(());
+        return Ok(held);
     }
     let mut owners: BTreeSet<UserId> = state
         .store
@@ -178,7 +193,7 @@ pub async fn keep_an_owner(state: &AppState, tenant: &Tenant, loss: Loss<'_>) ->
     for owner in owners {
         let user = state.store.users.by_id(tenant.id, owner).await?;
         if user.is_some_and(|u| u.can_sign_in()) {
-            return Ok(());
+            return Ok(held);
         }
     }
     Err(AppError::Conflict(

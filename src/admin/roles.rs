@@ -101,7 +101,7 @@ pub async fn delete(state: &AppState, actor: &Actor, tenant: &Tenant, id: &str) 
     let role = find(state, tenant, id).await?;
     custom(&role)?;
     actor.outranks(std::slice::from_ref(&role))?;
-    keep_an_owner(state, tenant, Loss::Role(id)).await?;
+    let _owner_kept = keep_an_owner(state, tenant, Loss::Role(id)).await?;
     if !state.store.access.delete_role(tenant.id, id).await? {
         return Err(AppError::NotFound);
     }
@@ -167,9 +167,11 @@ pub async fn unassign(
     let role = find(state, tenant, role).await?;
     existing_user(state, tenant, user).await?;
     actor.outranks(std::slice::from_ref(&role))?;
-    if role.id == OWNER {
-        keep_an_owner(state, tenant, Loss::DirectOwner(user)).await?;
-    }
+    let _owner_kept = if role.id == OWNER {
+        Some(keep_an_owner(state, tenant, Loss::DirectOwner(user)).await?)
+    } else {
+        None
+    };
     if state
         .store
         .access
@@ -264,9 +266,12 @@ pub async fn update_team(
         .filter(|r| wanted.contains(&r.id) != team.roles.contains(&r.id))
         .collect();
     actor.outranks(&changed)?;
-    if changed.iter().any(|r| r.id == OWNER) && !wanted.iter().any(|r| r == OWNER) {
-        keep_an_owner(state, tenant, Loss::Team(id)).await?;
-    }
+    let loses_owner = changed.iter().any(|r| r.id == OWNER) && !wanted.iter().any(|r| r == OWNER);
+    let _owner_kept = if loses_owner {
+        Some(keep_an_owner(state, tenant, Loss::Team(id)).await?)
+    } else {
+        None
+    };
     team.rename(name, description)?;
     team.roles = wanted;
     state.store.access.update_team(tenant.id, &team).await?;
@@ -291,7 +296,7 @@ pub async fn delete_team(
     actor.require(tenant, TEAMS)?;
     let team = team(state, actor, tenant, id).await?;
     actor.outranks(&team_roles(state, tenant, &team).await?)?;
-    keep_an_owner(state, tenant, Loss::Team(id)).await?;
+    let _owner_kept = keep_an_owner(state, tenant, Loss::Team(id)).await?;
     state.store.access.delete_team(tenant.id, id).await?;
     audit(
         state,
@@ -349,7 +354,7 @@ pub async fn remove_member(
     actor.require(tenant, TEAMS)?;
     let team = team(state, actor, tenant, id).await?;
     actor.outranks(&team_roles(state, tenant, &team).await?)?;
-    keep_an_owner(state, tenant, Loss::Membership(id, user)).await?;
+    let _owner_kept = keep_an_owner(state, tenant, Loss::Membership(id, user)).await?;
     if state
         .store
         .access

@@ -149,9 +149,11 @@ pub async fn set_blocked(
 ) -> AppResult<User> {
     not_self(actor, id)?;
     let mut user = writable(state, actor, tenant, id).await?;
-    if blocked {
-        keep_an_owner(state, tenant, Loss::User(id)).await?;
-    }
+    let _owner_kept = if blocked {
+        Some(keep_an_owner(state, tenant, Loss::User(id)).await?)
+    } else {
+        None
+    };
     user.blocked = blocked;
     user.updated_at = Timestamp::now();
     state.store.users.update(tenant.id, &user).await?;
@@ -237,7 +239,7 @@ pub async fn soft_delete(
     actor.require_fresh(tenant, "users:write")?;
     not_self(actor, id)?;
     let mut user = writable(state, actor, tenant, id).await?;
-    keep_an_owner(state, tenant, Loss::User(id)).await?;
+    let _owner_kept = keep_an_owner(state, tenant, Loss::User(id)).await?;
     user.deleted_at = Some(Timestamp::now());
     user.updated_at = Timestamp::now();
     state.store.users.update(tenant.id, &user).await?;
@@ -271,7 +273,7 @@ pub async fn hard_delete(
     actor.require_fresh(tenant, "users:write")?;
     not_self(actor, id)?;
     let user = writable(state, actor, tenant, id).await?;
-    keep_an_owner(state, tenant, Loss::User(id)).await?;
+    let _owner_kept = keep_an_owner(state, tenant, Loss::User(id)).await?;
     end_other_sign_ins(state, tenant, &user, None).await?;
     if !state.store.users.delete(tenant.id, id).await? {
         return Err(AppError::NotFound);

@@ -73,6 +73,7 @@ pub async fn build_state(
         passwords: Passwords::default(),
         throttle: Arc::new(LoginThrottle::default()),
         leptos_options,
+        owner_changes: Arc::default(),
     })
 }
 

@@ -633,15 +633,23 @@ pub async fn save_role(
 }
 
 #[server(prefix = "/api", endpoint = "admin_role_delete")]
-pub async fn delete_role(tenant: String, csrf: String, role: String) -> Result<(), ServerFnError> {
+pub async fn delete_role(
+    tenant: String,
+    csrf: String,
+    role: String,
+    #[server(default)] confirm: String,
+) -> Result<(), ServerFnError> {
     let ctx = server::context(&tenant).await?;
     let page = format!("/t/{}/admin/roles", ctx.tenant.slug);
     let Some(actor) = console::act(&ctx, &csrf, &page).await? else {
         return Ok(());
     };
-    let outcome = crate::admin::roles::delete(&ctx.state, &actor, &ctx.tenant, &role)
-        .await
-        .map(|_| "The role was deleted.".to_string());
+    let outcome = async {
+        console::confirmed(&confirm, "the role")?;
+        crate::admin::roles::delete(&ctx.state, &actor, &ctx.tenant, &role).await?;
+        Ok("The role was deleted.".to_string())
+    }
+    .await;
     console::done(&ctx, &page, outcome).await
 }
 
@@ -686,6 +694,7 @@ pub async fn change_team(
     action: String,
     #[server(default)] email: String,
     #[server(default)] user: String,
+    #[server(default)] confirm: String,
 ) -> Result<(), ServerFnError> {
     use crate::admin::roles;
     use crate::error::AppError;
@@ -699,6 +708,7 @@ pub async fn change_team(
         let id = console::team_id(&team)?;
         match action.as_str() {
             "delete" => {
+                console::confirmed(&confirm, "the team")?;
                 roles::delete_team(state, &actor, t, id).await?;
                 Ok("The team was deleted.".to_string())
             }
@@ -729,7 +739,7 @@ mod console {
     use super::server::{self, Ctx};
     use super::{Console, ConsoleNav, EventLine, Flash, UserFilter, UserLine, UserPage, FLASH_KEY};
     use crate::admin::{self, Actor};
-    use crate::domain::{AuditEvent, Role, User, UserId};
+    use crate::domain::{AuditEvent, Invalid, Role, User, UserId};
     use crate::error::{AppError, AppResult};
     use crate::store::UserQuery;
     use leptos::prelude::ServerFnError;
@@ -820,6 +830,15 @@ mod console {
                 Ok(None)
             }
         }
+    }
+
+    /// A deletion's "I mean it" box was ticked (a checkbox, so it works without JavaScript).
+    pub fn confirmed(confirm: &str, what: &str) -> Result<(), Invalid> {
+        if confirm == "yes" {
+            return Ok(());
+        }
+        let unticked = Invalid::new(format!("Tick the box to confirm deleting {what}."));
+        Err(unticked.on("confirm"))
     }
 
     pub fn csrf_error() -> AppError {

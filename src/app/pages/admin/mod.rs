@@ -301,3 +301,15 @@ pub fn NameAndDescription(
         {about.note()}
     }
 }
+
+/// The "I mean it" box of a deletion: the browser will not send the form unticked (with or
+/// without JavaScript), and the server refuses it unticked too.
+#[component]
+pub fn ConfirmBox(id: String, label: String) -> impl IntoView {
+    view! {
+        <div class="check">
+            <input type="checkbox" id=id.clone() name="confirm" value="yes" required/>
+            <label for=id>{label}</label>
+        </div>
+    }
+}

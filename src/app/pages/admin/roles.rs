@@ -1,6 +1,6 @@
 //! Roles: the built-in ones, and custom roles with a readable permission picker.
 
-use super::{console_form, console_page, NameAndDescription};
+use super::{console_form, console_page, ConfirmBox, NameAndDescription};
 use crate::app::api::{load_admin_roles, ConsoleNav, DeleteRole, RoleLine, RolesPage, SaveRole};
 use crate::app::pages::admin::revision;
 use crate::app::pages::{tenant_param, Loading};
@@ -79,6 +79,7 @@ fn Roles(nav: ConsoleNav, page: RolesPage) -> impl IntoView {
                         <button type="submit" class="button">"Save role"</button>)}
                     {console_form!(DeleteRole, nav,
                         <input type="hidden" name="role" value=r.id.clone()/>
+                        <ConfirmBox id=format!("{prefix}-delete") label=format!("Delete {}: everyone loses what it gives them", r.name)/>
                         <button type="submit" class="button danger small-button">"Delete role"</button>)}
                 </details>
             }

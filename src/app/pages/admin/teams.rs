@@ -1,6 +1,6 @@
 //! Teams: groups of people who share roles.
 
-use super::{console_form, console_page, NameAndDescription};
+use super::{console_form, console_page, ConfirmBox, NameAndDescription};
 use crate::app::api::{load_admin_teams, ChangeTeam, ConsoleNav, SaveTeam, TeamsPage};
 use crate::app::pages::admin::revision;
 use crate::app::pages::field::Checked;
@@ -97,6 +97,7 @@ fn Teams(nav: ConsoleNav, page: TeamsPage) -> impl IntoView {
                     {console_form!(ChangeTeam, nav,
                         <input type="hidden" name="team" value=team.id.clone()/>
                         <input type="hidden" name="action" value="delete"/>
+                        <ConfirmBox id=format!("t{n}-delete") label=format!("Delete {}: its members lose the team's roles", team.name)/>
                         <button type="submit" class="button small-button danger">"Delete team"</button>)}
                 </details>
             }
