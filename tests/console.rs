@@ -1158,6 +1158,12 @@ async fn branding_is_checked_and_applied() {
     post(admin, "admin_branding_save", &look("#0B6E4F")).await;
     let css = org.server.browser().page("/t/acme/branding.css").await;
     assert!(css.contains("--primary: #0b6e4f"), "{css}");
+    // A dark green reads as a link on the light page, not on the dark one.
+    assert!(
+        css.contains("prefers-color-scheme: light) { :root { --link: #0b6e4f; }")
+            && !css.contains("prefers-color-scheme: dark"),
+        "{css}"
+    );
 
     // A preview changes nothing until saved.
     let mut preview = look("#123456");
@@ -1168,6 +1174,19 @@ async fn branding_is_checked_and_applied() {
     assert!(css.contains("#0b6e4f"), "the preview is not saved");
     let preview_css = admin.browser.page("/t/acme/branding.css?preview=1").await;
     assert!(preview_css.contains(".brand-preview") && preview_css.contains("#123456"));
+    // A light yellow: dark text on its buttons; as a link only on the dark page.
+    let mut light = look("#f2d74e");
+    light.retain(|(k, _)| *k != "intent");
+    light.push(("intent", "preview"));
+    post(admin, "admin_branding_save", &light).await;
+    let preview_css = admin.browser.page("/t/acme/branding.css?preview=1").await;
+    assert!(
+        preview_css.contains("--on-primary: #111111")
+            && preview_css
+                .contains("prefers-color-scheme: dark) { .brand-preview { --link: #f2d74e; }")
+            && !preview_css.contains("prefers-color-scheme: light"),
+        "{preview_css}"
+    );
 
     let upload = |bytes: Vec<u8>, name: &'static str, csrf: String| {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(name);

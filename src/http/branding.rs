@@ -6,7 +6,7 @@ use crate::admin;
 use crate::app::api::{Flash, FLASH_KEY, PREVIEW_KEY};
 use crate::auth::browser;
 use crate::domain::branding::LOGO_MAX_BYTES;
-use crate::domain::colour::{parse_colour, text_on};
+use crate::domain::colour::{contrast, parse_colour, text_on, AA_CONTRAST};
 use crate::domain::{Invalid, Tenant};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -55,14 +55,7 @@ pub async fn stylesheet(
     } else {
         (":root", tenant.settings.branding.primary_colour.clone())
     };
-    // Colours are parsed to `#rrggbb`, so they cannot break out of the rule.
-    let css = match colour {
-        Some(c) => format!(
-            "{selector} {{ --primary: {c}; --primary-hover: {c}; --on-primary: {}; }}\n",
-            text_on(&c)
-        ),
-        None => String::new(),
-    };
+    let css = colour.map(|c| brand_css(selector, &c)).unwrap_or_default();
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -167,6 +160,34 @@ pub async fn upload(
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// The page backgrounds of each colour scheme (as `style/main.css` sets them): the page and
+/// the cards on it.
+const LIGHT_BACKGROUNDS: [&str; 2] = ["#f4f5f7", "#ffffff"];
+const DARK_BACKGROUNDS: [&str; 2] = ["#11151c", "#1b212b"];
+
+/// Buttons take the brand colour in both colour schemes (their text is chosen for contrast);
+/// links take it only in the schemes where it reads on the background (WCAG AA), and keep the
+/// default link colour elsewhere. `colour` is `#rrggbb`, so it cannot break out of the rule.
+fn brand_css(selector: &str, colour: &str) -> String {
+    let mut css = format!(
+        "{selector} {{ --primary: {colour}; --primary-hover: {colour}; --on-primary: {}; }}\n",
+        text_on(colour)
+    );
+    let reads_on = |backgrounds: [&str; 2]| {
+        backgrounds
+            .iter()
+            .all(|bg| contrast(colour, bg) >= AA_CONTRAST)
+    };
+    for (scheme, backgrounds) in [("light", LIGHT_BACKGROUNDS), ("dark", DARK_BACKGROUNDS)] {
+        if reads_on(backgrounds) {
+            css.push_str(&format!(
+                "@media (prefers-color-scheme: {scheme}) {{ {selector} {{ --link: {colour}; }} }}\n"
+            ));
+        }
+    }
+    css
 }
 
 /// The field's bytes, or `None` past the size limit (the rest is never read).
