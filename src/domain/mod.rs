@@ -91,6 +91,46 @@ pub fn whole_number(raw: &str, what: &str) -> Result<i64, Invalid> {
         .ok_or_else(|| Invalid::new(format!("{what} is a whole number.")))
 }
 
+/// The unit a form asks a length of time in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Minutes,
+    Hours,
+    Days,
+}
+
+impl TimeUnit {
+    fn secs(self) -> i64 {
+        match self {
+            Self::Seconds => 1,
+            Self::Minutes => 60,
+            Self::Hours => 3600,
+            Self::Days => 86_400,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Seconds => "seconds",
+            Self::Minutes => "minutes",
+            Self::Hours => "hours",
+            Self::Days => "days",
+        }
+    }
+}
+
+/// A length of time typed into a form as a whole number of `unit`, in seconds.
+pub fn typed_duration(raw: &str, unit: TimeUnit, what: &str) -> Result<i64, Invalid> {
+    let count = raw
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (0..=1_000_000_000).contains(n))
+        .ok_or_else(|| Invalid::new(format!("{what} is a whole number of {}.", unit.name())))?;
+    Ok(count * unit.secs())
+}
+
 /// A length of time in words, in the largest unit that divides it: "30 days", "5 minutes".
 pub fn duration_words(secs: i64) -> String {
     let (count, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
@@ -132,6 +172,16 @@ mod tests {
         assert_eq!(duration_words(3600), "1 hour");
         assert_eq!(duration_words(30 * 86_400), "30 days");
         assert_eq!(duration_words(90), "90 seconds");
+        assert_eq!(
+            typed_duration(" 8 ", TimeUnit::Hours, "It").unwrap(),
+            8 * 3600
+        );
+        assert_eq!(
+            typed_duration("8h", TimeUnit::Hours, "The lifetime")
+                .unwrap_err()
+                .message(),
+            "The lifetime is a whole number of hours."
+        );
     }
 
     #[test]

@@ -55,6 +55,16 @@ impl From<crate::domain::Invalid> for Flash {
     }
 }
 
+/// What the policy form's numbers are called in messages, alike in the page and on the server.
+pub mod policy_numbers {
+    pub const SESSION: &str = "The sign-in lifetime";
+    pub const IDLE: &str = "The idle timeout";
+    pub const PASSWORD_LENGTH: &str = "The minimum password length";
+    pub const ACCESS: &str = "The access token lifetime";
+    pub const REFRESH_IDLE: &str = "The refresh token idle lifetime";
+    pub const REFRESH_ABSOLUTE: &str = "The refresh token absolute lifetime";
+}
+
 /// Where the browser session keeps the [`Flash`] until a console page shows it.
 #[cfg(feature = "ssr")]
 pub const FLASH_KEY: &str = "console.flash";
@@ -1504,31 +1514,30 @@ pub async fn save_settings(
     refresh_idle_days: String,
     refresh_absolute_days: String,
 ) -> Result<(), ServerFnError> {
-    use crate::domain::FactorKind;
+    use crate::domain::{typed_duration, FactorKind, TimeUnit::*};
+    use policy_numbers::*;
     let ctx = server::context(&tenant).await?;
     let page = format!("/t/{}/admin/settings", ctx.tenant.slug);
     let Some(actor) = console::act(&ctx, &csrf, &page).await? else {
         return Ok(());
     };
-    // Each number in the form's unit, named after the setting it becomes.
-    let number = |raw: &str, what: &str, field: &'static str| {
-        whole_number(raw, what).map_err(|e| e.on(field))
-    };
+    // Each number in the form's unit, refused under the name of the setting it becomes.
+    let number =
+        |parsed: Result<i64, Invalid>, field: &'static str| parsed.map_err(|e| e.on(field));
     let outcome = async {
         let mut settings = ctx.tenant.settings.clone();
         settings.session_lifetime_secs = number(
-            &session_hours,
-            "The sign-in lifetime",
+            typed_duration(&session_hours, Hours, SESSION),
             "session_lifetime_secs",
-        )? * 3600;
+        )?;
         settings.session_idle_timeout_secs = number(
-            &idle_minutes,
-            "The idle timeout",
+            typed_duration(&idle_minutes, Minutes, IDLE),
             "session_idle_timeout_secs",
-        )? * 60;
-        let length = "The minimum password length";
-        settings.password_min_length =
-            number(&password_min_length, length, "password_min_length")? as usize;
+        )?;
+        settings.password_min_length = number(
+            whole_number(&password_min_length, PASSWORD_LENGTH),
+            "password_min_length",
+        )? as usize;
         settings.block_common_passwords = block_common_passwords.is_some();
         settings.require_mfa = require_mfa.is_some();
         settings.self_signup = self_signup.is_some();
@@ -1542,15 +1551,18 @@ pub async fn save_settings(
                     })
             })
             .collect::<Result<_, _>>()?;
-        let access = "The access token lifetime";
-        settings.access_token_secs =
-            number(&access_token_minutes, access, "access_token_secs")? * 60;
-        let idle = "The refresh token idle lifetime";
-        settings.refresh_idle_secs =
-            number(&refresh_idle_days, idle, "refresh_idle_secs")? * 86_400;
-        let absolute = "The refresh token absolute lifetime";
-        settings.refresh_absolute_secs =
-            number(&refresh_absolute_days, absolute, "refresh_absolute_secs")? * 86_400;
+        settings.access_token_secs = number(
+            typed_duration(&access_token_minutes, Minutes, ACCESS),
+            "access_token_secs",
+        )?;
+        settings.refresh_idle_secs = number(
+            typed_duration(&refresh_idle_days, Days, REFRESH_IDLE),
+            "refresh_idle_secs",
+        )?;
+        settings.refresh_absolute_secs = number(
+            typed_duration(&refresh_absolute_days, Days, REFRESH_ABSOLUTE),
+            "refresh_absolute_secs",
+        )?;
         crate::admin::tenants::update_policies(&ctx.state, &actor, &ctx.tenant, settings).await?;
         Ok("The policies were saved.".to_string())
     }

@@ -5,18 +5,15 @@
 use crate::app::api::Flash;
 use crate::domain::Invalid;
 use leptos::prelude::*;
-use std::sync::Arc;
-
-type Rule = Arc<dyn Fn(&str) -> Result<(), Invalid> + Send + Sync>;
 
 /// One form field and the rule it must pass.
 #[derive(Clone)]
 pub struct Checked {
     note_id: String,
     typed: RwSignal<Option<String>>,
-    rule: Rule,
-    /// The server's refusal of this field, from the last time the form was sent.
-    refused: Option<String>,
+    /// The rule's verdict on what is typed; before any typing, the server's refusal of the
+    /// field from the last time the form was sent.
+    verdict: Memo<Option<String>>,
 }
 
 impl Checked {
@@ -28,11 +25,16 @@ impl Checked {
         flash: Option<&Flash>,
         rule: impl Fn(&str) -> Result<T, Invalid> + Send + Sync + 'static,
     ) -> Self {
+        let typed = RwSignal::new(None::<String>);
+        let refused = flash.and_then(|f| f.about(field));
+        let verdict = Memo::new(move |_| match typed.get() {
+            Some(raw) => rule(&raw).err().map(|e| e.to_string()),
+            None => refused.clone(),
+        });
         Self {
             note_id: format!("{id}-check"),
-            typed: RwSignal::new(None),
-            rule: Arc::new(move |raw| rule(raw).map(drop)),
-            refused: flash.and_then(|f| f.about(field)),
+            typed,
+            verdict,
         }
     }
 
@@ -52,19 +54,10 @@ impl Checked {
         move |ev| typed.set(Some(event_target_value(&ev)))
     }
 
-    /// The rule's verdict on what is typed; before any typing, the server's refusal.
-    pub fn message(&self) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
-        let (typed, rule, refused) = (self.typed, self.rule.clone(), self.refused.clone());
-        move || match typed.get() {
-            Some(raw) => rule(&raw).err().map(|e| e.to_string()),
-            None => refused.clone(),
-        }
-    }
-
     /// `aria-invalid` while the field is refused.
     pub fn invalid(&self) -> impl Fn() -> Option<&'static str> + Clone + Send + Sync + 'static {
-        let message = self.message();
-        move || message().map(|_| "true")
+        let verdict = self.verdict;
+        move || verdict.with(|v| v.as_ref().map(|_| "true"))
     }
 
     /// The id of the message, for the input's `aria-describedby`.
@@ -74,8 +67,9 @@ impl Checked {
 
     /// The message, shown below the field and read out when it changes.
     pub fn note(&self) -> impl IntoView {
+        let verdict = self.verdict;
         view! {
-            <p class="small warn-text field-note" id=self.note_id() aria-live="polite">{self.message()}</p>
+            <p class="small warn-text field-note" id=self.note_id() aria-live="polite">{move || verdict.get()}</p>
         }
     }
 }

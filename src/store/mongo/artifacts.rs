@@ -397,15 +397,13 @@ impl OidcArtifactRepo for MongoStore {
         for (collection, filter) in [
             (
                 "access_tokens",
-                doc! { "user_id": user.to_string(), "client_id": client_id },
+                doc! { "user_id": user.to_string(), "client_id": client_id, "revoked_at": null },
             ),
             (
                 "refresh_tokens",
-                doc! { "token.user_id": token_user, "token.client_id": client_id },
+                doc! { "token.user_id": token_user, "token.client_id": client_id, "revoked_at": null },
             ),
         ] {
-            let mut filter = filter;
-            filter.insert("revoked_at", mongodb::bson::Bson::Null);
             revoked += self
                 .collection::<Document>(collection)
                 .update_many(

@@ -1,11 +1,13 @@
 //! Policies: sign-in lifetimes, password rules, second factors and token lifetimes.
 
 use super::{console_form, console_page, Reauthenticate};
-use crate::app::api::{load_admin_settings, ConsoleNav, Flash, SaveSettings, SettingsPage};
+use crate::app::api::{
+    load_admin_settings, policy_numbers::*, ConsoleNav, Flash, SaveSettings, SettingsPage,
+};
 use crate::app::pages::admin::revision;
 use crate::app::pages::field::Checked;
 use crate::app::pages::{tenant_param, Loading};
-use crate::domain::{whole_number, Invalid, TenantSettings};
+use crate::domain::{typed_duration, whole_number, TenantSettings, TimeUnit};
 use leptos::prelude::*;
 
 #[component]
@@ -53,11 +55,12 @@ struct PolicyChecks {
 
 impl PolicyChecks {
     fn new(page: &SettingsPage, flash: Option<&Flash>) -> Self {
+        use TimeUnit::{Days, Hours, Minutes};
         let session = Checked::new("session_hours", "session_lifetime_secs", flash, |raw| {
-            TenantSettings::check_session_lifetime(hours(raw)?)
+            TenantSettings::check_session_lifetime(typed_duration(raw, Hours, SESSION)?)
         });
         let refresh_idle = Checked::new("refresh_idle_days", "refresh_idle_secs", flash, |raw| {
-            TenantSettings::check_refresh_idle(days(raw)?)
+            TenantSettings::check_refresh_idle(typed_duration(raw, Days, REFRESH_IDLE)?)
         });
         // The idle timeout and the absolute refresh lifetime are bounded by another field:
         // what is typed there, or else what is saved.
@@ -71,7 +74,9 @@ impl PolicyChecks {
                 flash,
                 move |raw| {
                     let lifetime = typed_session.get().unwrap_or_else(|| saved_session.clone());
-                    TenantSettings::check_idle_timeout(minutes(raw)?, hours(&lifetime).unwrap_or(0))
+                    let lifetime = typed_duration(&lifetime, Hours, SESSION).unwrap_or(0);
+                    let idle = typed_duration(raw, Minutes, IDLE)?;
+                    TenantSettings::check_idle_timeout(idle, lifetime)
                 },
             ),
             refresh_absolute: Checked::new(
@@ -80,32 +85,22 @@ impl PolicyChecks {
                 flash,
                 move |raw| {
                     let idle = typed_refresh.get().unwrap_or_else(|| saved_refresh.clone());
-                    TenantSettings::check_refresh_absolute(days(raw)?, days(&idle).unwrap_or(0))
+                    let idle = typed_duration(&idle, Days, REFRESH_IDLE).unwrap_or(0);
+                    let absolute = typed_duration(raw, Days, REFRESH_ABSOLUTE)?;
+                    TenantSettings::check_refresh_absolute(absolute, idle)
                 },
             ),
             password: Checked::new("password_min_length", "password_min_length", flash, |raw| {
-                TenantSettings::check_password_min_length(whole_number(raw, "The minimum length")?)
+                TenantSettings::check_password_min_length(whole_number(raw, PASSWORD_LENGTH)?)
             }),
             access: Checked::new("access_token_minutes", "access_token_secs", flash, |raw| {
-                TenantSettings::check_access_token(minutes(raw)?)
+                TenantSettings::check_access_token(typed_duration(raw, Minutes, ACCESS)?)
             }),
             factors: Checked::server_only("factors", "allowed_factors", flash),
             session,
             refresh_idle,
         }
     }
-}
-
-fn minutes(raw: &str) -> Result<i64, Invalid> {
-    Ok(whole_number(raw, "A number of minutes")? * 60)
-}
-
-fn hours(raw: &str) -> Result<i64, Invalid> {
-    Ok(whole_number(raw, "A number of hours")? * 3600)
-}
-
-fn days(raw: &str) -> Result<i64, Invalid> {
-    Ok(whole_number(raw, "A number of days")? * 86_400)
 }
 
 #[component]
