@@ -7,7 +7,10 @@ use crate::domain::AuditEvent;
 use crate::http::RequestMeta;
 use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
-use crate::store::Store;
+use crate::store::{
+    group_commit::{GroupCommit, Write},
+    Store,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -27,6 +30,8 @@ pub struct AppState {
     /// Changes that could take away a tenant's last owner run one at a time (the check and
     /// the change together); see `admin::access::keep_an_owner`.
     pub owner_changes: Arc<tokio::sync::Mutex<()>>,
+    /// Records of issued tokens and audit events, committed in groups (`store::group_commit`).
+    pub writer: GroupCommit<Write>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -42,8 +47,9 @@ impl AppState {
         event.ip = meta.ip.clone();
         event.user_agent = meta.user_agent.clone();
         event.request_id = meta.request_id.clone();
-        if let Err(e) = self.store.audit.append(&event).await {
-            tracing::error!(request_id = ?meta.request_id, action = %event.action, error = %e, "audit write failed");
+        let action = event.action.clone();
+        if let Err(e) = self.writer.write(Write::Audit(event)).await {
+            tracing::error!(request_id = ?meta.request_id, %action, error = %e, "audit write failed");
         }
     }
 }

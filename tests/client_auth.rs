@@ -31,7 +31,7 @@ fn assertion(key: &signing::NewKeyPair, claims: Value) -> String {
     jsonwebtoken::encode(
         &header,
         &claims,
-        &signing::encoding_key(SigningAlg::ES256, &key.private_der),
+        &jsonwebtoken::EncodingKey::from_ec_der(&key.private_der),
     )
     .unwrap()
 }

@@ -8,8 +8,7 @@ use argon2::{
     },
     Algorithm, Argon2, Params, Version,
 };
-use std::sync::{Arc, OnceLock};
-use tokio::sync::Semaphore;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 /// OWASP Password Storage Cheat Sheet: Argon2id, m = 19 MiB, t = 2, p = 1.
 fn argon2() -> Argon2<'static> {
@@ -50,11 +49,19 @@ fn is_common(password: &str) -> bool {
     COMMON_PASSWORDS.lines().any(|common| common == lowered)
 }
 
-/// Hashes and verifies passwords on the blocking pool, at most one per core at a time, so a
-/// burst of sign-ins queues here instead of stalling other requests.
+/// How much lower than the server's own threads the hashing threads are scheduled (the `nice`
+/// value, 0 to 19): the kernel then gives the cores to protocol requests first.
+pub const HASHING_NICENESS: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on threads of their own, one per core. A burst of sign-ins
+/// queues here instead of stalling other requests, and the threads run at a lower priority
+/// ([`HASHING_NICENESS`]): Argon2id is built to take 20 ms or more of a core, and a token
+/// request that arrives meanwhile should preempt it, not wait for it.
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Default for Passwords {
@@ -62,8 +69,37 @@ impl Default for Passwords {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        Self {
-            permits: Arc::new(Semaphore::new(cores)),
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..cores {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name("tessera-argon2".into())
+                .spawn(move || {
+                    lower_priority();
+                    // Ends when the last `Passwords` is dropped.
+                    loop {
+                        let next = queue.lock().map(|q| q.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            _ => break,
+                        }
+                    }
+                })
+                .expect("a thread for password hashing");
+        }
+        Self { jobs }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux schedules threads one by one).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread, with no memory passed.
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, thread, HASHING_NICENESS) != 0 {
+            tracing::warn!("could not lower the priority of the password hashing threads");
         }
     }
 }
@@ -101,10 +137,15 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| AppError::internal("the password hashing threads have stopped"))?;
+        result
             .await
-            .map_err(AppError::internal)
+            .map_err(|_| AppError::internal("password hashing failed"))
     }
 }
 
@@ -134,6 +175,32 @@ mod tests {
             .unwrap());
         assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!p.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_on_threads_of_lower_priority() {
+        let p = Passwords::default();
+        let nice = p
+            .run(|| unsafe {
+                libc::getpriority(
+                    libc::PRIO_PROCESS,
+                    libc::syscall(libc::SYS_gettid) as libc::id_t,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, HASHING_NICENESS);
+        let ours = unsafe {
+            libc::getpriority(
+                libc::PRIO_PROCESS,
+                libc::syscall(libc::SYS_gettid) as libc::id_t,
+            )
+        };
+        assert!(
+            ours < HASHING_NICENESS,
+            "the caller keeps its priority ({ours})"
+        );
     }
 
     #[test]

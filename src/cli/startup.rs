@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
 use crate::state::AppState;
-use crate::store::{Access, OpenError};
+use crate::store::{group_commit::GroupCommit, Access, OpenError};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
@@ -64,6 +64,7 @@ pub async fn build_state(
         .site_addr(config.listen)
         .build();
     Ok(AppState {
+        writer: GroupCommit::for_store(&store),
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
         secrets: resolved.key,
         mailer,

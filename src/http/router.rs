@@ -64,8 +64,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(sessions);
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
 
     let leptos_context = {
         let state = state.clone();
@@ -73,7 +72,9 @@ pub fn router(state: AppState) -> Router {
     };
     let leptos_options = state.leptos_options.clone();
 
-    Router::new()
+    // The protocol endpoints answer clients with JSON and keep no browser session: they skip
+    // the session layer, which pages need.
+    let protocol = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route(
@@ -85,19 +86,10 @@ pub fn router(state: AppState) -> Router {
             get(discovery::openid_configuration),
         )
         .route("/t/{slug}/jwks", get(discovery::jwks))
-        .route(
-            "/t/{slug}/authorize",
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
-        .route("/t/{slug}/authorize/resume", get(authorize::resume))
         .route("/t/{slug}/token", post(token::token))
         .route("/t/{slug}/introspect", post(introspect::introspect))
         .route("/t/{slug}/revoke", post(revoke::revoke))
         .route("/t/{slug}/par", post(par::push))
-        .route(
-            "/t/{slug}/logout",
-            get(logout::end_session_get).post(logout::end_session_post),
-        )
         .route(
             "/t/{slug}/device_authorization",
             post(device::device_authorization),
@@ -105,6 +97,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        );
+    let pages = Router::new()
+        .route(
+            "/t/{slug}/authorize",
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route("/t/{slug}/authorize/resume", get(authorize::resume))
+        .route(
+            "/t/{slug}/logout",
+            get(logout::end_session_get).post(logout::end_session_post),
         )
         .route(
             "/t/{slug}/passkeys/sign-in/options",
@@ -125,8 +127,9 @@ pub fn router(state: AppState) -> Router {
             shell(leptos_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware)
-        .with_state(state)
+        .layer(sessions);
+
+    protocol.merge(pages).layer(middleware).with_state(state)
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {

@@ -2,16 +2,20 @@
 //! what is implemented.
 
 use super::{client_auth::ASSERTION_ALGS, scopes::CLAIMS_SUPPORTED, tenant_by_slug};
+use crate::crypto::sha256_b64url;
 use crate::domain::{Client, SigningAlg};
 use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
+    body::Bytes,
     extract::{Path, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
+use moka::sync::Cache;
 use serde_json::{json, Value};
+use std::sync::LazyLock;
 
 fn not_found() -> Response {
     (
@@ -70,26 +74,85 @@ pub fn metadata(issuer: &str) -> Value {
     })
 }
 
-fn cacheable(body: Value) -> Response {
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+/// A document that changes rarely, serialised once: its bytes and entity tag.
+#[derive(Clone)]
+struct Document {
+    body: Bytes,
+    etag: HeaderValue,
 }
+
+impl Document {
+    fn new(body: Bytes, etag: &str) -> Self {
+        Self {
+            etag: HeaderValue::from_str(etag).expect("a quoted base64url hash is a header value"),
+            body,
+        }
+    }
+
+    fn of(value: &Value) -> Self {
+        let body = serde_json::to_vec(value).expect("plain data serialises");
+        let etag = format!("\"{}\"", sha256_b64url(&body));
+        Self::new(body.into(), &etag)
+    }
+
+    /// The document, or 304 when the client holds this version (RFC 9110 §13.1.2), with caching
+    /// allowed for five minutes.
+    fn serve(&self, request: &HeaderMap) -> Response {
+        let mut response = if holds(request, &self.etag) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                self.body.clone(),
+            )
+                .into_response()
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        response
+    }
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 §13.1.2) or is `*`.
+fn holds(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag)
+}
+
+/// The metadata is a function of the issuer alone: serialised once per issuer and process.
+static METADATA: LazyLock<Cache<String, Document>> =
+    LazyLock::new(|| Cache::builder().max_capacity(10_000).build());
 
 pub async fn openid_configuration(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
+    headers: HeaderMap,
 ) -> Response {
     match tenant_by_slug(&state, &slug).await {
-        Ok(Some(tenant)) => cacheable(metadata(&state.config.issuer(tenant.slug.as_str()))),
+        Ok(Some(tenant)) => {
+            let issuer = state.config.issuer(tenant.slug.as_str());
+            METADATA
+                .get_with_by_ref(&issuer, || Document::of(&metadata(&issuer)))
+                .serve(&headers)
+        }
         Ok(None) => not_found(),
         Err(e) => server_error(&meta, e),
     }
@@ -99,6 +162,7 @@ pub async fn jwks(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
+    headers: HeaderMap,
 ) -> Response {
     let tenant = match tenant_by_slug(&state, &slug).await {
         Ok(Some(t)) => t,
@@ -106,7 +170,7 @@ pub async fn jwks(
         Err(e) => return server_error(&meta, e),
     };
     match state.keys.for_tenant(tenant.id).await {
-        Ok(keys) => cacheable(keys.jwks.clone()),
+        Ok(keys) => Document::new(keys.jwks.clone(), &keys.jwks_etag).serve(&headers),
         Err(e) => server_error(&meta, e),
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::{
 };
 use crate::error::AppResult;
 use crate::state::AppState;
+use crate::store::{group_commit::Write, Issuance};
 use axum::{
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
@@ -52,7 +53,9 @@ impl Issued {
 }
 
 /// Everything the token endpoint answers for `grant`: an access token; an ID token when a user
-/// granted `openid`; the next refresh token of `family`, when the grant has one.
+/// granted `openid`; the next refresh token of `family`, when the grant has one. Answered only
+/// once their records are committed (with other responses' records: group commit), so a token
+/// that was handed out can always be introspected and revoked, even after a crash.
 pub async fn tokens(
     state: &AppState,
     grant: &Grant<'_>,
@@ -64,21 +67,28 @@ pub async fn tokens(
         .keys
         .for_alg(grant.tenant.id, grant.client.id_token_alg)
         .await?;
-    let mut issued = access_token(state, &keys, grant, now).await?;
+    let (mut issued, access) = access_token(state, &keys, grant, now)?;
     add_id_token(&mut issued, state, &keys, grant, nonce, now)?;
-    if let (Some(family), Some(user)) = (family, grant.user) {
-        add_refresh_token(&mut issued, state, grant, user.id, family, now).await?;
-    }
+    let refresh = match (family, grant.user) {
+        (Some(family), Some(user)) => {
+            Some(add_refresh_token(&mut issued, grant, user.id, family, now))
+        }
+        _ => None,
+    };
+    state
+        .writer
+        .write(Write::Issued(Issuance { access, refresh }))
+        .await?;
     Ok(issued)
 }
 
-/// Signs an access token for `grant` and records it, so it can be revoked and introspected.
-async fn access_token(
+/// Signs an access token for `grant`, with the record that lets it be revoked and introspected.
+fn access_token(
     state: &AppState,
     keys: &TenantKeys,
     grant: &Grant<'_>,
     now: Timestamp,
-) -> AppResult<Issued> {
+) -> AppResult<(Issued, AccessTokenRecord)> {
     let issuer = state.config.issuer(grant.tenant.slug.as_str());
     let client = grant.client;
     let jti = random_token(16);
@@ -111,17 +121,12 @@ async fn access_token(
         expires_at,
         revoked_at: None,
     };
-    state
-        .store
-        .artifacts
-        .record_access_token(grant.tenant.id, &record)
-        .await?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("token_type".into(), json!("Bearer"));
     body.insert("expires_in".into(), json!(client.access_token_ttl_secs));
     body.insert("scope".into(), json!(scope));
-    Ok(Issued { body, access_token })
+    Ok((Issued { body, access_token }, record))
 }
 
 /// Adds an ID token (OIDC Core §2, §3.1.3.6) when the grant has a user and the `openid` scope.
@@ -190,14 +195,13 @@ pub struct Family<'a> {
 }
 
 /// Issues the next refresh token of `family`; its idle lifetime never outlasts the family.
-async fn add_refresh_token(
+fn add_refresh_token(
     issued: &mut Issued,
-    state: &AppState,
     grant: &Grant<'_>,
     user_id: UserId,
     family: Family<'_>,
     now: Timestamp,
-) -> AppResult<()> {
+) -> RefreshToken {
     let value = random_token(32);
     let token = RefreshToken {
         token_hash: sha256_hex(&value),
@@ -220,13 +224,8 @@ async fn add_refresh_token(
         // OIDC Core §11: only `offline_access` keeps the grant alive after sign-out.
         session_bound: !family.scopes.iter().any(|s| s == "offline_access"),
     };
-    state
-        .store
-        .artifacts
-        .put_refresh_token(grant.tenant.id, &token)
-        .await?;
     issued.body.insert("refresh_token".into(), json!(value));
-    Ok(())
+    token
 }
 
 /// OIDC Core §3.1.3.6 `at_hash`: base64url of the left half of the hash the ID token's

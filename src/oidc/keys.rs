@@ -2,21 +2,28 @@
 //! (state `next`), signs while `active`, and stays published while `retired` until everything
 //! it signed has expired. Private halves are sealed at rest and decrypted once per load.
 //!
-//! Every process keeps a short-lived cache per tenant and reloads it from the store, so keys
-//! created or rotated by another process sharing the store are picked up within
-//! [`CACHE_SECS`]; whichever process first sees a next key's time come promotes it.
+//! Every process keeps a short-lived cache per tenant (keys parsed, the JWKS serialised) and
+//! reloads it from the store, so keys created or rotated by another process sharing the store
+//! are picked up within [`CACHE_SECS`]; whichever process first sees a next key's time come
+//! promotes it.
 
-use crate::crypto::{signing, EncryptionKey};
+use super::jwt::Registered;
+use crate::crypto::{
+    sha256_b64url,
+    signing::{self, Signer, Verifier},
+    EncryptionKey,
+};
 use crate::domain::{KeyState, SigningAlg, SigningKey, TenantId, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::store::{Store, StoreError};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use moka::sync::Cache;
 use serde_json::{json, Value};
 use std::{collections::HashMap, sync::Arc};
 use tokio::sync::RwLock;
 
-/// How long a process trusts its cached view of a tenant's keys.
-pub const CACHE_SECS: i64 = 60;
+/// How long a process trusts its cached view of a tenant's keys: the same bound as the tenants
+/// and clients it caches.
+pub const CACHE_SECS: i64 = crate::store::cached::STALE_SECS as i64;
 /// How long a retired key stays in the JWKS: longer than any token it signed lives (client
 /// token lifetimes are capped at a day).
 pub const RETIRED_KEY_SECS: i64 = 24 * 3600 + 2 * CACHE_SECS;
@@ -24,31 +31,38 @@ pub const RETIRED_KEY_SECS: i64 = 24 * 3600 + 2 * CACHE_SECS;
 /// they cached (ours allows 5 minutes) before they meet a token signed with it.
 pub const PUBLISH_BEFORE_USE_SECS: i64 = 10 * 60;
 
+/// Verified tokens remembered per tenant.
+const VERIFIED_TOKENS: u64 = 4096;
+
 /// One key the tenant verifies with (and perhaps signs with).
 struct LoadedKey {
     alg: SigningAlg,
-    decoding: DecodingKey,
+    verifier: Verifier,
 }
 
 pub struct TenantKeys {
     /// The active key of each algorithm: its kid and signing key.
-    signing: HashMap<SigningAlg, (String, EncodingKey)>,
+    signing: HashMap<SigningAlg, (String, Signer)>,
     verifying: HashMap<String, LoadedKey>,
-    /// The public JWK Set (RFC 7517 §5): every published key.
-    pub jwks: Value,
+    /// The public JWK Set (RFC 7517 §5) of every published key, serialised once per load.
+    pub jwks: axum::body::Bytes,
+    /// The JWK Set's entity tag (RFC 9110 §8.8.3): its hash, so every process gives the same.
+    pub jwks_etag: String,
+    /// Tokens whose signature, type and issuer these keys have checked (see `jwt::verify`).
+    pub(super) verified: Cache<[u8; 32], (Arc<[u8]>, Registered)>,
     /// After this the cache is stale: the cache lifetime, or a next key's activation.
     fresh_until: Timestamp,
 }
 
 impl TenantKeys {
     /// The kid and key that sign with `alg`, if the tenant has such a key.
-    pub fn signer(&self, alg: SigningAlg) -> Option<(&str, &EncodingKey)> {
+    pub fn signer(&self, alg: SigningAlg) -> Option<(&str, &Signer)> {
         self.signing.get(&alg).map(|(kid, key)| (kid.as_str(), key))
     }
 
     /// The key `kid` and its algorithm, if it is published.
-    pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &DecodingKey)> {
-        self.verifying.get(kid).map(|k| (k.alg, &k.decoding))
+    pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &Verifier)> {
+        self.verifying.get(kid).map(|k| (k.alg, &k.verifier))
     }
 }
 
@@ -172,13 +186,13 @@ impl KeyRing {
         let mut fresh_until = now.plus_secs(CACHE_SECS);
         for key in stored.iter().filter(|k| k.is_published(now)) {
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(AppError::internal)?;
-            let decoding = signing::decoding_key(&jwk)
+            let verifier = Verifier::from_jwk(key.alg, &jwk)
                 .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
             verifying.insert(
                 key.kid.clone(),
                 LoadedKey {
                     alg: key.alg,
-                    decoding,
+                    verifier,
                 },
             );
             public.push(jwk);
@@ -188,19 +202,21 @@ impl KeyRing {
                         .sealing
                         .open(&key.private_key_sealed, &sealing_context(tenant, &key.kid))
                         .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
-                    signing.insert(
-                        key.alg,
-                        (key.kid.clone(), signing::encoding_key(key.alg, &der)),
-                    );
+                    let signer = Signer::from_der(key.alg, &der)
+                        .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
+                    signing.insert(key.alg, (key.kid.clone(), signer));
                 }
                 KeyState::Next => fresh_until = fresh_until.min(key.activates_at),
                 KeyState::Retired => {}
             }
         }
+        let jwks = serde_json::to_vec(&json!({ "keys": public })).map_err(AppError::internal)?;
         Ok(TenantKeys {
             signing,
             verifying,
-            jwks: json!({ "keys": public }),
+            jwks_etag: format!("\"{}\"", sha256_b64url(&jwks)),
+            jwks: jwks.into(),
+            verified: Cache::new(VERIFIED_TOKENS),
             fresh_until,
         })
     }

@@ -2,7 +2,9 @@
 //! `Arc<dyn …>` chosen from configuration. Tenant-scoped calls take a [`TenantId`] first, so a
 //! tenant-less query of tenant data cannot be written through this contract.
 
+pub mod cached;
 mod decode;
+pub mod group_commit;
 pub mod mongo;
 mod open;
 pub mod postgres;
@@ -51,7 +53,7 @@ pub enum OpenError {
 }
 
 /// The same faults reported the same way by every backend.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -267,6 +269,13 @@ pub trait SigningKeyRepo: Send + Sync {
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Appends events of any tenants; backends with transactions write them in one.
+    async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        for event in events {
+            self.append(event).await?;
+        }
+        Ok(())
+    }
     /// Newest first; only those of `actor` when given.
     async fn recent(
         &self,
@@ -335,6 +344,13 @@ pub enum Redemption<T = AuthorizationCode> {
     Unknown,
 }
 
+/// The records of one token response: its access token and, when it has one, its refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuance {
+    pub access: AccessTokenRecord,
+    pub refresh: Option<RefreshToken>,
+}
+
 /// Short-lived protocol artifacts; a separate trait so they can live in Redis later.
 #[async_trait]
 pub trait OidcArtifactRepo: Send + Sync {
@@ -356,6 +372,18 @@ pub trait OidcArtifactRepo: Send + Sync {
         tenant: TenantId,
         token: &AccessTokenRecord,
     ) -> StoreResult<()>;
+    /// Records what several token responses issued (of any tenants: each record carries its
+    /// own); backends with transactions write them all in one.
+    async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
+        for one in issued {
+            self.record_access_token(one.access.tenant_id, &one.access)
+                .await?;
+            if let Some(refresh) = &one.refresh {
+                self.put_refresh_token(refresh.tenant_id, refresh).await?;
+            }
+        }
+        Ok(())
+    }
     async fn access_token(
         &self,
         tenant: TenantId,
@@ -540,6 +568,13 @@ impl Store {
                 target: backend,
             }],
         }
+    }
+
+    /// Puts the in-process caches of [`cached`] in front of the tenants and clients.
+    pub fn with_caches(mut self) -> Self {
+        self.tenants = Arc::new(cached::CachedTenants::new(self.tenants));
+        self.clients = Arc::new(cached::CachedClients::new(self.clients));
+        self
     }
 
     /// Sends the short-lived OIDC artifacts to another backend, called `kind` in `/readyz`.

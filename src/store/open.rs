@@ -42,6 +42,7 @@ pub async fn open(config: &Config, access: Access, migrate: bool) -> Result<Stor
             Store::from_backend("mongodb", Arc::new(mongo))
         }
     };
+    let store = store.with_caches();
     match &config.artifacts {
         ArtifactStorage::Main => Ok(store),
         ArtifactStorage::Redis { url } => {

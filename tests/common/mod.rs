@@ -4,6 +4,7 @@
 
 pub mod backends;
 pub mod mail;
+pub mod process;
 
 use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;

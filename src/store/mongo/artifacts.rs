@@ -7,7 +7,7 @@ use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::decode::parse;
-use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -93,6 +93,34 @@ impl RefreshDoc {
         token.rotated_at = self.rotated_at.map(timestamp);
         token.revoked_at = self.revoked_at.map(timestamp);
         Ok(token)
+    }
+}
+
+fn access_token_doc(tenant: TenantId, t: &AccessTokenRecord) -> AccessTokenDoc {
+    AccessTokenDoc {
+        tenant_id: tenant.to_string(),
+        jti: t.jti.clone(),
+        client_id: t.client_id.clone(),
+        user_id: t.user_id.map(|u| u.to_string()),
+        scopes: t.scopes.clone(),
+        code_hash: t.code_hash.clone(),
+        family_id: t.family_id.clone(),
+        issued_at: date(t.issued_at),
+        expires_at: date(t.expires_at),
+        revoked_at: t.revoked_at.map(date),
+    }
+}
+
+fn refresh_doc(tenant: TenantId, t: &RefreshToken) -> RefreshDoc {
+    RefreshDoc {
+        tenant_id: tenant.to_string(),
+        token_hash: t.token_hash.clone(),
+        family_id: t.family_id.clone(),
+        token: to_document(t),
+        expires_at: date(t.expires_at),
+        rotated_at: t.rotated_at.map(date),
+        revoked_at: t.revoked_at.map(date),
+        bound_session_id: t.session_bound.then(|| t.session_id.clone()),
     }
 }
 
@@ -184,22 +212,36 @@ impl OidcArtifactRepo for MongoStore {
         tenant: TenantId,
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
-        let document = AccessTokenDoc {
-            tenant_id: tenant.to_string(),
-            jti: t.jti.clone(),
-            client_id: t.client_id.clone(),
-            user_id: t.user_id.map(|u| u.to_string()),
-            scopes: t.scopes.clone(),
-            code_hash: t.code_hash.clone(),
-            family_id: t.family_id.clone(),
-            issued_at: date(t.issued_at),
-            expires_at: date(t.expires_at),
-            revoked_at: t.revoked_at.map(date),
-        };
         self.collection::<AccessTokenDoc>("access_tokens")
-            .insert_one(document)
+            .insert_one(access_token_doc(tenant, t))
             .await
             .map_err(conflict("access token"))?;
+        Ok(())
+    }
+
+    /// Two `insert_many` calls, not a transaction (Tessera runs on a standalone MongoDB too):
+    /// a failure between them leaves access tokens without their refresh tokens, but the
+    /// request fails, so nobody was given either.
+    async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
+        self.collection::<AccessTokenDoc>("access_tokens")
+            .insert_many(
+                issued
+                    .iter()
+                    .map(|i| access_token_doc(i.access.tenant_id, &i.access)),
+            )
+            .await
+            .map_err(conflict("access token"))?;
+        let refresh: Vec<RefreshDoc> = issued
+            .iter()
+            .filter_map(|i| i.refresh.as_ref())
+            .map(|t| refresh_doc(t.tenant_id, t))
+            .collect();
+        if !refresh.is_empty() {
+            self.collection::<RefreshDoc>("refresh_tokens")
+                .insert_many(refresh)
+                .await
+                .map_err(conflict("refresh token"))?;
+        }
         Ok(())
     }
 
@@ -266,18 +308,8 @@ impl OidcArtifactRepo for MongoStore {
     }
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
-        let document = RefreshDoc {
-            tenant_id: tenant.to_string(),
-            token_hash: t.token_hash.clone(),
-            family_id: t.family_id.clone(),
-            token: to_document(t),
-            expires_at: date(t.expires_at),
-            rotated_at: t.rotated_at.map(date),
-            revoked_at: t.revoked_at.map(date),
-            bound_session_id: t.session_bound.then(|| t.session_id.clone()),
-        };
         self.collection::<RefreshDoc>("refresh_tokens")
-            .insert_one(document)
+            .insert_one(refresh_doc(tenant, t))
             .await
             .map_err(conflict("refresh token"))?;
         Ok(())

@@ -369,24 +369,35 @@ struct AuditDoc {
     request_id: Option<String>,
 }
 
+fn audit_doc(e: &AuditEvent) -> AuditDoc {
+    AuditDoc {
+        tenant_id: e.tenant_id.to_string(),
+        id: e.id.to_string(),
+        at: date(e.at),
+        action: e.action.clone(),
+        outcome: e.outcome.as_str().into(),
+        actor: e.actor.clone(),
+        target: e.target.clone(),
+        ip: e.ip.clone(),
+        user_agent: e.user_agent.clone(),
+        reason: e.reason.clone(),
+        request_id: e.request_id.clone(),
+    }
+}
+
 #[async_trait]
 impl AuditRepo for MongoStore {
     async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
-        let document = AuditDoc {
-            tenant_id: e.tenant_id.to_string(),
-            id: e.id.to_string(),
-            at: date(e.at),
-            action: e.action.clone(),
-            outcome: e.outcome.as_str().into(),
-            actor: e.actor.clone(),
-            target: e.target.clone(),
-            ip: e.ip.clone(),
-            user_agent: e.user_agent.clone(),
-            reason: e.reason.clone(),
-            request_id: e.request_id.clone(),
-        };
         self.collection::<AuditDoc>("audit_events")
-            .insert_one(document)
+            .insert_one(audit_doc(e))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        self.collection::<AuditDoc>("audit_events")
+            .insert_many(events.iter().map(audit_doc))
             .await
             .map_err(unavailable)?;
         Ok(())

@@ -1,15 +1,71 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{at, purge, timestamp, PostgresStore};
+use super::{at, by_tenant, purge, rescope, timestamp, PostgresStore};
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
-use sqlx::{types::Json, Row};
+use sqlx::{types::Json, Postgres, QueryBuilder, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// Inserts access-token records of `tenant` in one statement (one round trip).
+async fn insert_access_tokens(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: TenantId,
+    rows: &[&AccessTokenRecord],
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at) ",
+    );
+    insert.push_values(rows, |mut row, t| {
+        row.push_bind(tenant.as_uuid())
+            .push_bind(&t.jti)
+            .push_bind(&t.client_id)
+            .push_bind(t.user_id.map(|u| u.as_uuid()))
+            .push_bind(Json(&t.scopes))
+            .push_bind(&t.code_hash)
+            .push_bind(&t.family_id)
+            .push_bind(at(t.issued_at))
+            .push_bind(at(t.expires_at))
+            .push_bind(t.revoked_at.map(at));
+    });
+    insert
+        .build()
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict("access token"))?;
+    Ok(())
+}
+
+/// Inserts refresh tokens of `tenant` in one statement (one round trip).
+async fn insert_refresh_tokens(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: TenantId,
+    rows: &[&RefreshToken],
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at, bound_session_id) ",
+    );
+    insert.push_values(rows, |mut row, t| {
+        row.push_bind(tenant.as_uuid())
+            .push_bind(&t.token_hash)
+            .push_bind(&t.family_id)
+            .push_bind(Json(*t))
+            .push_bind(at(t.expires_at))
+            .push_bind(t.rotated_at.map(at))
+            .push_bind(t.revoked_at.map(at))
+            .push_bind(t.session_bound.then_some(&t.session_id));
+    });
+    insert
+        .build()
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict("refresh token"))?;
+    Ok(())
+}
 
 #[async_trait]
 impl OidcArtifactRepo for PostgresStore {
@@ -116,23 +172,21 @@ impl OidcArtifactRepo for PostgresStore {
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
         let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(&t.jti)
-        .bind(&t.client_id)
-        .bind(t.user_id.map(|u| u.as_uuid()))
-        .bind(Json(&t.scopes))
-        .bind(&t.code_hash)
-        .bind(&t.family_id)
-        .bind(at(t.issued_at))
-        .bind(at(t.expires_at))
-        .bind(t.revoked_at.map(at))
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("access token"))?;
+        insert_access_tokens(&mut tx, tenant, &[t]).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (tenant, group) in by_tenant(issued, |i| i.access.tenant_id) {
+            rescope(&mut tx, tenant).await?;
+            let access: Vec<_> = group.iter().map(|i| &i.access).collect();
+            insert_access_tokens(&mut tx, tenant, &access).await?;
+            let refresh: Vec<_> = group.iter().filter_map(|i| i.refresh.as_ref()).collect();
+            if !refresh.is_empty() {
+                insert_refresh_tokens(&mut tx, tenant, &refresh).await?;
+            }
+        }
         tx.commit().await.map_err(unavailable)
     }
 
@@ -212,22 +266,7 @@ impl OidcArtifactRepo for PostgresStore {
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
         let mut tx = self.scoped(tenant).await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at,
-                                         revoked_at, bound_session_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(tenant.as_uuid())
-        .bind(&t.token_hash)
-        .bind(&t.family_id)
-        .bind(Json(t))
-        .bind(at(t.expires_at))
-        .bind(t.rotated_at.map(at))
-        .bind(t.revoked_at.map(at))
-        .bind(t.session_bound.then_some(&t.session_id))
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("refresh token"))?;
+        insert_refresh_tokens(&mut tx, tenant, &[t]).await?;
         tx.commit().await.map_err(unavailable)
     }
 

@@ -96,11 +96,7 @@ impl PostgresStore {
     /// so a pooled connection never carries one tenant's setting into another's query.
     async fn scoped(&self, tenant: TenantId) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+        rescope(&mut tx, tenant).await?;
         Ok(tx)
     }
 
@@ -114,6 +110,30 @@ impl PostgresStore {
             .map_err(unavailable)?;
         Ok(tx)
     }
+}
+
+/// Points the transaction's row-level security at `tenant`, for the statements that follow:
+/// a batch of rows of several tenants (group commit) sets each row's tenant before its row.
+async fn rescope(tx: &mut Transaction<'static, Postgres>, tenant: TenantId) -> StoreResult<()> {
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// `rows` grouped by their tenant, for batches that set each tenant once (see [`rescope`]).
+fn by_tenant<T>(rows: &[T], tenant: impl Fn(&T) -> TenantId) -> Vec<(TenantId, Vec<&T>)> {
+    let mut groups: Vec<(TenantId, Vec<&T>)> = Vec::new();
+    for row in rows {
+        let id = tenant(row);
+        match groups.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((id, vec![row])),
+        }
+    }
+    groups
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{at, purge, purge_where, timestamp, PostgresStore};
+use super::{at, by_tenant, purge, purge_where, rescope, timestamp, PostgresStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningKey, TenantId, Timestamp, UserId,
@@ -13,7 +13,7 @@ use crate::store::{
     SigningKeyRepo, StoreError, StoreResult,
 };
 use async_trait::async_trait;
-use sqlx::{postgres::PgRow, types::Json, Row};
+use sqlx::{postgres::PgRow, types::Json, Postgres, QueryBuilder, Row, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -340,28 +340,49 @@ impl SigningKeyRepo for PostgresStore {
     }
 }
 
+/// Inserts audit events of one tenant in one statement (one round trip).
+async fn insert_audit_events(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[&AuditEvent],
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id) ",
+    );
+    insert.push_values(events, |mut row, e| {
+        row.push_bind(e.tenant_id.as_uuid())
+            .push_bind(e.id)
+            .push_bind(at(e.at))
+            .push_bind(&e.action)
+            .push_bind(e.outcome.as_str())
+            .push_bind(&e.actor)
+            .push_bind(&e.target)
+            .push_bind(&e.ip)
+            .push_bind(&e.user_agent)
+            .push_bind(&e.reason)
+            .push_bind(&e.request_id);
+    });
+    insert
+        .build()
+        .execute(&mut **tx)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuditRepo for PostgresStore {
     async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.scoped(e.tenant_id).await?;
-        sqlx::query(
-            "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(e.tenant_id.as_uuid())
-        .bind(e.id)
-        .bind(at(e.at))
-        .bind(&e.action)
-        .bind(e.outcome.as_str())
-        .bind(&e.actor)
-        .bind(&e.target)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.reason)
-        .bind(&e.request_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        insert_audit_events(&mut tx, &[e]).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (tenant, group) in by_tenant(events, |e| e.tenant_id) {
+            rescope(&mut tx, tenant).await?;
+            insert_audit_events(&mut tx, &group).await?;
+        }
         tx.commit().await.map_err(unavailable)
     }
 

@@ -6,9 +6,66 @@ use crate::domain::{
 };
 use crate::store::decode::parse;
 use crate::store::sql::{conflict, unavailable};
-use crate::store::{from_json, to_json, Ephemeral, OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{
+    from_json, to_json, Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult,
+};
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+/// Inserts access-token records in one statement: each statement is a round trip to the
+/// connection's worker thread, so a group commit pays one, not one per row.
+async fn insert_access_tokens<'c, 'r>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    rows: impl IntoIterator<Item = (TenantId, &'r AccessTokenRecord)>,
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at) ",
+    );
+    insert.push_values(rows, |mut row, (tenant, t)| {
+        row.push_bind(tenant.to_string())
+            .push_bind(&t.jti)
+            .push_bind(&t.client_id)
+            .push_bind(t.user_id.map(|u| u.to_string()))
+            .push_bind(to_json(&t.scopes))
+            .push_bind(&t.code_hash)
+            .push_bind(&t.family_id)
+            .push_bind(t.issued_at.unix())
+            .push_bind(t.expires_at.unix())
+            .push_bind(t.revoked_at.map(Timestamp::unix));
+    });
+    insert
+        .build()
+        .execute(db)
+        .await
+        .map_err(conflict("access token"))?;
+    Ok(())
+}
+
+/// Inserts refresh tokens in one statement, as [`insert_access_tokens`].
+async fn insert_refresh_tokens<'c, 'r>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    rows: impl IntoIterator<Item = (TenantId, &'r RefreshToken)>,
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at, revoked_at, bound_session_id) ",
+    );
+    insert.push_values(rows, |mut row, (tenant, t)| {
+        row.push_bind(tenant.to_string())
+            .push_bind(&t.token_hash)
+            .push_bind(&t.family_id)
+            .push_bind(to_json(t))
+            .push_bind(t.expires_at.unix())
+            .push_bind(t.rotated_at.map(Timestamp::unix))
+            .push_bind(t.revoked_at.map(Timestamp::unix))
+            .push_bind(t.session_bound.then_some(&t.session_id));
+    });
+    insert
+        .build()
+        .execute(db)
+        .await
+        .map_err(conflict("refresh token"))?;
+    Ok(())
+}
 
 #[async_trait]
 impl OidcArtifactRepo for SqliteStore {
@@ -76,7 +133,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(at.unix())
         .bind(tenant.to_string())
         .bind(code_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(unavailable)?;
         if let Some(data) = won {
@@ -101,24 +158,24 @@ impl OidcArtifactRepo for SqliteStore {
         tenant: TenantId,
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes, code_hash, family_id, issued_at, expires_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant.to_string())
-        .bind(&t.jti)
-        .bind(&t.client_id)
-        .bind(t.user_id.map(|u| u.to_string()))
-        .bind(to_json(&t.scopes))
-        .bind(&t.code_hash)
-        .bind(&t.family_id)
-        .bind(t.issued_at.unix())
-        .bind(t.expires_at.unix())
-        .bind(t.revoked_at.map(Timestamp::unix))
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("access token"))?;
-        Ok(())
+        insert_access_tokens(&self.writer, [(tenant, t)]).await
+    }
+
+    async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
+        let access = issued.iter().map(|i| (i.access.tenant_id, &i.access));
+        let refresh: Vec<_> = issued
+            .iter()
+            .filter_map(|i| i.refresh.as_ref())
+            .map(|t| (t.tenant_id, t))
+            .collect();
+        if refresh.is_empty() {
+            // One statement is a transaction of its own.
+            return insert_access_tokens(&self.writer, access).await;
+        }
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        insert_access_tokens(&mut *tx, access).await?;
+        insert_refresh_tokens(&mut *tx, refresh).await?;
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn access_token(
@@ -191,23 +248,7 @@ impl OidcArtifactRepo for SqliteStore {
     }
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data, expires_at, rotated_at,
-                                         revoked_at, bound_session_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant.to_string())
-        .bind(&t.token_hash)
-        .bind(&t.family_id)
-        .bind(to_json(t))
-        .bind(t.expires_at.unix())
-        .bind(t.rotated_at.map(Timestamp::unix))
-        .bind(t.revoked_at.map(Timestamp::unix))
-        .bind(t.session_bound.then_some(&t.session_id))
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("refresh token"))?;
-        Ok(())
+        insert_refresh_tokens(&self.writer, [(tenant, t)]).await
     }
 
     async fn refresh_token(
@@ -218,7 +259,7 @@ impl OidcArtifactRepo for SqliteStore {
         sqlx::query("SELECT * FROM refresh_tokens WHERE tenant_id = ? AND token_hash = ?")
             .bind(tenant.to_string())
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(unavailable)?
             .map(|row| refresh_from_row(&row))

@@ -16,6 +16,11 @@ use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for the writes of the protocol's hot paths (token records and audit
+    /// events by group commit, code redemption, refresh-token rotation). They queue for it in
+    /// this process instead of sleeping on SQLite's write lock, and its page cache stays warm:
+    /// SQLite drops a connection's cache whenever another connection has written since.
+    writer: SqlitePool,
     /// Held for the life of a server so a second server on the same file refuses to start.
     _server_lock: Option<File>,
 }
@@ -37,19 +42,26 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let unreachable = |e: sqlx::Error| {
+            OpenError::Connect(
+                "the SQLite database",
+                path.display().to_string(),
+                e.to_string(),
+            )
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| {
-                OpenError::Connect(
-                    "the SQLite database",
-                    path.display().to_string(),
-                    e.to_string(),
-                )
-            })?;
+            .map_err(unreachable)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("cache_size", "-8192"))
+            .await
+            .map_err(unreachable)?;
         Ok(Self {
             pool,
+            writer,
             _server_lock: server_lock,
         })
     }

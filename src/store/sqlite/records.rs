@@ -13,8 +13,33 @@ use crate::store::{
     SessionRepo, SigningKeyRepo, StoreResult,
 };
 use async_trait::async_trait;
-use sqlx::{sqlite::SqliteRow, Row};
+use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
+
+/// Inserts audit events in one statement (one round trip to the connection's worker thread).
+async fn insert_audit_events<'c, 'r>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    events: impl IntoIterator<Item = &'r AuditEvent>,
+) -> StoreResult<()> {
+    let mut insert = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id) ",
+    );
+    insert.push_values(events, |mut row, e| {
+        row.push_bind(e.tenant_id.to_string())
+            .push_bind(e.id.to_string())
+            .push_bind(e.at.unix())
+            .push_bind(&e.action)
+            .push_bind(e.outcome.as_str())
+            .push_bind(&e.actor)
+            .push_bind(&e.target)
+            .push_bind(&e.ip)
+            .push_bind(&e.user_agent)
+            .push_bind(&e.reason)
+            .push_bind(&e.request_id);
+    });
+    insert.build().execute(db).await.map_err(unavailable)?;
+    Ok(())
+}
 
 fn session_from_row(row: &SqliteRow) -> StoreResult<UserSession> {
     Ok(UserSession {
@@ -310,25 +335,11 @@ impl SigningKeyRepo for SqliteStore {
 #[async_trait]
 impl AuditRepo for SqliteStore {
     async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target, ip, user_agent, reason, request_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.tenant_id.to_string())
-        .bind(e.id.to_string())
-        .bind(e.at.unix())
-        .bind(&e.action)
-        .bind(e.outcome.as_str())
-        .bind(&e.actor)
-        .bind(&e.target)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.reason)
-        .bind(&e.request_id)
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(())
+        insert_audit_events(&self.writer, [e]).await
+    }
+
+    async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        insert_audit_events(&self.writer, events).await
     }
 
     async fn recent(
