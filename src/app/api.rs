@@ -535,7 +535,7 @@ mod server {
         pub state: AppState,
         pub session: Session,
         pub meta: RequestMeta,
-        pub tenant: Tenant,
+        pub tenant: std::sync::Arc<Tenant>,
     }
 
     pub async fn context(slug: &str) -> Result<Ctx, ServerFnError> {

@@ -152,7 +152,7 @@ async fn console_actor(
     session: &Session,
     meta: &RequestMeta,
     slug: &str,
-) -> Result<(Actor, crate::domain::Tenant), Box<Response>> {
+) -> Result<(Actor, std::sync::Arc<crate::domain::Tenant>), Box<Response>> {
     let not_found = || Box::new(plain(StatusCode::NOT_FOUND, "not found"));
     let tenant = crate::oidc::tenant_by_slug(state, slug)
         .await
@@ -173,7 +173,7 @@ async fn console_actor(
 struct Cursor {
     state: AppState,
     actor: Actor,
-    tenant: crate::domain::Tenant,
+    tenant: std::sync::Arc<crate::domain::Tenant>,
     query: AuditQuery,
     batch: Vec<AuditEvent>,
     header: bool,
@@ -184,7 +184,7 @@ struct Cursor {
 fn batches(
     state: AppState,
     actor: Actor,
-    tenant: crate::domain::Tenant,
+    tenant: std::sync::Arc<crate::domain::Tenant>,
     query: AuditQuery,
     first: Vec<AuditEvent>,
     format: Format,

@@ -18,7 +18,7 @@ use axum::{
 use base64::{engine::general_purpose::STANDARD, Engine};
 use tower_sessions::Session;
 
-async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
+async fn tenant(state: &AppState, slug: &str) -> Result<std::sync::Arc<Tenant>, Response> {
     match crate::oidc::tenant_by_slug(state, slug).await {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(StatusCode::NOT_FOUND.into_response()),

@@ -4,6 +4,7 @@ mod audit_export;
 mod branding;
 mod meta;
 mod passkeys;
+mod request_id;
 mod router;
 mod session_store;
 

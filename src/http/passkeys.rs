@@ -70,7 +70,7 @@ fn code_of(e: &LoginError) -> Option<&'static str> {
     })
 }
 
-async fn tenant(state: &AppState, slug: &str) -> Option<Tenant> {
+async fn tenant(state: &AppState, slug: &str) -> Option<std::sync::Arc<Tenant>> {
     crate::oidc::tenant_by_slug(state, slug)
         .await
         .ok()
@@ -157,7 +157,7 @@ async fn account_holder(
     session: &Session,
     slug: &str,
     csrf: &str,
-) -> Result<(Tenant, crate::domain::User), Response> {
+) -> Result<(std::sync::Arc<Tenant>, crate::domain::User), Response> {
     let Some(tenant) = tenant(state, slug).await else {
         return Err(StatusCode::NOT_FOUND.into_response());
     };

@@ -1,3 +1,4 @@
+use super::request_id::RequestIds;
 use super::{audit_export, branding, passkeys, BrowserSessionStore, RequestMeta};
 use crate::app::{shell, App};
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
@@ -16,7 +17,7 @@ use std::{net::SocketAddr, time::Duration};
 use tower::ServiceBuilder;
 use tower_http::{
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -53,7 +54,7 @@ pub fn router(state: AppState) -> Router {
 
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), RequestIds::default()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

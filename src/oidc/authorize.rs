@@ -76,7 +76,7 @@ pub(super) async fn tenant_or_page(
     state: &AppState,
     slug: &str,
     meta: &RequestMeta,
-) -> Result<Tenant, Response> {
+) -> Result<std::sync::Arc<Tenant>, Response> {
     match any_tenant_by_slug(state, slug).await {
         Ok(Some(tenant)) if tenant.accepts_sign_ins() => Ok(tenant),
         Ok(Some(tenant)) => Err(error_page(

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use jsonwebtoken::{jwk::JwkSet, Algorithm, Validation};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 /// RFC 7523 §2.2.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -25,8 +25,8 @@ pub const ASSERTION_ALGS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDS
 
 /// A client's form POST to one of the client endpoints, with the client authenticated.
 pub struct ClientRequest {
-    pub tenant: Tenant,
-    pub client: Client,
+    pub tenant: Arc<Tenant>,
+    pub client: Arc<Client>,
     pub params: HashMap<String, String>,
 }
 
@@ -53,7 +53,7 @@ pub async fn client_request(
     let client = state
         .store
         .clients
-        .by_client_id(tenant.id, &client_id)
+        .shared_by_client_id(tenant.id, &client_id)
         .await
         .map_err(|e| OAuthError::internal(meta, e))?
         .filter(|c| !c.disabled);

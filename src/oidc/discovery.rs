@@ -8,7 +8,7 @@ use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
     body::Bytes,
-    extract::{Path, State},
+    extract::{Path, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -82,17 +82,13 @@ struct Document {
 }
 
 impl Document {
-    fn new(body: Bytes, etag: &str) -> Self {
-        Self {
-            etag: HeaderValue::from_str(etag).expect("a quoted base64url hash is a header value"),
-            body,
-        }
-    }
-
     fn of(value: &Value) -> Self {
         let body = serde_json::to_vec(value).expect("plain data serialises");
         let etag = format!("\"{}\"", sha256_b64url(&body));
-        Self::new(body.into(), &etag)
+        Self {
+            etag: HeaderValue::from_str(&etag).expect("a quoted base64url hash is a header value"),
+            body: body.into(),
+        }
     }
 
     /// The document, or 304 when the client holds this version (RFC 9110 §13.1.2), with caching
@@ -144,14 +140,15 @@ pub async fn openid_configuration(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
-    headers: HeaderMap,
+    // The request itself, not a `HeaderMap` (which axum would copy) for `If-None-Match`.
+    request: Request,
 ) -> Response {
     match tenant_by_slug(&state, &slug).await {
         Ok(Some(tenant)) => {
             let issuer = state.config.issuer(tenant.slug.as_str());
             METADATA
                 .get_with_by_ref(&issuer, || Document::of(&metadata(&issuer)))
-                .serve(&headers)
+                .serve(request.headers())
         }
         Ok(None) => not_found(),
         Err(e) => server_error(&meta, e),
@@ -162,7 +159,7 @@ pub async fn jwks(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     meta: RequestMeta,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let tenant = match tenant_by_slug(&state, &slug).await {
         Ok(Some(t)) => t,
@@ -170,7 +167,11 @@ pub async fn jwks(
         Err(e) => return server_error(&meta, e),
     };
     match state.keys.for_tenant(tenant.id).await {
-        Ok(keys) => Document::new(keys.jwks.clone(), &keys.jwks_etag).serve(&headers),
+        Ok(keys) => Document {
+            body: keys.jwks.clone(),
+            etag: keys.jwks_etag.clone(),
+        }
+        .serve(request.headers()),
         Err(e) => server_error(&meta, e),
     }
 }

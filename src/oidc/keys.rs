@@ -47,7 +47,7 @@ pub struct TenantKeys {
     /// The public JWK Set (RFC 7517 §5) of every published key, serialised once per load.
     pub jwks: axum::body::Bytes,
     /// The JWK Set's entity tag (RFC 9110 §8.8.3): its hash, so every process gives the same.
-    pub jwks_etag: String,
+    pub jwks_etag: axum::http::HeaderValue,
     /// Tokens whose signature, type and issuer these keys have checked (see `jwt::verify`).
     pub(super) verified: Cache<[u8; 32], (Arc<[u8]>, Registered)>,
     /// After this the cache is stale: the cache lifetime, or a next key's activation.
@@ -214,7 +214,9 @@ impl KeyRing {
         Ok(TenantKeys {
             signing,
             verifying,
-            jwks_etag: format!("\"{}\"", sha256_b64url(&jwks)),
+            jwks_etag: format!("\"{}\"", sha256_b64url(&jwks))
+                .parse()
+                .map_err(AppError::internal)?,
             jwks: jwks.into(),
             verified: Cache::new(VERIFIED_TOKENS),
             fresh_until,

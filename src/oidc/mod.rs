@@ -26,6 +26,7 @@ use crate::state::AppState;
 use axum::http::{header, HeaderMap};
 use error::OAuthError;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Parses `application/x-www-form-urlencoded` input, refusing repeated parameters
 /// (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
@@ -77,17 +78,17 @@ pub fn requested_resource<'a>(
 pub const SUSPENDED: &str = "This organisation is suspended";
 
 /// The tenant named in the URL, if it exists and accepts sign-ins.
-pub async fn tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Tenant>> {
+pub async fn tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Arc<Tenant>>> {
     Ok(any_tenant_by_slug(state, raw)
         .await?
-        .filter(Tenant::accepts_sign_ins))
+        .filter(|t| t.accepts_sign_ins()))
 }
 
 /// The tenant named in the URL whatever its status (a suspended one included), so the endpoints
 /// that refuse it can say why.
-pub async fn any_tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Tenant>> {
+pub async fn any_tenant_by_slug(state: &AppState, raw: &str) -> AppResult<Option<Arc<Tenant>>> {
     let Ok(slug) = crate::domain::TenantSlug::parse(raw) else {
         return Ok(None);
     };
-    Ok(state.store.tenants.by_slug(&slug).await?)
+    Ok(state.store.tenants.shared_by_slug(&slug).await?)
 }

@@ -51,7 +51,7 @@ impl Generation {
 
 pub struct CachedTenants {
     inner: Arc<dyn TenantRepo>,
-    by_slug: Cache<TenantSlug, Tenant>,
+    by_slug: Cache<TenantSlug, Arc<Tenant>>,
     generation: Generation,
 }
 
@@ -80,11 +80,15 @@ impl TenantRepo for CachedTenants {
     }
 
     async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        Ok(self.shared_by_slug(slug).await?.map(Arc::unwrap_or_clone))
+    }
+
+    async fn shared_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Arc<Tenant>>> {
         if let Some(tenant) = self.by_slug.get(slug) {
             return Ok(Some(tenant));
         }
         let generation = self.generation.now();
-        let found = self.inner.by_slug(slug).await?;
+        let found = self.inner.shared_by_slug(slug).await?;
         if let Some(tenant) = &found {
             if self.generation.now() == generation {
                 self.by_slug.insert(slug.clone(), tenant.clone());
@@ -116,7 +120,7 @@ impl TenantRepo for CachedTenants {
 
 pub struct CachedClients {
     inner: Arc<dyn ClientRepo>,
-    by_id: Cache<(TenantId, String), Client>,
+    by_id: Cache<(TenantId, String), Arc<Client>>,
     generation: Generation,
 }
 
@@ -144,12 +148,23 @@ impl ClientRepo for CachedClients {
     }
 
     async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>> {
+        Ok(self
+            .shared_by_client_id(tenant, client_id)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    async fn shared_by_client_id(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+    ) -> StoreResult<Option<Arc<Client>>> {
         let key = (tenant, client_id.to_owned());
         if let Some(client) = self.by_id.get(&key) {
             return Ok(Some(client));
         }
         let generation = self.generation.now();
-        let found = self.inner.by_client_id(tenant, client_id).await?;
+        let found = self.inner.shared_by_client_id(tenant, client_id).await?;
         if let Some(client) = &found {
             if self.generation.now() == generation {
                 self.by_id.insert(key, client.clone());

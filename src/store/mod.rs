@@ -72,6 +72,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait TenantRepo: Send + Sync {
     async fn create(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
+    /// As [`by_slug`](Self::by_slug), shared rather than copied: every protocol request reads
+    /// its tenant, whose settings carry the logo, and a cache hands out the one it holds.
+    async fn shared_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Arc<Tenant>>> {
+        Ok(self.by_slug(slug).await?.map(Arc::new))
+    }
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// Replaces the tenant's name, status and settings; `NotFound` when it does not exist.
     async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
@@ -174,6 +179,15 @@ pub trait AccessRepo: Send + Sync {
 pub trait ClientRepo: Send + Sync {
     async fn create(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
     async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>>;
+    /// As [`by_client_id`](Self::by_client_id), shared rather than copied (every client request
+    /// reads its client; a cache hands out the one it holds).
+    async fn shared_by_client_id(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+    ) -> StoreResult<Option<Arc<Client>>> {
+        Ok(self.by_client_id(tenant, client_id).await?.map(Arc::new))
+    }
     /// Replaces the client's settings (found by its key); `NotFound` when it does not exist.
     async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()>;
     /// Every client of the tenant, in client-id order.

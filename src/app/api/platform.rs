@@ -211,7 +211,7 @@ mod operators {
             state,
             session,
             meta,
-            tenant,
+            tenant: tenant.into(),
         }))
     }
 
