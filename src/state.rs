@@ -48,7 +48,7 @@ impl AppState {
         event.user_agent = meta.user_agent.clone();
         event.request_id = meta.request_id.clone();
         let action = event.action.clone();
-        if let Err(e) = self.writer.write(Write::Audit(event)).await {
+        if let Err(e) = self.writer.write(Write::Audit(Box::new(event))).await {
             tracing::error!(request_id = ?meta.request_id, %action, error = %e, "audit write failed");
         }
     }

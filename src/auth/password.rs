@@ -55,10 +55,11 @@ pub const HASHING_NICENESS: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Hashes and verifies passwords on threads of their own, one per core. A burst of sign-ins
-/// queues here instead of stalling other requests, and the threads run at a lower priority
-/// ([`HASHING_NICENESS`]): Argon2id is built to take 20 ms or more of a core, and a token
-/// request that arrives meanwhile should preempt it, not wait for it.
+/// Hashes and verifies passwords on threads of their own, one for every two cores. A burst of
+/// sign-ins queues here instead of taking every core (and 19 MiB each) from other requests,
+/// and the threads run at a lower priority ([`HASHING_NICENESS`]): Argon2id is built to take
+/// 20 ms or more of a core, and a token request that arrives meanwhile should preempt it, not
+/// wait for it.
 #[derive(Clone)]
 pub struct Passwords {
     jobs: mpsc::Sender<Job>,
@@ -71,7 +72,7 @@ impl Default for Passwords {
             .unwrap_or(2);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..cores {
+        for _ in 0..cores.div_ceil(2) {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name("tessera-argon2".into())

@@ -77,7 +77,7 @@ pub async fn tokens(
     };
     state
         .writer
-        .write(Write::Issued(Issuance { access, refresh }))
+        .write(Write::Issued(Box::new(Issuance { access, refresh })))
         .await?;
     Ok(issued)
 }

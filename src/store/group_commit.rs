@@ -60,8 +60,8 @@ impl<T: Clone + Send + 'static> GroupCommit<T> {
 /// would wait on each other's locks.
 #[derive(Clone, Debug)]
 pub enum Write {
-    Issued(Issuance),
-    Audit(AuditEvent),
+    Issued(Box<Issuance>),
+    Audit(Box<AuditEvent>),
 }
 
 impl GroupCommit<Write> {
@@ -74,8 +74,8 @@ impl GroupCommit<Write> {
                 let (mut issued, mut events) = (Vec::new(), Vec::new());
                 for row in rows {
                     match row {
-                        Write::Issued(i) => issued.push(i),
-                        Write::Audit(e) => events.push(e),
+                        Write::Issued(i) => issued.push(*i),
+                        Write::Audit(e) => events.push(*e),
                     }
                 }
                 if !issued.is_empty() {
