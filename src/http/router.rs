@@ -55,9 +55,12 @@ pub fn router(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(request_id.clone(), RequestIds::default()))
+        // A debug span: at the default `info` level a span per request would cost more than
+        // some whole requests (measured by bench/run.sh --log-level info); errors name their
+        // request id themselves.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
