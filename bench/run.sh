@@ -143,10 +143,11 @@ CEILING_PID=""
 DRIVER_PID=""
 PERF_PID=""
 PG_DB=""
+REPORTED=0
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  if [ "$status" != 0 ] && [ -s "$TMP/server.log" ]; then
+  if [ "$status" != 0 ] && [ "$REPORTED" = 0 ] && [ -s "$TMP/server.log" ]; then
     mkdir -p "$RESULTS_DIR"
     local kept
     kept="$RESULTS_DIR/failed-$(date -u +%Y%m%d-%H%M%S)-server.log"
@@ -715,10 +716,11 @@ if [ "$PERF" = 1 ] && [ -f "$TMP/perf.data" ]; then
     printf '\n# Flat: the functions with the most samples (self time)\n\n'
     timeout 300 perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio -g none \
       --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 || true
-  } >"$PERF_OUT"
+  } | sed -E 's/([[:space:]]+-)*[[:space:]]*$//' >"$PERF_OUT"
   printf '\nperf profile of the client-credentials run: %s\n' "${PERF_OUT#"$ROOT"/}" >>"$REPORT"
 fi
 
+REPORTED=1
 echo
 cat "$REPORT"
 echo
