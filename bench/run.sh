@@ -712,12 +712,18 @@ if [ "$PERF" = 1 ] && [ -f "$TMP/perf.data" ]; then
   PERF_OUT="${REPORT%.md}-perf-cc.txt"
   log "Writing the client-credentials profile to $PERF_OUT"
   {
+    printf '# By thread: the runtime (tokio-rt-worker), SQLite (sqlx-sqlite-wor), hashing\n\n'
+    timeout 300 perf report -i "$TMP/perf.data" --no-children --stdio -g none --sort comm \
+      2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
+    printf '\n# Call graphs of the heaviest functions\n\n'
     timeout 300 perf report -i "$TMP/perf.data" --no-children --percent-limit 2 --stdio 2>/dev/null | head -60 || true
     printf '\n# Flat: the functions with the most samples (self time)\n\n'
     timeout 300 perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio -g none \
       --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 || true
   } | sed -E 's/([[:space:]]+-)*[[:space:]]*$//' >"$PERF_OUT"
-  printf '\nperf profile of the client-credentials run: %s\n' "${PERF_OUT#"$ROOT"/}" >>"$REPORT"
+  cp "$TMP/perf.data" "${PERF_OUT%.txt}.data"
+  printf '\nperf profile of the client-credentials run: %s (recording: %s)\n' \
+    "${PERF_OUT#"$ROOT"/}" "${PERF_OUT%.txt}.data" >>"$REPORT"
 fi
 
 REPORTED=1

@@ -43,12 +43,13 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Writes an audit event with the request's origin. A failed write is logged, not fatal:
     /// the storage fault that caused it surfaces on the request's own writes.
-    pub async fn audit(&self, mut event: AuditEvent, meta: &RequestMeta) {
-        event.ip = meta.ip.clone();
-        event.user_agent = meta.user_agent.clone();
-        event.request_id = meta.request_id.clone();
+    pub async fn audit(&self, event: AuditEvent, meta: &RequestMeta) {
         let action = event.action.clone();
-        if let Err(e) = self.writer.write(Write::Audit(Box::new(event))).await {
+        if let Err(e) = self
+            .writer
+            .write(Write::Audit(Box::new(meta.stamp(event))))
+            .await
+        {
             tracing::error!(request_id = ?meta.request_id, %action, error = %e, "audit write failed");
         }
     }

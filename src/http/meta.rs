@@ -1,3 +1,4 @@
+use crate::domain::AuditEvent;
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{header, request::Parts},
@@ -29,6 +30,14 @@ impl RequestMeta {
             user_agent: header(header::USER_AGENT.as_str()),
             request_id: header("x-request-id"),
         }
+    }
+
+    /// `event` with the request's origin.
+    pub fn stamp(&self, mut event: AuditEvent) -> AuditEvent {
+        event.ip = self.ip.clone();
+        event.user_agent = self.user_agent.clone();
+        event.request_id = self.request_id.clone();
+        event
     }
 }
 

@@ -4,9 +4,11 @@
 use super::{access_token::AccessClaims, jwt, keys::TenantKeys, scopes};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::{
-    AccessTokenRecord, Client, RefreshToken, SigningAlg, Tenant, Timestamp, User, UserId,
+    AccessTokenRecord, AuditEvent, Client, GrantType, Outcome, RefreshToken, SigningAlg, Tenant,
+    Timestamp, User, UserId,
 };
 use crate::error::AppResult;
+use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::{group_commit::Write, Issuance};
 use axum::{
@@ -18,6 +20,8 @@ use serde_json::{json, Map, Value};
 
 /// Who a set of tokens is for and what they allow.
 pub struct Grant<'a> {
+    /// The grant the tokens come from (named in the audit log).
+    pub grant_type: GrantType,
     pub tenant: &'a Tenant,
     pub client: &'a Client,
     /// None for client credentials: the client acts for itself.
@@ -54,14 +58,16 @@ impl Issued {
 
 /// Everything the token endpoint answers for `grant`: an access token; an ID token when a user
 /// granted `openid`; the next refresh token of `family`, when the grant has one. Answered only
-/// once their records are committed (with other responses' records: group commit), so a token
-/// that was handed out can always be introspected and revoked, even after a crash.
+/// once their records and the audit event are committed (with other responses' records: group
+/// commit), so a token that was handed out can always be introspected and revoked, even after
+/// a crash; one write per response, because each write costs a wake-up of the writer.
 pub async fn tokens(
     state: &AppState,
     grant: &Grant<'_>,
     nonce: Option<&str>,
     family: Option<Family<'_>>,
     now: Timestamp,
+    meta: &RequestMeta,
 ) -> AppResult<Issued> {
     let keys = state
         .keys
@@ -75,11 +81,31 @@ pub async fn tokens(
         }
         _ => None,
     };
+    let issuance = Issuance { access, refresh };
+    let event = issued_event(grant, meta);
     state
         .writer
-        .write(Write::Issued(Box::new(Issuance { access, refresh })))
+        .write(Write::Issued(Box::new((issuance, event))))
         .await?;
     Ok(issued)
+}
+
+/// `token.issued`, for the user of the grant or, without one, the client itself.
+fn issued_event(grant: &Grant<'_>, meta: &RequestMeta) -> AuditEvent {
+    let client = format!("client:{}", grant.client.client_id);
+    let target = match grant.user {
+        Some(user) => format!("user:{}", user.id),
+        None => client.clone(),
+    };
+    let reason = match grant.grant_type {
+        GrantType::DeviceCode => "device_code",
+        other => other.as_str(),
+    };
+    meta.stamp(
+        AuditEvent::new(grant.tenant.id, "token.issued", Outcome::Success, client)
+            .target(target)
+            .reason(reason),
+    )
 }
 
 /// Signs an access token for `grant`, with the record that lets it be revoked and introspected.

@@ -204,6 +204,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
 
     let refreshable = cx.client.allows_grant(GrantType::RefreshToken);
     let grant = Grant {
+        grant_type: GrantType::AuthorizationCode,
         tenant: cx.tenant,
         client: cx.client,
         user: Some(&user),
@@ -222,16 +223,16 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         scopes: &record.scopes,
         resource,
     });
-    let issued = issue::tokens(cx.state, &grant, record.nonce.as_deref(), family, cx.now)
-        .await
-        .map_err(|e| cx.internal(e))?;
-    cx.audit(
-        "token.issued",
-        Outcome::Success,
-        format!("user:{}", user.id),
-        Some("authorization_code".into()),
+    let issued = issue::tokens(
+        cx.state,
+        &grant,
+        record.nonce.as_deref(),
+        family,
+        cx.now,
+        cx.meta,
     )
-    .await;
+    .await
+    .map_err(|e| cx.internal(e))?;
     Ok(issued.into_response())
 }
 
@@ -318,6 +319,7 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
 
     let grant = Grant {
+        grant_type: GrantType::RefreshToken,
         tenant: cx.tenant,
         client: cx.client,
         user: Some(&user),
@@ -336,16 +338,9 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
         scopes: &old.scopes,
         resource: old.resource.as_deref(),
     };
-    let issued = issue::tokens(cx.state, &grant, None, Some(family), cx.now)
+    let issued = issue::tokens(cx.state, &grant, None, Some(family), cx.now, cx.meta)
         .await
         .map_err(|e| cx.internal(e))?;
-    cx.audit(
-        "token.issued",
-        Outcome::Success,
-        format!("user:{}", user.id),
-        Some("refresh_token".into()),
-    )
-    .await;
     Ok(issued.into_response())
 }
 
@@ -386,6 +381,7 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
     };
     let resource = cx.resource()?;
     let grant = Grant {
+        grant_type: GrantType::ClientCredentials,
         tenant: cx.tenant,
         client: cx.client,
         user: None,
@@ -398,16 +394,9 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
         session_id: None,
     };
     // RFC 6749 §4.4.3: no refresh token; no user, so no ID token.
-    let issued = issue::tokens(cx.state, &grant, None, None, cx.now)
+    let issued = issue::tokens(cx.state, &grant, None, None, cx.now, cx.meta)
         .await
         .map_err(|e| cx.internal(e))?;
-    cx.audit(
-        "token.issued",
-        Outcome::Success,
-        format!("client:{}", cx.client.client_id),
-        Some("client_credentials".into()),
-    )
-    .await;
     Ok(issued.into_response())
 }
 
@@ -428,6 +417,7 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
     let family_id = crate::crypto::random_token(16);
     let scopes = &approval.grant.scopes;
     let grant = Grant {
+        grant_type: GrantType::DeviceCode,
         tenant: cx.tenant,
         client: cx.client,
         user: Some(&user),
@@ -449,15 +439,8 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
             scopes,
             resource: None,
         });
-    let issued = issue::tokens(cx.state, &grant, None, family, cx.now)
+    let issued = issue::tokens(cx.state, &grant, None, family, cx.now, cx.meta)
         .await
         .map_err(|e| cx.internal(e))?;
-    cx.audit(
-        "token.issued",
-        Outcome::Success,
-        format!("user:{}", user.id),
-        Some("device_code".into()),
-    )
-    .await;
     Ok(issued.into_response())
 }

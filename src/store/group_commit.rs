@@ -55,12 +55,12 @@ impl<T: Clone + Send + 'static> GroupCommit<T> {
     }
 }
 
-/// What the server writes through its group-commit writer: the records of token responses and
-/// audit events. One writer for both, because SQLite takes one writer at a time: two writers
-/// would wait on each other's locks.
+/// What the server writes through its group-commit writer: the records of token responses
+/// (each with its `token.issued` event) and audit events. One writer for both, because SQLite
+/// takes one writer at a time: two writers would wait on each other's locks.
 #[derive(Clone, Debug)]
 pub enum Write {
-    Issued(Box<Issuance>),
+    Issued(Box<(Issuance, AuditEvent)>),
     Audit(Box<AuditEvent>),
 }
 
@@ -74,7 +74,11 @@ impl GroupCommit<Write> {
                 let (mut issued, mut events) = (Vec::new(), Vec::new());
                 for row in rows {
                     match row {
-                        Write::Issued(i) => issued.push(*i),
+                        Write::Issued(both) => {
+                            let (issuance, event) = *both;
+                            issued.push(issuance);
+                            events.push(event);
+                        }
                         Write::Audit(e) => events.push(*e),
                     }
                 }

@@ -49,13 +49,17 @@ impl SqliteStore {
                 e.to_string(),
             )
         };
+        // sqlx pings a connection before handing it out, a hop to the connection's thread and
+        // back; a SQLite connection is a file handle in this process, with nothing to lose.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(unreachable)?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.pragma("cache_size", "-8192"))
             .await
             .map_err(unreachable)?;
