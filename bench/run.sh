@@ -28,6 +28,7 @@ Options:
                          processes use under 15% of a core; for shared machines.
   --perf                 Record a CPU profile (perf) of the server during the
                          client-credentials run; the report goes to bench/results/.
+  --perf-on ENDPOINT     Profile this run instead (one of the --only names; implies --perf).
   --only LIST            Comma-separated subset of: ceiling,discovery,jwks,cc,introspect,
                          userinfo,refresh,signin,mixed (the ceiling always runs).
   -h, --help             This text.
@@ -51,6 +52,7 @@ SIGNIN_CONCURRENCY=8
 MIXED_CONCURRENCY=50
 LOG_LEVEL=warn
 PERF=0
+PERF_ON=cc
 WAIT_QUIET=0
 ONLY="ceiling,discovery,jwks,cc,introspect,userinfo,refresh,signin,mixed"
 
@@ -67,6 +69,7 @@ while [ "$#" -gt 0 ]; do
     --mixed-concurrency) need_value "$@"; MIXED_CONCURRENCY="$2"; shift ;;
     --log-level) need_value "$@"; LOG_LEVEL="$2"; shift ;;
     --perf) PERF=1 ;;
+    --perf-on) need_value "$@"; PERF=1; PERF_ON="$2"; shift ;;
     --wait-quiet) need_value "$@"; WAIT_QUIET="$2"; shift ;;
     --only) need_value "$@"; ONLY="ceiling,$2"; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -80,6 +83,10 @@ for n in "$WARMUP" "$DURATION" "$THREADS" "$CONNECTIONS" "$SIGNIN_CONCURRENCY" "
 done
 [ "$CONNECTIONS" -ge "$THREADS" ] || die "--connections must be at least --threads"
 wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
+case "$PERF_ON" in
+  discovery|jwks|cc|introspect|userinfo|refresh) wanted "$PERF_ON" || die "--perf-on $PERF_ON: that run is not in --only" ;;
+  *) die "--perf-on takes one of discovery, jwks, cc, introspect, userinfo, refresh" ;;
+esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
@@ -402,7 +409,7 @@ measure() {
     log "Measuring $label: ${WARMUP}s warm-up, ${DURATION}s measured ($THREADS threads, $CONNECTIONS connections)"
     wrk_once "$WARMUP" "$url" "$script" "$TMP/$key.warmup.txt" "$@" BENCH_TOKENS="$TMP/refresh-warmup.tsv"
     snap_begin "$pid"
-    if [ "$key" = cc ] && [ "$PERF" = 1 ]; then
+    if [ "$key" = "$PERF_ON" ] && [ "$PERF" = 1 ]; then
       perf record -q -F 499 -g -p "$pid" -o "$TMP/perf.data" -- sleep "$DURATION" >"$TMP/perf.log" 2>&1 &
       PERF_PID=$!
     fi
@@ -662,7 +669,7 @@ ceiling_rps=${RPS[ceiling]}
   printf -- '- machine: %s cores, %s; %s\n' "$(nproc)" "$CPU_MODEL" "$(uname -r)"
   printf -- '- load: wrk %s threads, %s connections, %s s warm-up + %s s measured, on loopback; sign-ins: %s browsers (node bench/signin.mjs)\n' \
     "$THREADS" "$CONNECTIONS" "$WARMUP" "$DURATION" "$SIGNIN_CONCURRENCY"
-  [ "$PERF" = 1 ] && printf -- '- perf was recording (499 Hz) during the client-credentials run\n'
+  [ "$PERF" = 1 ] && printf -- '- perf was recording (499 Hz) during the %s run\n' "$PERF_ON"
   printf -- '- before the run, other processes kept %s%% of a core busy\n' "$BUSY_BEFORE"
   printf '\n| endpoint | req/s | p50 ms | p99 ms | server CPU ms/req | RSS MiB | peak MiB | other load | ÷ ceiling | target | |\n'
   printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
@@ -709,8 +716,8 @@ ceiling_rps=${RPS[ceiling]}
 } >"${REPORT%.md}.log"
 
 if [ "$PERF" = 1 ] && [ -f "$TMP/perf.data" ]; then
-  PERF_OUT="${REPORT%.md}-perf-cc.txt"
-  log "Writing the client-credentials profile to $PERF_OUT"
+  PERF_OUT="${REPORT%.md}-perf-$PERF_ON.txt"
+  log "Writing the profile of the $PERF_ON run to $PERF_OUT"
   {
     printf '# By thread: the runtime (tokio-rt-worker), SQLite (sqlx-sqlite-wor), hashing\n\n'
     timeout 300 perf report -i "$TMP/perf.data" --no-children --stdio -g none --sort comm \
@@ -722,7 +729,7 @@ if [ "$PERF" = 1 ] && [ -f "$TMP/perf.data" ]; then
       --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 || true
   } | sed -E 's/([[:space:]]+-)*[[:space:]]*$//' >"$PERF_OUT"
   cp "$TMP/perf.data" "${PERF_OUT%.txt}.data"
-  printf '\nperf profile of the client-credentials run: %s (recording: %s)\n' \
+  printf '\nperf profile of the %s run: %s (recording: %s)\n' "$PERF_ON" \
     "${PERF_OUT#"$ROOT"/}" "${PERF_OUT%.txt}.data" >>"$REPORT"
 fi
 

@@ -7,7 +7,7 @@ use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{group_commit::GroupCommit, Access, OpenError};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ pub async fn build_state(
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         writer: GroupCommit::for_store(&store),
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
         secrets: resolved.key,
@@ -75,7 +75,7 @@ pub async fn build_state(
         throttle: Arc::new(LoginThrottle::default()),
         leptos_options,
         owner_changes: Arc::default(),
-    })
+    }))
 }
 
 /// A fresh installation gets the tenant `default` and a first administrator whose generated

@@ -1,7 +1,7 @@
 use crate::domain::AuditEvent;
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
-    http::{header, request::Parts},
+    http::{header, request::Parts, Extensions, HeaderMap},
 };
 use std::{convert::Infallible, net::SocketAddr};
 
@@ -15,16 +15,20 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
+        Self::from_head(&parts.headers, &parts.extensions)
+    }
+
+    /// For handlers that need it only on a rare path (an internal error), so as not to copy
+    /// the address and headers on every request.
+    pub fn from_head(headers: &HeaderMap, extensions: &Extensions) -> Self {
         let header = |name: &str| {
-            parts
-                .headers
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(512).collect::<String>())
         };
         Self {
-            ip: parts
-                .extensions
+            ip: extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip().to_string()),
             user_agent: header(header::USER_AGENT.as_str()),

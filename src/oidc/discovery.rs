@@ -25,8 +25,9 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn server_error(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
-    super::error::OAuthError::internal(meta, e).into_response()
+fn server_error(request: &Request, e: impl std::fmt::Display) -> Response {
+    let meta = RequestMeta::from_head(request.headers(), request.extensions());
+    super::error::OAuthError::internal(&meta, e).into_response()
 }
 
 pub fn metadata(issuer: &str) -> Value {
@@ -139,7 +140,6 @@ static METADATA: LazyLock<Cache<String, Document>> =
 pub async fn openid_configuration(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    meta: RequestMeta,
     // The request itself, not a `HeaderMap` (which axum would copy) for `If-None-Match`.
     request: Request,
 ) -> Response {
@@ -151,20 +151,19 @@ pub async fn openid_configuration(
                 .serve(request.headers())
         }
         Ok(None) => not_found(),
-        Err(e) => server_error(&meta, e),
+        Err(e) => server_error(&request, e),
     }
 }
 
 pub async fn jwks(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    meta: RequestMeta,
     request: Request,
 ) -> Response {
     let tenant = match tenant_by_slug(&state, &slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return not_found(),
-        Err(e) => return server_error(&meta, e),
+        Err(e) => return server_error(&request, e),
     };
     match state.keys.for_tenant(tenant.id).await {
         Ok(keys) => Document {
@@ -172,6 +171,6 @@ pub async fn jwks(
             etag: keys.jwks_etag.clone(),
         }
         .serve(request.headers()),
-        Err(e) => server_error(&meta, e),
+        Err(e) => server_error(&request, e),
     }
 }
