@@ -4,7 +4,7 @@ use crate::auth::{passkeys::Passkeys, password::Passwords, throttle::LoginThrott
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::domain::AuditEvent;
-use crate::http::RequestMeta;
+use crate::domain::RequestMeta;
 use crate::mail::Mailer;
 use crate::oidc::keys::KeyRing;
 use crate::store::{

@@ -2,9 +2,9 @@
 //! check happens on the server, whatever the page showed.
 
 use super::Actor;
+use crate::domain::RequestMeta;
 use crate::domain::{access, acr, Grants, Role, Tenant, TenantId, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use std::collections::BTreeSet;
 use uuid::Uuid;

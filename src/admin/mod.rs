@@ -11,8 +11,8 @@ pub mod roles;
 pub mod tenants;
 pub mod users;
 
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, TenantId};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 pub use access::Member;
 

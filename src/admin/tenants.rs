@@ -61,7 +61,7 @@ pub async fn set_mfa_policy(
     .target(format!("tenant:{}", tenant.slug))
     .reason(detail);
     state
-        .audit(event, &crate::http::RequestMeta::default())
+        .audit(event, &crate::domain::RequestMeta::default())
         .await;
     Ok(changed)
 }

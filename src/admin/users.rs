@@ -308,7 +308,7 @@ pub async fn reset_mfa(
         .ok_or_else(|| AppError::invalid(format!("there is no user {email} in {}", tenant.slug)))?;
     crate::auth::mfa::reset(
         state,
-        &crate::http::RequestMeta::default(),
+        &crate::domain::RequestMeta::default(),
         tenant,
         &user,
         &actor.audit_name(),

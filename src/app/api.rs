@@ -525,8 +525,8 @@ mod server {
     use crate::auth::mfa::MfaError;
     use crate::auth::one_time::CodeError;
     use crate::auth::{browser, login::LoginError};
+    use crate::domain::RequestMeta;
     use crate::domain::{Client, FlowStep, LoginFlow, Tenant, Timestamp, User, UserSession};
-    use crate::http::RequestMeta;
     use crate::state::AppState;
     use leptos::prelude::*;
     use tower_sessions::Session;

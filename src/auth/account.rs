@@ -2,9 +2,9 @@
 //! prove a recent sign-in before sensitive changes.
 
 use super::{mfa, one_time};
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 
 /// Changing factors needs a sign-in at most this old (a stolen, idle session is not enough).

@@ -5,12 +5,12 @@
 use super::mfa::{self, MfaError};
 use super::{browser, reveal, throttle::LoginThrottle};
 use crate::crypto::{constant_time_eq, random_token};
+use crate::domain::RequestMeta;
 use crate::domain::{
     AuditEvent, AuthorizationRequest, Email, FactorKind, FlowStep, LoginFlow, Outcome, Tenant,
     Timestamp, User, UserId, UserSession,
 };
 use crate::error::AppError;
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use tower_sessions::Session;
 

@@ -5,9 +5,9 @@
 
 use super::account::{self, audit};
 use super::{mfa, one_time};
+use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 
 const RESET_KIND: &str = "password_reset";

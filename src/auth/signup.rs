@@ -5,9 +5,9 @@
 
 use super::account::audit;
 use super::recovery::{flooded, send_password_link, PasswordLink};
+use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 
 pub async fn request(

@@ -10,6 +10,7 @@ mod email;
 mod factor;
 mod ids;
 mod oidc;
+mod request;
 mod session;
 mod tenant;
 mod time;
@@ -26,6 +27,7 @@ pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
     FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
 };
+pub use request::RequestMeta;
 pub use session::{BrowserSessionRecord, UserSession};
 pub use tenant::{Tenant, TenantSettings, TenantSlug, TenantStatus};
 pub use time::Timestamp;

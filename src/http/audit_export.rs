@@ -1,9 +1,9 @@
 //! `GET /t/{slug}/admin/audit/export`: the audit log as CSV or JSON Lines, streamed in batches
 //! straight from storage, so an export of millions of events never sits in memory.
 
-use super::RequestMeta;
 use crate::admin::{self, Actor};
 use crate::domain::AuditEvent;
+use crate::domain::RequestMeta;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::AuditQuery;

@@ -1,12 +1,12 @@
 //! A tenant's branding as the browser fetches it: a stylesheet with its colours, its logo, and
 //! the console's logo upload (a plain multipart form, so it works without JavaScript).
 
-use super::RequestMeta;
 use crate::admin;
 use crate::app::api::{Flash, FLASH_KEY, PREVIEW_KEY};
 use crate::auth::browser;
 use crate::domain::branding::LOGO_MAX_BYTES;
 use crate::domain::colour::{contrast, parse_colour, text_on, AA_CONTRAST};
+use crate::domain::RequestMeta;
 use crate::domain::{Invalid, Tenant};
 use crate::error::AppError;
 use crate::state::AppState;

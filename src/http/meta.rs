@@ -1,17 +1,11 @@
-use crate::domain::AuditEvent;
+//! Builds the [`RequestMeta`] of each request.
+
+use crate::domain::RequestMeta;
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{header, request::Parts, Extensions, HeaderMap},
 };
 use std::{convert::Infallible, net::SocketAddr};
-
-/// Where a request came from, for audit events and logs.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-}
 
 impl RequestMeta {
     pub fn from_parts(parts: &Parts) -> Self {
@@ -34,14 +28,6 @@ impl RequestMeta {
             user_agent: header(header::USER_AGENT.as_str()),
             request_id: header("x-request-id"),
         }
-    }
-
-    /// `event` with the request's origin.
-    pub fn stamp(&self, mut event: AuditEvent) -> AuditEvent {
-        event.ip = self.ip.clone();
-        event.user_agent = self.user_agent.clone();
-        event.request_id = self.request_id.clone();
-        event
     }
 }
 

@@ -8,7 +8,6 @@ mod request_id;
 mod router;
 mod session_store;
 
-pub use meta::RequestMeta;
 pub use router::{router, serve};
 pub use session_store::BrowserSessionStore;
 
@@ -17,7 +16,7 @@ pub use session_store::BrowserSessionStore;
 async fn console_actor(
     state: &crate::state::AppState,
     session: &tower_sessions::Session,
-    meta: &RequestMeta,
+    meta: &crate::domain::RequestMeta,
     tenant: &crate::domain::Tenant,
 ) -> crate::error::AppResult<Option<crate::admin::Actor>> {
     let Some(current) = crate::auth::browser::current_sign_in(state, session, tenant).await? else {

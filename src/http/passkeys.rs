@@ -3,11 +3,11 @@
 //! script. Every answer is either options for the browser or the page to go to next (with an
 //! `error=…` code the page explains), so the pages stay the single place messages are written.
 
-use super::RequestMeta;
 use crate::auth::login::{self, LoginError};
 use crate::auth::mfa::MfaError;
 use crate::auth::one_time::CodeError;
 use crate::auth::{browser, passkeys, reveal};
+use crate::domain::RequestMeta;
 use crate::domain::Tenant;
 use crate::state::AppState;
 use axum::{

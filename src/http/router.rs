@@ -1,6 +1,7 @@
 use super::request_id::RequestIds;
-use super::{audit_export, branding, passkeys, BrowserSessionStore, RequestMeta};
+use super::{audit_export, branding, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
+use crate::domain::RequestMeta;
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
 use crate::state::AppState;
 use axum::{

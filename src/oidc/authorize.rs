@@ -5,11 +5,11 @@ use super::{any_tenant_by_slug, parse_params};
 use crate::app::pages::error::standalone_error_page;
 use crate::auth::{browser, login};
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::RequestMeta;
 use crate::domain::{
     AuditEvent, AuthorizationCode, AuthorizationRequest, Client, FlowStep, GrantType, LoginFlow,
     Outcome, ResponseMode, Tenant, Timestamp,
 };
-use crate::http::RequestMeta;
 use crate::oidc::{backchannel, par, pkce};
 use crate::state::AppState;
 use axum::{

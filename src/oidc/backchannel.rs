@@ -4,9 +4,9 @@
 
 use super::jwt;
 use crate::crypto::{random_token, sha256_b64url};
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, Outcome, Tenant, Timestamp, UserSession};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::StoreError;
 use serde_json::json;

@@ -5,8 +5,8 @@
 
 use super::{any_tenant_by_slug, error::OAuthError, form_params};
 use crate::crypto::{constant_time_eq, sha256_hex, signing};
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, ClientType, Outcome, Tenant, Timestamp, TokenAuthMethod};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::http::{header, HeaderMap, HeaderValue};

@@ -5,9 +5,9 @@
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::RequestMeta;
 use crate::domain::{Client, DeviceGrant, DeviceStatus, GrantType, Tenant, Timestamp, UserSession};
 use crate::error::{AppError, AppResult};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::{

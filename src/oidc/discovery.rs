@@ -3,8 +3,8 @@
 
 use super::{client_auth::ASSERTION_ALGS, scopes::CLAIMS_SUPPORTED, tenant_by_slug};
 use crate::crypto::sha256_b64url;
+use crate::domain::RequestMeta;
 use crate::domain::{Client, SigningAlg};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
     body::Bytes,

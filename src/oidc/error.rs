@@ -1,6 +1,6 @@
 //! OAuth error responses: RFC 6749 §5.2 for the token endpoint, RFC 6750 §3 for bearer tokens.
 
-use crate::http::RequestMeta;
+use crate::domain::RequestMeta;
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},

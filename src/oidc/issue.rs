@@ -3,12 +3,12 @@
 
 use super::{access_token::AccessClaims, jwt, keys::TenantKeys, scopes};
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::RequestMeta;
 use crate::domain::{
     AccessTokenRecord, AuditEvent, Client, GrantType, Outcome, RefreshToken, SigningAlg, Tenant,
     Timestamp, User, UserId,
 };
 use crate::error::AppResult;
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::{group_commit::Write, Issuance};
 use axum::{

@@ -6,9 +6,9 @@ use super::authorize::{error_page, internal_error, tenant_or_page};
 use super::{backchannel, jwt, keys::TenantKeys, parse_params};
 use crate::app::pages::logout::standalone_logout_confirm;
 use crate::auth::browser;
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, Outcome, Tenant, Timestamp, UserSession};
 use crate::error::AppResult;
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
     extract::{Path, RawQuery, State},

@@ -6,8 +6,8 @@ use super::authorize::validate;
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
 use crate::crypto::{random_token, sha256_hex};
+use crate::domain::RequestMeta;
 use crate::domain::{Client, Tenant, Timestamp};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::StoreResult;
 use axum::{

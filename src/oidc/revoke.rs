@@ -7,8 +7,8 @@ use super::access_token::{self, Rejected};
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
 use crate::crypto::sha256_hex;
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, Timestamp};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
     extract::{Path, State},

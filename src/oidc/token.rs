@@ -5,8 +5,8 @@ use super::client_auth::{client_request, ClientRequest};
 use super::issue::{self, Family, Grant};
 use super::{device, error::OAuthError, pkce, requested_resource};
 use crate::crypto::sha256_hex;
+use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use crate::store::Redemption;
 use axum::{

@@ -2,8 +2,8 @@
 
 use super::access_token::{self, Rejected};
 use super::{any_tenant_by_slug, error::OAuthError, parse_params, scopes};
+use crate::domain::RequestMeta;
 use crate::domain::UserId;
-use crate::http::RequestMeta;
 use crate::state::AppState;
 use axum::{
     extract::{Path, State},

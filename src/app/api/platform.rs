@@ -175,9 +175,9 @@ mod operators {
     use super::server::{self, Ctx};
     use super::{Flash, Platform, PlatformNav, TenantLine};
     use crate::admin::{self, Actor};
+    use crate::domain::RequestMeta;
     use crate::domain::{Tenant, TenantStatus, User};
     use crate::error::{AppError, AppResult};
-    use crate::http::RequestMeta;
     use crate::state::AppState;
     use leptos::prelude::{use_context, ServerFnError};
     use std::future::Future;

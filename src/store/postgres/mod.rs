@@ -20,9 +20,6 @@ use sqlx::{
 use std::{str::FromStr, time::Duration};
 use time::OffsetDateTime;
 
-/// A pooled connection idle for longer than this is pinged before use.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
-
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -57,21 +54,12 @@ impl PostgresStore {
         if let Err(why) = first {
             return Err(OpenError::Connect("the PostgreSQL database", place, why));
         }
+        // sqlx's ping before each pooled query stays: without it, requests dropped mid-query
+        // (clients that hang up under load) left connections inside a transaction, and the next
+        // request on one waited on its locks (seen with bench/run.sh --postgres).
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire_timeout)
-            // sqlx pings every connection it hands out: a round trip before each query. A
-            // connection in steady use is known to be alive; only one that sat idle (across a
-            // database restart, say) is checked first.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_BEFORE_PING {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
             .connect_with(options)
             .await
             .map_err(|e| OpenError::Connect("the PostgreSQL database", place, e.to_string()))?;
@@ -107,16 +95,14 @@ impl PostgresStore {
     }
 
     /// A transaction in which row-level security admits only `tenant`'s rows.
-    /// `set_config(…, true)` is `SET LOCAL`: it ends with the transaction, so a pooled
-    /// connection never carries one tenant's setting into another's query. It goes with `BEGIN`
-    /// in one round trip (a simple query cannot bind parameters; the tenant id is a UUID,
-    /// nothing but hex digits and hyphens, so it cannot break out of its quotes).
+    /// `set_config(…, true)` is `SET LOCAL` with a bound parameter: it ends with the transaction,
+    /// so a pooled connection never carries one tenant's setting into another's query.
+    // (Not sent with the BEGIN in one round trip: sqlx cannot roll back a BEGIN whose request was
+    // dropped before it answered, and that connection would keep the tenant's setting.)
     async fn scoped(&self, tenant: TenantId) -> StoreResult<Transaction<'static, Postgres>> {
-        let begin = format!(
-            "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
-            tenant.as_uuid().hyphenated()
-        );
-        self.pool.begin_with(begin).await.map_err(unavailable)
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        rescope(&mut tx, tenant).await?;
+        Ok(tx)
     }
 
     /// A transaction of the housekeeping job, which may read and delete (only) expired rows of
