@@ -1,6 +1,6 @@
 //! What every request handler shares, built once at start-up.
 
-use crate::auth::{passkeys::Passkeys, password::Passwords, throttle::LoginThrottle};
+use crate::auth::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::domain::AuditEvent;
@@ -43,7 +43,7 @@ pub struct Shared {
     /// Seals TOTP secrets and other secrets at rest.
     pub secrets: EncryptionKey,
     pub mailer: Mailer,
-    pub passkeys: Arc<Passkeys>,
+    pub passkeys: Arc<RelyingParty>,
     pub leptos_options: LeptosOptions,
     /// Changes that could take away a tenant's last owner run one at a time (the check and
     /// the change together); see `admin::access::keep_an_owner`.

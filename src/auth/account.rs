@@ -1,9 +1,9 @@
 //! What a signed-in person does to their own account: change the password, end sign-ins, and
 //! prove a recent sign-in before sensitive changes.
 
-use super::{mfa, one_time};
+use super::{audit, mfa, one_time};
 use crate::domain::RequestMeta;
-use crate::domain::{AuditEvent, Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
+use crate::domain::{Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -234,20 +234,4 @@ pub async fn verify_email(
     )
     .await;
     Ok(true)
-}
-
-pub(super) async fn audit(
-    state: &AppState,
-    meta: &RequestMeta,
-    tenant: &Tenant,
-    user: &User,
-    action: &str,
-    outcome: Outcome,
-    reason: impl Into<String>,
-) {
-    let actor = format!("user:{}", user.id);
-    let event = AuditEvent::new(tenant.id, action, outcome, actor.clone())
-        .target(actor)
-        .reason(reason);
-    state.audit(event, meta).await;
 }

@@ -9,6 +9,27 @@ pub mod one_time;
 pub mod passkeys;
 pub mod password;
 pub mod recovery;
+pub mod relying_party;
 pub mod reveal;
 pub mod signup;
 pub mod throttle;
+
+use crate::domain::{AuditEvent, Outcome, RequestMeta, Tenant, User};
+use crate::state::AppState;
+
+/// An audit event of `user`'s own doing (signing in, changing a factor, …).
+pub(super) async fn audit(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    user: &User,
+    action: &str,
+    outcome: Outcome,
+    reason: impl Into<String>,
+) {
+    let actor = format!("user:{}", user.id);
+    let event = AuditEvent::new(tenant.id, action, outcome, actor.clone())
+        .target(actor)
+        .reason(reason);
+    state.audit(event, meta).await;
+}

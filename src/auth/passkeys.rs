@@ -5,7 +5,7 @@
 use super::login::{self, LoginError};
 use super::mfa::{self, MfaError};
 use super::one_time::CodeError;
-use crate::config::{Config, ConfigError};
+use super::relying_party::RelyingParty;
 use crate::domain::RequestMeta;
 use crate::domain::{Factor, FactorKind, FlowStep, LoginFlow, Tenant, Timestamp, User};
 use crate::error::AppError;
@@ -16,8 +16,7 @@ use serde_json::Value;
 use tower_sessions::Session;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn,
-    WebauthnBuilder, WebauthnError,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn, WebauthnError,
 };
 
 /// A ceremony must finish within five minutes (the WebAuthn default timeout).
@@ -25,36 +24,9 @@ const CEREMONY_SECS: i64 = 300;
 const REGISTRATION_KIND: &str = "passkey_registration";
 const AUTHENTICATION_KIND: &str = "passkey_authentication";
 
-/// The configured WebAuthn relying party; `None` when the server is reached by an IP address,
-/// which WebAuthn does not accept as a relying party id (WebAuthn §5.1.3: it must be a domain).
-pub struct Passkeys {
-    webauthn: Option<Webauthn>,
-}
-
-impl Passkeys {
-    pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        if config.webauthn_origin.domain().is_none() {
-            return Ok(Self { webauthn: None });
-        }
-        let webauthn = WebauthnBuilder::new(&config.webauthn_rp_id, &config.webauthn_origin)
-            .and_then(|b| b.rp_name("Tessera").build())
-            .map_err(|e| ConfigError {
-                var: "WEBAUTHN_RP_ID",
-                message: format!("cannot be used with WEBAUTHN_ORIGIN: {e}"),
-            })?;
-        Ok(Self {
-            webauthn: Some(webauthn),
-        })
-    }
-
-    /// Whether passkeys can be used at all on this server.
-    pub fn available(&self) -> bool {
-        self.webauthn.is_some()
-    }
-
-    fn webauthn(&self) -> Result<&Webauthn, MfaError> {
-        self.webauthn.as_ref().ok_or(MfaError::Unavailable)
-    }
+/// The relying party, or why passkeys cannot be used here.
+fn webauthn(passkeys: &RelyingParty) -> Result<&Webauthn, MfaError> {
+    passkeys.webauthn().ok_or(MfaError::Unavailable)
 }
 
 /// What a passkey factor stores.
@@ -109,9 +81,7 @@ pub async fn begin_registration(
         .map(|(_, p)| p.cred_id().clone())
         .collect();
     let display = user.name.clone().unwrap_or_else(|| user.email.to_string());
-    let (options, registration) = state
-        .passkeys
-        .webauthn()?
+    let (options, registration) = webauthn(&state.passkeys)?
         .start_passkey_registration(
             user.id.as_uuid(),
             user.email.as_str(),
@@ -161,25 +131,22 @@ pub async fn finish_registration(
         return Err(CodeError::Expired.into());
     };
     let registration: PasskeyRegistration = from_json(&record.value)?;
-    let passkey = match state
-        .passkeys
-        .webauthn()?
-        .finish_passkey_registration(credential, &registration)
-    {
-        Ok(passkey) => passkey,
-        Err(e) => {
-            mfa::fail(
-                state,
-                meta,
-                tenant,
-                user,
-                "mfa.enrolment",
-                &format!("passkey refused: {e}"),
-            )
-            .await;
-            return Err(MfaError::Wrong);
-        }
-    };
+    let passkey =
+        match webauthn(&state.passkeys)?.finish_passkey_registration(credential, &registration) {
+            Ok(passkey) => passkey,
+            Err(e) => {
+                mfa::fail(
+                    state,
+                    meta,
+                    tenant,
+                    user,
+                    "mfa.enrolment",
+                    &format!("passkey refused: {e}"),
+                )
+                .await;
+                return Err(MfaError::Wrong);
+            }
+        };
     let data = to_json(&StoredPasskey { passkey });
     mfa::enrol(
         state,
@@ -200,7 +167,7 @@ pub async fn begin_sign_in(
     tenant: &Tenant,
     flow: &LoginFlow,
 ) -> Result<Value, LoginError> {
-    let webauthn = state.passkeys.webauthn()?;
+    let webauthn = webauthn(&state.passkeys)?;
     let (options, ceremony) = match flow.step {
         FlowStep::SecondFactor { .. } => {
             let user = login::pending_user(state, tenant, flow).await?;
@@ -247,7 +214,7 @@ pub async fn finish_sign_in(
     flow: LoginFlow,
     credential: &PublicKeyCredential,
 ) -> Result<LoginFlow, LoginError> {
-    let webauthn = state.passkeys.webauthn()?;
+    let webauthn = webauthn(&state.passkeys)?;
     let Some(record) = state
         .store
         .artifacts

@@ -3,7 +3,7 @@
 //! for their second factor (or a backup code). Security questions are deliberately not offered
 //! (NIST SP 800-63B §5.1.1.2).
 
-use super::account::{self, audit};
+use super::{account, audit};
 use super::{mfa, one_time};
 use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};

@@ -3,7 +3,7 @@
 //! whether or not an account exists (no enumeration): the owner of an existing account is told
 //! by email instead.
 
-use super::account::audit;
+use super::audit;
 use super::recovery::{flooded, send_password_link, PasswordLink};
 use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};

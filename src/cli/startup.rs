@@ -1,7 +1,7 @@
 //! Turning configuration into a running server: key, storage, migrations, first tenant.
 
 use crate::admin::{self, Actor};
-use crate::auth::{passkeys::Passkeys, password::Passwords, throttle::LoginThrottle};
+use crate::auth::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
 use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
@@ -43,7 +43,7 @@ pub async fn build_state(
     };
     let store = crate::store::open(&config, access, migrate).await?;
     let mailer = Mailer::new(&config.mail)?;
-    let passkeys = Arc::new(Passkeys::new(&config)?);
+    let passkeys = Arc::new(RelyingParty::new(&config)?);
     if serving && !passkeys.available() {
         eprintln!(
             "note: passkeys are off because {} is an IP address, and WebAuthn needs a domain name. Use a name such as http://localhost:3000 in TESSERA_PUBLIC_URL (or WEBAUTHN_ORIGIN) to turn them on.",

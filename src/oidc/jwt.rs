@@ -3,6 +3,7 @@
 //! parsed once per load ([`TenantKeys`]), so a signature costs only the signature.
 
 use super::keys::TenantKeys;
+use super::registered::Registered;
 use crate::domain::{SigningAlg, Timestamp};
 use crate::error::{AppError, AppResult};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -47,14 +48,6 @@ pub fn sign<T: Serialize>(
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     Ok(token)
-}
-
-/// The registered claims every check reads.
-#[derive(Clone, Deserialize)]
-pub struct Registered {
-    iss: Option<String>,
-    sub: Option<String>,
-    exp: Option<i64>,
 }
 
 /// Checks the signature (by a published key of ours, with that key's algorithm), `typ`, `iss`

@@ -7,7 +7,7 @@
 //! are picked up within [`CACHE_SECS`]; whichever process first sees a next key's time come
 //! promotes it.
 
-use super::jwt::Registered;
+use super::registered::Registered;
 use crate::crypto::{
     sha256_b64url,
     signing::{self, Signer, Verifier},

@@ -2,6 +2,7 @@
 //! beyond the `form_post` response mode.
 
 pub mod access_token;
+mod authorization_request;
 pub mod authorize;
 pub mod backchannel;
 mod client_auth;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod logout;
 pub mod par;
 pub mod pkce;
+mod registered;
 pub mod revoke;
 pub mod scopes;
 pub mod token;

@@ -2,7 +2,7 @@
 //! authenticated, and sends the browser to `/authorize` with only the `request_uri` it got
 //! back. The request cannot be read or altered on the way, and works once.
 
-use super::authorize::validate;
+use super::authorization_request::validate;
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
 use crate::crypto::{random_token, sha256_hex};

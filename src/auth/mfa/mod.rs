@@ -4,7 +4,7 @@
 pub mod backup_codes;
 pub mod totp;
 
-use super::account::audit;
+use super::audit;
 use super::one_time::{self, CodeError};
 use super::throttle::LoginThrottle;
 use crate::crypto::random_token;
