@@ -1,8 +1,7 @@
 //! Tessera: a multi-tenant OpenID Connect identity provider.
 //!
-//! Layers, top to bottom (arrows point down only): `app` (Leptos pages and server functions),
-//! `http` (router and middleware), `oidc` (the protocol), `auth` (signing in), `admin` (console
-//! use cases), `store` (the storage contract and backends), `domain` (plain types).
+//! Layers, top to bottom, and what each may import: the table in README.md ("How it is
+//! built"), which `tests/layers.rs` checks.
 
 pub mod app;
 

@@ -228,7 +228,7 @@ async fn after_rotation_tokens_signed_by_the_old_key_still_verify() {
     assert!(states.contains(&(next.kid.clone(), KeyState::Active)));
 
     // Once everything the old key signed has expired, housekeeping removes it.
-    let later = Timestamp::now().plus_secs(tessera::oidc::keys::RETIRED_KEY_SECS + 1);
+    let later = Timestamp::now().plus_secs(tessera::state::keys::RETIRED_KEY_SECS + 1);
     let purged = tessera::jobs::purge::run_once(&server.state.store, later)
         .await
         .unwrap();

@@ -4,11 +4,11 @@
 use super::access::{self, keep_an_owner, Loss};
 use super::{audit, audit_with, Actor};
 use crate::auth::account::{end_other_sign_ins, withdraw_consent};
-use crate::auth::password::check_policy;
 use crate::auth::recovery::{send_password_link, PasswordLink};
 use crate::domain::access::{ADMIN, OWNER};
 use crate::domain::{AuditEvent, Email, Invalid, Role, Tenant, Timestamp, User, UserId};
 use crate::error::{AppError, AppResult};
+use crate::state::password::check_policy;
 use crate::state::AppState;
 use crate::store::UserQuery;
 

@@ -30,8 +30,10 @@ pub async fn change_password(
     current: String,
     new: String,
 ) -> AppResult<()> {
-    let key =
-        super::throttle::LoginThrottle::account_key(&tenant.id.to_string(), user.email.as_str());
+    let key = crate::state::throttle::LoginThrottle::account_key(
+        &tenant.id.to_string(),
+        user.email.as_str(),
+    );
     if let Some(wait) = state.throttle.wait_time(&key, meta.ip.as_deref()) {
         return Err(AppError::invalid(format!(
             "Too many attempts. Wait {} seconds and try again.",
@@ -57,7 +59,7 @@ pub async fn change_password(
         .await;
         return Err(AppError::invalid("Your current password is not right."));
     }
-    super::password::check_policy(&new, &tenant.settings).map_err(AppError::invalid)?;
+    crate::state::password::check_policy(&new, &tenant.settings).map_err(AppError::invalid)?;
     set_password(state, tenant, user, new).await?;
     let ended = end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
     audit(

@@ -3,7 +3,7 @@
 //! Each step accepts only the input it expects, and only from the browser the flow belongs to.
 
 use super::mfa::{self, MfaError};
-use super::{browser, reveal, throttle::LoginThrottle};
+use super::{browser, reveal};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -11,6 +11,7 @@ use crate::domain::{
     Timestamp, User, UserId, UserSession,
 };
 use crate::error::AppError;
+use crate::state::throttle::LoginThrottle;
 use crate::state::AppState;
 use tower_sessions::Session;
 

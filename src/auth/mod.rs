@@ -7,12 +7,9 @@ pub mod login;
 pub mod mfa;
 pub mod one_time;
 pub mod passkeys;
-pub mod password;
 pub mod recovery;
-pub mod relying_party;
 pub mod reveal;
 pub mod signup;
-pub mod throttle;
 
 use crate::domain::{AuditEvent, Outcome, RequestMeta, Tenant, User};
 use crate::state::AppState;

@@ -5,10 +5,10 @@
 use super::login::{self, LoginError};
 use super::mfa::{self, MfaError};
 use super::one_time::CodeError;
-use super::relying_party::RelyingParty;
 use crate::domain::RequestMeta;
 use crate::domain::{Factor, FactorKind, FlowStep, LoginFlow, Tenant, Timestamp, User};
 use crate::error::AppError;
+use crate::state::relying_party::RelyingParty;
 use crate::state::AppState;
 use crate::store::{from_json, to_json, StoreError};
 use serde::{Deserialize, Serialize};

@@ -64,7 +64,7 @@ pub fn flooded(
     purpose: &str,
     email: &Email,
 ) -> bool {
-    let key = super::throttle::LoginThrottle::account_key(
+    let key = crate::state::throttle::LoginThrottle::account_key(
         &tenant.id.to_string(),
         &format!("{purpose}:{email}"),
     );
@@ -149,7 +149,8 @@ pub async fn reset_password(
     token: &str,
     new_password: String,
 ) -> AppResult<bool> {
-    super::password::check_policy(&new_password, &tenant.settings).map_err(AppError::invalid)?;
+    crate::state::password::check_policy(&new_password, &tenant.settings)
+        .map_err(AppError::invalid)?;
     let Some(claim) = one_time::read_link(state, tenant.id, RESET_KIND, token, true).await? else {
         return Ok(false);
     };

@@ -121,7 +121,7 @@ enum KeysCommand {
         alg: SigningAlg,
         /// Seconds between publishing the new key and signing with it; give relying parties
         /// time to refresh their cached JWKS.
-        #[arg(long, default_value_t = crate::oidc::keys::PUBLISH_BEFORE_USE_SECS)]
+        #[arg(long, default_value_t = crate::state::keys::PUBLISH_BEFORE_USE_SECS)]
         activate_in: i64,
     },
 }

@@ -1,12 +1,12 @@
 //! Turning configuration into a running server: key, storage, migrations, first tenant.
 
 use crate::admin::{self, Actor};
-use crate::auth::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
 use crate::config::{Config, ConfigError};
 use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
-use crate::oidc::keys::KeyRing;
+use crate::state::keys::KeyRing;
+use crate::state::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
 use crate::state::{AppState, Shared};
 use crate::store::{group_commit::GroupCommit, Access, OpenError};
 use leptos::config::LeptosOptions;

@@ -3,6 +3,7 @@
 mod audit_export;
 mod branding;
 mod meta;
+mod pages;
 mod passkeys;
 mod request_id;
 mod router;

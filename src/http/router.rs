@@ -1,5 +1,5 @@
 use super::request_id::RequestIds;
-use super::{audit_export, branding, passkeys, BrowserSessionStore};
+use super::{audit_export, branding, pages, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
 use crate::domain::RequestMeta;
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
             shell(leptos_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::map_response(pages::render))
         .layer(sessions);
 
     protocol.merge(pages).layer(middleware).with_state(state)

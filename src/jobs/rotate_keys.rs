@@ -4,7 +4,7 @@
 
 use crate::domain::{KeyState, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::oidc::keys::PUBLISH_BEFORE_USE_SECS;
+use crate::state::keys::PUBLISH_BEFORE_USE_SECS;
 use crate::state::AppState;
 use std::time::Duration;
 

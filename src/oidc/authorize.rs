@@ -2,8 +2,7 @@
 //! client once the person has signed in and consented.
 
 use super::authorization_request::{response_mode, validate};
-use super::{any_tenant_by_slug, parse_params};
-use crate::app::pages::error::standalone_error_page;
+use super::{any_tenant_by_slug, pages::Page, parse_params};
 use crate::auth::{browser, login};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::RequestMeta;
@@ -56,19 +55,12 @@ pub async fn authorize_post(
 /// Shown instead of redirecting when the client or redirect URI cannot be trusted
 /// (RFC 6749 §4.1.2.1: MUST NOT automatically redirect to an invalid redirection URI).
 pub fn error_page(status: StatusCode, title: &str, message: &str, meta: &RequestMeta) -> Response {
-    let mut response = (
-        status,
-        Html(standalone_error_page(
-            title,
-            message,
-            meta.request_id.as_deref(),
-        )),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Page::Error {
+        title: title.to_owned(),
+        message: message.to_owned(),
+        request_id: meta.request_id.clone(),
+    }
+    .respond(status)
 }
 
 /// The tenant of a browser-facing endpoint, or the page that says there is none.

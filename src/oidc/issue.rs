@@ -1,7 +1,7 @@
 //! Minting tokens for a grant the token endpoint has accepted: the JWT access token (with its
 //! record), the ID token, and the refresh token of a rotation family.
 
-use super::{access_token::AccessClaims, jwt, keys::TenantKeys, scopes};
+use super::{access_token::AccessClaims, jwt, scopes};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -9,6 +9,7 @@ use crate::domain::{
     Timestamp, User, UserId,
 };
 use crate::error::AppResult;
+use crate::state::keys::TenantKeys;
 use crate::state::AppState;
 use crate::store::{group_commit::Write, Issuance};
 use axum::{

@@ -2,10 +2,10 @@
 //! (RFC 9068) and logout tokens, as JWS compact serialisations (RFC 7515 §7.1). The keys are
 //! parsed once per load ([`TenantKeys`]), so a signature costs only the signature.
 
-use super::keys::TenantKeys;
-use super::registered::Registered;
 use crate::domain::{SigningAlg, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::state::keys::Registered;
+use crate::state::keys::TenantKeys;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::sync::Arc;

@@ -3,17 +3,17 @@
 //! OpenID Connect RP-Initiated Logout 1.0 that clients send people to.
 
 use super::authorize::{error_page, internal_error, tenant_or_page};
-use super::{backchannel, jwt, keys::TenantKeys, parse_params};
-use crate::app::pages::logout::standalone_logout_confirm;
+use super::{backchannel, jwt, pages::Page, parse_params};
 use crate::auth::browser;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, Outcome, Tenant, Timestamp, UserSession};
 use crate::error::AppResult;
+use crate::state::keys::TenantKeys;
 use crate::state::AppState;
 use axum::{
     extract::{Path, RawQuery, State},
     http::{header, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -238,16 +238,12 @@ async fn confirm_page(
     .iter()
     .filter_map(|name| params.get(*name).map(|v| (name.to_string(), v.clone())))
     .collect();
-    let page = standalone_logout_confirm(
-        &tenant.name,
-        client.map(|c| c.name.as_str()),
-        &format!("/t/{}/logout", tenant.slug),
-        &carried,
-        &csrf,
-    );
-    let mut response = Html(page).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Page::LogoutConfirm {
+        tenant_name: tenant.name.clone(),
+        client_name: client.map(|c| c.name.clone()),
+        action: format!("/t/{}/logout", tenant.slug),
+        carried,
+        csrf,
+    }
+    .respond(StatusCode::OK)
 }

@@ -6,11 +6,11 @@ pub mod totp;
 
 use super::audit;
 use super::one_time::{self, CodeError};
-use super::throttle::LoginThrottle;
 use crate::crypto::random_token;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Factor, FactorKind, Outcome, Tenant, Timestamp, User};
 use crate::error::{AppError, AppResult};
+use crate::state::throttle::LoginThrottle;
 use crate::state::AppState;
 use crate::store::{from_json, to_json, StoreError};
 use backup_codes::BackupCodes;

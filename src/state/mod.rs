@@ -1,12 +1,21 @@
-//! What every request handler shares, built once at start-up.
+//! What every request handler shares, built once at start-up: the store, the signing keys,
+//! password hashing, sign-in throttling and the WebAuthn relying party.
 
-use crate::auth::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
+pub mod keys;
+pub mod password;
+pub mod relying_party;
+pub mod throttle;
+
+use keys::KeyRing;
+use password::Passwords;
+use relying_party::RelyingParty;
+use throttle::LoginThrottle;
+
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::domain::AuditEvent;
 use crate::domain::RequestMeta;
 use crate::mail::Mailer;
-use crate::oidc::keys::KeyRing;
 use crate::store::{
     group_commit::{GroupCommit, Write},
     Store,

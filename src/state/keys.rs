@@ -7,7 +7,6 @@
 //! are picked up within [`CACHE_SECS`]; whichever process first sees a next key's time come
 //! promotes it.
 
-use super::registered::Registered;
 use crate::crypto::{
     sha256_b64url,
     signing::{self, Signer, Verifier},
@@ -49,7 +48,7 @@ pub struct TenantKeys {
     /// The JWK Set's entity tag (RFC 9110 §8.8.3): its hash, so every process gives the same.
     pub jwks_etag: axum::http::HeaderValue,
     /// Tokens whose signature, type and issuer these keys have checked (see `jwt::verify`).
-    pub(super) verified: Cache<[u8; 32], (Arc<[u8]>, Registered)>,
+    pub(crate) verified: Cache<[u8; 32], (Arc<[u8]>, Registered)>,
     /// After this the cache is stale: the cache lifetime, or a next key's activation.
     fresh_until: Timestamp,
 }
@@ -245,4 +244,13 @@ impl KeyRing {
             retires_at: None,
         }
     }
+}
+
+/// The registered claims (RFC 7519 §4.1) that every check of one of our tokens reads, and all
+/// that is remembered of a token these keys have checked (`oidc::jwt`).
+#[derive(Clone, serde::Deserialize)]
+pub struct Registered {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub exp: Option<i64>,
 }
