@@ -229,8 +229,7 @@ impl RedisArtifacts {
         }
         let done: Option<String> = cmd
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.is_some())
     }
 
@@ -238,8 +237,7 @@ impl RedisArtifacts {
         let raw: Option<String> = redis::cmd("GET")
             .arg(key)
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         raw.map(|r| from_json(&r)).transpose()
     }
 
@@ -269,8 +267,7 @@ impl Ping for RedisArtifacts {
     async fn ping(&self) -> StoreResult<()> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 }
@@ -293,8 +290,7 @@ impl OidcArtifactRepo for RedisArtifacts {
         let _: i64 = redis::cmd("DEL")
             .arg(key(tenant, "flow", id))
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -325,8 +321,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .key(key(tenant, "code-redeemed", code_hash))
             .arg(at.unix())
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(match outcome {
             1 => Redemption::Redeemed(from_json(&code)?),
             2 => Redemption::AlreadyUsed(from_json(&code)?),
@@ -360,8 +355,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             )
             .arg(&t.jti)
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if created == 0 {
             return Err(StoreError::Conflict("access token"));
         }
@@ -378,8 +372,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg("data")
             .arg("revoked_at")
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let Some(data) = data else { return Ok(None) };
         let mut record: AccessTokenRecord = from_json(&data)?;
         if let Some(revoked_at) = revoked_at {
@@ -399,8 +392,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg(at.unix())
             .arg(key(tenant, "access-token", ""))
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(revoked)
     }
 
@@ -414,8 +406,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .key(key(tenant, "access-token", jti))
             .arg(at.unix())
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(revoked == 1)
     }
 
@@ -440,8 +431,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg("family")
             .arg(&t.family_id)
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if created == 0 {
             return Err(StoreError::Conflict("refresh token"));
         }
@@ -460,8 +450,7 @@ impl OidcArtifactRepo for RedisArtifacts {
                 .arg("rotated_at")
                 .arg("revoked_at")
                 .query_async(&mut self.con())
-                .await
-                .map_err(unavailable)?;
+                .await?;
         data.map(|d| refresh_token(&d, rotated_at, revoked_at))
             .transpose()
     }
@@ -476,8 +465,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .key(key(tenant, "refresh-token", token_hash))
             .arg(at.unix())
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let token = || refresh_token(&data, rotated_at.parse().ok(), revoked_at.parse().ok());
         Ok(match outcome {
             1 => Redemption::Redeemed(token()?),
@@ -499,8 +487,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg(key(tenant, "refresh-token", ""))
             .arg(key(tenant, "access-token", ""))
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(revoked)
     }
 
@@ -528,8 +515,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg(at.unix())
             .arg(key(tenant, "access-token", ""))
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(families + access)
     }
 
@@ -551,8 +537,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg("expires_at")
             .arg(expires_at.unix())
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if created == 0 {
             return Err(StoreError::Conflict("record"));
         }
@@ -571,8 +556,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg("version")
             .arg("expires_at")
             .query_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(ephemeral(found))
     }
 
@@ -585,8 +569,7 @@ impl OidcArtifactRepo for RedisArtifacts {
         let found: Option<(Option<String>, Option<i64>, Option<i64>)> = TAKE
             .key(ephemeral_key(tenant, kind, id))
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(found.and_then(ephemeral))
     }
 
@@ -603,8 +586,7 @@ impl OidcArtifactRepo for RedisArtifacts {
             .arg(version)
             .arg(value)
             .invoke_async(&mut self.con())
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(swapped == 1)
     }
 
@@ -616,6 +598,13 @@ impl OidcArtifactRepo for RedisArtifacts {
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// Any Redis error means the store could not answer.
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        unavailable(e)
+    }
 }
 
 /// A stored refresh token, with the spent and revoked times that live in their own fields.

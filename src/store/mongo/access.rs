@@ -2,7 +2,7 @@
 //! a team's roles in the team's document; memberships are documents of their own. Names are
 //! unique per tenant ignoring case through `name_key`, the lower-cased name.
 
-use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, scoped, timestamp, MongoStore};
 use crate::domain::{Permission, Role, Team, TenantId, UserId};
 use crate::store::decode::parse;
 use crate::store::{AccessRepo, StoreError, StoreResult};
@@ -117,8 +117,7 @@ impl AccessRepo for MongoStore {
             .collection::<RoleDoc>("roles")
             .find(scoped(tenant, doc! {}))
             .sort(doc! { "name_key": 1, "id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -150,8 +149,7 @@ impl AccessRepo for MongoStore {
         let done = self
             .collection::<RoleDoc>("roles")
             .delete_one(scoped(tenant, doc! { "id": id }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         // Then its grants, also when the role was gone already: a retry finishes the job.
         for collection in ["users", "teams"] {
             self.collection::<Document>(collection)
@@ -159,8 +157,7 @@ impl AccessRepo for MongoStore {
                     scoped(tenant, doc! { "roles": id }),
                     doc! { "$pull": { "roles": id } },
                 )
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
         Ok(done.deleted_count == 1)
     }
@@ -175,8 +172,7 @@ impl AccessRepo for MongoStore {
                 ),
                 doc! { "$push": { "roles": role } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if done.matched_count == 1 {
             return Ok(true);
         }
@@ -197,8 +193,7 @@ impl AccessRepo for MongoStore {
                 scoped(tenant, doc! { "id": user.to_string(), "roles": role }),
                 doc! { "$pull": { "roles": role } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.matched_count == 1)
     }
 
@@ -237,8 +232,7 @@ impl AccessRepo for MongoStore {
             .collection::<TeamDoc>("teams")
             .find(scoped(tenant, doc! {}))
             .sort(doc! { "name_key": 1, "id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -271,12 +265,10 @@ impl AccessRepo for MongoStore {
         let done = self
             .collection::<TeamDoc>("teams")
             .delete_one(scoped(tenant, doc! { "id": id.to_string() }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         self.collection::<MemberDoc>("team_members")
             .delete_many(scoped(tenant, doc! { "team_id": id.to_string() }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 
@@ -314,8 +306,7 @@ impl AccessRepo for MongoStore {
                 tenant,
                 doc! { "team_id": team.to_string(), "user_id": user.to_string() },
             ))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Err(StoreError::NotFound)
     }
 
@@ -326,8 +317,7 @@ impl AccessRepo for MongoStore {
                 tenant,
                 doc! { "team_id": team.to_string(), "user_id": user.to_string() },
             ))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 

@@ -1,7 +1,7 @@
 //! Login flows, authorization codes and access-token records.
 
 use super::{
-    conflict, date, from_document, scoped, timestamp, to_document, unavailable, MongoStore,
+    conflict, date, from_document, scoped, timestamp, to_document, MongoStore,
 };
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
@@ -136,8 +136,7 @@ impl OidcArtifactRepo for MongoStore {
         self.collection::<FlowDoc>("login_flows")
             .replace_one(scoped(tenant, doc! { "id": &flow.id }), document)
             .upsert(true)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -149,8 +148,7 @@ impl OidcArtifactRepo for MongoStore {
         );
         self.collection::<FlowDoc>("login_flows")
             .find_one(filter)
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(|d| from_document(d.flow))
             .transpose()
     }
@@ -158,8 +156,7 @@ impl OidcArtifactRepo for MongoStore {
     async fn delete_flow(&self, tenant: TenantId, id: &str) -> StoreResult<()> {
         self.collection::<FlowDoc>("login_flows")
             .delete_one(scoped(tenant, doc! { "id": id }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -192,15 +189,13 @@ impl OidcArtifactRepo for MongoStore {
                 scoped(tenant, doc! { "code_hash": code_hash, "redeemed_at": null }),
                 doc! { "$set": { "redeemed_at": date(at) } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if let Some(won) = won {
             return Ok(Redemption::Redeemed(from_document(won.code)?));
         }
         let spent = codes
             .find_one(scoped(tenant, doc! { "code_hash": code_hash }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(match spent {
             Some(spent) => Redemption::AlreadyUsed(from_document(spent.code)?),
             None => Redemption::Unknown,
@@ -253,8 +248,7 @@ impl OidcArtifactRepo for MongoStore {
         let found = self
             .collection::<AccessTokenDoc>("access_tokens")
             .find_one(scoped(tenant, doc! { "jti": jti }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         found
             .map(|t| {
                 Ok(AccessTokenRecord {
@@ -285,8 +279,7 @@ impl OidcArtifactRepo for MongoStore {
                 scoped(tenant, doc! { "code_hash": code_hash, "revoked_at": null }),
                 doc! { "$set": { "revoked_at": date(at) } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.modified_count)
     }
 
@@ -302,8 +295,7 @@ impl OidcArtifactRepo for MongoStore {
                 scoped(tenant, doc! { "jti": jti, "revoked_at": null }),
                 doc! { "$set": { "revoked_at": date(at) } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.modified_count == 1)
     }
 
@@ -322,8 +314,7 @@ impl OidcArtifactRepo for MongoStore {
     ) -> StoreResult<Option<RefreshToken>> {
         self.collection::<RefreshDoc>("refresh_tokens")
             .find_one(scoped(tenant, doc! { "token_hash": token_hash }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(RefreshDoc::into_token)
             .transpose()
     }
@@ -345,8 +336,7 @@ impl OidcArtifactRepo for MongoStore {
                 doc! { "$set": { "rotated_at": date(at) } },
             )
             .return_document(ReturnDocument::After)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if let Some(won) = won {
             return Ok(Redemption::Redeemed(won.into_token()?));
         }
@@ -372,8 +362,7 @@ impl OidcArtifactRepo for MongoStore {
                     scoped(tenant, doc! { "family_id": family_id, "revoked_at": null }),
                     doc! { "$set": { "revoked_at": date(at) } },
                 )
-                .await
-                .map_err(unavailable)?
+                .await?
                 .modified_count;
         }
         Ok(revoked)
@@ -392,8 +381,7 @@ impl OidcArtifactRepo for MongoStore {
                 "family_id",
                 scoped(tenant, doc! { "bound_session_id": session_id }),
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if families.is_empty() {
             return Ok(0);
         }
@@ -408,8 +396,7 @@ impl OidcArtifactRepo for MongoStore {
                     ),
                     doc! { "$set": { "revoked_at": date(at) } },
                 )
-                .await
-                .map_err(unavailable)?
+                .await?
                 .modified_count;
         }
         Ok(revoked)
@@ -442,8 +429,7 @@ impl OidcArtifactRepo for MongoStore {
                     scoped(tenant, filter),
                     doc! { "$set": { "revoked_at": date(at) } },
                 )
-                .await
-                .map_err(unavailable)?
+                .await?
                 .modified_count;
         }
         Ok(revoked)
@@ -481,8 +467,7 @@ impl OidcArtifactRepo for MongoStore {
         Ok(self
             .collection::<EphemeralDoc>("ephemeral")
             .find_one(live(tenant, kind, key))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(EphemeralDoc::into_ephemeral))
     }
 
@@ -495,8 +480,7 @@ impl OidcArtifactRepo for MongoStore {
         Ok(self
             .collection::<EphemeralDoc>("ephemeral")
             .find_one_and_delete(live(tenant, kind, key))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(EphemeralDoc::into_ephemeral))
     }
 
@@ -516,8 +500,7 @@ impl OidcArtifactRepo for MongoStore {
                 filter,
                 doc! { "$set": { "value": value }, "$inc": { "version": 1_i64 } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.modified_count == 1)
     }
 

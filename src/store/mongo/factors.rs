@@ -1,7 +1,7 @@
 //! Second factors of users, one document each. A use is a conditional update on `version`, so
 //! two concurrent uses of one code cannot both succeed without a transaction.
 
-use super::{all, conflict, date, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, scoped, timestamp, MongoStore};
 use crate::domain::{Factor, TenantId, Timestamp, UserId};
 use crate::store::decode::{self, parse};
 use crate::store::{FactorRepo, StoreResult};
@@ -65,8 +65,7 @@ impl FactorRepo for MongoStore {
             .collection::<FactorDoc>("factors")
             .find(scoped(tenant, doc! { "user_id": user.to_string() }))
             .sort(doc! { "created_at": 1, "id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -91,8 +90,7 @@ impl FactorRepo for MongoStore {
                     "$inc": { "version": 1_i64 },
                 },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.modified_count == 1)
     }
 
@@ -103,8 +101,7 @@ impl FactorRepo for MongoStore {
                 tenant,
                 doc! { "user_id": user.to_string(), "id": id },
             ))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 
@@ -112,8 +109,7 @@ impl FactorRepo for MongoStore {
         let done = self
             .collection::<FactorDoc>("factors")
             .delete_many(scoped(tenant, doc! { "user_id": user.to_string() }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count)
     }
 }

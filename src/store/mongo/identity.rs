@@ -1,6 +1,6 @@
 //! Tenants, users (with their roles) and clients.
 
-use super::{all, conflict, date, literal_regex, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, literal_regex, scoped, timestamp, MongoStore};
 use crate::domain::{
     Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
 };
@@ -56,8 +56,7 @@ impl TenantRepo for MongoStore {
     async fn by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
         self.collection::<TenantDoc>("tenants")
             .find_one(doc! { "slug": slug.as_str() })
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(TenantDoc::into_tenant)
             .transpose()
     }
@@ -65,8 +64,7 @@ impl TenantRepo for MongoStore {
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
         self.collection::<TenantDoc>("tenants")
             .find_one(doc! { "id": id.to_string() })
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(TenantDoc::into_tenant)
             .transpose()
     }
@@ -85,8 +83,7 @@ impl TenantRepo for MongoStore {
                     "updated_at": date(Timestamp::now()),
                 } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if done.matched_count == 0 {
             return Err(StoreError::NotFound);
         }
@@ -103,8 +100,7 @@ impl TenantRepo for MongoStore {
             .find(filter)
             .sort(doc! { "id": 1 })
             .limit(i64::from(limit))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -118,8 +114,7 @@ impl TenantRepo for MongoStore {
         let done = self
             .collection::<TenantDoc>("tenants")
             .delete_one(doc! { "id": id.to_string() })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 }
@@ -193,8 +188,7 @@ impl UserRepo for MongoStore {
     async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         self.collection::<UserDoc>("users")
             .find_one(scoped(tenant, doc! { "id": id.to_string() }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(UserDoc::into_user)
             .transpose()
     }
@@ -202,8 +196,7 @@ impl UserRepo for MongoStore {
     async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>> {
         self.collection::<UserDoc>("users")
             .find_one(scoped(tenant, doc! { "email": email }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(UserDoc::into_user)
             .transpose()
     }
@@ -218,8 +211,7 @@ impl UserRepo for MongoStore {
                     "$inc": { "login_count": 1_i64 },
                 },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if done.matched_count == 0 {
             return Err(StoreError::NotFound);
         }
@@ -253,8 +245,7 @@ impl UserRepo for MongoStore {
         let mut roles = self
             .collection::<UserDoc>("users")
             .find_one(scoped(tenant, doc! { "id": id.to_string() }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(|u| u.roles)
             .unwrap_or_default();
         // Assignments append to the list.
@@ -278,8 +269,7 @@ impl UserRepo for MongoStore {
             .find(filter)
             .sort(doc! { "id": 1 })
             .limit(i64::from(limit))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -376,8 +366,7 @@ impl UserRepo for MongoStore {
             .find(filter)
             .sort(doc! { "id": -1 })
             .limit(i64::from(limit))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -391,8 +380,7 @@ impl UserRepo for MongoStore {
         let done = self
             .collection::<UserDoc>("users")
             .delete_one(scoped(tenant, doc! { "id": id.to_string() }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let user = id.to_string();
         for (collection, field) in [
             ("user_sessions", "user_id"),
@@ -404,8 +392,7 @@ impl UserRepo for MongoStore {
         ] {
             self.collection::<Document>(collection)
                 .delete_many(scoped(tenant, doc! { field: &user }))
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
         Ok(done.deleted_count == 1)
     }
@@ -539,8 +526,7 @@ impl ClientRepo for MongoStore {
     async fn by_client_id(&self, tenant: TenantId, client_id: &str) -> StoreResult<Option<Client>> {
         self.collection::<ClientDoc>("clients")
             .find_one(scoped(tenant, doc! { "client_id": client_id }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(ClientDoc::into_client)
             .transpose()
     }
@@ -565,8 +551,7 @@ impl ClientRepo for MongoStore {
             .collection::<ClientDoc>("clients")
             .find(scoped(tenant, doc! {}))
             .sort(doc! { "client_id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -578,8 +563,7 @@ impl ClientRepo for MongoStore {
         let done = self
             .collection::<ClientDoc>("clients")
             .delete_one(scoped(tenant, doc! { "client_id": client_id }))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 }

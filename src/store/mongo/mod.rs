@@ -237,8 +237,7 @@ impl MongoStore {
         for collection in TENANT_COLLECTIONS {
             self.collection::<Document>(collection)
                 .delete_many(scoped(tenant, doc! {}))
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
         Ok(())
     }
@@ -249,8 +248,7 @@ impl MongoStore {
             .collection::<Document>(collection)
             .find_one(filter)
             .projection(doc! { "_id": 1 })
-            .await
-            .map_err(unavailable)?
+            .await?
             .is_some())
     }
 
@@ -267,8 +265,7 @@ impl MongoStore {
             .find(filter)
             .projection(doc! { "_id": 0, field: 1 })
             .sort(sort)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .iter()
@@ -303,11 +300,9 @@ impl MongoStore {
             .find(doc! { field: { "$lt": date(before) } })
             .projection(doc! { "_id": 1 })
             .limit(i64::from(limit))
-            .await
-            .map_err(unavailable)?
+            .await?
             .try_collect()
-            .await
-            .map_err(unavailable)?;
+            .await?;
         if expired.is_empty() {
             return Ok(0);
         }
@@ -318,8 +313,7 @@ impl MongoStore {
         let done = self
             .collection::<Document>(collection)
             .delete_many(doc! { "_id": { "$in": ids } })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count)
     }
 }
@@ -384,6 +378,13 @@ fn timestamp(d: DateTime) -> Timestamp {
 
 fn unavailable(e: mongodb::error::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// Any driver error the calls do not map themselves means the database could not answer.
+impl From<mongodb::error::Error> for StoreError {
+    fn from(e: mongodb::error::Error) -> Self {
+        unavailable(e)
+    }
 }
 
 /// Maps a duplicate-key error (code 11000) to `Conflict(what)`, anything else to `Unavailable`.

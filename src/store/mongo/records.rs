@@ -1,6 +1,6 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{all, conflict, date, literal_regex, scoped, timestamp, unavailable, MongoStore};
+use super::{all, conflict, date, literal_regex, scoped, timestamp, MongoStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
@@ -75,8 +75,7 @@ impl SessionRepo for MongoStore {
     async fn get(&self, tenant: TenantId, id: &str) -> StoreResult<Option<UserSession>> {
         self.collection::<SessionDoc>("user_sessions")
             .find_one(scoped(tenant, doc! { "id": id }))
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(SessionDoc::into_session)
             .transpose()
     }
@@ -90,8 +89,7 @@ impl SessionRepo for MongoStore {
                 ),
                 doc! { "$set": { "last_seen_at": date(at) } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -101,8 +99,7 @@ impl SessionRepo for MongoStore {
                 scoped(tenant, doc! { "id": id, "revoked_at": null }),
                 doc! { "$set": { "revoked_at": date(at) } },
             )
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -123,8 +120,7 @@ impl SessionRepo for MongoStore {
                 },
             ))
             .sort(doc! { "created_at": -1, "id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -142,15 +138,13 @@ impl SessionRepo for MongoStore {
         let cursor = self
             .collection::<SessionDoc>("user_sessions")
             .find(scoped(tenant, active.clone()))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let ids: Vec<String> = all(cursor).await?.into_iter().map(|s| s.id).collect();
         let mut filter = scoped(tenant, active);
         filter.insert("id", doc! { "$in": &ids });
         self.collection::<SessionDoc>("user_sessions")
             .update_many(filter, doc! { "$set": { "revoked_at": date(at) } })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(ids)
     }
 
@@ -194,8 +188,7 @@ impl ConsentRepo for MongoStore {
                 tenant,
                 doc! { "user_id": user.to_string(), "client_id": client_id },
             ))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         found.map(ConsentDoc::into_consent).transpose()
     }
 
@@ -204,8 +197,7 @@ impl ConsentRepo for MongoStore {
             .collection::<ConsentDoc>("consents")
             .find(scoped(tenant, doc! { "user_id": user.to_string() }))
             .sort(doc! { "client_id": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -220,8 +212,7 @@ impl ConsentRepo for MongoStore {
                 tenant,
                 doc! { "user_id": user.to_string(), "client_id": client_id },
             ))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(done.deleted_count == 1)
     }
 
@@ -242,8 +233,7 @@ impl ConsentRepo for MongoStore {
                 document,
             )
             .upsert(true)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 }
@@ -290,8 +280,7 @@ impl SigningKeyRepo for MongoStore {
             .collection::<SigningKeyDoc>("signing_keys")
             .find(scoped(tenant, doc! {}))
             .sort(doc! { "created_at": -1, "kid": 1 })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -326,8 +315,7 @@ impl SigningKeyRepo for MongoStore {
         let next = scoped(tenant, doc! { "kid": kid, "state": "next" });
         if keys
             .find_one(next.clone())
-            .await
-            .map_err(unavailable)?
+            .await?
             .is_none()
         {
             return Ok(false);
@@ -339,8 +327,7 @@ impl SigningKeyRepo for MongoStore {
             ),
             doc! { "$set": { "state": "retired", "retires_at": date(retire_until) } },
         )
-        .await
-        .map_err(unavailable)?;
+        .await?;
         let done = keys
             .update_one(next, doc! { "$set": { "state": "active" } })
             .await
@@ -390,16 +377,14 @@ impl AuditRepo for MongoStore {
     async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
         self.collection::<AuditDoc>("audit_events")
             .insert_one(audit_doc(e))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
     async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
         self.collection::<AuditDoc>("audit_events")
             .insert_many(events.iter().map(audit_doc))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -469,8 +454,7 @@ impl AuditRepo for MongoStore {
             .sort(doc! { "id": -1 })
             .hint(Hint::Keys(doc! { "tenant_id": 1, "id": 1 }))
             .limit(i64::from(limit))
-            .await
-            .map_err(unavailable)?;
+            .await?;
         all(cursor)
             .await?
             .into_iter()
@@ -528,8 +512,7 @@ impl BrowserSessionRepo for MongoStore {
         self.collection::<BrowserSessionDoc>("browser_sessions")
             .replace_one(doc! { "id_hash": &r.id_hash }, BrowserSessionDoc::new(r))
             .upsert(true)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -541,8 +524,7 @@ impl BrowserSessionRepo for MongoStore {
         let found = self
             .collection::<BrowserSessionDoc>("browser_sessions")
             .find_one(doc! { "id_hash": id_hash, "expires_at": { "$gt": date(now) } })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(found.map(|d| BrowserSessionRecord {
             id_hash: d.id_hash,
             data: d.data,
@@ -553,8 +535,7 @@ impl BrowserSessionRepo for MongoStore {
     async fn delete(&self, id_hash: &str) -> StoreResult<()> {
         self.collection::<BrowserSessionDoc>("browser_sessions")
             .delete_one(doc! { "id_hash": id_hash })
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 

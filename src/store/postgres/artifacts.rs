@@ -1,19 +1,19 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{at, by_tenant, purge, rescope, timestamp, PostgresStore};
+use super::{at, by_tenant, timestamp, PostgresStore, TenantTx};
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
-use crate::store::sql::{conflict, unavailable};
+use crate::store::sql::conflict;
 use crate::store::{Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult};
 use async_trait::async_trait;
-use sqlx::{types::Json, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{types::Json, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Inserts access-token records of `tenant` in one statement (one round trip).
 async fn insert_access_tokens(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut TenantTx,
     tenant: TenantId,
     rows: &[&AccessTokenRecord],
 ) -> StoreResult<()> {
@@ -42,7 +42,7 @@ async fn insert_access_tokens(
 
 /// Inserts refresh tokens of `tenant` in one statement (one round trip).
 async fn insert_refresh_tokens(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut TenantTx,
     tenant: TenantId,
     rows: &[&RefreshToken],
 ) -> StoreResult<()> {
@@ -70,7 +70,7 @@ async fn insert_refresh_tokens(
 #[async_trait]
 impl OidcArtifactRepo for PostgresStore {
     async fn put_flow(&self, tenant: TenantId, flow: &LoginFlow) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         sqlx::query(
             "INSERT INTO login_flows (tenant_id, id, data, expires_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id, id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -80,13 +80,12 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(Json(flow))
         .bind(at(flow.expires_at))
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+        .await?;
+        Ok(tx.commit().await?)
     }
 
     async fn get_flow(&self, tenant: TenantId, id: &str) -> StoreResult<Option<LoginFlow>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let data: Option<Json<LoginFlow>> = sqlx::query_scalar(
             "SELECT data FROM login_flows WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
         )
@@ -94,25 +93,23 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(id)
         .bind(at(Timestamp::now()))
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(data.map(|Json(flow)| flow))
     }
 
     async fn delete_flow(&self, tenant: TenantId, id: &str) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         sqlx::query("DELETE FROM login_flows WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.as_uuid())
             .bind(id)
             .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)
+            .await?;
+        Ok(tx.commit().await?)
     }
 
     async fn put_code(&self, tenant: TenantId, code: &AuthorizationCode) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         sqlx::query(
             "INSERT INTO authorization_codes (tenant_id, code_hash, data, expires_at) VALUES ($1, $2, $3, $4)",
         )
@@ -123,7 +120,7 @@ impl OidcArtifactRepo for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(conflict("authorization code"))?;
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn redeem_code(
@@ -132,7 +129,7 @@ impl OidcArtifactRepo for PostgresStore {
         code_hash: &str,
         when: Timestamp,
     ) -> StoreResult<Redemption> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         // One UPDATE decides the race: the row lock makes a concurrent UPDATE wait, then
         // re-check `redeemed_at IS NULL` and find it set, so only one caller wins.
         let won: Option<Json<AuthorizationCode>> = sqlx::query_scalar(
@@ -143,8 +140,7 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(tenant.as_uuid())
         .bind(code_hash)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         let outcome = match won {
             Some(Json(code)) => Redemption::Redeemed(code),
             None => {
@@ -154,15 +150,14 @@ impl OidcArtifactRepo for PostgresStore {
                 .bind(tenant.as_uuid())
                 .bind(code_hash)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                .await?;
                 match spent {
                     Some(Json(code)) => Redemption::AlreadyUsed(code),
                     None => Redemption::Unknown,
                 }
             }
         };
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await?;
         Ok(outcome)
     }
 
@@ -171,15 +166,15 @@ impl OidcArtifactRepo for PostgresStore {
         tenant: TenantId,
         t: &AccessTokenRecord,
     ) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         insert_access_tokens(&mut tx, tenant, &[t]).await?;
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.batch().await?;
         for (tenant, group) in by_tenant(issued, |i| i.access.tenant_id) {
-            rescope(&mut tx, tenant).await?;
+            tx.rescope(tenant).await?;
             let access: Vec<_> = group.iter().map(|i| &i.access).collect();
             insert_access_tokens(&mut tx, tenant, &access).await?;
             let refresh: Vec<_> = group.iter().filter_map(|i| i.refresh.as_ref()).collect();
@@ -187,7 +182,7 @@ impl OidcArtifactRepo for PostgresStore {
                 insert_refresh_tokens(&mut tx, tenant, &refresh).await?;
             }
         }
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn access_token(
@@ -195,14 +190,13 @@ impl OidcArtifactRepo for PostgresStore {
         tenant: TenantId,
         jti: &str,
     ) -> StoreResult<Option<AccessTokenRecord>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let row = sqlx::query("SELECT * FROM access_tokens WHERE tenant_id = $1 AND jti = $2")
             .bind(tenant.as_uuid())
             .bind(jti)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+            .await?;
+        tx.commit().await?;
         Ok(row.map(|row| {
             let Json(scopes): Json<Vec<String>> = row.get("scopes");
             AccessTokenRecord {
@@ -228,7 +222,7 @@ impl OidcArtifactRepo for PostgresStore {
         code_hash: &str,
         when: Timestamp,
     ) -> StoreResult<u64> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1
              WHERE tenant_id = $2 AND code_hash = $3 AND revoked_at IS NULL",
@@ -237,9 +231,8 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(tenant.as_uuid())
         .bind(code_hash)
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -249,7 +242,7 @@ impl OidcArtifactRepo for PostgresStore {
         jti: &str,
         when: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let done = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1
              WHERE tenant_id = $2 AND jti = $3 AND revoked_at IS NULL",
@@ -258,16 +251,15 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(tenant.as_uuid())
         .bind(jti)
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn put_refresh_token(&self, tenant: TenantId, t: &RefreshToken) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         insert_refresh_tokens(&mut tx, tenant, &[t]).await?;
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn refresh_token(
@@ -275,15 +267,14 @@ impl OidcArtifactRepo for PostgresStore {
         tenant: TenantId,
         token_hash: &str,
     ) -> StoreResult<Option<RefreshToken>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let row =
             sqlx::query("SELECT * FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2")
                 .bind(tenant.as_uuid())
                 .bind(token_hash)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+                .await?;
+        tx.commit().await?;
         Ok(row.map(|r| refresh_from_row(&r)))
     }
 
@@ -293,7 +284,7 @@ impl OidcArtifactRepo for PostgresStore {
         token_hash: &str,
         when: Timestamp,
     ) -> StoreResult<Redemption<RefreshToken>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         // One UPDATE decides the race, as for codes.
         let won = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $1
@@ -304,8 +295,7 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(tenant.as_uuid())
         .bind(token_hash)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         let outcome = match won {
             Some(row) => Redemption::Redeemed(refresh_from_row(&row)),
             None => {
@@ -315,15 +305,14 @@ impl OidcArtifactRepo for PostgresStore {
                 .bind(tenant.as_uuid())
                 .bind(token_hash)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                .await?;
                 match spent {
                     Some(row) => Redemption::AlreadyUsed(refresh_from_row(&row)),
                     None => Redemption::Unknown,
                 }
             }
         };
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await?;
         Ok(outcome)
     }
 
@@ -385,7 +374,7 @@ impl OidcArtifactRepo for PostgresStore {
         value: &str,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         sqlx::query(
             "INSERT INTO ephemeral (tenant_id, kind, key, value, version, expires_at)
              VALUES ($1, $2, $3, $4, 1, $5)",
@@ -398,7 +387,7 @@ impl OidcArtifactRepo for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(conflict("record"))?;
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn get_ephemeral(
@@ -407,7 +396,7 @@ impl OidcArtifactRepo for PostgresStore {
         kind: &str,
         key: &str,
     ) -> StoreResult<Option<Ephemeral>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let row = sqlx::query(
             "SELECT * FROM ephemeral
              WHERE tenant_id = $1 AND kind = $2 AND key = $3 AND expires_at > $4",
@@ -417,9 +406,8 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(key)
         .bind(at(Timestamp::now()))
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(row.map(|r| ephemeral_from_row(&r)))
     }
 
@@ -429,7 +417,7 @@ impl OidcArtifactRepo for PostgresStore {
         kind: &str,
         key: &str,
     ) -> StoreResult<Option<Ephemeral>> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let row = sqlx::query(
             "DELETE FROM ephemeral
              WHERE tenant_id = $1 AND kind = $2 AND key = $3 AND expires_at > $4 RETURNING *",
@@ -439,9 +427,8 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(key)
         .bind(at(Timestamp::now()))
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(row.map(|r| ephemeral_from_row(&r)))
     }
 
@@ -453,7 +440,7 @@ impl OidcArtifactRepo for PostgresStore {
         version: i64,
         value: &str,
     ) -> StoreResult<bool> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let done = sqlx::query(
             "UPDATE ephemeral SET value = $1, version = version + 1
              WHERE tenant_id = $2 AND kind = $3 AND key = $4 AND version = $5 AND expires_at > $6",
@@ -465,9 +452,8 @@ impl OidcArtifactRepo for PostgresStore {
         .bind(version)
         .bind(at(Timestamp::now()))
         .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -480,7 +466,7 @@ impl OidcArtifactRepo for PostgresStore {
             "refresh_tokens",
             "ephemeral",
         ] {
-            purged += purge(self, table, before, limit).await?;
+            purged += self.purge(table, "expires_at", before, limit).await?;
         }
         Ok(purged)
     }
@@ -516,20 +502,16 @@ impl PostgresStore {
         when: Timestamp,
         keys: &[&str],
     ) -> StoreResult<u64> {
-        let mut tx = self.scoped(tenant).await?;
+        let mut tx = self.tenant(tenant).await?;
         let mut revoked = 0;
         for sql in statements {
             let mut query = sqlx::query(sql).bind(at(when)).bind(tenant.as_uuid());
             for key in keys {
                 query = query.bind(*key);
             }
-            revoked += query
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
+            revoked += query.execute(&mut *tx).await?.rows_affected();
         }
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await?;
         Ok(revoked)
     }
 }

@@ -3,13 +3,15 @@
 //! `migrations/postgres/0001_foundation.sql`) admits only the rows of the tenant that the
 //! transaction names, so a query that forgets its filter sees nothing of another tenant.
 
-mod access;
 mod artifacts;
-mod factors;
-mod identity;
 mod records;
 
-use super::sql::unavailable;
+crate::store::sql::access::access_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::identity::identity_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
+
+use super::sql::{unavailable, Finish};
 use super::{OpenError, Ping, StoreResult};
 use crate::domain::{TenantId, Timestamp};
 use async_trait::async_trait;
@@ -17,7 +19,11 @@ use sqlx::{
     postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions},
     Connection, Postgres, Transaction,
 };
-use std::{str::FromStr, time::Duration};
+use std::{
+    ops::{Deref, DerefMut},
+    str::FromStr,
+    time::Duration,
+};
 use time::OffsetDateTime;
 
 pub struct PostgresStore {
@@ -95,37 +101,99 @@ impl PostgresStore {
     }
 
     /// A transaction in which row-level security admits only `tenant`'s rows.
-    /// `set_config(…, true)` is `SET LOCAL` with a bound parameter: it ends with the transaction,
-    /// so a pooled connection never carries one tenant's setting into another's query.
-    // (Not sent with the BEGIN in one round trip: sqlx cannot roll back a BEGIN whose request was
-    // dropped before it answered, and that connection would keep the tenant's setting.)
-    async fn scoped(&self, tenant: TenantId) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        rescope(&mut tx, tenant).await?;
+    async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        let mut tx = TenantTx(self.pool.begin().await?);
+        tx.rescope(tenant).await?;
         Ok(tx)
+    }
+
+    /// The same as [`Self::tenant`]: every PostgreSQL call is one transaction already.
+    async fn tenant_tx(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        self.tenant(tenant).await
+    }
+
+    /// A transaction for rows of several tenants (group commit): row-level security admits
+    /// nothing until [`TenantTx::rescope`] names the tenant of the rows that follow.
+    async fn batch(&self) -> Result<TenantTx, sqlx::Error> {
+        Ok(TenantTx(self.pool.begin().await?))
     }
 
     /// A transaction of the housekeeping job, which may read and delete (only) expired rows of
     /// every tenant.
     async fn housekeeping(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT set_config('app.housekeeping', 'on', true)")
             .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(tx)
     }
 }
 
-/// Points the transaction's row-level security at `tenant`, for the statements that follow:
-/// a batch of rows of several tenants (group commit) sets each row's tenant before its row.
-async fn rescope(tx: &mut Transaction<'static, Postgres>, tenant: TenantId) -> StoreResult<()> {
-    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
+/// A transaction of one tenant: every repository call on PostgreSQL runs in one, so row-level
+/// security applies to each statement. `set_config(…, true)` is `SET LOCAL` with a bound
+/// parameter: it ends with the transaction, so a pooled connection never carries one tenant's
+/// setting into another's query.
+// (Not sent with the BEGIN in one round trip: sqlx cannot roll back a BEGIN whose request was
+// dropped before it answered, and that connection would keep the tenant's setting.)
+pub struct TenantTx(Transaction<'static, Postgres>);
+
+impl TenantTx {
+    /// Points row-level security at `tenant` for the statements that follow: a batch of rows of
+    /// several tenants (group commit) sets each row's tenant before its rows.
+    async fn rescope(&mut self, tenant: TenantId) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.0.commit().await
+    }
+}
+
+impl PostgresStore {
+    /// Deletes at most `limit` rows of `table` whose time `column` is before `before`, in a
+    /// housekeeping transaction. Both names are always our own constants, never input.
+    async fn purge(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
+        );
+        let mut tx = self.housekeeping().await?;
+        let done = sqlx::query(&sql)
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Finish for TenantTx {
+    async fn finish(self) -> Result<(), sqlx::Error> {
+        self.commit().await
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
 }
 
 /// `rows` grouped by their tenant, for batches that set each tenant once (see [`rescope`]).
@@ -150,40 +218,6 @@ impl Ping for PostgresStore {
             .map(|_| ())
             .map_err(unavailable)
     }
-}
-
-/// Deletes at most `limit` rows of `table` whose `expires_at` is before `before`, in a
-/// housekeeping transaction. `table` is always one of our own constant names, never input.
-async fn purge(
-    store: &PostgresStore,
-    table: &'static str,
-    before: Timestamp,
-    limit: u32,
-) -> StoreResult<u64> {
-    purge_where(store, table, "expires_at", before, limit).await
-}
-
-/// Deletes at most `limit` rows of `table` whose time `column` is before `before`, in a
-/// housekeeping transaction. Both names are always our own constants, never input.
-async fn purge_where(
-    store: &PostgresStore,
-    table: &'static str,
-    column: &'static str,
-    before: Timestamp,
-    limit: u32,
-) -> StoreResult<u64> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} WHERE {column} < $1 LIMIT $2)"
-    );
-    let mut tx = store.housekeeping().await?;
-    let done = sqlx::query(&sql)
-        .bind(at(before))
-        .bind(i64::from(limit))
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
-    Ok(done.rows_affected())
 }
 
 /// Timestamps past the year 9999 (e.g. a saturated "never") are stored as the last second of it.

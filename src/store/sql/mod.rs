@@ -1,6 +1,35 @@
-//! Error mapping shared by the sqlx backends (SQLite, PostgreSQL).
+//! What the sqlx backends (SQLite, PostgreSQL) share: how values are stored, and what their
+//! errors mean to the repositories.
+
+pub mod access;
+pub mod factors;
+pub mod identity;
+pub mod records;
+mod values;
+
+pub use values::Id;
 
 use super::StoreError;
+use std::future::Future;
+
+/// Ends the statements of a repository call: a transaction commits; a pooled connection has
+/// committed each statement by itself.
+pub trait Finish {
+    fn finish(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+/// A value that does not decode is corrupt data; any other error means the database could not
+/// answer.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
 
 pub fn unavailable(e: sqlx::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -21,4 +50,18 @@ pub fn missing_parent(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => unavailable(e),
     }
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching values that contain `text` (in lower case, for
+/// `lower(column)`): its own `%`, `_` and `\\` match themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }

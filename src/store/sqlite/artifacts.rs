@@ -1,11 +1,11 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{purge, SqliteStore};
+use super::SqliteStore;
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::decode::parse;
-use crate::store::sql::{conflict, unavailable};
+use crate::store::sql::conflict;
 use crate::store::{
     from_json, to_json, Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult,
 };
@@ -79,8 +79,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(to_json(flow))
         .bind(flow.expires_at.unix())
         .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(())
     }
 
@@ -92,8 +91,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(id)
         .bind(Timestamp::now().unix())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         data.map(|d| from_json(&d)).transpose()
     }
 
@@ -102,8 +100,7 @@ impl OidcArtifactRepo for SqliteStore {
             .bind(tenant.to_string())
             .bind(id)
             .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(())
     }
 
@@ -134,8 +131,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(tenant.to_string())
         .bind(code_hash)
         .fetch_optional(&self.writer)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         if let Some(data) = won {
             return Ok(Redemption::Redeemed(from_json(&data)?));
         }
@@ -145,8 +141,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(tenant.to_string())
         .bind(code_hash)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(match spent {
             Some(data) => Redemption::AlreadyUsed(from_json(&data)?),
             None => Redemption::Unknown,
@@ -172,10 +167,10 @@ impl OidcArtifactRepo for SqliteStore {
             // One statement is a transaction of its own.
             return insert_access_tokens(&self.writer, access).await;
         }
-        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.writer.begin().await?;
         insert_access_tokens(&mut *tx, access).await?;
         insert_refresh_tokens(&mut *tx, refresh).await?;
-        tx.commit().await.map_err(unavailable)
+        Ok(tx.commit().await?)
     }
 
     async fn access_token(
@@ -187,8 +182,7 @@ impl OidcArtifactRepo for SqliteStore {
             .bind(tenant.to_string())
             .bind(jti)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         row.map(|row| {
             Ok(AccessTokenRecord {
                 jti: row.get("jti"),
@@ -224,8 +218,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(tenant.to_string())
         .bind(code_hash)
         .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(done.rows_affected())
     }
 
@@ -242,8 +235,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(tenant.to_string())
         .bind(jti)
         .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -260,8 +252,7 @@ impl OidcArtifactRepo for SqliteStore {
             .bind(tenant.to_string())
             .bind(token_hash)
             .fetch_optional(&self.writer)
-            .await
-            .map_err(unavailable)?
+            .await?
             .map(|row| refresh_from_row(&row))
             .transpose()
     }
@@ -282,8 +273,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(tenant.to_string())
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         if let Some(row) = won {
             return Ok(Redemption::Redeemed(refresh_from_row(&row)?));
         }
@@ -379,8 +369,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(key)
         .bind(Timestamp::now().unix())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(row.map(|r| ephemeral_from_row(&r)))
     }
 
@@ -399,8 +388,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(key)
         .bind(Timestamp::now().unix())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(row.map(|r| ephemeral_from_row(&r)))
     }
 
@@ -423,8 +411,7 @@ impl OidcArtifactRepo for SqliteStore {
         .bind(version)
         .bind(Timestamp::now().unix())
         .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -437,7 +424,7 @@ impl OidcArtifactRepo for SqliteStore {
             "refresh_tokens",
             "ephemeral",
         ] {
-            purged += purge(&self.pool, table, before, limit).await?;
+            purged += self.purge(table, "expires_at", before, limit).await?;
         }
         Ok(purged)
     }
@@ -473,20 +460,16 @@ impl SqliteStore {
         at: Timestamp,
         keys: &[&str],
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await?;
         let mut revoked = 0;
         for sql in statements {
             let mut query = sqlx::query(sql).bind(at.unix()).bind(tenant.to_string());
             for key in keys {
                 query = query.bind(*key);
             }
-            revoked += query
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?
-                .rows_affected();
+            revoked += query.execute(&mut *tx).await?.rows_affected();
         }
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await?;
         Ok(revoked)
     }
 }

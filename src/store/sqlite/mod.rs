@@ -1,17 +1,21 @@
 //! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
 
-mod access;
 mod artifacts;
-mod factors;
-mod identity;
 mod records;
 
+crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::identity::identity_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+
 use super::sql::unavailable;
+use super::sql::Finish;
 use super::{Access, OpenError, Ping, StoreError, StoreResult};
-use crate::domain::Timestamp;
+use crate::domain::{TenantId, Timestamp};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{pool::PoolConnection, Sqlite, Transaction};
 use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
@@ -98,12 +102,61 @@ impl SqliteStore {
             .map_err(unavailable)
     }
 
+    /// Where the statements of a repository call shared with PostgreSQL run (see
+    /// `store::sql`): a pooled connection, each statement committed by itself. SQLite has no
+    /// row-level security: the statements' own tenant filters are the isolation.
+    async fn tenant(&self, _tenant: TenantId) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// Like [`Self::tenant`], for statements that take effect together or not at all.
+    async fn tenant_tx(
+        &self,
+        _tenant: TenantId,
+    ) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     async fn applied_migrations(&self) -> usize {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
             .fetch_one(&self.pool)
             .await
             .map(|n| n as usize)
             .unwrap_or(0)
+    }
+}
+
+impl SqliteStore {
+    /// Deletes at most `limit` rows of `table` whose time `column` is before `before` (the
+    /// housekeeping job). Both names are always our own constants, never input.
+    async fn purge(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let sql = format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < $1 LIMIT $2)"
+        );
+        let done = sqlx::query(&sql)
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Finish for PoolConnection<Sqlite> {
+    async fn finish(self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Finish for Transaction<'static, Sqlite> {
+    async fn finish(self) -> Result<(), sqlx::Error> {
+        self.commit().await
     }
 }
 
@@ -135,24 +188,4 @@ fn take_server_lock(db_path: &Path) -> Result<File, OpenError> {
             Err(OpenError::Io(lock_path.display().to_string(), e))
         }
     }
-}
-
-/// Deletes at most `limit` rows of `table` whose `expires_at` is before `before`. `table` is
-/// always one of our own constant names, never input.
-async fn purge(
-    pool: &SqlitePool,
-    table: &'static str,
-    before: Timestamp,
-    limit: u32,
-) -> StoreResult<u64> {
-    let sql = format!(
-        "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE expires_at < ? LIMIT ?)"
-    );
-    let done = sqlx::query(&sql)
-        .bind(before.unix())
-        .bind(limit)
-        .execute(pool)
-        .await
-        .map_err(unavailable)?;
-    Ok(done.rows_affected())
 }
