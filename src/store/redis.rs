@@ -227,9 +227,7 @@ impl RedisArtifacts {
         if only_new {
             cmd.arg("NX");
         }
-        let done: Option<String> = cmd
-            .query_async(&mut self.con())
-            .await?;
+        let done: Option<String> = cmd.query_async(&mut self.con()).await?;
         Ok(done.is_some())
     }
 
@@ -265,9 +263,7 @@ impl RedisArtifacts {
 #[async_trait]
 impl Ping for RedisArtifacts {
     async fn ping(&self) -> StoreResult<()> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.con())
-            .await?;
+        let _: String = redis::cmd("PING").query_async(&mut self.con()).await?;
         Ok(())
     }
 }

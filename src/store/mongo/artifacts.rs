@@ -1,8 +1,6 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{
-    conflict, date, from_document, scoped, timestamp, to_document, MongoStore,
-};
+use super::{conflict, date, from_document, scoped, timestamp, to_document, MongoStore};
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };

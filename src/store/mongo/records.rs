@@ -313,11 +313,7 @@ impl SigningKeyRepo for MongoStore {
     ) -> StoreResult<bool> {
         let keys = self.collection::<SigningKeyDoc>("signing_keys");
         let next = scoped(tenant, doc! { "kid": kid, "state": "next" });
-        if keys
-            .find_one(next.clone())
-            .await?
-            .is_none()
-        {
+        if keys.find_one(next.clone()).await?.is_none() {
             return Ok(false);
         }
         keys.update_many(
