@@ -3,10 +3,10 @@
 //! `migrations/postgres/0001_foundation.sql`) admits only the rows of the tenant that the
 //! transaction names, so a query that forgets its filter sees nothing of another tenant.
 
-mod artifacts;
-mod records;
+mod batches;
 
 crate::store::sql::access::access_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::artifacts::artifact_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::identity::identity_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
@@ -24,7 +24,6 @@ use std::{
     str::FromStr,
     time::Duration,
 };
-use time::OffsetDateTime;
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -218,15 +217,4 @@ impl Ping for PostgresStore {
             .map(|_| ())
             .map_err(unavailable)
     }
-}
-
-/// Timestamps past the year 9999 (e.g. a saturated "never") are stored as the last second of it.
-fn at(t: Timestamp) -> OffsetDateTime {
-    const YEAR_9999_END: i64 = 253_402_300_799;
-    OffsetDateTime::from_unix_timestamp(t.unix().clamp(0, YEAR_9999_END))
-        .expect("clamped into the supported range")
-}
-
-fn timestamp(t: OffsetDateTime) -> Timestamp {
-    Timestamp::from_unix(t.unix_timestamp())
 }

@@ -2,6 +2,7 @@
 //! errors mean to the repositories.
 
 pub mod access;
+pub mod artifacts;
 pub mod factors;
 pub mod identity;
 pub mod records;

@@ -1,17 +1,52 @@
-//! Sign-ins, consents and signing keys, one implementation for SQLite and PostgreSQL.
+//! Sign-ins, consents, signing keys, audit events and browser sessions, one implementation for
+//! SQLite and PostgreSQL.
 
-/// Implements `SessionRepo`, `ConsentRepo` and `SigningKeyRepo` for a sqlx store (`$store`,
-/// whose rows are `$row`).
+/// Implements `SessionRepo`, `ConsentRepo`, `SigningKeyRepo`, `AuditRepo` and
+/// `BrowserSessionRepo` for a sqlx store (`$store`, whose rows are `$row`). The store's
+/// `record_audit(events)` is the group commit's write of audit events.
 macro_rules! records_repo {
     ($store:ident, $row:ty) => {
         mod records_statements {
             use super::$store;
-            use crate::domain::{Consent, SigningAlg, SigningKey, TenantId, Timestamp, UserId, UserSession};
-            use crate::store::sql::{conflict, Finish};
-            use crate::store::{
-                decode, ConsentRepo, SessionRepo, SigningKeyRepo, StoreError, StoreResult,
+            use crate::domain::{
+                AuditEvent, BrowserSessionRecord, Consent, Outcome, SigningAlg, SigningKey,
+                TenantId, Timestamp, UserId, UserSession,
             };
-            use sqlx::{types::Json, Row};
+            use crate::store::sql::{conflict, Finish, Id};
+            use crate::store::{
+                action_filter, decode, AuditQuery, AuditRepo, BrowserSessionRepo, ConsentRepo,
+                SessionRepo, SigningKeyRepo, StoreError, StoreResult,
+            };
+            use sqlx::{types::Json, Database, QueryBuilder, Row};
+            use uuid::Uuid;
+
+            type Db = <$row as Row>::Database;
+
+            /// Inserts audit events in one statement (one round trip).
+            pub(super) async fn insert_audit_events<'r>(
+                db: &mut <Db as Database>::Connection,
+                events: impl IntoIterator<Item = &'r AuditEvent>,
+            ) -> StoreResult<()> {
+                let mut insert = QueryBuilder::<Db>::new(
+                    "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target,
+                       ip, user_agent, reason, request_id) ",
+                );
+                insert.push_values(events, |mut row, e| {
+                    row.push_bind(e.tenant_id)
+                        .push_bind(Id(e.id))
+                        .push_bind(e.at)
+                        .push_bind(&e.action)
+                        .push_bind(e.outcome.as_str())
+                        .push_bind(&e.actor)
+                        .push_bind(&e.target)
+                        .push_bind(&e.ip)
+                        .push_bind(&e.user_agent)
+                        .push_bind(&e.reason)
+                        .push_bind(&e.request_id);
+                });
+                insert.build().execute(&mut *db).await?;
+                Ok(())
+            }
 
             fn session_from_row(row: &$row) -> StoreResult<UserSession> {
                 let Json(amr): Json<Vec<String>> = row.try_get("amr")?;
@@ -306,6 +341,152 @@ macro_rules! records_repo {
 
                 async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
                     self.purge("signing_keys", "retires_at", before, limit).await
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl AuditRepo for $store {
+                async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
+                    self.record_audit(std::slice::from_ref(e)).await
+                }
+
+                async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+                    self.record_audit(events).await
+                }
+
+                async fn recent(
+                    &self,
+                    tenant: TenantId,
+                    actor: Option<&str>,
+                    limit: u32,
+                ) -> StoreResult<Vec<AuditEvent>> {
+                    let query = AuditQuery {
+                        actor: actor.map(str::to_owned),
+                        ..AuditQuery::default()
+                    };
+                    self.search(tenant, &query, None, limit).await
+                }
+
+                async fn search(
+                    &self,
+                    tenant: TenantId,
+                    query: &AuditQuery,
+                    before: Option<Uuid>,
+                    limit: u32,
+                ) -> StoreResult<Vec<AuditEvent>> {
+                    let (action, below) = action_filter(query);
+                    let mut db = self.tenant(tenant).await?;
+                    let rows = sqlx::query(
+                        "SELECT * FROM audit_events WHERE tenant_id = $1
+                           AND ($2 IS NULL OR id < $2)
+                           AND ($3 IS NULL OR actor = $3)
+                           AND ($4 IS NULL OR target = $4)
+                           AND ($5 IS NULL OR (CASE WHEN $6 THEN substr(action, 1, length($5)) = $5
+                                                    ELSE action = $5 END))
+                           AND ($7 IS NULL OR outcome = $7)
+                           AND ($8 IS NULL OR at >= $8)
+                           AND ($9 IS NULL OR at < $9)
+                         ORDER BY id DESC LIMIT $10",
+                    )
+                    .bind(tenant)
+                    .bind(before.map(Id))
+                    .bind(&query.actor)
+                    .bind(&query.target)
+                    .bind(action)
+                    .bind(below)
+                    .bind(query.outcome.map(Outcome::as_str))
+                    .bind(query.from)
+                    .bind(query.until)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *db)
+                    .await?;
+                    db.finish().await?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(AuditEvent {
+                                id: row.try_get::<Id, _>("id")?.0,
+                                tenant_id: row.try_get("tenant_id")?,
+                                at: row.try_get("at")?,
+                                action: row.try_get("action")?,
+                                outcome: decode::outcome(row.try_get("outcome")?)?,
+                                actor: row.try_get("actor")?,
+                                target: row.try_get("target")?,
+                                ip: row.try_get("ip")?,
+                                user_agent: row.try_get("user_agent")?,
+                                reason: row.try_get("reason")?,
+                                request_id: row.try_get("request_id")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+                    self.purge("audit_events", "at", before, limit).await
+                }
+            }
+
+            /// Browser sessions belong to no tenant (a session may sign in to several).
+            #[async_trait::async_trait]
+            impl BrowserSessionRepo for $store {
+                async fn create(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(&r.id_hash)
+                    .bind(&r.data)
+                    .bind(r.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict("browser session"))?;
+                    Ok(())
+                }
+
+                async fn save(&self, r: &BrowserSessionRecord) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (id_hash)
+                         DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                    )
+                    .bind(&r.id_hash)
+                    .bind(&r.data)
+                    .bind(r.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn load(
+                    &self,
+                    id_hash: &str,
+                    now: Timestamp,
+                ) -> StoreResult<Option<BrowserSessionRecord>> {
+                    let row = sqlx::query(
+                        "SELECT * FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2",
+                    )
+                    .bind(id_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.map(|row| {
+                        Ok(BrowserSessionRecord {
+                            id_hash: row.try_get("id_hash")?,
+                            data: row.try_get("data")?,
+                            expires_at: row.try_get("expires_at")?,
+                        })
+                    })
+                    .transpose()
+                }
+
+                async fn delete(&self, id_hash: &str) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+                        .bind(id_hash)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+                    self.purge("browser_sessions", "expires_at", before, limit).await
                 }
             }
         }

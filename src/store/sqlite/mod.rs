@@ -1,9 +1,9 @@
 //! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
 
-mod artifacts;
-mod records;
+mod batches;
 
 crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::artifacts::artifact_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::identity::identity_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
