@@ -11,8 +11,8 @@ crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::identity::identity_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
 
-use super::sql::{unavailable, Finish};
-use super::{OpenError, Ping, StoreResult};
+use super::sql::Finish;
+use super::{OpenError, Ping, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
 use async_trait::async_trait;
 use sqlx::{
@@ -215,6 +215,6 @@ impl Ping for PostgresStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 }

@@ -8,7 +8,6 @@ crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::identity::identity_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 
-use super::sql::unavailable;
 use super::sql::Finish;
 use super::{Access, OpenError, Ping, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
@@ -99,7 +98,7 @@ impl SqliteStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 
     /// Where the statements of a repository call shared with PostgreSQL run (see
@@ -167,7 +166,7 @@ impl Ping for SqliteStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(unavailable)
+            .map_err(StoreError::from)
     }
 }
 
