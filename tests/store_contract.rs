@@ -12,7 +12,7 @@ use tessera::domain::{
     Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantSlug,
     Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
-use tessera::store::{Access, AuditQuery, Redemption, Store, StoreError, UserQuery};
+use tessera::store::{Access, AuditQuery, Issuance, Redemption, Store, StoreError, UserQuery};
 
 /// A store on fresh, migrated storage, and whatever must live as long as it.
 pub struct Backend {
@@ -35,7 +35,10 @@ async fn open(backend: &str) -> Backend {
 
 macro_rules! contract_suite {
     ($backend:ident; $($test:ident),* $(,)?) => {
-        mod $backend {
+        contract_suite!($backend in $backend; $($test),*);
+    };
+    ($module:ident in $backend:ident; $($test:ident),* $(,)?) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
@@ -102,6 +105,11 @@ macro_rules! main_store_suite {
 main_store_suite!(sqlite);
 main_store_suite!(postgresql);
 main_store_suite!(mongodb);
+// SQLite and PostgreSQL keep token records and audit events in one database, so a group
+// commit's batch is one transaction. (MongoDB without a replica set, and token records in
+// Redis, write the records first, then the events.)
+contract_suite!(sqlite_batches in sqlite; a_batch_is_stored_whole_or_not_at_all);
+contract_suite!(postgresql_batches in postgresql; a_batch_is_stored_whole_or_not_at_all);
 // SQLite holds the rest; the OIDC-artifact contract runs against Redis.
 contract_suite!(redis;
     login_flows_expire_and_are_isolated,
@@ -655,6 +663,46 @@ async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store)
     );
     let other = store.audit.recent(b.id, None, 10).await.unwrap();
     assert_eq!((other.len(), other[0].outcome), (1, Outcome::Failure));
+}
+
+async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
+    let t = tenant(store, "acme").await;
+    let person = user(store, &t, "ada@example.com").await;
+    let event = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
+    store
+        .batches
+        .write_batch(&[], std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let issued = Issuance {
+        access: token(&t, &person, "jti-1", None),
+        refresh: None,
+    };
+    // The event is already stored, so the batch's second insert fails: the token's record
+    // must not stay behind (the group commit then retries each row alone).
+    let refused = store
+        .batches
+        .write_batch(std::slice::from_ref(&issued), &[event])
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        store.artifacts.access_token(t.id, "jti-1").await.unwrap(),
+        None
+    );
+
+    let fresh = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
+    store
+        .batches
+        .write_batch(&[issued], &[fresh])
+        .await
+        .unwrap();
+    assert!(store
+        .artifacts
+        .access_token(t.id, "jti-1")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.audit.recent(t.id, None, 10).await.unwrap().len(), 2);
 }
 
 async fn login_flows_expire_and_are_isolated(store: &Store) {

@@ -67,9 +67,9 @@ pub enum Write {
 impl GroupCommit<Write> {
     /// The writer in front of `store`'s token records and audit log.
     pub fn for_store(store: &Store) -> Self {
-        let (artifacts, audit) = (store.artifacts.clone(), store.audit.clone());
+        let batches = store.batches.clone();
         Self::start(move |rows: Vec<Write>| {
-            let (artifacts, audit) = (artifacts.clone(), audit.clone());
+            let batches = batches.clone();
             Box::pin(async move {
                 let (mut issued, mut events) = (Vec::new(), Vec::new());
                 for row in rows {
@@ -82,13 +82,7 @@ impl GroupCommit<Write> {
                         Write::Audit(e) => events.push(*e),
                     }
                 }
-                if !issued.is_empty() {
-                    artifacts.record_issued(&issued).await?;
-                }
-                if !events.is_empty() {
-                    audit.append_all(&events).await?;
-                }
-                Ok(())
+                batches.write_batch(&issued, &events).await
             })
         })
     }

@@ -530,6 +530,45 @@ pub struct Probe {
     pub target: Arc<dyn Ping>,
 }
 
+/// The group commit's write (`group_commit.rs`): the token records and audit events of one
+/// batch.
+#[async_trait]
+pub trait BatchRepo: Send + Sync {
+    /// Writes both, in one transaction where one backend keeps both (SQLite, PostgreSQL), so
+    /// a batch is stored whole or not at all and can be retried row by row.
+    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()>;
+}
+
+/// Writes a batch's token records, then its audit events: for records and events in two
+/// backends (Redis and another), or a backend without transactions over both (MongoDB).
+pub(crate) async fn write_one_after_the_other(
+    artifacts: &dyn OidcArtifactRepo,
+    audit: &dyn AuditRepo,
+    issued: &[Issuance],
+    events: &[AuditEvent],
+) -> StoreResult<()> {
+    if !issued.is_empty() {
+        artifacts.record_issued(issued).await?;
+    }
+    if !events.is_empty() {
+        audit.append_all(events).await?;
+    }
+    Ok(())
+}
+
+/// Token records in one backend, audit events in another.
+struct Separate {
+    artifacts: Arc<dyn OidcArtifactRepo>,
+    audit: Arc<dyn AuditRepo>,
+}
+
+#[async_trait]
+impl BatchRepo for Separate {
+    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
+        write_one_after_the_other(&*self.artifacts, &*self.audit, issued, events).await
+    }
+}
+
 /// Every repository the server uses, chosen once at start-up.
 #[derive(Clone)]
 pub struct Store {
@@ -544,6 +583,7 @@ pub struct Store {
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
     pub browser_sessions: Arc<dyn BrowserSessionRepo>,
+    pub batches: Arc<dyn BatchRepo>,
     pub probes: Vec<Probe>,
 }
 
@@ -562,6 +602,7 @@ impl Store {
             + AuditRepo
             + OidcArtifactRepo
             + BrowserSessionRepo
+            + BatchRepo
             + Ping
             + 'static,
     {
@@ -577,6 +618,7 @@ impl Store {
             audit: backend.clone(),
             artifacts: backend.clone(),
             browser_sessions: backend.clone(),
+            batches: backend.clone(),
             probes: vec![Probe {
                 name: format!("main ({kind})"),
                 target: backend,
@@ -597,6 +639,10 @@ impl Store {
         A: OidcArtifactRepo + Ping + 'static,
     {
         self.artifacts = artifacts.clone();
+        self.batches = Arc::new(Separate {
+            artifacts: artifacts.clone(),
+            audit: self.audit.clone(),
+        });
         self.probes.push(Probe {
             name: format!("oidc_artifacts ({kind})"),
             target: artifacts,

@@ -1,11 +1,15 @@
 //! Login flows, authorization codes and access-token records.
 
 use super::{conflict, date, from_document, scoped, timestamp, to_document, MongoStore};
+use crate::domain::AuditEvent;
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use crate::store::decode::parse;
-use crate::store::{Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult};
+use crate::store::{
+    write_one_after_the_other, BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption,
+    StoreResult,
+};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -119,6 +123,15 @@ fn refresh_doc(tenant: TenantId, t: &RefreshToken) -> RefreshDoc {
         rotated_at: t.rotated_at.map(date),
         revoked_at: t.revoked_at.map(date),
         bound_session_id: t.session_bound.then(|| t.session_id.clone()),
+    }
+}
+
+/// Without a replica set MongoDB has no transactions over several collections: the records
+/// are written first, then the audit events.
+#[async_trait]
+impl BatchRepo for MongoStore {
+    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
+        write_one_after_the_other(self, self, issued, events).await
     }
 }
 

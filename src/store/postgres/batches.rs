@@ -5,17 +5,20 @@ use super::artifact_statements::{insert_access_tokens, insert_refresh_tokens};
 use super::records_statements::insert_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
 use crate::domain::{AuditEvent, TenantId};
-use crate::store::{Issuance, StoreResult};
+use crate::store::{BatchRepo, Issuance, StoreResult};
 
 impl PostgresStore {
     /// Where the statements of the token hot paths run: a tenant transaction, as every call.
     pub(super) async fn hot(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
         self.tenant(tenant).await
     }
+}
 
-    /// Writes a group commit's token records in one transaction, each tenant's rows under
-    /// that tenant's row-level security.
-    pub(super) async fn record_batch(&self, issued: &[Issuance]) -> StoreResult<()> {
+/// One transaction for a group commit's token records and audit events, each tenant's rows
+/// under that tenant's row-level security.
+#[async_trait::async_trait]
+impl BatchRepo for PostgresStore {
+    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
         let mut tx = self.batch().await?;
         for (tenant, group) in by_tenant(issued, |i| i.access.tenant_id) {
             tx.rescope(tenant).await?;
@@ -29,12 +32,6 @@ impl PostgresStore {
                 insert_refresh_tokens(&mut tx, refresh).await?;
             }
         }
-        Ok(tx.commit().await?)
-    }
-
-    /// Writes a group commit's audit events in one transaction, as [`Self::record_batch`].
-    pub(super) async fn record_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        let mut tx = self.batch().await?;
         for (tenant, group) in by_tenant(events, |e| e.tenant_id) {
             tx.rescope(tenant).await?;
             insert_audit_events(&mut tx, group).await?;

@@ -1,11 +1,11 @@
 //! Login flows, authorization codes, token records and short-lived records, one implementation
 //! for SQLite and PostgreSQL. Only the batch write of the group commit differs: each backend
-//! has its own `record_batch`.
+//! implements `BatchRepo` itself.
 
 /// Implements `OidcArtifactRepo` for a sqlx store (`$store`, whose rows are `$row`). Besides
 /// `tenant` and `tenant_tx`, the store has `hot(id)`: where the statements of the token hot
-/// paths run (SQLite: its one writer connection, whose page cache stays warm), and
-/// `record_batch(issued)`, the group commit's write.
+/// paths run (SQLite: its one writer connection, whose page cache stays warm), and it
+/// implements `BatchRepo`, the group commit's write.
 macro_rules! artifact_repo {
     ($store:ident, $row:ty) => {
         mod artifact_statements {
@@ -15,7 +15,9 @@ macro_rules! artifact_repo {
                 Timestamp, UserId,
             };
             use crate::store::sql::{conflict, Finish};
-            use crate::store::{Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult};
+            use crate::store::{
+                BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult,
+            };
             use sqlx::{types::Json, Database, QueryBuilder, Row};
 
             type Db = <$row as Row>::Database;
@@ -235,7 +237,7 @@ macro_rules! artifact_repo {
                 }
 
                 async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
-                    self.record_batch(issued).await
+                    self.write_batch(issued, &[]).await
                 }
 
                 async fn access_token(

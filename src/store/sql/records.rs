@@ -2,8 +2,8 @@
 //! SQLite and PostgreSQL.
 
 /// Implements `SessionRepo`, `ConsentRepo`, `SigningKeyRepo`, `AuditRepo` and
-/// `BrowserSessionRepo` for a sqlx store (`$store`, whose rows are `$row`). The store's
-/// `record_audit(events)` is the group commit's write of audit events.
+/// `BrowserSessionRepo` for a sqlx store (`$store`, whose rows are `$row`). Audit events are
+/// written by the store's `BatchRepo`, as the group commit writes them.
 macro_rules! records_repo {
     ($store:ident, $row:ty) => {
         mod records_statements {
@@ -14,7 +14,7 @@ macro_rules! records_repo {
             };
             use crate::store::sql::{conflict, Finish, Id};
             use crate::store::{
-                action_filter, decode, AuditQuery, AuditRepo, BrowserSessionRepo, ConsentRepo,
+                action_filter, decode, AuditQuery, AuditRepo, BatchRepo, BrowserSessionRepo, ConsentRepo,
                 SessionRepo, SigningKeyRepo, StoreError, StoreResult,
             };
             use sqlx::{types::Json, Database, QueryBuilder, Row};
@@ -347,11 +347,11 @@ macro_rules! records_repo {
             #[async_trait::async_trait]
             impl AuditRepo for $store {
                 async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
-                    self.record_audit(std::slice::from_ref(e)).await
+                    self.write_batch(&[], std::slice::from_ref(e)).await
                 }
 
                 async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
-                    self.record_audit(events).await
+                    self.write_batch(&[], events).await
                 }
 
                 async fn recent(

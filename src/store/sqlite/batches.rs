@@ -5,7 +5,7 @@ use super::artifact_statements::{insert_access_tokens, insert_refresh_tokens};
 use super::records_statements::insert_audit_events;
 use super::SqliteStore;
 use crate::domain::{AuditEvent, TenantId};
-use crate::store::{Issuance, StoreResult};
+use crate::store::{BatchRepo, Issuance, StoreResult};
 use sqlx::{pool::PoolConnection, Sqlite};
 
 impl SqliteStore {
@@ -18,28 +18,29 @@ impl SqliteStore {
     ) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
         self.writer.acquire().await
     }
+}
 
-    /// Writes a group commit's token records, of any tenants: one statement, or one
-    /// transaction of two when refresh tokens come too.
-    pub(super) async fn record_batch(&self, issued: &[Issuance]) -> StoreResult<()> {
-        let access = issued.iter().map(|i| (i.access.tenant_id, &i.access));
+/// One transaction on the writer connection for a group commit's token records and audit
+/// events, of any tenants: each kind in one statement.
+#[async_trait::async_trait]
+impl BatchRepo for SqliteStore {
+    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
         let refresh: Vec<_> = issued
             .iter()
             .filter_map(|i| i.refresh.as_ref())
             .map(|t| (t.tenant_id, t))
             .collect();
-        if refresh.is_empty() {
-            // One statement is a transaction of its own.
-            return insert_access_tokens(&mut *self.writer.acquire().await?, access).await;
-        }
         let mut tx = self.writer.begin().await?;
-        insert_access_tokens(&mut tx, access).await?;
-        insert_refresh_tokens(&mut tx, refresh).await?;
+        if !issued.is_empty() {
+            let access = issued.iter().map(|i| (i.access.tenant_id, &i.access));
+            insert_access_tokens(&mut tx, access).await?;
+        }
+        if !refresh.is_empty() {
+            insert_refresh_tokens(&mut tx, refresh).await?;
+        }
+        if !events.is_empty() {
+            insert_audit_events(&mut tx, events).await?;
+        }
         Ok(tx.commit().await?)
-    }
-
-    /// Writes a group commit's audit events, of any tenants, in one statement.
-    pub(super) async fn record_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        insert_audit_events(&mut *self.writer.acquire().await?, events).await
     }
 }
