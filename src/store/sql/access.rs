@@ -9,8 +9,8 @@ macro_rules! access_repo {
         mod access_statements {
             use super::$store;
             use crate::domain::{Permission, Role, Team, TenantId, Timestamp, UserId};
-            use crate::store::sql::{conflict, missing_parent, Finish, Id};
-            use crate::store::{AccessRepo, StoreError, StoreResult};
+            use crate::store::sql::{conflict, found, missing_parent, Finish, Id};
+            use crate::store::{AccessRepo, StoreResult};
             use sqlx::{types::Json, Database, Row};
             use uuid::Uuid;
 
@@ -93,10 +93,7 @@ macro_rules! access_repo {
                     .await
                     .map_err(conflict("a role with this name"))?;
                     tx.finish().await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn delete_role(&self, tenant: TenantId, id: &str) -> StoreResult<bool> {
@@ -240,9 +237,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict("a team with this name"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
+                    found(done.rows_affected())?;
                     sqlx::query("DELETE FROM team_roles WHERE tenant_id = $1 AND team_id = $2")
                         .bind(tenant)
                         .bind(Id(team.id))

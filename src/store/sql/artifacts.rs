@@ -101,7 +101,7 @@ macro_rules! artifact_repo {
                 /// tenant and `$3` the `key`. Returns how many tokens were revoked.
                 async fn revoke(
                     &self,
-                    statements: [&str; 2],
+                    statements: &[&str],
                     tenant: TenantId,
                     when: Timestamp,
                     key: &str,
@@ -277,18 +277,9 @@ macro_rules! artifact_repo {
                     code_hash: &str,
                     when: Timestamp,
                 ) -> StoreResult<u64> {
-                    let mut db = self.tenant(tenant).await?;
-                    let done = sqlx::query(
-                        "UPDATE access_tokens SET revoked_at = $1
-                         WHERE tenant_id = $2 AND code_hash = $3 AND revoked_at IS NULL",
-                    )
-                    .bind(when)
-                    .bind(tenant)
-                    .bind(code_hash)
-                    .execute(&mut *db)
-                    .await?;
-                    db.finish().await?;
-                    Ok(done.rows_affected())
+                    let statement = "UPDATE access_tokens SET revoked_at = $1
+                         WHERE tenant_id = $2 AND code_hash = $3 AND revoked_at IS NULL";
+                    self.revoke(&[statement], tenant, when, code_hash).await
                 }
 
                 async fn revoke_access_token(
@@ -297,18 +288,9 @@ macro_rules! artifact_repo {
                     jti: &str,
                     when: Timestamp,
                 ) -> StoreResult<bool> {
-                    let mut db = self.tenant(tenant).await?;
-                    let done = sqlx::query(
-                        "UPDATE access_tokens SET revoked_at = $1
-                         WHERE tenant_id = $2 AND jti = $3 AND revoked_at IS NULL",
-                    )
-                    .bind(when)
-                    .bind(tenant)
-                    .bind(jti)
-                    .execute(&mut *db)
-                    .await?;
-                    db.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                    let statement = "UPDATE access_tokens SET revoked_at = $1
+                         WHERE tenant_id = $2 AND jti = $3 AND revoked_at IS NULL";
+                    Ok(self.revoke(&[statement], tenant, when, jti).await? == 1)
                 }
 
                 async fn put_refresh_token(
@@ -390,7 +372,7 @@ macro_rules! artifact_repo {
                         "UPDATE access_tokens SET revoked_at = $1
                          WHERE tenant_id = $2 AND family_id = $3 AND revoked_at IS NULL",
                     ];
-                    self.revoke(statements, tenant, when, family_id).await
+                    self.revoke(&statements, tenant, when, family_id).await
                 }
 
                 async fn revoke_session_tokens(
@@ -409,7 +391,7 @@ macro_rules! artifact_repo {
                            (SELECT family_id FROM refresh_tokens
                             WHERE tenant_id = $2 AND bound_session_id = $3)",
                     ];
-                    self.revoke(statements, tenant, when, session_id).await
+                    self.revoke(&statements, tenant, when, session_id).await
                 }
 
                 async fn revoke_grant(

@@ -9,7 +9,7 @@ macro_rules! identity_repo {
             use crate::domain::{
                 Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
             };
-            use crate::store::sql::{conflict, contains_pattern, Finish, Id};
+            use crate::store::sql::{conflict, found, contains_pattern, Finish, Id};
             use crate::store::{
                 decode, ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo,
             };
@@ -79,10 +79,7 @@ macro_rules! identity_repo {
                     .bind(tenant.id)
                     .execute(&self.pool)
                     .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
@@ -213,10 +210,7 @@ macro_rules! identity_repo {
                     .execute(&mut *db)
                     .await?;
                     db.finish().await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
@@ -239,10 +233,7 @@ macro_rules! identity_repo {
                     .await
                     .map_err(conflict("a user with this email"))?;
                     db.finish().await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
@@ -523,10 +514,7 @@ macro_rules! identity_repo {
                         .await
                         .map_err(conflict("a client with this client id"))?;
                     db.finish().await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Ok(())
+                    found(done.rows_affected())
                 }
 
                 async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {

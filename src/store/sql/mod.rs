@@ -10,7 +10,7 @@ mod values;
 
 pub use values::Id;
 
-use super::StoreError;
+use super::{StoreError, StoreResult};
 use std::future::Future;
 
 /// Ends the statements of a repository call: a transaction commits; a pooled connection has
@@ -47,6 +47,14 @@ pub fn missing_parent(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => e.into(),
     }
+}
+
+/// `NotFound` when an update or delete that names one row touched none.
+pub fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// A `LIKE … ESCAPE '\\'` pattern matching values that contain `text` (in lower case, for
