@@ -2,7 +2,7 @@
 //! record), the ID token, and the refresh token of a rotation family.
 
 use super::{access_token::AccessClaims, jwt, scopes};
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::{ordered_id, random_token, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{
     AccessTokenRecord, AuditEvent, Client, GrantType, Outcome, RefreshToken, SigningAlg, Tenant,
@@ -118,7 +118,7 @@ fn access_token(
 ) -> AppResult<(Issued, AccessTokenRecord)> {
     let issuer = state.config.issuer(grant.tenant.slug.as_str());
     let client = grant.client;
-    let jti = random_token(16);
+    let jti = ordered_id();
     let expires_at = now.plus_secs(client.access_token_ttl_secs);
     let scope = grant.scopes.join(" ");
     let claims = AccessClaims {

@@ -414,7 +414,7 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         .map_err(|e| cx.internal(e))?
         .filter(|u| u.can_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
-    let family_id = crate::crypto::random_token(16);
+    let family_id = crate::crypto::ordered_id();
     let scopes = &approval.grant.scopes;
     let grant = Grant {
         grant_type: GrantType::DeviceCode,

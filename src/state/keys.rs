@@ -17,8 +17,9 @@ use crate::error::{AppError, AppResult};
 use crate::store::{Store, StoreError};
 use moka::sync::Cache;
 use serde_json::{json, Value};
-use std::{collections::HashMap, sync::Arc};
-use tokio::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// How long a process trusts its cached view of a tenant's keys: the same bound as the tenants
 /// and clients it caches.
@@ -49,8 +50,11 @@ pub struct TenantKeys {
     pub jwks_etag: axum::http::HeaderValue,
     /// Tokens whose signature, type and issuer these keys have checked (see `jwt::verify`).
     pub(crate) verified: Cache<[u8; 32], (Arc<[u8]>, Registered)>,
-    /// After this the cache is stale: the cache lifetime, or a next key's activation.
-    fresh_until: Timestamp,
+    /// After this (Unix seconds) the cache is stale: the cache lifetime, or a next key's
+    /// activation. A reload that finds the same keys only moves it on.
+    fresh_until: AtomicI64,
+    /// What the keys were loaded from: each published key's kid, state and activation.
+    loaded_from: Vec<(String, KeyState, Timestamp)>,
 }
 
 impl TenantKeys {
@@ -63,12 +67,39 @@ impl TenantKeys {
     pub fn verifier(&self, kid: &str) -> Option<(SigningAlg, &Verifier)> {
         self.verifying.get(kid).map(|k| (k.alg, &k.verifier))
     }
+
+    fn is_fresh(&self, now: Timestamp) -> bool {
+        now.unix() < self.fresh_until.load(Ordering::Relaxed)
+    }
 }
 
+/// The published keys of `stored` as [`TenantKeys::loaded_from`] records them.
+fn published(stored: &[SigningKey], now: Timestamp) -> Vec<(String, KeyState, Timestamp)> {
+    stored
+        .iter()
+        .filter(|k| k.is_published(now))
+        .map(|k| (k.kid.clone(), k.state, k.activates_at))
+        .collect()
+}
+
+/// Until when keys loaded at `now` may be used: the cache lifetime, or the moment a next key
+/// starts signing.
+fn fresh_until(stored: &[SigningKey], now: Timestamp) -> Timestamp {
+    stored
+        .iter()
+        .filter(|k| k.is_published(now) && k.state == KeyState::Next)
+        .map(|k| k.activates_at)
+        .fold(now.plus_secs(CACHE_SECS), Timestamp::min)
+}
+
+/// The cache is read by every protocol request and written every few seconds per tenant: a
+/// plain lock held for a map lookup, never across an await. Reloads take turns (`reloading`),
+/// so the requests that find a tenant's keys stale at the same moment load them once.
 pub struct KeyRing {
     store: Store,
     sealing: EncryptionKey,
     cache: RwLock<HashMap<TenantId, Arc<TenantKeys>>>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 fn sealing_context(tenant: TenantId, kid: &str) -> String {
@@ -81,18 +112,34 @@ impl KeyRing {
             store,
             sealing,
             cache: RwLock::new(HashMap::new()),
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The tenant's keys, with an active ES256 key (created on first use).
     pub async fn for_tenant(&self, tenant: TenantId) -> AppResult<Arc<TenantKeys>> {
-        let now = Timestamp::now();
-        if let Some(keys) = self.cache.read().await.get(&tenant) {
-            if now.is_before(keys.fresh_until) {
-                return Ok(keys.clone());
-            }
+        if let Some(keys) = self.fresh(tenant) {
+            return Ok(keys);
+        }
+        let _turn = self.reloading.lock().await;
+        // Another request may have reloaded them while this one waited.
+        if let Some(keys) = self.fresh(tenant) {
+            return Ok(keys);
         }
         self.reload(tenant, SigningAlg::DEFAULT).await
+    }
+
+    fn fresh(&self, tenant: TenantId) -> Option<Arc<TenantKeys>> {
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(&tenant)
+            .filter(|keys| keys.is_fresh(Timestamp::now()))
+            .cloned()
+    }
+
+    fn cached(&self, tenant: TenantId) -> Option<Arc<TenantKeys>> {
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        cache.get(&tenant).cloned()
     }
 
     /// The tenant's keys, with an active key of `alg` (created when there is none).
@@ -168,8 +215,20 @@ impl KeyRing {
             }
             stored = self.store.keys.list(tenant).await?;
         }
+        // The same keys as before: no decryption and no new JWKS, and the tokens it verified
+        // stay remembered.
+        if let Some(keys) = self.cached(tenant) {
+            if keys.loaded_from == published(&stored, now) {
+                let until = fresh_until(&stored, now).unix();
+                keys.fresh_until.store(until, Ordering::Relaxed);
+                return Ok(keys);
+            }
+        }
         let keys = Arc::new(self.load(tenant, &stored, now)?);
-        self.cache.write().await.insert(tenant, keys.clone());
+        self.cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant, keys.clone());
         Ok(keys)
     }
 
@@ -182,7 +241,6 @@ impl KeyRing {
         let mut signing = HashMap::new();
         let mut verifying = HashMap::new();
         let mut public = Vec::new();
-        let mut fresh_until = now.plus_secs(CACHE_SECS);
         for key in stored.iter().filter(|k| k.is_published(now)) {
             let jwk: Value = serde_json::from_str(&key.public_jwk).map_err(AppError::internal)?;
             let verifier = Verifier::from_jwk(key.alg, &jwk)
@@ -205,8 +263,7 @@ impl KeyRing {
                         .map_err(|e| AppError::internal(format!("signing key {}: {e}", key.kid)))?;
                     signing.insert(key.alg, (key.kid.clone(), signer));
                 }
-                KeyState::Next => fresh_until = fresh_until.min(key.activates_at),
-                KeyState::Retired => {}
+                KeyState::Next | KeyState::Retired => {}
             }
         }
         let jwks = serde_json::to_vec(&json!({ "keys": public })).map_err(AppError::internal)?;
@@ -218,7 +275,8 @@ impl KeyRing {
                 .map_err(AppError::internal)?,
             jwks: jwks.into(),
             verified: Cache::new(VERIFIED_TOKENS),
-            fresh_until,
+            fresh_until: AtomicI64::new(fresh_until(stored, now).unix()),
+            loaded_from: published(stored, now),
         })
     }
 
@@ -253,4 +311,66 @@ pub struct Registered {
     pub iss: Option<String>,
     pub sub: Option<String>,
     pub exp: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Tenant, TenantSlug};
+    use crate::store::{sqlite::SqliteStore, Access};
+
+    fn make_stale(keys: &TenantKeys) {
+        keys.fresh_until.store(0, Ordering::Relaxed);
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_unchanged_keys_and_picks_up_another_processs_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
+            .await
+            .unwrap();
+        sqlite.migrate().await.unwrap();
+        let store = Store::from_backend("sqlite", Arc::new(sqlite));
+        let tenant = Tenant::new(TenantSlug::parse("acme").unwrap(), "Acme").unwrap();
+        store.tenants.create(&tenant).await.unwrap();
+        let sealing = EncryptionKey::parse(&"ab".repeat(32)).unwrap();
+        let ring = KeyRing::new(store.clone(), sealing.clone());
+        let first = ring.for_tenant(tenant.id).await.unwrap();
+
+        // Nothing changed in the store: the same keys, fresh again.
+        make_stale(&first);
+        let again = ring.for_tenant(tenant.id).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "unchanged keys are not loaded again"
+        );
+        assert!(again.is_fresh(Timestamp::now()));
+
+        // Another process (another ring on the same store) starts a rotation: once the cache
+        // is stale, this process publishes the next key too.
+        let other = KeyRing::new(store, sealing);
+        let next = other
+            .rotate(
+                tenant.id,
+                SigningAlg::ES256,
+                Timestamp::now().plus_secs(3600),
+            )
+            .await
+            .unwrap();
+        assert!(ring
+            .for_tenant(tenant.id)
+            .await
+            .unwrap()
+            .verifier(&next.kid)
+            .is_none());
+        make_stale(&first);
+        let rotated = ring.for_tenant(tenant.id).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &rotated));
+        assert!(
+            rotated.verifier(&next.kid).is_some(),
+            "the next key is published"
+        );
+        let jwks = String::from_utf8(rotated.jwks.to_vec()).unwrap();
+        assert!(jwks.contains(&next.kid));
+    }
 }
