@@ -51,6 +51,9 @@ export function runCli(args, env, stdin) {
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', reject);
+    // A command that reads no input may exit before its (empty) input is written: that pipe
+    // error says nothing about the command, whose exit code does.
+    child.stdin.on('error', (e) => { if (e.code !== 'EPIPE') reject(e); });
     child.on('close', (code) => {
       if (code === 0) resolve(out);
       else reject(new Error(`tessera ${args.join(' ')} exited with ${code}\n--- stdout ---\n${out}\n--- stderr ---\n${err}`));
