@@ -166,6 +166,59 @@ async fn discovery_and_jwks_carry_an_etag_and_answer_304_to_it() {
     }
 }
 
+#[tokio::test]
+async fn discovery_and_jwks_from_memory_carry_the_headers_of_the_long_way() {
+    let server = TestServer::start().await;
+    let expected = [
+        "content-type",
+        "etag",
+        "cache-control",
+        "access-control-allow-origin",
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "x-request-id",
+    ];
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        let url = format!("{}{path}", server.issuer("default"));
+        // The first GET fills the caches; a HEAD always takes the router and its middleware.
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::OK);
+        let from_memory = reqwest::get(&url).await.unwrap();
+        let long_way = server.http().head(&url).send().await.unwrap();
+        for (how, response) in [("from memory", &from_memory), ("HEAD", &long_way)] {
+            assert_eq!(response.status(), StatusCode::OK, "{path} {how}");
+            for name in expected {
+                assert!(
+                    response.headers().contains_key(name),
+                    "{path} {how}: no {name}"
+                );
+            }
+        }
+        for name in expected.into_iter().filter(|n| *n != "x-request-id") {
+            assert_eq!(
+                from_memory.headers()[name],
+                long_way.headers()[name],
+                "{path}: {name}"
+            );
+        }
+        assert_ne!(
+            from_memory.headers()["x-request-id"],
+            long_way.headers()["x-request-id"],
+            "each response has its own request id"
+        );
+        // A caller's own request id comes back, as on every other route.
+        let traced = server
+            .http()
+            .get(&url)
+            .header("x-request-id", "caller-chosen-id")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(traced.headers()["x-request-id"], "caller-chosen-id");
+    }
+}
+
 /// The test's own handle on the store, as the command line would have: a third process.
 async fn tool(vars: &HashMap<&str, String>) -> AppState {
     let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();

@@ -2,6 +2,8 @@
 
 mod audit_export;
 mod branding;
+mod documents;
+mod headers;
 mod meta;
 mod pages;
 mod passkeys;

@@ -1,3 +1,5 @@
+use super::documents::DocumentsFirst;
+use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::{audit_export, branding, pages, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
@@ -7,10 +9,10 @@ use crate::state::AppState;
 use axum::{
     body::Body,
     extract::State,
-    http::{header, HeaderValue, Request, StatusCode},
+    http::{Request, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Router,
+    Router, ServiceExt,
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
@@ -19,7 +21,6 @@ use tower::ServiceBuilder;
 use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
-    set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
@@ -30,11 +31,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Forms and protocol requests are small; anything bigger is refused before it is read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// For everything that is not a Leptos page (those set a policy with their render's nonce).
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, request_ids: RequestIds) -> Router {
     let routes = generate_route_list(App);
     let sessions = SessionManagerLayer::new(BrowserSessionStore::new(
         state.store.browser_sessions.clone(),
@@ -53,23 +50,22 @@ pub fn router(state: AppState) -> Router {
         tower_sessions::cookie::time::Duration::days(1),
     ));
 
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
     let middleware = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), RequestIds::default()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, request_ids))
         // A debug span: at the default `info` level a span per request would cost more than
         // some whole requests (measured by bench/run.sh --log-level info); errors name their
         // request id themselves.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
-        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")));
+        .map_response(|mut response: Response| {
+            security_headers(response.headers_mut());
+            response
+        });
 
     let leptos_context = {
         let state = state.clone();
@@ -172,7 +168,12 @@ async fn readyz(State(state): State<AppState>, meta: RequestMeta) -> Response {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = router(state);
+    let request_ids = RequestIds::default();
+    let app = DocumentsFirst::new(
+        state.clone(),
+        request_ids.clone(),
+        router(state, request_ids),
+    );
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

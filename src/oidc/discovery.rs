@@ -4,12 +4,13 @@
 use super::{client_auth::ASSERTION_ALGS, scopes::CLAIMS_SUPPORTED, tenant_by_slug};
 use crate::crypto::sha256_b64url;
 use crate::domain::RequestMeta;
-use crate::domain::{Client, SigningAlg};
+use crate::domain::{Client, SigningAlg, TenantSlug};
+use crate::state::keys::TenantKeys;
 use crate::state::AppState;
 use axum::{
     body::Bytes,
     extract::{Path, Request, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -137,6 +138,61 @@ fn holds(request: &HeaderMap, etag: &HeaderValue) -> bool {
 static METADATA: LazyLock<Cache<String, Document>> =
     LazyLock::new(|| Cache::builder().max_capacity(10_000).build());
 
+fn metadata_document(issuer: &str) -> Document {
+    METADATA.get_with_by_ref(issuer, || Document::of(&metadata(issuer)))
+}
+
+impl From<&TenantKeys> for Document {
+    fn from(keys: &TenantKeys) -> Self {
+        Self {
+            body: keys.jwks.clone(),
+            etag: keys.jwks_etag.clone(),
+        }
+    }
+}
+
+/// The documents a tenant publishes at fixed paths.
+enum Published {
+    Metadata,
+    Jwks,
+}
+
+/// The tenant slug and document that `path` names, as the routes in `http::router` spell them
+/// (undecoded: a slug with percent escapes is no slug, and goes the long way).
+fn published_path(path: &str) -> Option<(&str, Published)> {
+    if let Some(slug) = path.strip_prefix("/.well-known/oauth-authorization-server/t/") {
+        return Some((slug, Published::Metadata));
+    }
+    let (slug, document) = path.strip_prefix("/t/")?.split_once('/')?;
+    match document {
+        ".well-known/openid-configuration" => Some((slug, Published::Metadata)),
+        "jwks" => Some((slug, Published::Jwks)),
+        _ => None,
+    }
+}
+
+/// Discovery or the JWK Set when this process holds everything the answer needs (the tenant,
+/// its fresh keys) in memory; `None` for any other request, and for one that needs the store,
+/// which the handlers below then answer (and so fill the caches). `http::documents` serves
+/// these ahead of the middleware: they are the most requested and cheapest answers there are.
+pub fn from_memory(state: &AppState, request: &Request) -> Option<Response> {
+    if request.method() != Method::GET {
+        return None;
+    }
+    let (slug, published) = published_path(request.uri().path())?;
+    let slug = TenantSlug::parse(slug).ok()?;
+    let tenant = state
+        .store
+        .tenants
+        .in_memory_by_slug(&slug)
+        .filter(|t| t.accepts_sign_ins())?;
+    let document = match published {
+        Published::Metadata => metadata_document(&state.config.issuer(tenant.slug.as_str())),
+        Published::Jwks => Document::from(&*state.keys.fresh(tenant.id)?),
+    };
+    Some(document.serve(request.headers()))
+}
+
 pub async fn openid_configuration(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -145,10 +201,7 @@ pub async fn openid_configuration(
 ) -> Response {
     match tenant_by_slug(&state, &slug).await {
         Ok(Some(tenant)) => {
-            let issuer = state.config.issuer(tenant.slug.as_str());
-            METADATA
-                .get_with_by_ref(&issuer, || Document::of(&metadata(&issuer)))
-                .serve(request.headers())
+            metadata_document(&state.config.issuer(tenant.slug.as_str())).serve(request.headers())
         }
         Ok(None) => not_found(),
         Err(e) => server_error(&request, e),
@@ -166,11 +219,41 @@ pub async fn jwks(
         Err(e) => return server_error(&request, e),
     };
     match state.keys.for_tenant(tenant.id).await {
-        Ok(keys) => Document {
-            body: keys.jwks.clone(),
-            etag: keys.jwks_etag.clone(),
-        }
-        .serve(request.headers()),
+        Ok(keys) => Document::from(&*keys).serve(request.headers()),
         Err(e) => server_error(&request, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_published_paths_name_a_document() {
+        let named =
+            |path| published_path(path).map(|(slug, p)| (slug, matches!(p, Published::Jwks)));
+        assert_eq!(named("/t/acme/jwks"), Some(("acme", true)));
+        assert_eq!(
+            named("/t/acme/.well-known/openid-configuration"),
+            Some(("acme", false))
+        );
+        assert_eq!(
+            named("/.well-known/oauth-authorization-server/t/acme"),
+            Some(("acme", false))
+        );
+        for other in [
+            "/t/acme/token",
+            "/t/acme/jwks/",
+            "/t/acme/x/jwks",
+            "/t/acme",
+            "/jwks",
+            "/t//jwks",
+        ] {
+            let found = named(other);
+            assert!(
+                found.is_none_or(|(slug, _)| TenantSlug::parse(slug).is_err()),
+                "{other}: {found:?}"
+            );
+        }
     }
 }

@@ -129,12 +129,11 @@ impl KeyRing {
         self.reload(tenant, SigningAlg::DEFAULT).await
     }
 
-    fn fresh(&self, tenant: TenantId) -> Option<Arc<TenantKeys>> {
-        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(&tenant)
+    /// The tenant's keys as held in memory, when they are recent enough to serve without a
+    /// look at the store.
+    pub fn fresh(&self, tenant: TenantId) -> Option<Arc<TenantKeys>> {
+        self.cached(tenant)
             .filter(|keys| keys.is_fresh(Timestamp::now()))
-            .cloned()
     }
 
     fn cached(&self, tenant: TenantId) -> Option<Arc<TenantKeys>> {

@@ -1,15 +1,16 @@
 //! In-process caches in front of what every protocol request reads and what rarely changes:
-//! tenants by slug (their settings already parsed) and clients by id.
+//! tenants by slug (their settings already parsed), clients by id, and users by id (userinfo
+//! and the refresh grant read the token's user on every call).
 //!
 //! A change made through this process invalidates its entry at once. Other processes sharing
 //! the store (PostgreSQL, MongoDB, command-line tasks beside a SQLite server) see it when their
 //! entry expires: every entry lives at most [`STALE_SECS`], so a suspended tenant, a disabled
-//! client or a rotated secret takes effect everywhere within that bound. A short lifetime
-//! rather than a change feed: it needs nothing from any backend, and one read per tenant and
-//! client every few seconds costs nothing next to the reads it saves.
+//! client, a rotated secret or a blocked user takes effect everywhere within that bound. A short
+//! lifetime rather than a change feed: it needs nothing from any backend, and one read per
+//! entry every few seconds costs nothing next to the reads it saves.
 
-use super::{ClientRepo, StoreResult, TenantRepo};
-use crate::domain::{Client, Tenant, TenantId, TenantSlug};
+use super::{ClientRepo, StoreResult, TenantRepo, UserQuery, UserRepo};
+use crate::domain::{Client, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
 use async_trait::async_trait;
 use moka::sync::Cache;
 use std::sync::{
@@ -18,56 +19,84 @@ use std::sync::{
 };
 use std::time::Duration;
 
-/// The longest another process may act on a tenant or client that has changed.
+/// The longest another process may act on a tenant, client or user that has changed.
 pub const STALE_SECS: u64 = 5;
 /// Entries kept per cache; the least used go first beyond it.
 const CAPACITY: u64 = 10_000;
 
-fn cache<K, V>() -> Cache<K, V>
-where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    Cache::builder()
-        .max_capacity(CAPACITY)
-        .time_to_live(Duration::from_secs(STALE_SECS))
-        .build()
+/// Entries read through from the store, each kept at most [`STALE_SECS`].
+struct ReadThrough<K, V> {
+    entries: Cache<K, Arc<V>>,
+    /// Counts this process's changes, so that a read which began before a change never puts
+    /// what it read (now stale) into the cache after the change invalidated it.
+    generation: AtomicU64,
 }
 
-/// Counts this process's changes, so that a read which began before a change never puts what
-/// it read (now stale) into the cache after the change invalidated it.
-#[derive(Default)]
-struct Generation(AtomicU64);
-
-impl Generation {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+impl<K, V> ReadThrough<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    fn new() -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(Duration::from_secs(STALE_SECS))
+                .build(),
+            generation: AtomicU64::new(0),
+        }
     }
 
-    fn advance(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+    fn held(&self, key: &K) -> Option<Arc<V>> {
+        self.entries.get(key)
+    }
+
+    /// The entry for `key`, or what `load` reads (kept when it found something).
+    async fn get<F>(&self, key: &K, load: impl FnOnce() -> F) -> StoreResult<Option<Arc<V>>>
+    where
+        K: Clone,
+        F: std::future::Future<Output = StoreResult<Option<Arc<V>>>>,
+    {
+        if let Some(held) = self.held(key) {
+            return Ok(Some(held));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = load().await?;
+        if let Some(value) = &found {
+            if self.generation.load(Ordering::Acquire) == generation {
+                self.entries.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn changed(&self, key: &K) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate(key);
+    }
+
+    fn changed_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
     }
 }
 
 pub struct CachedTenants {
     inner: Arc<dyn TenantRepo>,
-    by_slug: Cache<TenantSlug, Arc<Tenant>>,
-    generation: Generation,
+    by_slug: ReadThrough<TenantSlug, Tenant>,
 }
 
 impl CachedTenants {
     pub fn new(inner: Arc<dyn TenantRepo>) -> Self {
         Self {
             inner,
-            by_slug: cache(),
-            generation: Generation::default(),
+            by_slug: ReadThrough::new(),
         }
     }
 
     fn changed(&self) {
-        self.generation.advance();
         // Tenant changes are rare (console and command line): dropping every entry is simplest.
-        self.by_slug.invalidate_all();
+        self.by_slug.changed_all();
     }
 }
 
@@ -84,17 +113,13 @@ impl TenantRepo for CachedTenants {
     }
 
     async fn shared_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Arc<Tenant>>> {
-        if let Some(tenant) = self.by_slug.get(slug) {
-            return Ok(Some(tenant));
-        }
-        let generation = self.generation.now();
-        let found = self.inner.shared_by_slug(slug).await?;
-        if let Some(tenant) = &found {
-            if self.generation.now() == generation {
-                self.by_slug.insert(slug.clone(), tenant.clone());
-            }
-        }
-        Ok(found)
+        self.by_slug
+            .get(slug, || self.inner.shared_by_slug(slug))
+            .await
+    }
+
+    fn in_memory_by_slug(&self, slug: &TenantSlug) -> Option<Arc<Tenant>> {
+        self.by_slug.held(slug)
     }
 
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
@@ -120,22 +145,19 @@ impl TenantRepo for CachedTenants {
 
 pub struct CachedClients {
     inner: Arc<dyn ClientRepo>,
-    by_id: Cache<(TenantId, String), Arc<Client>>,
-    generation: Generation,
+    by_id: ReadThrough<(TenantId, String), Client>,
 }
 
 impl CachedClients {
     pub fn new(inner: Arc<dyn ClientRepo>) -> Self {
         Self {
             inner,
-            by_id: cache(),
-            generation: Generation::default(),
+            by_id: ReadThrough::new(),
         }
     }
 
     fn changed(&self, tenant: TenantId, client_id: &str) {
-        self.generation.advance();
-        self.by_id.invalidate(&(tenant, client_id.to_owned()));
+        self.by_id.changed(&(tenant, client_id.to_owned()));
     }
 }
 
@@ -159,18 +181,11 @@ impl ClientRepo for CachedClients {
         tenant: TenantId,
         client_id: &str,
     ) -> StoreResult<Option<Arc<Client>>> {
-        let key = (tenant, client_id.to_owned());
-        if let Some(client) = self.by_id.get(&key) {
-            return Ok(Some(client));
-        }
-        let generation = self.generation.now();
-        let found = self.inner.shared_by_client_id(tenant, client_id).await?;
-        if let Some(client) = &found {
-            if self.generation.now() == generation {
-                self.by_id.insert(key, client.clone());
-            }
-        }
-        Ok(found)
+        self.by_id
+            .get(&(tenant, client_id.to_owned()), || {
+                self.inner.shared_by_client_id(tenant, client_id)
+            })
+            .await
     }
 
     async fn update(&self, tenant: TenantId, client: &Client) -> StoreResult<()> {
@@ -186,6 +201,84 @@ impl ClientRepo for CachedClients {
     async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool> {
         let deleted = self.inner.delete(tenant, client_id).await;
         self.changed(tenant, client_id);
+        deleted
+    }
+}
+
+pub struct CachedUsers {
+    inner: Arc<dyn UserRepo>,
+    by_id: ReadThrough<(TenantId, UserId), User>,
+}
+
+impl CachedUsers {
+    pub fn new(inner: Arc<dyn UserRepo>) -> Self {
+        Self {
+            inner,
+            by_id: ReadThrough::new(),
+        }
+    }
+
+    fn changed(&self, tenant: TenantId, id: UserId) {
+        self.by_id.changed(&(tenant, id));
+    }
+}
+
+#[async_trait]
+impl UserRepo for CachedUsers {
+    async fn create(&self, tenant: TenantId, user: &User, roles: &[&str]) -> StoreResult<()> {
+        let created = self.inner.create(tenant, user, roles).await;
+        self.changed(tenant, user.id);
+        created
+    }
+
+    async fn by_id(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let load = || async { Ok(self.inner.by_id(tenant, id).await?.map(Arc::new)) };
+        let found = self.by_id.get(&(tenant, id), load).await?;
+        Ok(found.map(Arc::unwrap_or_clone))
+    }
+
+    async fn by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>> {
+        self.inner.by_email(tenant, email).await
+    }
+
+    async fn record_login(&self, tenant: TenantId, id: UserId, at: Timestamp) -> StoreResult<()> {
+        let recorded = self.inner.record_login(tenant, id, at).await;
+        self.changed(tenant, id);
+        recorded
+    }
+
+    async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
+        let updated = self.inner.update(tenant, user).await;
+        self.changed(tenant, user.id);
+        updated
+    }
+
+    async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
+        self.inner.roles(tenant, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        self.inner.list(tenant, after, limit).await
+    }
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        query: &UserQuery,
+        before: Option<UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        self.inner.search(tenant, query, before, limit).await
+    }
+
+    async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
+        let deleted = self.inner.delete(tenant, id).await;
+        self.changed(tenant, id);
         deleted
     }
 }
@@ -229,5 +322,38 @@ mod tests {
             cached.by_slug(&slug).await.unwrap().unwrap().name,
             "Acme Group"
         );
+    }
+
+    #[tokio::test]
+    async fn a_blocked_user_is_seen_at_once_and_one_blocked_behind_its_back_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(&dir.path().join("u.db"), Access::Tool)
+            .await
+            .unwrap();
+        sqlite.migrate().await.unwrap();
+        let backend: Arc<SqliteStore> = Arc::new(sqlite);
+        let tenant = Tenant::new(TenantSlug::parse("acme").unwrap(), "Acme").unwrap();
+        TenantRepo::create(&*backend, &tenant).await.unwrap();
+        let cached = CachedUsers::new(backend.clone());
+        let email = crate::domain::Email::parse("ada@example.com").unwrap();
+        let mut user = User::new(tenant.id, email, Some("Ada")).unwrap();
+        cached.create(tenant.id, &user, &[]).await.unwrap();
+        let (tenant_id, id) = (tenant.id, user.id);
+        let can_sign_in = || async {
+            let found = cached.by_id(tenant_id, id).await.unwrap();
+            found.expect("the user exists").can_sign_in()
+        };
+        assert!(can_sign_in().await);
+
+        user.blocked = true;
+        cached.update(tenant.id, &user).await.unwrap();
+        assert!(!can_sign_in().await, "blocked through the cache: at once");
+
+        // Another process unblocks (straight to the backend): seen once the entry expires.
+        user.blocked = false;
+        UserRepo::update(&*backend, tenant.id, &user).await.unwrap();
+        assert!(!can_sign_in().await);
+        tokio::time::sleep(Duration::from_secs(STALE_SECS) + Duration::from_millis(200)).await;
+        assert!(can_sign_in().await);
     }
 }

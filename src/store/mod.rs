@@ -77,6 +77,11 @@ pub trait TenantRepo: Send + Sync {
     async fn shared_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Arc<Tenant>>> {
         Ok(self.by_slug(slug).await?.map(Arc::new))
     }
+    /// The tenant as this process already holds it, without a read: for answers that are only
+    /// worth giving from memory (`http::documents`). `None` when it is not held.
+    fn in_memory_by_slug(&self, _slug: &TenantSlug) -> Option<Arc<Tenant>> {
+        None
+    }
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// Replaces the tenant's name, status and settings; `NotFound` when it does not exist.
     async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
@@ -626,10 +631,11 @@ impl Store {
         }
     }
 
-    /// Puts the in-process caches of [`cached`] in front of the tenants and clients.
+    /// Puts the in-process caches of [`cached`] in front of the tenants, clients and users.
     pub fn with_caches(mut self) -> Self {
         self.tenants = Arc::new(cached::CachedTenants::new(self.tenants));
         self.clients = Arc::new(cached::CachedClients::new(self.clients));
+        self.users = Arc::new(cached::CachedUsers::new(self.users));
         self
     }
 

@@ -308,7 +308,7 @@ macro_rules! artifact_repo {
                     tenant: TenantId,
                     token_hash: &str,
                 ) -> StoreResult<Option<RefreshToken>> {
-                    let mut db = self.hot(tenant).await?;
+                    let mut db = self.tenant(tenant).await?;
                     let row = sqlx::query(
                         "SELECT * FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2",
                     )

@@ -2,21 +2,19 @@
 //! where the token hot paths run.
 
 use super::artifact_statements::{insert_access_tokens, insert_refresh_tokens};
+use super::connections::Lent;
 use super::records_statements::insert_audit_events;
 use super::SqliteStore;
 use crate::domain::{AuditEvent, TenantId};
 use crate::store::{BatchRepo, Issuance, StoreResult};
-use sqlx::{pool::PoolConnection, Sqlite};
+use sqlx::Connection;
 
 impl SqliteStore {
     /// Where the statements of the token hot paths run: the one writer connection. They queue
     /// for it in this process instead of sleeping on SQLite's write lock, and its page cache
     /// stays warm for the reads that follow a write (refresh-token rotation).
-    pub(super) async fn hot(
-        &self,
-        _tenant: TenantId,
-    ) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-        self.writer.acquire().await
+    pub(super) async fn hot(&self, _tenant: TenantId) -> Result<Lent, sqlx::Error> {
+        self.writer.lend().await
     }
 }
 
@@ -30,7 +28,8 @@ impl BatchRepo for SqliteStore {
             .filter_map(|i| i.refresh.as_ref())
             .map(|t| (t.tenant_id, t))
             .collect();
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lend().await?;
+        let mut tx = writer.begin().await?;
         if !issued.is_empty() {
             let access = issued.iter().map(|i| (i.access.tenant_id, &i.access));
             insert_access_tokens(&mut tx, access).await?;

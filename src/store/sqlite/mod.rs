@@ -1,6 +1,7 @@
 //! The embedded default backend: one SQLite file, WAL, foreign keys on, one writer at a time.
 
 mod batches;
+mod connections;
 
 crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::artifacts::artifact_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
@@ -11,24 +12,32 @@ crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 use super::sql::Finish;
 use super::{Access, OpenError, Ping, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
+use connections::{Connections, Lent};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{pool::PoolConnection, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
+    /// For transactions, migrations, housekeeping and the tools.
     pool: SqlitePool,
+    /// For the single statements of repository calls, the reads of every request.
+    readers: Connections,
     /// One connection for the writes of the protocol's hot paths (token records and audit
     /// events by group commit, code redemption, refresh-token rotation). They queue for it in
     /// this process instead of sleeping on SQLite's write lock, and its page cache stays warm:
     /// SQLite drops a connection's cache whenever another connection has written since.
-    writer: SqlitePool,
+    writer: Connections,
     /// Held for the life of a server so a second server on the same file refuses to start.
     _server_lock: Option<File>,
     /// A server's checkpoints, beside the writer rather than in its commits.
     _checkpoints: Option<Checkpoints>,
 }
+
+/// Reader connections, opened as they are needed. Each has a thread of its own (sqlx's worker);
+/// on two cores, 8 served introspection and userinfo best of 2, 4, 8 and 16 (bench/run.sh).
+const READERS: usize = 8;
 
 /// How often a server copies the write-ahead log into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -105,21 +114,23 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(unreachable)?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(
-                options
-                    .pragma("cache_size", "-8192")
-                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
-            )
+        let readers = Connections::open(options.clone(), READERS)
             .await
             .map_err(unreachable)?;
+        let writer = Connections::open(
+            options
+                .pragma("cache_size", "-8192")
+                .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
+            1,
+        )
+        .await
+        .map_err(unreachable)?;
         let checkpoints = server_lock
             .is_some()
             .then(|| Checkpoints::start(pool.clone()));
         Ok(Self {
             pool,
+            readers,
             writer,
             _server_lock: server_lock,
             _checkpoints: checkpoints,
@@ -155,10 +166,10 @@ impl SqliteStore {
     }
 
     /// Where the statements of a repository call shared with PostgreSQL run (see
-    /// `store::sql`): a pooled connection, each statement committed by itself. SQLite has no
+    /// `store::sql`): a reader connection, each statement committed by itself. SQLite has no
     /// row-level security: the statements' own tenant filters are the isolation.
-    async fn tenant(&self, _tenant: TenantId) -> Result<PoolConnection<Sqlite>, sqlx::Error> {
-        self.pool.acquire().await
+    async fn tenant(&self, _tenant: TenantId) -> Result<Lent, sqlx::Error> {
+        self.readers.lend().await
     }
 
     /// Like [`Self::tenant`], for statements that take effect together or not at all.
@@ -200,7 +211,7 @@ impl SqliteStore {
     }
 }
 
-impl Finish for PoolConnection<Sqlite> {
+impl Finish for Lent {
     async fn finish(self) -> Result<(), sqlx::Error> {
         Ok(())
     }
