@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
     ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, KeyState, LoginFlow,
-    Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantSlug,
-    Timestamp, TokenAuthMethod, User, UserId, UserSession,
+    Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
+    TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
 use tessera::store::{Access, AuditQuery, Issuance, Redemption, Store, StoreError, UserQuery};
 
@@ -72,6 +72,7 @@ macro_rules! main_store_suite {
             concurrent_redemptions_have_exactly_one_winner,
             access_tokens_are_revoked_by_their_code_within_the_tenant,
             access_tokens_are_revoked_one_at_a_time_within_the_tenant,
+            concurrent_token_reads_each_get_their_own_record_within_their_tenant,
             refresh_tokens_rotate_once_and_stay_in_their_tenant,
             concurrent_rotations_have_exactly_one_winner,
             revoking_a_family_revokes_its_refresh_and_access_tokens,
@@ -117,6 +118,7 @@ contract_suite!(redis;
     concurrent_redemptions_have_exactly_one_winner,
     access_tokens_are_revoked_by_their_code_within_the_tenant,
     access_tokens_are_revoked_one_at_a_time_within_the_tenant,
+    concurrent_token_reads_each_get_their_own_record_within_their_tenant,
     refresh_tokens_rotate_once_and_stay_in_their_tenant,
     concurrent_rotations_have_exactly_one_winner,
     revoking_a_family_revokes_its_refresh_and_access_tokens,
@@ -836,6 +838,63 @@ async fn concurrent_redemptions_have_exactly_one_winner(store: &Store) {
         .filter(|r| matches!(r, Redemption::AlreadyUsed(_)))
         .count();
     assert_eq!((winners, losers), (1, 7));
+}
+
+/// Reads that arrive together (a store may answer them with one statement) each get the record
+/// of their own token, in their own tenant, revoked or not, or nothing.
+async fn concurrent_token_reads_each_get_their_own_record_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let (alice, bob) = (
+        user(store, &a, "alice@example.com").await,
+        user(store, &b, "bob@example.com").await,
+    );
+    for n in 0..20 {
+        let jti = format!("a{n}");
+        store
+            .artifacts
+            .record_access_token(a.id, &token(&a, &alice, &jti, None))
+            .await
+            .unwrap();
+    }
+    store
+        .artifacts
+        .record_access_token(b.id, &token(&b, &bob, "b0", None))
+        .await
+        .unwrap();
+    store
+        .artifacts
+        .revoke_access_token(a.id, "a3", Timestamp::now())
+        .await
+        .unwrap();
+
+    let mut asked: Vec<(TenantId, String)> = (0..20).map(|n| (a.id, format!("a{n}"))).collect();
+    asked.extend([
+        (b.id, "b0".to_owned()),
+        (b.id, "a1".to_owned()),
+        (a.id, "b0".to_owned()),
+        (a.id, "unknown".to_owned()),
+        (a.id, "a5".to_owned()),
+    ]);
+    let answers = futures_util::future::join_all(
+        asked
+            .iter()
+            .map(|(tenant, jti)| store.artifacts.access_token(*tenant, jti)),
+    )
+    .await;
+    for ((tenant, jti), answer) in asked.iter().zip(answers) {
+        let answer = answer.unwrap();
+        let owner = if jti.starts_with('a') { a.id } else { b.id };
+        if *tenant != owner || jti == "unknown" {
+            assert_eq!(answer, None, "{jti} asked in the other tenant");
+            continue;
+        }
+        let record = answer.unwrap_or_else(|| panic!("{jti} is found"));
+        assert_eq!(
+            (record.tenant_id, record.jti.as_str()),
+            (*tenant, jti.as_str())
+        );
+        assert_eq!(record.revoked_at.is_some(), jti == "a3", "{jti}");
+    }
 }
 
 async fn access_tokens_are_revoked_by_their_code_within_the_tenant(store: &Store) {
@@ -2942,11 +3001,7 @@ async fn deleting_a_tenant_removes_its_rows_and_leaves_others(store: &Store) {
 
     assert!(store.tenants.delete(a.id).await.unwrap());
     assert!(!store.tenants.delete(a.id).await.unwrap(), "gone");
-    assert!(!store
-        .tenants
-        .delete(tessera::domain::TenantId::generate())
-        .await
-        .unwrap());
+    assert!(!store.tenants.delete(TenantId::generate()).await.unwrap());
 
     for (t, ada, ops, present) in [
         (&a, &people[0], &teams[0], false),

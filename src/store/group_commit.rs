@@ -3,6 +3,9 @@
 //! has committed, so a response never speaks of a row that a crash could still lose, while a
 //! burst of requests shares one commit (one fsync on SQLite, one round trip on PostgreSQL)
 //! instead of paying one each.
+//!
+//! The same queue batches reads whose answers are per row (SQLite's revocation checks, see
+//! `store/sqlite/mod.rs`): a batch is one statement, and each request gets its own row's answer.
 
 use super::{Issuance, Store, StoreError, StoreResult};
 use crate::domain::AuditEvent;
@@ -13,19 +16,20 @@ use tokio::sync::{mpsc, oneshot};
 /// At most this many rows go into one transaction; more wait for the next.
 const MAX_BATCH: usize = 256;
 
-type Commit<T> = Arc<dyn Fn(Vec<T>) -> BoxFuture<'static, StoreResult<()>> + Send + Sync>;
+/// Does a batch, all or nothing, and answers for each row in order.
+type Commit<T, R> = Arc<dyn Fn(Vec<T>) -> BoxFuture<'static, StoreResult<Vec<R>>> + Send + Sync>;
 
-struct Pending<T> {
+struct Pending<T, R> {
     row: T,
-    done: oneshot::Sender<StoreResult<()>>,
+    done: oneshot::Sender<StoreResult<R>>,
 }
 
-/// The queue in front of one writer; cheap to clone.
-pub struct GroupCommit<T> {
-    queue: mpsc::UnboundedSender<Pending<T>>,
+/// The queue in front of one writer (or reader); cheap to clone.
+pub struct GroupCommit<T, R = ()> {
+    queue: mpsc::UnboundedSender<Pending<T, R>>,
 }
 
-impl<T> Clone for GroupCommit<T> {
+impl<T, R> Clone for GroupCommit<T, R> {
     fn clone(&self) -> Self {
         Self {
             queue: self.queue.clone(),
@@ -33,18 +37,19 @@ impl<T> Clone for GroupCommit<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> GroupCommit<T> {
-    /// Starts the writer task; `commit` writes a batch in one transaction (all or nothing).
+impl<T: Clone + Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Starts the writer task; `commit` does a batch in one transaction (all or nothing) and
+    /// answers for each of its rows, in order.
     pub fn start(
-        commit: impl Fn(Vec<T>) -> BoxFuture<'static, StoreResult<()>> + Send + Sync + 'static,
+        commit: impl Fn(Vec<T>) -> BoxFuture<'static, StoreResult<Vec<R>>> + Send + Sync + 'static,
     ) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         tokio::spawn(write_batches(waiting, Arc::new(commit)));
         Self { queue }
     }
 
-    /// Writes `row` with whatever else is waiting; returns once it is committed.
-    pub async fn write(&self, row: T) -> StoreResult<()> {
+    /// Does `row` with whatever else is waiting; returns its answer once its batch is done.
+    pub async fn write(&self, row: T) -> StoreResult<R> {
         let (done, committed) = oneshot::channel();
         self.queue
             .send(Pending { row, done })
@@ -71,6 +76,7 @@ impl GroupCommit<Write> {
         Self::start(move |rows: Vec<Write>| {
             let batches = batches.clone();
             Box::pin(async move {
+                let written = vec![(); rows.len()];
                 let (mut issued, mut events) = (Vec::new(), Vec::new());
                 for row in rows {
                     match row {
@@ -82,28 +88,38 @@ impl GroupCommit<Write> {
                         Write::Audit(e) => events.push(*e),
                     }
                 }
-                batches.write_batch(&issued, &events).await
+                batches.write_batch(&issued, &events).await?;
+                Ok(written)
             })
         })
     }
 }
 
-async fn write_batches<T: Clone + Send + 'static>(
-    mut waiting: mpsc::UnboundedReceiver<Pending<T>>,
-    commit: Commit<T>,
+async fn write_batches<T: Clone + Send + 'static, R>(
+    mut waiting: mpsc::UnboundedReceiver<Pending<T, R>>,
+    commit: Commit<T, R>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Rows that arrive while a transaction commits are the next batch.
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (rows, senders): (Vec<T>, Vec<_>) = batch.drain(..).map(|p| (p.row, p.done)).unzip();
         match commit(rows.clone()).await {
-            Ok(()) => senders.into_iter().for_each(|s| {
-                let _ = s.send(Ok(()));
-            }),
+            Ok(answers) => {
+                debug_assert_eq!(answers.len(), senders.len(), "one answer per row");
+                for (sender, answer) in senders.into_iter().zip(answers) {
+                    let _ = sender.send(Ok(answer));
+                }
+            }
             // One bad row must not fail its neighbours: each is tried alone, for its own answer.
             Err(_) if rows.len() > 1 => {
                 for (row, sender) in rows.into_iter().zip(senders) {
-                    let _ = sender.send(commit(vec![row]).await);
+                    let alone = commit(vec![row]).await.and_then(|answers| {
+                        answers
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| StoreError::Unavailable("a batch gave no answer".into()))
+                    });
+                    let _ = sender.send(alone);
                 }
             }
             Err(e) => senders.into_iter().for_each(|s| {
@@ -129,12 +145,19 @@ mod tests {
                 if rows.contains(&113) {
                     return Err(StoreError::Conflict("row 113"));
                 }
+                let answers: Vec<u32> = rows.iter().map(|n| n * 2).collect();
                 seen.lock().unwrap().push(rows);
-                Ok(())
+                Ok(answers)
             })
         });
         let results = futures_util::future::join_all((0..100).map(|n| writer.write(n))).await;
-        assert!(results.iter().all(Result::is_ok));
+        for (n, result) in (0..).zip(&results) {
+            assert_eq!(
+                result.as_ref().ok(),
+                Some(&(n * 2)),
+                "row {n} gets its own answer"
+            );
+        }
         let transactions = batches.lock().unwrap().len();
         assert!(
             transactions < 50,

@@ -1,16 +1,32 @@
 //! What PostgreSQL does its own way: the group commit's writes (token records, audit events),
 //! each tenant's rows under its row-level security, and where the token hot paths run.
 
-use super::artifact_statements::{insert_access_tokens, insert_refresh_tokens};
+use super::artifact_statements::{
+    insert_access_tokens, insert_refresh_tokens, select_access_tokens,
+};
 use super::records_statements::insert_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
-use crate::domain::{AuditEvent, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, TenantId};
+use crate::store::sql::Finish;
 use crate::store::{BatchRepo, Issuance, StoreResult};
 
 impl PostgresStore {
     /// Where the statements of the token hot paths run: a tenant transaction, as every call.
     pub(super) async fn hot(&self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
         self.tenant(tenant).await
+    }
+
+    /// An access token's record, read in the tenant's own transaction (a batch across tenants
+    /// would need one transaction per tenant: nothing saved).
+    pub(super) async fn read_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let mut db = self.tenant(tenant).await?;
+        let mut found = select_access_tokens(&mut db, &[(tenant, jti.to_owned())]).await?;
+        db.finish().await?;
+        Ok(found.pop())
     }
 }
 

@@ -5,7 +5,8 @@
 /// Implements `OidcArtifactRepo` for a sqlx store (`$store`, whose rows are `$row`). Besides
 /// `tenant` and `tenant_tx`, the store has `hot(id)`: where the statements of the token hot
 /// paths run (SQLite: its one writer connection, whose page cache stays warm), and it
-/// implements `BatchRepo`, the group commit's write.
+/// implements `BatchRepo`, the group commit's write, and `read_access_token` (the revocation
+/// check of every access token presented, which SQLite batches).
 macro_rules! artifact_repo {
     ($store:ident, $row:ty) => {
         mod artifact_statements {
@@ -50,6 +51,46 @@ macro_rules! artifact_repo {
                     .await
                     .map_err(conflict("access token"))?;
                 Ok(())
+            }
+
+            /// The access-token records of `wanted` (tenant and `jti`), those that exist, in one
+            /// statement: each tenant's tokens by the primary key.
+            pub(super) async fn select_access_tokens(
+                db: &mut Connection,
+                wanted: &[(TenantId, String)],
+            ) -> StoreResult<Vec<AccessTokenRecord>> {
+                let mut tenants: Vec<TenantId> = wanted.iter().map(|(t, _)| *t).collect();
+                tenants.sort_unstable();
+                tenants.dedup();
+                let mut select = QueryBuilder::<Db>::new("SELECT * FROM access_tokens WHERE ");
+                for (i, tenant) in tenants.iter().enumerate() {
+                    if i > 0 {
+                        select.push(" OR ");
+                    }
+                    select.push("(tenant_id = ").push_bind(*tenant).push(" AND jti IN (");
+                    let mut jtis = select.separated(", ");
+                    for (_, jti) in wanted.iter().filter(|(t, _)| t == tenant) {
+                        jtis.push_bind(jti.as_str());
+                    }
+                    select.push("))");
+                }
+                let rows = select.build().fetch_all(&mut *db).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(AccessTokenRecord {
+                            jti: row.try_get("jti")?,
+                            tenant_id: row.try_get("tenant_id")?,
+                            client_id: row.try_get("client_id")?,
+                            user_id: row.try_get("user_id")?,
+                            scopes: row.try_get::<Json<Vec<String>>, _>("scopes")?.0,
+                            code_hash: row.try_get("code_hash")?,
+                            family_id: row.try_get("family_id")?,
+                            issued_at: row.try_get("issued_at")?,
+                            expires_at: row.try_get("expires_at")?,
+                            revoked_at: row.try_get("revoked_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             /// Inserts refresh tokens in one statement, as [`insert_access_tokens`].
@@ -245,30 +286,7 @@ macro_rules! artifact_repo {
                     tenant: TenantId,
                     jti: &str,
                 ) -> StoreResult<Option<AccessTokenRecord>> {
-                    let mut db = self.tenant(tenant).await?;
-                    let row = sqlx::query(
-                        "SELECT * FROM access_tokens WHERE tenant_id = $1 AND jti = $2",
-                    )
-                    .bind(tenant)
-                    .bind(jti)
-                    .fetch_optional(&mut *db)
-                    .await?;
-                    db.finish().await?;
-                    row.map(|row| {
-                        Ok(AccessTokenRecord {
-                            jti: row.try_get("jti")?,
-                            tenant_id: row.try_get("tenant_id")?,
-                            client_id: row.try_get("client_id")?,
-                            user_id: row.try_get("user_id")?,
-                            scopes: row.try_get::<Json<Vec<String>>, _>("scopes")?.0,
-                            code_hash: row.try_get("code_hash")?,
-                            family_id: row.try_get("family_id")?,
-                            issued_at: row.try_get("issued_at")?,
-                            expires_at: row.try_get("expires_at")?,
-                            revoked_at: row.try_get("revoked_at")?,
-                        })
-                    })
-                    .transpose()
+                    self.read_access_token(tenant, jti).await
                 }
 
                 async fn revoke_tokens_of_code(

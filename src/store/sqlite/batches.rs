@@ -1,13 +1,43 @@
-//! What SQLite does its own way: the group commit's writes (token records, audit events), and
-//! where the token hot paths run.
+//! What SQLite does its own way: the group commit's writes (token records, audit events), the
+//! revocation checks read together, and where the token hot paths run.
 
-use super::artifact_statements::{insert_access_tokens, insert_refresh_tokens};
-use super::connections::Lent;
+use super::artifact_statements::{
+    insert_access_tokens, insert_refresh_tokens, select_access_tokens,
+};
+use super::connections::{Connections, Lent};
 use super::records_statements::insert_audit_events;
 use super::SqliteStore;
-use crate::domain::{AuditEvent, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, TenantId};
+use crate::store::group_commit::GroupCommit;
 use crate::store::{BatchRepo, Issuance, StoreResult};
 use sqlx::Connection;
+use std::collections::HashMap;
+
+/// The access-token records that concurrent requests ask for (the revocation check of every
+/// token presented to introspection and userinfo), read together: one statement on a reader
+/// for all that are waiting. A read of its own cost each request two wake-ups (the reader's
+/// thread, then the request's task), most of the cost of those endpoints under load.
+pub(super) type AccessReads = GroupCommit<(TenantId, String), Option<AccessTokenRecord>>;
+
+pub(super) fn access_reads(readers: Connections) -> AccessReads {
+    GroupCommit::start(move |wanted: Vec<(TenantId, String)>| {
+        let readers = readers.clone();
+        Box::pin(async move {
+            let found = {
+                let mut db = readers.lend().await?;
+                select_access_tokens(&mut db, &wanted).await?
+            };
+            let found: HashMap<(TenantId, &str), &AccessTokenRecord> = found
+                .iter()
+                .map(|record| ((record.tenant_id, record.jti.as_str()), record))
+                .collect();
+            Ok(wanted
+                .iter()
+                .map(|(tenant, jti)| found.get(&(*tenant, jti.as_str())).map(|r| (*r).clone()))
+                .collect())
+        })
+    })
+}
 
 impl SqliteStore {
     /// Where the statements of the token hot paths run: the one writer connection. They queue
@@ -15,6 +45,14 @@ impl SqliteStore {
     /// stays warm for the reads that follow a write (refresh-token rotation).
     pub(super) async fn hot(&self, _tenant: TenantId) -> Result<Lent, sqlx::Error> {
         self.writer.lend().await
+    }
+
+    pub(super) async fn read_access_token(
+        &self,
+        tenant: TenantId,
+        jti: &str,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        self.access_reads.write((tenant, jti.to_owned())).await
     }
 }
 

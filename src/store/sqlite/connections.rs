@@ -14,6 +14,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+#[derive(Clone)]
 pub(super) struct Connections(Arc<Shared>);
 
 struct Shared {

@@ -24,6 +24,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// For the single statements of repository calls, the reads of every request.
     readers: Connections,
+    /// The revocation checks of concurrent requests, read together on a reader.
+    access_reads: batches::AccessReads,
     /// One connection for the writes of the protocol's hot paths (token records and audit
     /// events by group commit, code redemption, refresh-token rotation). They queue for it in
     /// this process instead of sleeping on SQLite's write lock, and its page cache stays warm:
@@ -130,6 +132,7 @@ impl SqliteStore {
             .then(|| Checkpoints::start(pool.clone()));
         Ok(Self {
             pool,
+            access_reads: batches::access_reads(readers.clone()),
             readers,
             writer,
             _server_lock: server_lock,
