@@ -110,8 +110,10 @@ impl SqliteStore {
         };
         // sqlx pings a connection before handing it out, a hop to the connection's thread and
         // back; a SQLite connection is a file handle in this process, with nothing to lose.
+        // Four: the reads of the protocol go to `readers`; this pool serves transactions,
+        // tenants, browser sessions and housekeeping, and each connection holds a page cache.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await
