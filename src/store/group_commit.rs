@@ -5,7 +5,8 @@
 //! instead of paying one each.
 //!
 //! The same queue batches reads whose answers are per row (SQLite's revocation checks, see
-//! `store/sqlite/mod.rs`): a batch is one statement, and each request gets its own row's answer.
+//! `store/sqlite/batches.rs`): a batch is one statement, and each request gets its own row's
+//! answer.
 
 use super::{Issuance, Store, StoreError, StoreResult};
 use crate::domain::AuditEvent;
@@ -13,7 +14,7 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// At most this many rows go into one transaction; more wait for the next.
+/// At most this many rows go into one batch; more wait for the next.
 const MAX_BATCH: usize = 256;
 
 /// Does a batch, all or nothing, and answers for each row in order.
