@@ -75,6 +75,7 @@ macro_rules! main_store_suite {
             concurrent_token_reads_each_get_their_own_record_within_their_tenant,
             refresh_tokens_rotate_once_and_stay_in_their_tenant,
             concurrent_rotations_have_exactly_one_winner,
+            concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
             revoking_a_family_revokes_its_refresh_and_access_tokens,
             ending_a_sign_in_revokes_its_bound_tokens_only,
             withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
@@ -121,6 +122,7 @@ contract_suite!(redis;
     concurrent_token_reads_each_get_their_own_record_within_their_tenant,
     refresh_tokens_rotate_once_and_stay_in_their_tenant,
     concurrent_rotations_have_exactly_one_winner,
+    concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
     revoking_a_family_revokes_its_refresh_and_access_tokens,
     ending_a_sign_in_revokes_its_bound_tokens_only,
     withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
@@ -1308,6 +1310,102 @@ async fn concurrent_rotations_have_exactly_one_winner(store: &Store) {
         }
     }
     assert_eq!(winners, 1);
+}
+
+/// Rotations that arrive together (a store may spend them with one statement) each get the
+/// outcome of their own token in their own tenant: spent once, already spent, revoked, or
+/// unknown; of two requests for one token, one wins.
+async fn concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant(
+    store: &Store,
+) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let (alice, bob) = (
+        user(store, &a, "alice@example.com").await,
+        user(store, &b, "bob@example.com").await,
+    );
+    let artifacts = &store.artifacts;
+    for n in 0..12 {
+        let family = if n == 11 { "doomed" } else { "family" };
+        artifacts
+            .put_refresh_token(a.id, &refresh(&a, &alice, &format!("a{n}"), family))
+            .await
+            .unwrap();
+    }
+    artifacts
+        .put_refresh_token(b.id, &refresh(&b, &bob, "b0", "family"))
+        .await
+        .unwrap();
+    let before = Timestamp::now();
+    assert!(matches!(
+        artifacts
+            .rotate_refresh_token(a.id, "a10", before)
+            .await
+            .unwrap(),
+        Redemption::Redeemed(_)
+    ));
+    artifacts
+        .revoke_refresh_family(a.id, "doomed", before)
+        .await
+        .unwrap();
+
+    let at = Timestamp::now();
+    let mut asked: Vec<(TenantId, String)> = (0..12).map(|n| (a.id, format!("a{n}"))).collect();
+    asked.extend([
+        (a.id, "a4".to_owned()),
+        (b.id, "b0".to_owned()),
+        (b.id, "a1".to_owned()),
+        (a.id, "b0".to_owned()),
+        (a.id, "unknown".to_owned()),
+    ]);
+    let outcomes = futures_util::future::join_all(
+        asked
+            .iter()
+            .map(|(tenant, hash)| artifacts.rotate_refresh_token(*tenant, hash, at)),
+    )
+    .await;
+    let mut a4_winners = 0;
+    for ((tenant, hash), outcome) in asked.iter().zip(outcomes) {
+        let outcome = outcome.unwrap();
+        let owner = if hash.starts_with('a') { a.id } else { b.id };
+        let token = match (&outcome, hash.as_str()) {
+            (Redemption::Unknown, _) => {
+                assert!(*tenant != owner || hash == "unknown", "{hash}: {outcome:?}");
+                continue;
+            }
+            (Redemption::Redeemed(token), "a4") => {
+                a4_winners += 1;
+                token
+            }
+            (Redemption::AlreadyUsed(token), "a4") => token,
+            (Redemption::AlreadyUsed(token), "a10") => {
+                assert_eq!(token.rotated_at, Some(before), "a10 was spent before");
+                token
+            }
+            (Redemption::AlreadyUsed(token), "a11") => {
+                assert_eq!(token.revoked_at, Some(before), "a11 was revoked");
+                token
+            }
+            (Redemption::Redeemed(token), _) if hash != "a10" && hash != "a11" => {
+                assert_eq!(token.rotated_at, Some(at), "{hash}");
+                token
+            }
+            _ => panic!("{hash} in the wrong tenant or state: {outcome:?}"),
+        };
+        assert_eq!(
+            (token.tenant_id, token.token_hash.as_str()),
+            (*tenant, hash.as_str())
+        );
+    }
+    assert_eq!(a4_winners, 1, "of two rotations of one token, one wins");
+    assert_eq!(
+        artifacts
+            .refresh_token(b.id, "b0")
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at,
+        Some(at)
+    );
 }
 
 async fn revoking_a_family_revokes_its_refresh_and_access_tokens(store: &Store) {

@@ -2,13 +2,13 @@
 //! each tenant's rows under its row-level security, and where the token hot paths run.
 
 use super::artifact_statements::{
-    insert_access_tokens, insert_refresh_tokens, select_access_tokens,
+    insert_access_tokens, insert_refresh_tokens, rotate_refresh_tokens, select_access_tokens,
 };
 use super::records_statements::insert_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
-use crate::domain::{AccessTokenRecord, AuditEvent, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId, Timestamp};
 use crate::store::sql::Finish;
-use crate::store::{BatchRepo, Issuance, StoreResult};
+use crate::store::{BatchRepo, Issuance, Redemption, StoreResult};
 
 impl PostgresStore {
     /// Where the statements of the token hot paths run: a tenant transaction, as every call.
@@ -27,6 +27,21 @@ impl PostgresStore {
         let mut found = select_access_tokens(&mut db, &[(tenant, jti.to_owned())]).await?;
         db.finish().await?;
         Ok(found.pop())
+    }
+
+    /// A refresh-token rotation in the tenant's own transaction; the row lock of its UPDATE
+    /// decides a race between processes.
+    pub(super) async fn rotate_refresh(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        when: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        let mut db = self.hot(tenant).await?;
+        let mut outcome =
+            rotate_refresh_tokens(&mut db, &[(tenant, token_hash.to_owned())], when).await?;
+        db.finish().await?;
+        Ok(outcome.pop().unwrap_or(Redemption::Unknown))
     }
 }
 

@@ -5,8 +5,9 @@
 /// Implements `OidcArtifactRepo` for a sqlx store (`$store`, whose rows are `$row`). Besides
 /// `tenant` and `tenant_tx`, the store has `hot(id)`: where the statements of the token hot
 /// paths run (SQLite: its one writer connection, whose page cache stays warm), and it
-/// implements `BatchRepo`, the group commit's write, and `read_access_token` (the revocation
-/// check of every access token presented, which SQLite batches).
+/// implements `BatchRepo`, the group commit's write, `read_access_token` (the revocation
+/// check of every access token presented) and `rotate_refresh` (refresh-token rotation), both
+/// of which SQLite batches.
 macro_rules! artifact_repo {
     ($store:ident, $row:ty) => {
         mod artifact_statements {
@@ -59,21 +60,8 @@ macro_rules! artifact_repo {
                 db: &mut Connection,
                 wanted: &[(TenantId, String)],
             ) -> StoreResult<Vec<AccessTokenRecord>> {
-                let mut tenants: Vec<TenantId> = wanted.iter().map(|(t, _)| *t).collect();
-                tenants.sort_unstable();
-                tenants.dedup();
                 let mut select = QueryBuilder::<Db>::new("SELECT * FROM access_tokens WHERE ");
-                for (i, tenant) in tenants.iter().enumerate() {
-                    if i > 0 {
-                        select.push(" OR ");
-                    }
-                    select.push("(tenant_id = ").push_bind(*tenant).push(" AND jti IN (");
-                    let mut jtis = select.separated(", ");
-                    for (_, jti) in wanted.iter().filter(|(t, _)| t == tenant) {
-                        jtis.push_bind(jti.as_str());
-                    }
-                    select.push("))");
-                }
+                push_keys_by_tenant(&mut select, "jti", wanted);
                 let rows = select.build().fetch_all(&mut *db).await?;
                 rows.iter()
                     .map(|row| {
@@ -127,6 +115,95 @@ macro_rules! artifact_repo {
                 token.rotated_at = row.try_get("rotated_at")?;
                 token.revoked_at = row.try_get("revoked_at")?;
                 Ok(token)
+            }
+
+            /// Spends the refresh tokens `wanted` (tenant and hash) at `when`, and answers for
+            /// each in order. One UPDATE decides every race, as for codes: a token it spent is
+            /// `Redeemed` for the first of `wanted` that names it and `AlreadyUsed` for any
+            /// other; the tokens it did not spend are read in one more statement to tell a
+            /// reused one from an unknown one.
+            pub(super) async fn rotate_refresh_tokens(
+                db: &mut Connection,
+                wanted: &[(TenantId, String)],
+                when: Timestamp,
+            ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+                let mut update = QueryBuilder::<Db>::new("UPDATE refresh_tokens SET rotated_at = ");
+                update
+                    .push_bind(when)
+                    .push(" WHERE rotated_at IS NULL AND revoked_at IS NULL AND (");
+                push_keys_by_tenant(&mut update, "token_hash", wanted);
+                update.push(") RETURNING *");
+                let mut spent = by_key(update.build().fetch_all(&mut *db).await?)?;
+                let mut outcomes: Vec<Option<Redemption<RefreshToken>>> = wanted
+                    .iter()
+                    .map(|key| {
+                        spent.get_mut(key).map(|(token, first)| {
+                            if std::mem::take(first) {
+                                Redemption::Redeemed(token.clone())
+                            } else {
+                                Redemption::AlreadyUsed(token.clone())
+                            }
+                        })
+                    })
+                    .collect();
+                let missing: Vec<(TenantId, String)> = wanted
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, outcome)| outcome.is_none())
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                if !missing.is_empty() {
+                    let mut select = QueryBuilder::<Db>::new("SELECT * FROM refresh_tokens WHERE ");
+                    push_keys_by_tenant(&mut select, "token_hash", &missing);
+                    let known = by_key(select.build().fetch_all(&mut *db).await?)?;
+                    for (key, outcome) in wanted.iter().zip(&mut outcomes) {
+                        if outcome.is_none() {
+                            *outcome = Some(match known.get(key) {
+                                Some((token, _)) => Redemption::AlreadyUsed(token.clone()),
+                                None => Redemption::Unknown,
+                            });
+                        }
+                    }
+                }
+                Ok(outcomes.into_iter().map(|o| o.unwrap_or(Redemption::Unknown)).collect())
+            }
+
+            /// Refresh-token rows by tenant and hash, each with a flag for "not yet answered".
+            fn by_key(
+                rows: Vec<$row>,
+            ) -> StoreResult<std::collections::HashMap<(TenantId, String), (RefreshToken, bool)>> {
+                rows.iter()
+                    .map(|row| {
+                        let token = refresh_from_row(row)?;
+                        Ok(((token.tenant_id, token.token_hash.clone()), (token, true)))
+                    })
+                    .collect()
+            }
+
+            /// `(tenant_id = ? AND <column> IN (?, …)) OR …`: the rows of `wanted` (tenant and
+            /// key), each tenant's by its primary key.
+            fn push_keys_by_tenant<'a>(
+                query: &mut QueryBuilder<'a, Db>,
+                column: &str,
+                wanted: &'a [(TenantId, String)],
+            ) {
+                let mut tenants: Vec<TenantId> = wanted.iter().map(|(t, _)| *t).collect();
+                tenants.sort_unstable();
+                tenants.dedup();
+                for (i, tenant) in tenants.iter().enumerate() {
+                    if i > 0 {
+                        query.push(" OR ");
+                    }
+                    query
+                        .push("(tenant_id = ")
+                        .push_bind(*tenant)
+                        .push(format_args!(" AND {column} IN ("));
+                    let mut keys = query.separated(", ");
+                    for (_, key) in wanted.iter().filter(|(t, _)| t == tenant) {
+                        keys.push_bind(key.as_str());
+                    }
+                    query.push("))");
+                }
             }
 
             fn ephemeral_from_row(row: &$row) -> StoreResult<Ephemeral> {
@@ -344,38 +421,7 @@ macro_rules! artifact_repo {
                     token_hash: &str,
                     when: Timestamp,
                 ) -> StoreResult<Redemption<RefreshToken>> {
-                    let mut db = self.hot(tenant).await?;
-                    // One UPDATE decides the race, as for codes.
-                    let won = sqlx::query(
-                        "UPDATE refresh_tokens SET rotated_at = $1
-                         WHERE tenant_id = $2 AND token_hash = $3
-                           AND rotated_at IS NULL AND revoked_at IS NULL
-                         RETURNING *",
-                    )
-                    .bind(when)
-                    .bind(tenant)
-                    .bind(token_hash)
-                    .fetch_optional(&mut *db)
-                    .await?;
-                    let outcome = match won {
-                        Some(row) => Redemption::Redeemed(refresh_from_row(&row)?),
-                        None => {
-                            let spent = sqlx::query(
-                                "SELECT * FROM refresh_tokens
-                                 WHERE tenant_id = $1 AND token_hash = $2",
-                            )
-                            .bind(tenant)
-                            .bind(token_hash)
-                            .fetch_optional(&mut *db)
-                            .await?;
-                            match spent {
-                                Some(row) => Redemption::AlreadyUsed(refresh_from_row(&row)?),
-                                None => Redemption::Unknown,
-                            }
-                        }
-                    };
-                    db.finish().await?;
-                    Ok(outcome)
+                    self.rotate_refresh(tenant, token_hash, when).await
                 }
 
                 async fn revoke_refresh_family(

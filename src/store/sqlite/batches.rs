@@ -1,15 +1,16 @@
 //! What SQLite does its own way: the group commit's writes (token records, audit events), the
-//! revocation checks read together, and where the token hot paths run.
+//! revocation checks read together, refresh-token rotations written together, and where the
+//! token hot paths run.
 
 use super::artifact_statements::{
-    insert_access_tokens, insert_refresh_tokens, select_access_tokens,
+    insert_access_tokens, insert_refresh_tokens, rotate_refresh_tokens, select_access_tokens,
 };
 use super::connections::{Connections, Lent};
 use super::records_statements::insert_audit_events;
 use super::SqliteStore;
-use crate::domain::{AccessTokenRecord, AuditEvent, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId, Timestamp};
 use crate::store::group_commit::GroupCommit;
-use crate::store::{BatchRepo, Issuance, StoreResult};
+use crate::store::{BatchRepo, Issuance, Redemption, StoreResult};
 use sqlx::Connection;
 use std::collections::HashMap;
 
@@ -39,6 +40,30 @@ pub(super) fn access_reads(readers: Connections) -> AccessReads {
     })
 }
 
+/// The refresh tokens that concurrent requests spend (tenant, hash, when), spent together: one
+/// UPDATE on the writer for all that are waiting (at the latest of their times), of which the
+/// first request to name a token wins it. Alone, each rotation was a commit of its own, its
+/// pages written to the log again for every token: most of the refresh grant's cost.
+pub(super) type Rotations = GroupCommit<(TenantId, String, Timestamp), Redemption<RefreshToken>>;
+
+pub(super) fn rotations(writer: Connections) -> Rotations {
+    GroupCommit::start(move |spent: Vec<(TenantId, String, Timestamp)>| {
+        let writer = writer.clone();
+        Box::pin(async move {
+            let Some(when) = spent.iter().map(|(_, _, when)| *when).max() else {
+                return Ok(Vec::new());
+            };
+            let wanted: Vec<(TenantId, String)> = spent
+                .into_iter()
+                .map(|(tenant, token_hash, _)| (tenant, token_hash))
+                .collect();
+            // One statement decides: no transaction around it.
+            let mut db = writer.lend().await?;
+            rotate_refresh_tokens(&mut db, &wanted, when).await
+        })
+    })
+}
+
 impl SqliteStore {
     /// Where the statements of the token hot paths run: the one writer connection. They queue
     /// for it in this process instead of sleeping on SQLite's write lock, and its page cache
@@ -53,6 +78,17 @@ impl SqliteStore {
         jti: &str,
     ) -> StoreResult<Option<AccessTokenRecord>> {
         self.access_reads.write((tenant, jti.to_owned())).await
+    }
+
+    pub(super) async fn rotate_refresh(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        when: Timestamp,
+    ) -> StoreResult<Redemption<RefreshToken>> {
+        self.rotations
+            .write((tenant, token_hash.to_owned(), when))
+            .await
     }
 }
 
