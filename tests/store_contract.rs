@@ -12,7 +12,10 @@ use tessera::domain::{
     Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
     TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
-use tessera::store::{Access, AuditQuery, Issuance, Redemption, Store, StoreError, UserQuery};
+use tessera::store::group_commit::GroupCommit;
+use tessera::store::{
+    Access, AuditQuery, Issuance, Redemption, Rotation, Store, StoreError, UserQuery,
+};
 
 /// A store on fresh, migrated storage, and whatever must live as long as it.
 pub struct Backend {
@@ -76,6 +79,7 @@ macro_rules! main_store_suite {
             refresh_tokens_rotate_once_and_stay_in_their_tenant,
             concurrent_rotations_have_exactly_one_winner,
             concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
+            rotations_in_a_batch_store_only_the_replacements_of_the_tokens_they_spent,
             revoking_a_family_revokes_its_refresh_and_access_tokens,
             ending_a_sign_in_revokes_its_bound_tokens_only,
             withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
@@ -123,6 +127,7 @@ contract_suite!(redis;
     refresh_tokens_rotate_once_and_stay_in_their_tenant,
     concurrent_rotations_have_exactly_one_winner,
     concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
+    rotations_in_a_batch_store_only_the_replacements_of_the_tokens_they_spent,
     revoking_a_family_revokes_its_refresh_and_access_tokens,
     ending_a_sign_in_revokes_its_bound_tokens_only,
     withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
@@ -675,7 +680,7 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
     let event = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
     store
         .batches
-        .write_batch(&[], std::slice::from_ref(&event))
+        .write_batch(&[], &[], std::slice::from_ref(&event))
         .await
         .unwrap();
     let issued = Issuance {
@@ -686,7 +691,7 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
     // must not stay behind (the group commit then retries each row alone).
     let refused = store
         .batches
-        .write_batch(std::slice::from_ref(&issued), &[event])
+        .write_batch(&[], std::slice::from_ref(&issued), &[event])
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(
@@ -697,7 +702,7 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
     let fresh = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
     store
         .batches
-        .write_batch(&[issued], &[fresh])
+        .write_batch(&[], &[issued], &[fresh])
         .await
         .unwrap();
     assert!(store
@@ -1405,6 +1410,147 @@ async fn concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_t
             .unwrap()
             .rotated_at,
         Some(at)
+    );
+}
+
+/// The refresh grant's path: concurrent rotations through the group-commit writer, each spending
+/// its token and storing its replacement (access-token record, next refresh token, event) only
+/// if it won the token.
+async fn rotations_in_a_batch_store_only_the_replacements_of_the_tokens_they_spent(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let (alice, bob) = (
+        user(store, &a, "alice@example.com").await,
+        user(store, &b, "bob@example.com").await,
+    );
+    let artifacts = &store.artifacts;
+    for hash in ["a0", "a1", "a2", "a3"] {
+        let family = if hash == "a3" { "doomed" } else { hash };
+        artifacts
+            .put_refresh_token(a.id, &refresh(&a, &alice, hash, family))
+            .await
+            .unwrap();
+    }
+    artifacts
+        .put_refresh_token(b.id, &refresh(&b, &bob, "b0", "b0"))
+        .await
+        .unwrap();
+    let before = Timestamp::now().plus_secs(-5);
+    artifacts
+        .rotate_refresh_token(a.id, "a2", before)
+        .await
+        .unwrap();
+    artifacts
+        .revoke_refresh_family(a.id, "doomed", before)
+        .await
+        .unwrap();
+
+    let at = Timestamp::now();
+    // (tenant, token spent, name of its replacement)
+    let asked = [
+        (a.id, "a0", "a0-next"),
+        (a.id, "a0", "a0-again"),
+        (a.id, "a1", "a1-next"),
+        (a.id, "a2", "a2-next"),
+        (a.id, "a3", "a3-next"),
+        (a.id, "b0", "cross-tenant"),
+        (a.id, "unknown", "unknown-next"),
+        (b.id, "b0", "b0-next"),
+    ];
+    let rotation = |(tenant, hash, next): (TenantId, &str, &str)| {
+        let (owner, person) = if tenant == a.id {
+            (&a, &alice)
+        } else {
+            (&b, &bob)
+        };
+        let mut replacement = refresh(owner, person, next, hash);
+        replacement.issued_at = at;
+        Rotation {
+            tenant,
+            token_hash: hash.into(),
+            at,
+            issuance: Issuance {
+                access: token(owner, person, next, None),
+                refresh: Some(replacement),
+            },
+            event: AuditEvent::new(tenant, &format!("issued.{next}"), Outcome::Success, "x"),
+        }
+    };
+    let writer = GroupCommit::for_store(store);
+    let outcomes =
+        futures_util::future::join_all(asked.iter().map(|one| writer.rotate(rotation(*one)))).await;
+    let mut a0_winner = None;
+    for ((tenant, hash, next), outcome) in asked.iter().zip(outcomes) {
+        match (outcome.unwrap(), *hash) {
+            (Redemption::Redeemed(token), "a0") => {
+                assert!(a0_winner.replace(*next).is_none(), "a0 won twice");
+                assert_eq!(token.rotated_at, Some(at));
+            }
+            (Redemption::AlreadyUsed(_), "a0") => {}
+            (Redemption::Redeemed(token), "a1" | "b0") if *next != "cross-tenant" => {
+                assert_eq!((token.tenant_id, token.rotated_at), (*tenant, Some(at)));
+            }
+            (Redemption::AlreadyUsed(token), "a2") => assert_eq!(token.rotated_at, Some(before)),
+            (Redemption::AlreadyUsed(token), "a3") => assert_eq!(token.revoked_at, Some(before)),
+            (Redemption::Unknown, "b0" | "unknown") => {}
+            (other, _) => panic!("{next}: {other:?}"),
+        }
+    }
+    let a0_winner = a0_winner.expect("one rotation of a0 wins");
+    let a0_loser = if a0_winner == "a0-next" {
+        "a0-again"
+    } else {
+        "a0-next"
+    };
+
+    let mut stored = Vec::new();
+    for (tenant, _, next) in asked {
+        let access = artifacts
+            .access_token(tenant, next)
+            .await
+            .unwrap()
+            .is_some();
+        let refresh = artifacts
+            .refresh_token(tenant, next)
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(access, refresh, "{next}: its records are stored together");
+        if access {
+            stored.push(next);
+        }
+    }
+    stored.sort_unstable();
+    let mut expected = vec![a0_winner, "a1-next", "b0-next"];
+    expected.sort_unstable();
+    assert_eq!(
+        stored, expected,
+        "{a0_loser} and the refused are not stored"
+    );
+    let events = |tenant| async move {
+        let mut actions: Vec<String> = store
+            .audit
+            .recent(tenant, None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        actions.sort_unstable();
+        actions
+    };
+    let mut expected_a = vec![format!("issued.{a0_winner}"), "issued.a1-next".to_owned()];
+    expected_a.sort_unstable();
+    assert_eq!(events(a.id).await, expected_a);
+    assert_eq!(events(b.id).await, ["issued.b0-next"]);
+    assert_eq!(
+        artifacts
+            .refresh_token(b.id, "b0")
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at,
+        Some(at),
+        "the cross-tenant rotation left b0 to its own tenant"
     );
 }
 

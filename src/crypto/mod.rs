@@ -19,6 +19,35 @@ pub fn ordered_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// A new refresh token, an ordered id (32 hex digits) then 256 random bits, and the key it is
+/// stored under ([`refresh_token_key`]). The id leads the key, so new tokens go to the end of
+/// the key's index as `jti`s do ([`ordered_id`]), and the rotation that spends a token finds it
+/// among the index's last pages: with keys of hash alone, every token written or spent changed
+/// a random page of that index. The id tells its holder only when the token was issued. No dot
+/// in it: a dot is how the revocation and introspection endpoints tell a JWT.
+pub fn new_refresh_token() -> (String, String) {
+    let token = format!("{}{}", ordered_id(), random_token(32));
+    let key = refresh_token_key(&token);
+    (token, key)
+}
+
+/// The length of a refresh token of [`new_refresh_token`]: an id, then 32 bytes in base64url.
+const REFRESH_TOKEN_LEN: usize = 32 + 43;
+
+/// The key a presented refresh token is stored under: its id, a dot, then the SHA-256 of the
+/// whole token (the token itself is never stored). Tokens issued before tokens had ids are
+/// keyed by their hash alone.
+pub fn refresh_token_key(token: &str) -> String {
+    match token.split_at_checked(32) {
+        Some((id, _))
+            if token.len() == REFRESH_TOKEN_LEN && id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            format!("{id}.{}", sha256_hex(token))
+        }
+        _ => sha256_hex(token),
+    }
+}
+
 /// A URL-safe random token with `bytes` bytes of entropy (32 bytes = 256 bits).
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -56,6 +85,25 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(a, random_token(32));
+    }
+
+    #[test]
+    fn refresh_token_keys_sort_by_issue_and_hide_the_token() {
+        let (first, first_key) = new_refresh_token();
+        let (second, second_key) = new_refresh_token();
+        assert!(first_key < second_key, "a later token sorts later");
+        assert_eq!(refresh_token_key(&first), first_key);
+        assert!(!first.contains('.'), "no dot: not taken for a JWT");
+        assert!(!first_key.contains(&first[32..]));
+        assert_eq!(first_key.len(), 32 + 1 + 64);
+        // Same id, other secret: another key.
+        let forged = format!("{}{}", &second[..32], random_token(32));
+        assert_ne!(refresh_token_key(&forged), second_key);
+        // Tokens without an id (issued before ids) keep their plain hash.
+        let old = random_token(32);
+        assert_eq!(refresh_token_key(&old), sha256_hex(&old));
+        let odd = "é".repeat(40);
+        assert_eq!(refresh_token_key(&odd), sha256_hex(&odd));
     }
 
     #[test]

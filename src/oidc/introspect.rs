@@ -6,7 +6,7 @@
 use super::access_token::{self, Rejected};
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
-use crate::crypto::sha256_hex;
+use crate::crypto::refresh_token_key;
 use crate::domain::RequestMeta;
 use crate::domain::{Client, ClientType, Tenant, Timestamp};
 use crate::state::AppState;
@@ -117,7 +117,7 @@ async fn refresh(
     let found = state
         .store
         .artifacts
-        .refresh_token(tenant.id, &sha256_hex(token))
+        .refresh_token(tenant.id, &refresh_token_key(token))
         .await
         .map_err(|e| OAuthError::internal(meta, e))?
         .filter(|t| t.is_active(Timestamp::now()) && t.client_id == client.client_id);

@@ -2,7 +2,7 @@
 //! record), the ID token, and the refresh token of a rotation family.
 
 use super::{access_token::AccessClaims, jwt, scopes};
-use crate::crypto::{ordered_id, random_token, sha256_hex};
+use crate::crypto::{new_refresh_token, ordered_id};
 use crate::domain::RequestMeta;
 use crate::domain::{
     AccessTokenRecord, AuditEvent, Client, GrantType, Outcome, RefreshToken, SigningAlg, Tenant,
@@ -70,6 +70,36 @@ pub async fn tokens(
     now: Timestamp,
     meta: &RequestMeta,
 ) -> AppResult<Issued> {
+    let Minted {
+        issued,
+        issuance,
+        event,
+    } = mint(state, grant, nonce, family, now, meta).await?;
+    state
+        .writer
+        .write(Write::Issued(Box::new((issuance, event))))
+        .await?;
+    Ok(issued)
+}
+
+/// Signed tokens that are not stored yet: what the response answers, their records and their
+/// `token.issued` event.
+pub struct Minted {
+    pub issued: Issued,
+    pub issuance: Issuance,
+    pub event: AuditEvent,
+}
+
+/// The tokens of [`tokens`], signed but not yet stored: the refresh grant stores them only
+/// together with spending the token they replace.
+pub async fn mint(
+    state: &AppState,
+    grant: &Grant<'_>,
+    nonce: Option<&str>,
+    family: Option<Family<'_>>,
+    now: Timestamp,
+    meta: &RequestMeta,
+) -> AppResult<Minted> {
     let keys = state
         .keys
         .for_alg(grant.tenant.id, grant.client.id_token_alg)
@@ -82,13 +112,11 @@ pub async fn tokens(
         }
         _ => None,
     };
-    let issuance = Issuance { access, refresh };
-    let event = issued_event(grant, meta);
-    state
-        .writer
-        .write(Write::Issued(Box::new((issuance, event))))
-        .await?;
-    Ok(issued)
+    Ok(Minted {
+        issued,
+        issuance: Issuance { access, refresh },
+        event: issued_event(grant, meta),
+    })
 }
 
 /// `token.issued`, for the user of the grant or, without one, the client itself.
@@ -229,9 +257,9 @@ fn add_refresh_token(
     family: Family<'_>,
     now: Timestamp,
 ) -> RefreshToken {
-    let value = random_token(32);
+    let (value, token_hash) = new_refresh_token();
     let token = RefreshToken {
-        token_hash: sha256_hex(&value),
+        token_hash,
         tenant_id: grant.tenant.id,
         family_id: family.id.to_owned(),
         client_id: grant.client.client_id.clone(),

@@ -6,7 +6,7 @@
 use super::access_token::{self, Rejected};
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
-use crate::crypto::sha256_hex;
+use crate::crypto::refresh_token_key;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, Timestamp};
 use crate::state::AppState;
@@ -70,7 +70,7 @@ async fn handle(
         (format!("access token {}", record.jti), u64::from(revoked))
     } else {
         let found = artifacts
-            .refresh_token(tenant.id, &sha256_hex(token))
+            .refresh_token(tenant.id, &refresh_token_key(token))
             .await
             .map_err(|e| internal(&e))?;
         let Some(refresh) = found.filter(|t| t.client_id == client.client_id) else {

@@ -2,13 +2,13 @@
 //! refresh token (§6) and client credentials (§4.4) grants.
 
 use super::client_auth::{client_request, ClientRequest};
-use super::issue::{self, Family, Grant};
+use super::issue::{self, Family, Grant, Minted};
 use super::{device, error::OAuthError, pkce, requested_resource};
-use crate::crypto::sha256_hex;
+use crate::crypto::{refresh_token_key, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
 use crate::state::AppState;
-use crate::store::Redemption;
+use crate::store::{Redemption, Rotation};
 use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
@@ -238,7 +238,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
 
 async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
     let presented = cx.required("refresh_token", 256)?;
-    let token_hash = sha256_hex(presented);
+    let token_hash = refresh_token_key(presented);
     let artifacts = &cx.state.store.artifacts;
     // Everything that can be refused is checked before rotating, so a refused request (or
     // another client presenting a stolen token) does not spend the token.
@@ -277,12 +277,59 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
             ));
         }
     }
-    let old = match artifacts
-        .rotate_refresh_token(cx.tenant.id, &token_hash, cx.now)
+    let user = cx
+        .state
+        .store
+        .users
+        .by_id(cx.tenant.id, known.user_id)
+        .await
+        .map_err(|e| cx.internal(e))?
+        .filter(|u| u.can_sign_in())
+        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let grant = Grant {
+        grant_type: GrantType::RefreshToken,
+        tenant: cx.tenant,
+        client: cx.client,
+        user: Some(&user),
+        scopes: &scopes,
+        resource: known.resource.as_deref(),
+        auth_time: Some(known.auth_time),
+        amr: &known.amr,
+        code_hash: None,
+        family_id: Some(&known.family_id),
+        session_id: Some(&known.session_id),
+    };
+    let family = Family {
+        id: &known.family_id,
+        expires_at: known.family_expires_at,
+        session_id: &known.session_id,
+        scopes: &known.scopes,
+        resource: known.resource.as_deref(),
+    };
+    // Signed before the token is spent, and stored only if it is: the token is spent in the
+    // same transaction as its replacement is stored (one turn of the group-commit writer).
+    let Minted {
+        issued,
+        issuance,
+        event,
+    } = issue::mint(cx.state, &grant, None, Some(family), cx.now, cx.meta)
+        .await
+        .map_err(|e| cx.internal(e))?;
+    let rotation = Rotation {
+        tenant: cx.tenant.id,
+        token_hash,
+        at: cx.now,
+        issuance,
+        event,
+    };
+    match cx
+        .state
+        .writer
+        .rotate(rotation)
         .await
         .map_err(|e| cx.internal(e))?
     {
-        Redemption::Redeemed(old) => old,
+        Redemption::Redeemed(_) => Ok(issued.into_response()),
         Redemption::AlreadyUsed(spent) => {
             if spent.revoked_at.is_none() {
                 // RFC 9700 §4.14.2: a rotated token used again means two parties hold the
@@ -301,47 +348,10 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
                 )
                 .await;
             }
-            return Err(OAuthError::invalid_grant("the refresh token is invalid"));
+            Err(OAuthError::invalid_grant("the refresh token is invalid"))
         }
-        Redemption::Unknown => {
-            return Err(OAuthError::invalid_grant("the refresh token is invalid"))
-        }
-    };
-    let resource = old.resource.as_deref();
-    let user = cx
-        .state
-        .store
-        .users
-        .by_id(cx.tenant.id, old.user_id)
-        .await
-        .map_err(|e| cx.internal(e))?
-        .filter(|u| u.can_sign_in())
-        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
-
-    let grant = Grant {
-        grant_type: GrantType::RefreshToken,
-        tenant: cx.tenant,
-        client: cx.client,
-        user: Some(&user),
-        scopes: &scopes,
-        resource,
-        auth_time: Some(old.auth_time),
-        amr: &old.amr,
-        code_hash: None,
-        family_id: Some(&old.family_id),
-        session_id: Some(&old.session_id),
-    };
-    let family = Family {
-        id: &old.family_id,
-        expires_at: old.family_expires_at,
-        session_id: &old.session_id,
-        scopes: &old.scopes,
-        resource: old.resource.as_deref(),
-    };
-    let issued = issue::tokens(cx.state, &grant, None, Some(family), cx.now, cx.meta)
-        .await
-        .map_err(|e| cx.internal(e))?;
-    Ok(issued.into_response())
+        Redemption::Unknown => Err(OAuthError::invalid_grant("the refresh token is invalid")),
+    }
 }
 
 /// Scopes that only make sense with a user signing in.

@@ -17,7 +17,7 @@ use crate::domain::AuditEvent;
 use crate::domain::RequestMeta;
 use crate::mail::Mailer;
 use crate::store::{
-    group_commit::{GroupCommit, Write},
+    group_commit::{GroupCommit, Write, Written},
     Store,
 };
 use axum::extract::FromRef;
@@ -58,7 +58,7 @@ pub struct Shared {
     /// the change together); see `admin::access::keep_an_owner`.
     pub owner_changes: Arc<tokio::sync::Mutex<()>>,
     /// Records of issued tokens and audit events, committed in groups (`store::group_commit`).
-    pub writer: GroupCommit<Write>,
+    pub writer: GroupCommit<Write, Written>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

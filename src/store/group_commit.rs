@@ -8,8 +8,8 @@
 //! `store/sqlite/batches.rs`): a batch is one statement, and each request gets its own row's
 //! answer.
 
-use super::{Issuance, Store, StoreError, StoreResult};
-use crate::domain::AuditEvent;
+use super::{Issuance, Redemption, Rotation, Store, StoreError, StoreResult};
+use crate::domain::{AuditEvent, RefreshToken};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -62,37 +62,57 @@ impl<T: Clone + Send + 'static, R: Send + 'static> GroupCommit<T, R> {
 }
 
 /// What the server writes through its group-commit writer: the records of token responses
-/// (each with its `token.issued` event) and audit events. One writer for both, because SQLite
-/// takes one writer at a time: two writers would wait on each other's locks.
+/// (each with its `token.issued` event), refresh-token rotations (the token spent together with
+/// the records of its replacement) and audit events. One writer for all, because SQLite takes
+/// one writer at a time: two writers would wait on each other's locks.
 #[derive(Clone, Debug)]
 pub enum Write {
     Issued(Box<(Issuance, AuditEvent)>),
+    Rotated(Box<Rotation>),
     Audit(Box<AuditEvent>),
 }
 
-impl GroupCommit<Write> {
+/// The answer to a [`Write`]: what became of the token a rotation spends; nothing otherwise.
+pub type Written = Option<Redemption<RefreshToken>>;
+
+impl GroupCommit<Write, Written> {
     /// The writer in front of `store`'s token records and audit log.
     pub fn for_store(store: &Store) -> Self {
         let batches = store.batches.clone();
         Self::start(move |rows: Vec<Write>| {
             let batches = batches.clone();
             Box::pin(async move {
-                let written = vec![(); rows.len()];
-                let (mut issued, mut events) = (Vec::new(), Vec::new());
+                let (mut rotations, mut issued, mut events) = (Vec::new(), Vec::new(), Vec::new());
+                let mut rotates = Vec::with_capacity(rows.len());
                 for row in rows {
+                    rotates.push(matches!(row, Write::Rotated(_)));
                     match row {
                         Write::Issued(both) => {
                             let (issuance, event) = *both;
                             issued.push(issuance);
                             events.push(event);
                         }
+                        Write::Rotated(rotation) => rotations.push(*rotation),
                         Write::Audit(e) => events.push(*e),
                     }
                 }
-                batches.write_batch(&issued, &events).await?;
-                Ok(written)
+                let mut outcomes = batches
+                    .write_batch(&rotations, &issued, &events)
+                    .await?
+                    .into_iter();
+                Ok(rotates
+                    .into_iter()
+                    .map(|rotates| if rotates { outcomes.next() } else { None })
+                    .collect())
             })
         })
+    }
+
+    /// Spends the refresh token of `rotation` and, if that spent it, stores its replacement.
+    pub async fn rotate(&self, rotation: Rotation) -> StoreResult<Redemption<RefreshToken>> {
+        self.write(Write::Rotated(Box::new(rotation)))
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("a rotation got no answer".into()))
     }
 }
 

@@ -537,28 +537,88 @@ pub struct Probe {
 
 /// The group commit's write (`group_commit.rs`): the token records and audit events of one
 /// batch.
-#[async_trait]
-pub trait BatchRepo: Send + Sync {
-    /// Writes both, in one transaction where one backend keeps both (SQLite, PostgreSQL), so
-    /// a batch is stored whole or not at all and can be retried row by row.
-    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()>;
+/// A refresh token to spend (RFC 6749 §6, rotation) and what the response that replaces it
+/// stores: its records and its `token.issued` event, kept only if the token is spent.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    pub tenant: TenantId,
+    pub token_hash: String,
+    pub at: Timestamp,
+    pub issuance: Issuance,
+    pub event: AuditEvent,
 }
 
-/// Writes a batch's token records, then its audit events: for records and events in two
-/// backends (Redis and another), or a backend without transactions over both (MongoDB).
+#[async_trait]
+pub trait BatchRepo: Send + Sync {
+    /// Spends the refresh tokens of `rotations`, then writes `issued`, `events` and what each
+    /// spent rotation replaces them with; answers for each rotation, in order, as
+    /// [`OidcArtifactRepo::rotate_refresh_token`] does. In one transaction where one backend
+    /// keeps them all (SQLite, PostgreSQL), so a batch is stored whole or not at all and can
+    /// be retried row by row, and a token is spent only together with its replacement.
+    async fn write_batch(
+        &self,
+        rotations: &[Rotation],
+        issued: &[Issuance],
+        events: &[AuditEvent],
+    ) -> StoreResult<Vec<Redemption<RefreshToken>>>;
+}
+
+/// Spends a batch's refresh tokens one by one, then writes its token records, then its audit
+/// events: for records and events in two backends (Redis and another), or a backend without
+/// transactions over several collections (MongoDB). A failure after a token was spent loses
+/// that token (its client must sign in again), as it would between two separate calls.
 pub(crate) async fn write_one_after_the_other(
     artifacts: &dyn OidcArtifactRepo,
     audit: &dyn AuditRepo,
+    rotations: &[Rotation],
     issued: &[Issuance],
     events: &[AuditEvent],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+    let mut outcomes = Vec::with_capacity(rotations.len());
+    let (mut issued, mut events) = (issued.to_vec(), events.to_vec());
+    for rotation in rotations {
+        let outcome = artifacts
+            .rotate_refresh_token(rotation.tenant, &rotation.token_hash, rotation.at)
+            .await?;
+        if matches!(outcome, Redemption::Redeemed(_)) {
+            issued.push(rotation.issuance.clone());
+            events.push(rotation.event.clone());
+        }
+        outcomes.push(outcome);
+    }
     if !issued.is_empty() {
-        artifacts.record_issued(issued).await?;
+        artifacts.record_issued(&issued).await?;
     }
     if !events.is_empty() {
-        audit.append_all(events).await?;
+        audit.append_all(&events).await?;
     }
-    Ok(())
+    Ok(outcomes)
+}
+
+/// What a batch stores: its own token records and events, then those of each rotation that
+/// spent its token (`outcomes`, in the order of `rotations`).
+pub(crate) fn to_store<'a>(
+    rotations: &'a [Rotation],
+    outcomes: &[Redemption<RefreshToken>],
+    issued: &'a [Issuance],
+    events: &'a [AuditEvent],
+) -> (Vec<&'a Issuance>, Vec<&'a AuditEvent>) {
+    let spent: Vec<&Rotation> = rotations
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| matches!(outcome, Redemption::Redeemed(_)))
+        .map(|(rotation, _)| rotation)
+        .collect();
+    (
+        issued
+            .iter()
+            .chain(spent.iter().map(|r| &r.issuance))
+            .collect(),
+        events
+            .iter()
+            .chain(spent.iter().map(|r| &r.event))
+            .collect(),
+    )
 }
 
 /// Token records in one backend, audit events in another.
@@ -569,8 +629,13 @@ struct Separate {
 
 #[async_trait]
 impl BatchRepo for Separate {
-    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
-        write_one_after_the_other(&*self.artifacts, &*self.audit, issued, events).await
+    async fn write_batch(
+        &self,
+        rotations: &[Rotation],
+        issued: &[Issuance],
+        events: &[AuditEvent],
+    ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+        write_one_after_the_other(&*self.artifacts, &*self.audit, rotations, issued, events).await
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::{
 use crate::store::decode::parse;
 use crate::store::{
     write_one_after_the_other, BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption,
-    StoreResult,
+    Rotation, StoreResult,
 };
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
@@ -130,8 +130,13 @@ fn refresh_doc(tenant: TenantId, t: &RefreshToken) -> RefreshDoc {
 /// are written first, then the audit events.
 #[async_trait]
 impl BatchRepo for MongoStore {
-    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
-        write_one_after_the_other(self, self, issued, events).await
+    async fn write_batch(
+        &self,
+        rotations: &[Rotation],
+        issued: &[Issuance],
+        events: &[AuditEvent],
+    ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+        write_one_after_the_other(self, self, rotations, issued, events).await
     }
 }
 

@@ -4,11 +4,12 @@
 use super::artifact_statements::{
     insert_access_tokens, insert_refresh_tokens, rotate_refresh_tokens, select_access_tokens,
 };
-use super::records_statements::insert_audit_events;
+use super::records_statements::push_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
-use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId, Timestamp};
+use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId};
 use crate::store::sql::Finish;
-use crate::store::{BatchRepo, Issuance, Redemption, StoreResult};
+use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
+use sqlx::{Postgres, QueryBuilder};
 
 impl PostgresStore {
     /// Where the statements of the token hot paths run: a tenant transaction, as every call.
@@ -28,30 +29,42 @@ impl PostgresStore {
         db.finish().await?;
         Ok(found.pop())
     }
-
-    /// A refresh-token rotation in the tenant's own transaction; the row lock of its UPDATE
-    /// decides a race between processes.
-    pub(super) async fn rotate_refresh(
-        &self,
-        tenant: TenantId,
-        token_hash: &str,
-        when: Timestamp,
-    ) -> StoreResult<Redemption<RefreshToken>> {
-        let mut db = self.hot(tenant).await?;
-        let mut outcome =
-            rotate_refresh_tokens(&mut db, &[(tenant, token_hash.to_owned())], when).await?;
-        db.finish().await?;
-        Ok(outcome.pop().unwrap_or(Redemption::Unknown))
-    }
 }
 
-/// One transaction for a group commit's token records and audit events, each tenant's rows
-/// under that tenant's row-level security.
+/// One transaction for a group commit's rotations, token records and audit events, each
+/// tenant's rows under that tenant's row-level security. The rotations go first, and only the
+/// responses whose token they spent are stored; the row locks of their UPDATEs decide races
+/// between processes.
 #[async_trait::async_trait]
 impl BatchRepo for PostgresStore {
-    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
+    async fn write_batch(
+        &self,
+        rotations: &[Rotation],
+        issued: &[Issuance],
+        events: &[AuditEvent],
+    ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
         let mut tx = self.batch().await?;
-        for (tenant, group) in by_tenant(issued, |i| i.access.tenant_id) {
+        let mut outcomes: Vec<Option<Redemption<RefreshToken>>> =
+            rotations.iter().map(|_| None).collect();
+        let when = rotations.iter().map(|r| r.at).max();
+        for (tenant, group) in by_tenant(&indexed(rotations), |(_, r)| r.tenant) {
+            let when = when.unwrap_or(group[0].1.at);
+            tx.rescope(tenant).await?;
+            let wanted: Vec<(TenantId, String)> = group
+                .iter()
+                .map(|(_, r)| (tenant, r.token_hash.clone()))
+                .collect();
+            let spent = rotate_refresh_tokens(&mut tx, &wanted, when).await?;
+            for ((i, _), outcome) in group.into_iter().zip(spent) {
+                outcomes[*i] = Some(outcome);
+            }
+        }
+        let outcomes: Vec<Redemption<RefreshToken>> = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Redemption::Unknown))
+            .collect();
+        let (issued, events) = to_store(rotations, &outcomes, issued, events);
+        for (tenant, group) in by_tenant(&issued, |i| i.access.tenant_id) {
             tx.rescope(tenant).await?;
             insert_access_tokens(&mut tx, group.iter().map(|i| (tenant, &i.access))).await?;
             let refresh: Vec<_> = group
@@ -63,10 +76,18 @@ impl BatchRepo for PostgresStore {
                 insert_refresh_tokens(&mut tx, refresh).await?;
             }
         }
-        for (tenant, group) in by_tenant(events, |e| e.tenant_id) {
+        for (tenant, group) in by_tenant(&events, |e| e.tenant_id) {
             tx.rescope(tenant).await?;
-            insert_audit_events(&mut tx, group).await?;
+            let mut insert = QueryBuilder::<Postgres>::new("");
+            push_audit_events(&mut insert, group.into_iter().copied());
+            insert.build().execute(&mut *tx).await?;
         }
-        Ok(tx.commit().await?)
+        tx.commit().await?;
+        Ok(outcomes)
     }
+}
+
+/// Each row with its place in the batch.
+fn indexed<T>(rows: &[T]) -> Vec<(usize, &T)> {
+    rows.iter().enumerate().collect()
 }

@@ -5,9 +5,9 @@
 /// Implements `OidcArtifactRepo` for a sqlx store (`$store`, whose rows are `$row`). Besides
 /// `tenant` and `tenant_tx`, the store has `hot(id)`: where the statements of the token hot
 /// paths run (SQLite: its one writer connection, whose page cache stays warm), and it
-/// implements `BatchRepo`, the group commit's write, `read_access_token` (the revocation
-/// check of every access token presented) and `rotate_refresh` (refresh-token rotation), both
-/// of which SQLite batches.
+/// implements `BatchRepo`, the group commit's write (which rotates refresh tokens too, with
+/// the shared [`rotate_refresh_tokens`]), and `read_access_token` (the revocation check of
+/// every access token presented), which SQLite batches.
 macro_rules! artifact_repo {
     ($store:ident, $row:ty) => {
         mod artifact_statements {
@@ -25,16 +25,16 @@ macro_rules! artifact_repo {
             type Db = <$row as Row>::Database;
             type Connection = <Db as Database>::Connection;
 
-            /// Inserts access-token records in one statement (one round trip).
-            pub(super) async fn insert_access_tokens<'r>(
-                db: &mut Connection,
+            /// Adds the INSERT of access-token records to `query`: one statement for all.
+            pub(super) fn push_access_tokens<'r>(
+                query: &mut QueryBuilder<'r, Db>,
                 rows: impl IntoIterator<Item = (TenantId, &'r AccessTokenRecord)>,
-            ) -> StoreResult<()> {
-                let mut insert = QueryBuilder::<Db>::new(
+            ) {
+                query.push(
                     "INSERT INTO access_tokens (tenant_id, jti, client_id, user_id, scopes,
                        code_hash, family_id, issued_at, expires_at, revoked_at) ",
                 );
-                insert.push_values(rows, |mut row, (tenant, t)| {
+                query.push_values(rows, |mut row, (tenant, t)| {
                     row.push_bind(tenant)
                         .push_bind(&t.jti)
                         .push_bind(&t.client_id)
@@ -46,6 +46,15 @@ macro_rules! artifact_repo {
                         .push_bind(t.expires_at)
                         .push_bind(t.revoked_at);
                 });
+            }
+
+            /// Inserts access-token records in one statement (one round trip).
+            pub(super) async fn insert_access_tokens<'r>(
+                db: &mut Connection,
+                rows: impl IntoIterator<Item = (TenantId, &'r AccessTokenRecord)>,
+            ) -> StoreResult<()> {
+                let mut insert = QueryBuilder::<Db>::new("");
+                push_access_tokens(&mut insert, rows);
                 insert
                     .build()
                     .execute(&mut *db)
@@ -81,16 +90,16 @@ macro_rules! artifact_repo {
                     .collect()
             }
 
-            /// Inserts refresh tokens in one statement, as [`insert_access_tokens`].
-            pub(super) async fn insert_refresh_tokens<'r>(
-                db: &mut Connection,
+            /// Adds the INSERT of refresh tokens to `query`, as [`push_access_tokens`].
+            pub(super) fn push_refresh_tokens<'r>(
+                query: &mut QueryBuilder<'r, Db>,
                 rows: impl IntoIterator<Item = (TenantId, &'r RefreshToken)>,
-            ) -> StoreResult<()> {
-                let mut insert = QueryBuilder::<Db>::new(
+            ) {
+                query.push(
                     "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, data,
                        expires_at, rotated_at, revoked_at, bound_session_id) ",
                 );
-                insert.push_values(rows, |mut row, (tenant, t)| {
+                query.push_values(rows, |mut row, (tenant, t)| {
                     row.push_bind(tenant)
                         .push_bind(&t.token_hash)
                         .push_bind(&t.family_id)
@@ -100,6 +109,15 @@ macro_rules! artifact_repo {
                         .push_bind(t.revoked_at)
                         .push_bind(t.session_bound.then_some(&t.session_id));
                 });
+            }
+
+            /// Inserts refresh tokens in one statement, as [`insert_access_tokens`].
+            pub(super) async fn insert_refresh_tokens<'r>(
+                db: &mut Connection,
+                rows: impl IntoIterator<Item = (TenantId, &'r RefreshToken)>,
+            ) -> StoreResult<()> {
+                let mut insert = QueryBuilder::<Db>::new("");
+                push_refresh_tokens(&mut insert, rows);
                 insert
                     .build()
                     .execute(&mut *db)
@@ -127,13 +145,33 @@ macro_rules! artifact_repo {
                 wanted: &[(TenantId, String)],
                 when: Timestamp,
             ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
-                let mut update = QueryBuilder::<Db>::new("UPDATE refresh_tokens SET rotated_at = ");
-                update
+                let mut update = QueryBuilder::<Db>::new("");
+                push_rotation(&mut update, wanted, when);
+                let spent = update.build().fetch_all(&mut *db).await?;
+                rotation_outcomes(db, wanted, spent).await
+            }
+
+            /// Adds the UPDATE of [`rotate_refresh_tokens`] to `query`.
+            pub(super) fn push_rotation<'a>(
+                query: &mut QueryBuilder<'a, Db>,
+                wanted: &'a [(TenantId, String)],
+                when: Timestamp,
+            ) {
+                query
+                    .push("UPDATE refresh_tokens SET rotated_at = ")
                     .push_bind(when)
                     .push(" WHERE rotated_at IS NULL AND revoked_at IS NULL AND (");
-                push_keys_by_tenant(&mut update, "token_hash", wanted);
-                update.push(") RETURNING *");
-                let mut spent = by_key(update.build().fetch_all(&mut *db).await?)?;
+                push_keys_by_tenant(query, "token_hash", wanted);
+                query.push(") RETURNING *");
+            }
+
+            /// The answers of [`rotate_refresh_tokens`], from the rows its UPDATE spent.
+            pub(super) async fn rotation_outcomes(
+                db: &mut Connection,
+                wanted: &[(TenantId, String)],
+                spent: Vec<$row>,
+            ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+                let mut spent = by_key(spent)?;
                 let mut outcomes: Vec<Option<Redemption<RefreshToken>>> = wanted
                     .iter()
                     .map(|key| {
@@ -355,7 +393,7 @@ macro_rules! artifact_repo {
                 }
 
                 async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
-                    self.write_batch(issued, &[]).await
+                    self.write_batch(&[], issued, &[]).await.map(drop)
                 }
 
                 async fn access_token(
@@ -421,7 +459,12 @@ macro_rules! artifact_repo {
                     token_hash: &str,
                     when: Timestamp,
                 ) -> StoreResult<Redemption<RefreshToken>> {
-                    self.rotate_refresh(tenant, token_hash, when).await
+                    let mut db = self.hot(tenant).await?;
+                    let mut outcome =
+                        rotate_refresh_tokens(&mut db, &[(tenant, token_hash.to_owned())], when)
+                            .await?;
+                    db.finish().await?;
+                    Ok(outcome.pop().unwrap_or(Redemption::Unknown))
                 }
 
                 async fn revoke_refresh_family(

@@ -17,21 +17,21 @@ macro_rules! records_repo {
                 action_filter, decode, AuditQuery, AuditRepo, BatchRepo, BrowserSessionRepo, ConsentRepo,
                 SessionRepo, SigningKeyRepo, StoreError, StoreResult,
             };
-            use sqlx::{types::Json, Database, QueryBuilder, Row};
+            use sqlx::{types::Json, QueryBuilder, Row};
             use uuid::Uuid;
 
             type Db = <$row as Row>::Database;
 
-            /// Inserts audit events in one statement (one round trip).
-            pub(super) async fn insert_audit_events<'r>(
-                db: &mut <Db as Database>::Connection,
+            /// Adds the INSERT of audit events to `query`: one statement for all.
+            pub(super) fn push_audit_events<'r>(
+                query: &mut QueryBuilder<'r, Db>,
                 events: impl IntoIterator<Item = &'r AuditEvent>,
-            ) -> StoreResult<()> {
-                let mut insert = QueryBuilder::<Db>::new(
+            ) {
+                query.push(
                     "INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor, target,
                        ip, user_agent, reason, request_id) ",
                 );
-                insert.push_values(events, |mut row, e| {
+                query.push_values(events, |mut row, e| {
                     row.push_bind(e.tenant_id)
                         .push_bind(Id(e.id))
                         .push_bind(e.at)
@@ -44,8 +44,6 @@ macro_rules! records_repo {
                         .push_bind(&e.reason)
                         .push_bind(&e.request_id);
                 });
-                insert.build().execute(&mut *db).await?;
-                Ok(())
             }
 
             fn session_from_row(row: &$row) -> StoreResult<UserSession> {
@@ -347,11 +345,11 @@ macro_rules! records_repo {
             #[async_trait::async_trait]
             impl AuditRepo for $store {
                 async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
-                    self.write_batch(&[], std::slice::from_ref(e)).await
+                    self.write_batch(&[], &[], std::slice::from_ref(e)).await.map(drop)
                 }
 
                 async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
-                    self.write_batch(&[], events).await
+                    self.write_batch(&[], &[], events).await.map(drop)
                 }
 
                 async fn recent(

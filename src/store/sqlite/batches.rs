@@ -1,17 +1,18 @@
 //! What SQLite does its own way: the group commit's writes (token records, audit events), the
-//! revocation checks read together, refresh-token rotations written together, and where the
-//! token hot paths run.
+//! revocation checks read together, and where the token hot paths run.
 
 use super::artifact_statements::{
-    insert_access_tokens, insert_refresh_tokens, rotate_refresh_tokens, select_access_tokens,
+    push_access_tokens, push_refresh_tokens, push_rotation, rotation_outcomes, select_access_tokens,
 };
 use super::connections::{Connections, Lent};
-use super::records_statements::insert_audit_events;
+use super::records_statements::push_audit_events;
 use super::SqliteStore;
-use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId, Timestamp};
+use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId};
 use crate::store::group_commit::GroupCommit;
-use crate::store::{BatchRepo, Issuance, Redemption, StoreResult};
-use sqlx::Connection;
+use crate::store::sql::conflict;
+use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite};
 use std::collections::HashMap;
 
 /// The access-token records that concurrent requests ask for (the revocation check of every
@@ -40,30 +41,6 @@ pub(super) fn access_reads(readers: Connections) -> AccessReads {
     })
 }
 
-/// The refresh tokens that concurrent requests spend (tenant, hash, when), spent together: one
-/// UPDATE on the writer for all that are waiting (at the latest of their times), of which the
-/// first request to name a token wins it. Alone, each rotation was a commit of its own, its
-/// pages written to the log again for every token: most of the refresh grant's cost.
-pub(super) type Rotations = GroupCommit<(TenantId, String, Timestamp), Redemption<RefreshToken>>;
-
-pub(super) fn rotations(writer: Connections) -> Rotations {
-    GroupCommit::start(move |spent: Vec<(TenantId, String, Timestamp)>| {
-        let writer = writer.clone();
-        Box::pin(async move {
-            let Some(when) = spent.iter().map(|(_, _, when)| *when).max() else {
-                return Ok(Vec::new());
-            };
-            let wanted: Vec<(TenantId, String)> = spent
-                .into_iter()
-                .map(|(tenant, token_hash, _)| (tenant, token_hash))
-                .collect();
-            // One statement decides: no transaction around it.
-            let mut db = writer.lend().await?;
-            rotate_refresh_tokens(&mut db, &wanted, when).await
-        })
-    })
-}
-
 impl SqliteStore {
     /// Where the statements of the token hot paths run: the one writer connection. They queue
     /// for it in this process instead of sleeping on SQLite's write lock, and its page cache
@@ -79,41 +56,82 @@ impl SqliteStore {
     ) -> StoreResult<Option<AccessTokenRecord>> {
         self.access_reads.write((tenant, jti.to_owned())).await
     }
+}
 
-    pub(super) async fn rotate_refresh(
+/// One transaction on the writer connection for a group commit's rotations, token records and
+/// audit events, of any tenants: each kind in one statement, and the statements sent to the
+/// connection's thread together (two trips: `BEGIN` with the rotations' UPDATE, then the
+/// inserts with `COMMIT`; one without rotations). The hot paths queue for the batch's turn, and
+/// each trip to that thread and back waits for a core twice: with a trip per statement, a batch
+/// of ten refreshes took 1.8 ms, the writer's thread busy for less than half of it (client
+/// credentials gained 7% from the fewer trips). The rotations go first: one UPDATE spends every
+/// token waiting (at the latest of their times), and only the responses whose token it spent
+/// are stored.
+#[async_trait::async_trait]
+impl BatchRepo for SqliteStore {
+    async fn write_batch(
         &self,
-        tenant: TenantId,
-        token_hash: &str,
-        when: Timestamp,
-    ) -> StoreResult<Redemption<RefreshToken>> {
-        self.rotations
-            .write((tenant, token_hash.to_owned(), when))
-            .await
+        rotations: &[Rotation],
+        issued: &[Issuance],
+        events: &[AuditEvent],
+    ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+        let mut writer = self.writer.lend().await?;
+        let written = write_in_one_transaction(&mut writer, rotations, issued, events).await;
+        if written.is_err() {
+            // A statement failed between BEGIN and COMMIT, which left the transaction open.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *writer).await;
+        }
+        written
     }
 }
 
-/// One transaction on the writer connection for a group commit's token records and audit
-/// events, of any tenants: each kind in one statement.
-#[async_trait::async_trait]
-impl BatchRepo for SqliteStore {
-    async fn write_batch(&self, issued: &[Issuance], events: &[AuditEvent]) -> StoreResult<()> {
-        let refresh: Vec<_> = issued
-            .iter()
-            .filter_map(|i| i.refresh.as_ref())
-            .map(|t| (t.tenant_id, t))
-            .collect();
-        let mut writer = self.writer.lend().await?;
-        let mut tx = writer.begin().await?;
-        if !issued.is_empty() {
-            let access = issued.iter().map(|i| (i.access.tenant_id, &i.access));
-            insert_access_tokens(&mut tx, access).await?;
+async fn write_in_one_transaction(
+    db: &mut SqliteConnection,
+    rotations: &[Rotation],
+    issued: &[Issuance],
+    events: &[AuditEvent],
+) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+    let wanted: Vec<(TenantId, String)> = rotations
+        .iter()
+        .map(|r| (r.tenant, r.token_hash.clone()))
+        .collect();
+    let outcomes = match rotations.iter().map(|r| r.at).max() {
+        None => Vec::new(),
+        Some(when) => {
+            let mut update = QueryBuilder::<Sqlite>::new("BEGIN; ");
+            push_rotation(&mut update, &wanted, when);
+            let spent = update.build().fetch_all(&mut *db).await?;
+            rotation_outcomes(db, &wanted, spent).await?
         }
-        if !refresh.is_empty() {
-            insert_refresh_tokens(&mut tx, refresh).await?;
-        }
-        if !events.is_empty() {
-            insert_audit_events(&mut tx, events).await?;
-        }
-        Ok(tx.commit().await?)
+    };
+    let (issued, events) = to_store(rotations, &outcomes, issued, events);
+    let refresh: Vec<_> = issued
+        .iter()
+        .filter_map(|i| i.refresh.as_ref())
+        .map(|t| (t.tenant_id, t))
+        .collect();
+    let mut statements =
+        QueryBuilder::<Sqlite>::new(if rotations.is_empty() { "BEGIN; " } else { "" });
+    if !issued.is_empty() {
+        push_access_tokens(
+            &mut statements,
+            issued.iter().map(|i| (i.access.tenant_id, &i.access)),
+        );
+        statements.push("; ");
     }
+    if !refresh.is_empty() {
+        push_refresh_tokens(&mut statements, refresh);
+        statements.push("; ");
+    }
+    if !events.is_empty() {
+        push_audit_events(&mut statements, events);
+        statements.push("; ");
+    }
+    statements.push("COMMIT");
+    statements
+        .build()
+        .execute(&mut *db)
+        .await
+        .map_err(conflict("token record"))?;
+    Ok(outcomes)
 }

@@ -26,8 +26,6 @@ pub struct SqliteStore {
     readers: Connections,
     /// The revocation checks of concurrent requests, read together on a reader.
     access_reads: batches::AccessReads,
-    /// Refresh-token rotations of concurrent requests, written together on the writer.
-    rotations: batches::Rotations,
     /// One connection for the writes of the protocol's hot paths (token records and audit
     /// events by group commit, code redemption, refresh-token rotation). They queue for it in
     /// this process instead of sleeping on SQLite's write lock, and its page cache stays warm:
@@ -137,7 +135,6 @@ impl SqliteStore {
         Ok(Self {
             pool,
             access_reads: batches::access_reads(readers.clone()),
-            rotations: batches::rotations(writer.clone()),
             readers,
             writer,
             _server_lock: server_lock,
