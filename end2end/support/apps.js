@@ -28,7 +28,9 @@ export async function registerApplication(page, tessera, js, { type, name, redir
   await page.getByRole('link', { name: 'New application' }).click();
   await page.waitForURL((url) => url.pathname === `${CLIENTS_PATH}/new`);
   await settle(page, js);
+  // With JavaScript the router changes the URL before the new page has rendered: wait for it.
   const choice = page.locator(`ul.areas a[href$="?type=${type}"]`);
+  await choice.first().waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {});
   assert.equal(await choice.count(), 1, `one link to the ${type} type`);
   await choice.click();
   await page.waitForURL((url) => url.pathname === `${CLIENTS_PATH}/new` && url.searchParams.get('type') === type);

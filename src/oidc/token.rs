@@ -6,7 +6,9 @@ use super::issue::{self, Family, Grant, Minted};
 use super::{device, error::OAuthError, pkce, requested_resource};
 use crate::crypto::{refresh_token_key, sha256_hex};
 use crate::domain::RequestMeta;
-use crate::domain::{AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp};
+use crate::domain::{
+    AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp, User, UserId,
+};
 use crate::state::AppState;
 use crate::store::{Redemption, Rotation};
 use axum::{
@@ -114,6 +116,19 @@ impl Context<'_> {
     fn resource(&self) -> Result<Option<&str>, OAuthError> {
         requested_resource(self.params, self.client)
     }
+
+    /// The grant's user, when they may still sign in: a blocked or deleted user's grants
+    /// yield no more tokens.
+    async fn user_who_can_sign_in(&self, id: UserId) -> Result<User, OAuthError> {
+        self.state
+            .store
+            .users
+            .by_id(self.tenant.id, id)
+            .await
+            .map_err(|e| self.internal(e))?
+            .filter(|u| u.can_sign_in())
+            .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))
+    }
 }
 
 async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
@@ -192,15 +207,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         (None, None) => {}
     }
     let resource = cx.resource()?;
-    let user = cx
-        .state
-        .store
-        .users
-        .by_id(cx.tenant.id, record.user_id)
-        .await
-        .map_err(|e| cx.internal(e))?
-        .filter(|u| u.can_sign_in())
-        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let user = cx.user_who_can_sign_in(record.user_id).await?;
 
     let refreshable = cx.client.allows_grant(GrantType::RefreshToken);
     let grant = Grant {
@@ -277,15 +284,7 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
             ));
         }
     }
-    let user = cx
-        .state
-        .store
-        .users
-        .by_id(cx.tenant.id, known.user_id)
-        .await
-        .map_err(|e| cx.internal(e))?
-        .filter(|u| u.can_sign_in())
-        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let user = cx.user_who_can_sign_in(known.user_id).await?;
     let grant = Grant {
         grant_type: GrantType::RefreshToken,
         tenant: cx.tenant,
@@ -415,15 +414,7 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
     let device_code = cx.required("device_code", 256)?;
     let approval =
         device::poll(cx.state, cx.tenant, cx.client, device_code, cx.now, cx.meta).await?;
-    let user = cx
-        .state
-        .store
-        .users
-        .by_id(cx.tenant.id, approval.user_id)
-        .await
-        .map_err(|e| cx.internal(e))?
-        .filter(|u| u.can_sign_in())
-        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let user = cx.user_who_can_sign_in(approval.user_id).await?;
     let family_id = crate::crypto::ordered_id();
     let scopes = &approval.grant.scopes;
     let grant = Grant {
