@@ -1071,6 +1071,18 @@ async fn purge_removes_only_expired_rows_a_bounded_batch_at_a_time(store: &Store
         };
         store.browser_sessions.create(&record).await.unwrap();
     }
+    for (tenant, who, jti, expires_at) in [
+        (&a, &alice, "old-token", past),
+        (&a, &alice, "live-token", future),
+    ] {
+        let mut record = token(tenant, who, jti, None);
+        record.expires_at = expires_at;
+        store
+            .artifacts
+            .record_access_token(tenant.id, &record)
+            .await
+            .unwrap();
+    }
     let mut old_session = session(&b, &bob, "old-session");
     old_session.expires_at = past;
     store.sessions.create(b.id, &old_session).await.unwrap();
@@ -1081,9 +1093,23 @@ async fn purge_removes_only_expired_rows_a_bounded_batch_at_a_time(store: &Store
         .unwrap();
     assert_eq!(
         store.artifacts.purge_expired(purge_at, 1000).await.unwrap(),
-        3,
-        "expired codes and flows across all tenants"
+        4,
+        "expired codes, flows and token records across all tenants"
     );
+    assert_eq!(
+        store
+            .artifacts
+            .access_token(a.id, "old-token")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .artifacts
+        .access_token(a.id, "live-token")
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(
         store.sessions.purge_expired(purge_at, 1000).await.unwrap(),
         1

@@ -204,8 +204,14 @@ impl SqliteStore {
         before: Timestamp,
         limit: u32,
     ) -> StoreResult<u64> {
+        // Tables stored in their key's order (migration 0007) have no rowid.
+        let key = match table {
+            "access_tokens" => "tenant_id, jti",
+            "audit_events" => "tenant_id, id",
+            _ => "rowid",
+        };
         let sql = format!(
-            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < $1 LIMIT $2)"
+            "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE {column} < $1 LIMIT $2)"
         );
         let done = sqlx::query(&sql)
             .bind(before)
@@ -254,6 +260,74 @@ fn take_server_lock(db_path: &Path) -> Result<File, OpenError> {
         }
         Err(std::fs::TryLockError::Error(e)) => {
             Err(OpenError::Io(lock_path.display().to_string(), e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::migrate::Migrator;
+
+    /// Migration 0007 moves token records and audit events into tables kept in their key's
+    /// order: what was stored before it is still there, and the audit log stays append-only.
+    #[tokio::test]
+    async fn migration_0007_keeps_earlier_rows_and_the_audit_log_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let earlier = dir.path().join("migrations");
+        std::fs::create_dir(&earlier).unwrap();
+        let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(all).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_owned();
+            if name.to_string_lossy().as_ref() < "0007" {
+                std::fs::copy(&path, earlier.join(name)).unwrap();
+            }
+        }
+        let store = SqliteStore::open(&dir.path().join("tessera.db"), Access::Tool)
+            .await
+            .unwrap();
+        let before = Migrator::new(earlier.as_path()).await.unwrap();
+        assert_eq!(before.iter().count(), 6);
+        before.run(&store.pool).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO access_tokens (tenant_id, jti, client_id, scopes, issued_at,
+                 expires_at, family_id) VALUES ('t', 'j1', 'app', '[]', 1, 2, 'f');
+             INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor)
+                 VALUES ('t', 'e1', 1, 'user.created', 'success', 'cli')",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+
+        assert_eq!(store.migrate().await.unwrap(), 1);
+
+        let token: (String, String, i64) = sqlx::query_as(
+            "SELECT client_id, family_id, expires_at FROM access_tokens
+             WHERE tenant_id = 't' AND jti = 'j1'",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(token, ("app".into(), "f".into(), 2));
+        let action: String =
+            sqlx::query_scalar("SELECT action FROM audit_events WHERE tenant_id = 't'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(action, "user.created");
+        let rewrite = sqlx::query("UPDATE audit_events SET action = 'user.deleted'")
+            .execute(&store.pool)
+            .await;
+        assert!(
+            rewrite.unwrap_err().to_string().contains("append-only"),
+            "the trigger came back with the table"
+        );
+        for table in ["access_tokens", "audit_events"] {
+            let rowid = sqlx::query(&format!("SELECT rowid FROM {table}"))
+                .fetch_all(&store.pool)
+                .await;
+            assert!(rowid.is_err(), "{table} is stored without rowid");
         }
     }
 }
