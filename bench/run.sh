@@ -7,8 +7,8 @@ usage() {
   cat <<'EOF'
 Usage: bench/run.sh [options]
 
-Builds Tessera (release) and the ceiling server, starts Tessera on a fresh SQLite database
-(or PostgreSQL), registers a user and three clients with the command line, drives each
+Builds Tessera (profile production: release with link-time optimisation, as deployed) and
+the ceiling server, starts Tessera on a fresh SQLite database (or PostgreSQL), registers a user and three clients with the command line, drives each
 endpoint with wrk on 127.0.0.1, and prints a markdown table (also written to
 bench/results/) with requests per second, latency, server CPU per request, memory, and the
 ratio to the ceiling with the issue's targets.
@@ -129,11 +129,11 @@ if [ -n "${TESSERA_BIN:-}" ]; then
   TESSERA="$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")"
   log "Using the given binary $TESSERA (TESSERA_BIN; not building)"
 else
-  # What scripts/build.sh --server-only runs, without its check of the browser-build tools.
-  log "Building Tessera (release, features ssr) into $CARGO_TARGET_DIR"
+  # What scripts/build.sh --server-only --production runs, without its check of the browser-build tools.
+  log "Building Tessera (profile production, features ssr) into $CARGO_TARGET_DIR"
   step=$(date +%s)
-  cargo build --release --features ssr --bin tessera
-  TESSERA="$CARGO_TARGET_DIR/release/tessera"
+  cargo build --profile production --features ssr --bin tessera
+  TESSERA="$CARGO_TARGET_DIR/production/tessera"
   log "Tessera built in $(( $(date +%s) - step ))s"
 fi
 log "Building the ceiling server (bench/ceiling)"
