@@ -907,15 +907,17 @@ async fn concurrent_token_reads_each_get_their_own_record_within_their_tenant(st
 async fn access_tokens_are_revoked_by_their_code_within_the_tenant(store: &Store) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
     let alice = user(store, &a, "alice@example.com").await;
-    for (jti, code_hash) in [
-        ("t1", Some("c1")),
-        ("t2", Some("c1")),
-        ("t3", Some("c2")),
-        ("t4", None),
+    // Made once: `token` reads the clock, which may tick between two calls.
+    let t1 = token(&a, &alice, "t1", Some("c1"));
+    for record in [
+        t1.clone(),
+        token(&a, &alice, "t2", Some("c1")),
+        token(&a, &alice, "t3", Some("c2")),
+        token(&a, &alice, "t4", None),
     ] {
         store
             .artifacts
-            .record_access_token(a.id, &token(&a, &alice, jti, code_hash))
+            .record_access_token(a.id, &record)
             .await
             .unwrap();
     }
@@ -928,7 +930,7 @@ async fn access_tokens_are_revoked_by_their_code_within_the_tenant(store: &Store
     ));
     assert_eq!(
         store.artifacts.access_token(a.id, "t1").await.unwrap(),
-        Some(token(&a, &alice, "t1", Some("c1")))
+        Some(t1)
     );
     assert_eq!(
         store.artifacts.access_token(b.id, "t1").await.unwrap(),
