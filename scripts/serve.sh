@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for newcomers: installs the tools, builds Tessera and starts it.
-# Listens on 127.0.0.1:3000 and keeps its SQLite database in ./data/tessera.db
+# Listens on 127.0.0.1:3000 (open http://localhost:3000) and keeps its SQLite database in ./data/tessera.db
 # (the binary's defaults; override with TESSERA_LISTEN / STORAGE_SQLITE_PATH).
 # Extra arguments are passed to `tessera serve`.
 set -euo pipefail

@@ -126,7 +126,9 @@ impl Config {
             }
         };
 
-        let raw_url = get("TESSERA_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        // `localhost`, not 127.0.0.1: browsers offer WebAuthn on http only there, so a first run
+        // has passkeys (the server still listens on 127.0.0.1 only).
+        let raw_url = get("TESSERA_PUBLIC_URL").unwrap_or_else(|| "http://localhost:3000".into());
         let public_url = Url::parse(raw_url.trim_end_matches('/')).map_err(|e| {
             invalid(
                 "TESSERA_PUBLIC_URL",
@@ -510,7 +512,7 @@ mod tests {
                 path: "./data/tessera.db".into()
             }
         );
-        assert_eq!(c.issuer("default"), "http://127.0.0.1:3000/t/default");
+        assert_eq!(c.issuer("default"), "http://localhost:3000/t/default");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert!(!c.secure_cookies());
     }

@@ -35,3 +35,27 @@ impl RelyingParty {
         self.webauthn.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relying_party(public_url: Option<&str>) -> RelyingParty {
+        let config = Config::from_lookup(|k| match k {
+            "TESSERA_PUBLIC_URL" => public_url.map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+        RelyingParty::new(&config).unwrap()
+    }
+
+    #[test]
+    fn a_first_run_on_the_defaults_offers_passkeys() {
+        assert!(relying_party(None).available());
+    }
+
+    #[test]
+    fn a_server_reached_by_an_ip_address_offers_none() {
+        assert!(!relying_party(Some("http://127.0.0.1:3000")).available());
+    }
+}
