@@ -8,8 +8,9 @@ usage() {
 Usage: bench/run.sh [options]
 
 Builds Tessera (profile production: release with link-time optimisation, as deployed) and
-the ceiling server, starts Tessera on a fresh SQLite database (or PostgreSQL), registers a user and three clients with the command line, drives each
-endpoint with wrk on 127.0.0.1, and prints a markdown table (also written to
+the ceiling server, starts Tessera on a fresh SQLite database (or PostgreSQL), registers a
+user and three clients with the command line, drives each endpoint with wrk on 127.0.0.1,
+and prints a markdown table (also written to
 bench/results/) with requests per second, latency, server CPU per request, memory, and the
 ratio to the ceiling with the issue's targets.
 
@@ -130,7 +131,8 @@ if [ -n "${TESSERA_BIN:-}" ]; then
   TESSERA="$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")"
   log "Using the given binary $TESSERA (TESSERA_BIN; not building)"
 else
-  # What scripts/build.sh --server-only --production runs, without its check of the browser-build tools.
+  # What scripts/build.sh --server-only --production runs, without its check of the
+  # browser-build tools.
   log "Building Tessera (profile production, features ssr) into $CARGO_TARGET_DIR"
   step=$(date +%s)
   cargo build --profile production --features ssr --bin tessera
