@@ -2,6 +2,11 @@
 // are hidden in the HTML; this shows them where the browser can use passkeys, and otherwise
 // shows the data-passkey-unsupported message. Every server answer is either WebAuthn options
 // or the page to open next, so messages live in the pages.
+//
+// Passkey autofill: where the sign-in page's email field asks for it (autocomplete
+// "username webauthn"), a request with conditional mediation (WebAuthn Level 3 §5.1.4,
+// Credential Management §2.3.2) waits in the background, and the browser offers the person's
+// passkeys as they focus the field; picking one signs in, without the password step.
 (() => {
   'use strict';
   const supported = Boolean(window.PublicKeyCredential && navigator.credentials);
@@ -23,7 +28,9 @@
     if (box) { box.textContent = text; box.hidden = false; }
   }
 
-  async function post(url, body) {
+  // `follow`: open the page the server names instead of answering (false for a request nobody
+  // asked for, such as the autofill's, which must never move the person off the page).
+  async function post(url, body, follow = true) {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -31,20 +38,25 @@
       body: JSON.stringify(body),
     });
     const data = await res.json().catch(() => ({}));
-    if (data.redirect) { window.location.assign(data.redirect); return null; }
+    if (data.redirect) { if (follow) window.location.assign(data.redirect); return null; }
     if (!res.ok) throw new Error(data.request_id ? `request id ${data.request_id}` : `HTTP ${res.status}`);
     return data;
   }
 
-  async function signIn(button) {
+  // `autofill`: an AbortSignal, for a request that waits for the person to pick a passkey
+  // in the email field's suggestions rather than asking in a dialog.
+  async function signIn(button, autofill) {
     const { tenant, csrf } = button.dataset;
     const base = `/t/${encodeURIComponent(tenant)}/passkeys/sign-in`;
-    const started = await post(`${base}/options`, { flow: button.dataset.flow || '', csrf });
+    const started = await post(`${base}/options`, { flow: button.dataset.flow || '', csrf }, !autofill);
     if (!started) return;
     const options = started.options.publicKey;
     options.challenge = fromB64u(options.challenge);
     for (const c of options.allowCredentials || []) c.id = fromB64u(c.id);
-    const credential = await navigator.credentials.get({ publicKey: options });
+    const request = autofill
+      ? { publicKey: options, mediation: 'conditional', signal: autofill }
+      : { publicKey: options };
+    const credential = await navigator.credentials.get(request);
     const r = credential.response;
     await post(base, {
       flow: started.flow,
@@ -95,10 +107,37 @@
     });
   }
 
+  // The pending autofill request: its email field and what aborts it.
+  let autofill = null;
+
+  function stopAutofill() {
+    autofill?.controller.abort();
+    autofill = null;
+  }
+
+  async function startAutofill() {
+    if (autofill && !autofill.field.isConnected) stopAutofill();
+    const field = document.querySelector('input[autocomplete~="webauthn"]');
+    const button = field?.closest('section')?.querySelector('button[data-passkey="sign-in"]');
+    if (!supported || !button || autofill) return;
+    const controller = new AbortController();
+    autofill = { field, controller };
+    try {
+      if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+      await signIn(button, controller.signal);
+    } catch (e) {
+      // Aborted (the person chose the button, or left the page), or the browser gave up:
+      // the page works as before, with the button and the email field.
+      if (!controller.signal.aborted) console.info('passkey autofill ended:', e && e.name);
+    }
+  }
+
   document.addEventListener('click', async (event) => {
     const button = event.target.closest('button[data-passkey]');
     if (!button) return;
     event.preventDefault();
+    // A browser runs one WebAuthn request at a time: the dialog replaces the autofill.
+    if (button.dataset.passkey === 'sign-in') stopAutofill();
     button.disabled = true;
     try {
       await (button.dataset.passkey === 'register' ? register(button) : signIn(button));
@@ -112,8 +151,14 @@
     }
   });
 
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', show);
-  else show();
-  // Pages the app renders later (client-side navigation) get their buttons shown too.
-  new MutationObserver(show).observe(document.documentElement, { childList: true, subtree: true });
+  function update() {
+    show();
+    startAutofill();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', update);
+  else update();
+  // Pages the app renders later (client-side navigation) get their buttons shown, and their
+  // email field its autofill, too.
+  new MutationObserver(update).observe(document.documentElement, { childList: true, subtree: true });
 })();

@@ -7,6 +7,8 @@
 #
 # It can also be sourced (`. scripts/tools.sh [--test]`); then the PATH change
 # (.tools/node_modules/.bin for wasm-opt, ~/.cargo/bin) stays in the caller's shell.
+# Sourced with --background (as scripts/serve.sh does), a missing wasm-bindgen-cli is compiled
+# in the background; scripts/build.sh waits for it before it needs it.
 set -euo pipefail
 
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +33,11 @@ tessera_wasm_bindgen_version() {
   ' "$TESSERA_ROOT/Cargo.lock"
 }
 
+# With "background", wasm-bindgen-cli (needed only after the browser code is built) is
+# compiled in the background when it is missing.
 tessera_build_tools() {
+  local background="${1:-}"
+  [ "$background" = background ] && background=1
   tessera_tools_path
   local start
 
@@ -57,13 +63,22 @@ tessera_build_tools() {
     tessera_log "Could not find the wasm-bindgen version in Cargo.lock" ; return 1
   fi
   have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  # No --locked: the CLI's own lock file names a crate version the registry here does not serve.
+  local install=(cargo install wasm-bindgen-cli --version "$want" --force)
   if [ "$have" = "$want" ]; then
     tessera_log "wasm-bindgen $want is already installed"
+  elif [ "$background" = 1 ]; then
+    # Compiled at the lowest priority beside the server's build, on the cycles that build
+    # leaves idle; tessera_wait_for_wasm_bindgen waits for it before it is needed.
+    export TESSERA_BINDGEN_LOG="$TESSERA_ROOT/.tools/wasm-bindgen-install.log"
+    mkdir -p "$TESSERA_ROOT/.tools"
+    rm -f "$TESSERA_BINDGEN_LOG.status"
+    tessera_log "Installing wasm-bindgen-cli $want in the background (found: ${have:-none}; log: $TESSERA_BINDGEN_LOG)"
+    ( nice -n 19 "${install[@]}" >"$TESSERA_BINDGEN_LOG" 2>&1; echo $? >"$TESSERA_BINDGEN_LOG.status" ) &
   else
-    tessera_log "Installing wasm-bindgen-cli $want (found: ${have:-none}); this takes about 4 minutes"
+    tessera_log "Installing wasm-bindgen-cli $want (found: ${have:-none}); this takes about 2 minutes"
     start="$(tessera_now)"
-    # No --locked: the CLI's own lock file names a crate version the registry here does not serve.
-    cargo install wasm-bindgen-cli --version "$want" --force
+    "${install[@]}"
     tessera_log "wasm-bindgen-cli $want installed in $(( $(tessera_now) - start ))s"
   fi
 
@@ -81,6 +96,21 @@ tessera_build_tools() {
     npm install --prefix "$TESSERA_ROOT/.tools" --no-audit --no-fund "binaryen@$BINARYEN_VERSION"
     tessera_log "binaryen installed in $(( $(tessera_now) - start ))s"
   fi
+}
+
+# Waits for a background install of wasm-bindgen-cli (see tessera_build_tools), if one runs.
+tessera_wait_for_wasm_bindgen() {
+  [ -n "${TESSERA_BINDGEN_LOG:-}" ] || return 0
+  if [ ! -f "$TESSERA_BINDGEN_LOG.status" ]; then
+    tessera_log "Waiting for wasm-bindgen-cli, which is still being installed in the background"
+    while [ ! -f "$TESSERA_BINDGEN_LOG.status" ]; do sleep 1; done
+  fi
+  if [ "$(cat "$TESSERA_BINDGEN_LOG.status")" != 0 ]; then
+    tail -n 30 "$TESSERA_BINDGEN_LOG" >&2
+    tessera_log "Installing wasm-bindgen-cli failed (the whole log: $TESSERA_BINDGEN_LOG)"
+    return 1
+  fi
+  tessera_log "wasm-bindgen-cli is installed: $(wasm-bindgen --version)"
 }
 
 tessera_test_tools() {
@@ -110,12 +140,13 @@ tessera_test_tools() {
 }
 
 tessera_tools_main() {
-  local with_test=0 arg
+  local with_test=0 background="" arg
   for arg in "$@"; do
     case "$arg" in
       --test) with_test=1 ;;
+      --background) background=background ;;
       --build|"") ;;  # the default: build tools only
-      -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; return 0 ;;
+      -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; return 0 ;;
       *) tessera_log "Unknown option: $arg"; return 2 ;;
     esac
   done
@@ -124,13 +155,13 @@ tessera_tools_main() {
     tessera_tools_path
     return 0
   fi
-  tessera_build_tools
+  tessera_build_tools "$background"
   export TESSERA_TOOLS_READY=1
   if [ "$with_test" = 1 ]; then
     tessera_test_tools
     export TESSERA_TEST_TOOLS_READY=1
   fi
-  tessera_log "Tools are ready: $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}') at $(command -v wasm-opt)"
+  tessera_log "Tools are ready: $(wasm-bindgen --version 2>/dev/null || echo 'wasm-bindgen (installing)'), wasm-opt $(wasm-opt --version | awk '{print $3}') at $(command -v wasm-opt)"
 }
 
 tessera_tools_main "$@"

@@ -173,3 +173,33 @@ export async function seriousViolations(page, label) {
       ...v.nodes.map((n) => `    ${n.target}  ${n.html}\n      ${(n.summary ?? '').replace(/\n/g, '\n      ')}`),
     ].join('\n'));
 }
+
+// Words split across two lines inside table cells: each is [word, cell text]. A word counts as
+// split when the browser lays it out in more than one box (one per line it touches).
+export async function splitWordsInTables(page) {
+  return page.evaluate(() => {
+    const split = [];
+    for (const cell of document.querySelectorAll('td')) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const match of node.data.matchAll(/\S+/g)) {
+          const range = document.createRange();
+          range.setStart(node, match.index);
+          range.setEnd(node, match.index + match[0].length);
+          const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+          if (lines.size > 1) split.push([match[0], cell.innerText]);
+        }
+      }
+    }
+    return split;
+  });
+}
+
+// User agents shown in tables: whether each keeps to one line and carries its full text as title.
+export async function userAgentCells(page) {
+  return page.locator('.user-agent').evaluateAll((els) => els.map((el) => ({
+    title: el.title,
+    text: el.textContent,
+    oneLine: el.getClientRects().length === 1 && el.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(el).lineHeight || '20'),
+  })));
+}

@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import { USER, withTessera } from '../support/fixture.js';
 import {
   ADMIN, CONSOLE_PATH, auditActions, consoleAreas, createRole, createTeam, createUserInConsole,
-  createUserWithCli, openConsole, openTeam, seriousViolations, signInToConsole, submit, withOtherBrowser,
+  createUserWithCli, openConsole, openTeam, seriousViolations, signInToConsole, splitWordsInTables, submit,
+  userAgentCells, withOtherBrowser,
 } from '../support/console.js';
 import { answerConsent, rpResult, startAtRp, waitHydrated } from '../support/flows.js';
 import { REPO_ROOT } from '../support/server.js';
@@ -110,6 +111,27 @@ describe('organisation console', () => {
         if (name === 'teams') await openTeam(page, HELPDESK.name);
         await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
       }
+
+      // Tables at a desktop's width and a phone's: no word, identifier or status is split
+      // across lines, and a user agent keeps to one line with its full text on hover.
+      for (const [width, suffix] of [[1280, ''], [390, '-phone']]) {
+        await page.setViewportSize({ width, height: 844 });
+        for (const [name, rest] of [['users', '/users'], ['user', `/users/${samId}`], ['audit', '/audit']]) {
+          await openConsole(page, tessera, rest, js);
+          const split = await splitWordsInTables(page);
+          assert.deepEqual(split, [], `${name} at ${width} px splits words`);
+          if (name === 'audit') {
+            const agents = (await userAgentCells(page)).filter((a) => a.text.trim());
+            assert.ok(agents.length > 0, 'the audit log shows user agents');
+            for (const agent of agents) {
+              assert.ok(agent.oneLine, `a user agent at ${width} px takes more than one line: ${agent.text}`);
+              assert.equal(agent.title, agent.text, 'the full user agent is its title');
+            }
+          }
+          if (suffix) await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}${suffix}.png`), fullPage: true });
+        }
+      }
+      await page.setViewportSize(VIEWPORT);
     }));
 
   test('without JavaScript: create a user, give them a role, find it in the audit log', T, () =>

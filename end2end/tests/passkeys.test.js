@@ -1,6 +1,7 @@
 // Passkeys in a real browser, with Chrome's virtual authenticator (Chrome DevTools Protocol
 // WebAuthn domain): a person adds a passkey on the account page, signs in with it instead of a
-// password, and uses it as the second step after a password. A passkey that is not registered,
+// password (from its button, and offered by the email field as autofill), and uses it as the
+// second step after a password. A passkey that is not registered,
 // and a copy of the registered one whose signature counter went backwards (a cloned
 // authenticator), are refused.
 import assert from 'node:assert/strict';
@@ -24,6 +25,25 @@ async function virtualAuthenticator(cdp) {
   return authenticatorId;
 }
 
+// Signs in with a password on the account page and adds a passkey there; returns it as the
+// authenticator holds it.
+async function addPasskey(page, tessera, cdp, authenticator) {
+  await page.goto(`${tessera.issuer}/account`);
+  await settle(page, true);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await signIn(page, { email: USER.email, password: USER.password, js: true });
+  await page.getByRole('heading', { name: 'Your account' }).waitFor({ state: 'visible' });
+  await settle(page, true);
+  await page.getByLabel('Name for the passkey').fill('Test laptop');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await page.getByRole('heading', { name: 'Save your backup codes' }).waitFor({ state: 'visible' });
+  await page.getByRole('link', { name: 'Continue' }).click();
+  await page.getByText('Test laptop').first().waitFor({ state: 'visible' });
+  const { credentials: [registered] } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator });
+  assert.ok(registered?.isResidentCredential, 'the passkey is discoverable');
+  return registered;
+}
+
 async function passkeySignIn(page, rp) {
   await startAtRp(page, rp);
   await settle(page, true);
@@ -33,24 +53,16 @@ async function passkeySignIn(page, rp) {
 describe('passkeys', () => {
   test('add a passkey, sign in without a password, use it as a second step; wrong and cloned passkeys are refused', T, () =>
     withTessera('passkeys', { javaScriptEnabled: true, host: 'localhost' }, async ({ page, context, rp, tessera }) => {
+      // A browser without passkey autofill: the button is the way in, and the page works as
+      // before. (Chromium's virtual authenticator would answer the autofill request at once.)
+      await context.addInitScript(() => {
+        if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+      });
       const cdp = await context.newCDPSession(page);
       await cdp.send('WebAuthn.enable');
       const authenticator = await virtualAuthenticator(cdp);
 
-      // Add a passkey on the account page.
-      await page.goto(`${tessera.issuer}/account`);
-      await settle(page, true);
-      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await signIn(page, { email: USER.email, password: USER.password, js: true });
-      await page.getByRole('heading', { name: 'Your account' }).waitFor({ state: 'visible' });
-      await settle(page, true);
-      await page.getByLabel('Name for the passkey').fill('Test laptop');
-      await page.getByRole('button', { name: 'Add a passkey' }).click();
-      await page.getByRole('heading', { name: 'Save your backup codes' }).waitFor({ state: 'visible' });
-      await page.getByRole('link', { name: 'Continue' }).click();
-      await page.getByText('Test laptop').first().waitFor({ state: 'visible' });
-      const { credentials: [registered] } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator });
-      assert.ok(registered?.isResidentCredential, 'the passkey is discoverable');
+      const registered = await addPasskey(page, tessera, cdp, authenticator);
 
       // Passwordless: no email, no password.
       await context.clearCookies();
@@ -103,6 +115,29 @@ describe('passkeys', () => {
       await passkeySignIn(page, rp);
       await page.getByText('That passkey was not accepted').waitFor({ state: 'visible' });
       assert.equal(new URL(page.url()).pathname, '/t/default/login');
+    }));
+
+  test('autofill: the email field offers the passkey, and picking it signs in without the password step', T, () =>
+    withTessera('passkey autofill', { javaScriptEnabled: true, host: 'localhost' }, async ({ page, context, rp, tessera }) => {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      const authenticator = await virtualAuthenticator(cdp);
+      await addPasskey(page, tessera, cdp, authenticator);
+
+      // The sign-in page's email field asks for passkeys in its suggestions; Chromium's virtual
+      // authenticator answers the waiting request with its passkey, as a person picking it
+      // from the suggestions would.
+      await context.clearCookies();
+      await startAtRp(page, rp);
+      const email = page.getByLabel('Email address');
+      assert.equal(await email.getAttribute('autocomplete'), 'username webauthn');
+      await email.focus();
+      await answerConsent(page, { js: true, decision: 'Allow' });
+      const result = await rpResult(page, rp);
+      assert.equal(result.error, null, `RP reported an error: ${result.error}\n${result.detail}`);
+      assert.equal(result.email, USER.email);
+      const { amr } = rp.results.at(-1).claims;
+      assert.ok(amr.includes('hwk') && !amr.includes('pwd'), `signed in with the passkey alone: amr ${amr}`);
     }));
 
   test('without JavaScript the passkey button stays hidden and says why', T, () =>

@@ -31,6 +31,7 @@ use pages::{
     platform::PlatformPage,
     recovery::{ForgotPasswordPage, ResetPasswordPage, SignUpPage, VerifyEmailPage},
     signed_out::SignedOutPage,
+    FormRefusedAlert,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <main id="main">
                 <TenantBrand/>
+                <FormRefusedAlert/>
                 <Routes fallback=|| view! { <ErrorPage/> }>
                     <Route path=path!("/") view=Landing/>
                     <Route path=path!("/t/:tenant") view=HomePage ssr=SsrMode::Async/>

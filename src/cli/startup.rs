@@ -20,6 +20,30 @@ pub enum StartupError {
     Storage(#[from] OpenError),
     #[error("email: {0}")]
     Mail(#[from] crate::mail::MailError),
+    #[error("{LEPTOS_TOML}: {0}")]
+    Leptos(String),
+}
+
+/// The Leptos settings (output name, site folder), beside `Cargo.toml`.
+const LEPTOS_TOML: &str = "Leptos.toml";
+
+/// The Leptos settings: `Leptos.toml` in the working directory (the repository root, where the
+/// scripts start the server) or, for a binary run elsewhere, the copy built into it; with
+/// `LEPTOS_*` environment variables over either (`LEPTOS_SITE_ROOT=…`).
+fn leptos_options(listen: std::net::SocketAddr) -> Result<LeptosOptions, StartupError> {
+    let text = match std::fs::read_to_string(LEPTOS_TOML) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            include_str!("../../Leptos.toml").to_owned()
+        }
+        Err(e) => return Err(StartupError::Leptos(e.to_string())),
+    };
+    // Leptos reads its settings from a section of that name (as in `Cargo.toml`).
+    let mut options =
+        leptos::config::get_config_from_str(&format!("[package.metadata.leptos]\n{text}"))
+            .map_err(|e| StartupError::Leptos(e.to_string()))?;
+    options.site_addr = listen;
+    Ok(options)
 }
 
 /// Opens storage (as the one server when `serving`), applies migrations when `migrate`, and
@@ -56,13 +80,7 @@ pub async fn build_state(
             folder.display()
         );
     }
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
-    let leptos_options = LeptosOptions::builder()
-        .output_name("tessera")
-        .site_root(site_root)
-        .site_pkg_dir("pkg")
-        .site_addr(config.listen)
-        .build();
+    let leptos_options = leptos_options(config.listen)?;
     Ok(AppState::new(Shared {
         writer: GroupCommit::for_store(&store),
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
@@ -128,4 +146,24 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         tokio::spawn(crate::jobs::rotate_keys::run_forever(state.clone(), days));
     }
     crate::http::serve(state, listener).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leptos_settings_come_from_leptos_toml() {
+        let listen = "127.0.0.1:4321".parse().unwrap();
+        let options = leptos_options(listen).expect("Leptos.toml is read");
+        assert_eq!(&*options.output_name, "tessera");
+        assert_eq!(&*options.site_pkg_dir, "pkg");
+        assert_eq!(options.site_addr, listen, "the address is TESSERA_LISTEN's");
+        assert_eq!(
+            options.site_root.as_ref(),
+            std::env::var("LEPTOS_SITE_ROOT")
+                .as_deref()
+                .unwrap_or("target/site"),
+        );
+    }
 }

@@ -9,6 +9,7 @@ mod pages;
 mod passkeys;
 mod request_id;
 mod router;
+mod server_fns;
 mod session_store;
 
 pub use router::{router, serve};

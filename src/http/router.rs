@@ -1,6 +1,7 @@
 use super::documents::DocumentsFirst;
 use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
+use super::server_fns::{self, Pages};
 use super::{audit_export, branding, pages, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
 use crate::domain::RequestMeta;
@@ -15,8 +16,8 @@ use axum::{
     Router, ServiceExt,
 };
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
-use std::{net::SocketAddr, time::Duration};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tower::ServiceBuilder;
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -33,6 +34,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState, request_ids: RequestIds) -> Router {
     let routes = generate_route_list(App);
+    let page_paths: Arc<[String]> = routes.iter().map(|r| r.path().to_owned()).collect();
     let sessions = SessionManagerLayer::new(BrowserSessionStore::new(
         state.store.browser_sessions.clone(),
     ))
@@ -123,7 +125,6 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         .route("/t/{slug}/branding.css", get(branding::stylesheet))
         .route("/t/{slug}/branding/logo", get(branding::logo))
         .route("/t/{slug}/admin/branding/logo", post(branding::upload))
-        .route("/api/{*fn_name}", post(server_fn))
         .leptos_routes_with_context(&state, routes, leptos_context, move || {
             shell(leptos_options.clone())
         })
@@ -131,11 +132,17 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         .layer(axum::middleware::map_response(pages::render))
         .layer(sessions);
 
-    protocol.merge(pages).layer(middleware).with_state(state)
-}
-
-async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+    // A refused form is answered with a page of the app, which the guard renders.
+    let pages: Router = pages.with_state(state.clone());
+    let pages = pages.clone().layer(axum::middleware::from_fn_with_state(
+        Pages {
+            router: pages,
+            routes: page_paths,
+            public_url: state.config.public_url.clone(),
+        },
+        server_fns::guard,
+    ));
+    protocol.with_state(state).merge(pages).layer(middleware)
 }
 
 /// Ready when every configured store answers; the body names each store and its state, never

@@ -167,7 +167,7 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
             let (tenant, csrf, handle) = (tenant.clone(), csrf.clone(), s.handle.clone());
             view! {
                 <tr>
-                    <td>{s.device.clone()}{s.current.then(|| view! { <span class="badge">"This browser"</span> })}</td>
+                    <td><span class="user-agent" title=s.device.clone()>{s.device.clone()}</span>{s.current.then(|| view! { <span class="badge">"This browser"</span> })}</td>
                     <td>{s.ip.clone()}</td>
                     <td>{s.started.clone()}</td>
                     <td>{s.methods.clone()}</td>
@@ -187,7 +187,7 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
             view! {
                 <tr>
                     <th scope="row">{app.name.clone()}</th>
-                    <td><code>{app.scopes.clone()}</code></td>
+                    <td class="text"><code>{app.scopes.clone()}</code></td>
                     <td>{app.allowed.clone()}</td>
                     <td>{account_form!(WithdrawConsent, tenant, csrf,
                         <input type="hidden" name="client" value=client/>

@@ -83,6 +83,11 @@ fn LoginForm(view: LoginView, tenant: String) -> impl IntoView {
 #[component]
 fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
     let action = ServerAction::<SubmitEmail>::new();
+    let autocomplete = if view.passkeys {
+        "username webauthn"
+    } else {
+        "username"
+    };
     let passkey = view.passkeys.then(|| {
         let (tenant, csrf, flow) = (tenant.clone(), view.csrf.clone(), view.flow.clone());
         view! {
@@ -100,7 +105,8 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <input type="hidden" name="flow" value=view.flow/>
             <input type="hidden" name="csrf" value=view.csrf/>
             <label for="email">"Email address"</label>
-            <input id="email" name="email" type="email" autocomplete="username" required maxlength="254"
+            // `webauthn`: the browser offers passkeys in this field's suggestions (passkeys.js).
+            <input id="email" name="email" type="email" autocomplete=autocomplete required maxlength="254"
                 autofocus aria-describedby="form-error" value=view.email_hint/>
             <button type="submit" class="button primary">"Continue"</button>
         </ActionForm>

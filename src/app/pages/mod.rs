@@ -117,6 +117,23 @@ pub fn Alert(code: Memo<String>, #[prop(optional)] wait: Option<Memo<String>>) -
     }
 }
 
+/// What a person reads about a form the server could not read (a stale tab, a form sent from
+/// another site): the server shows the page again with [`FORM_REFUSED_FLAG`] in its address.
+pub const FORM_REFUSED: &str = "This form has expired or was sent from another site. Try again.";
+/// The query parameter (name and value) that shows [`FORM_REFUSED`] on any page.
+pub const FORM_REFUSED_FLAG: (&str, &str) = ("form", "refused");
+
+#[component]
+pub fn FormRefusedAlert() -> impl IntoView {
+    let (name, value) = FORM_REFUSED_FLAG;
+    let query = use_query_map();
+    move || {
+        (query.read().get(name).as_deref() == Some(value)).then(|| {
+            view! { <p class="alert" role="alert" id="form-refused">{FORM_REFUSED}</p> }
+        })
+    }
+}
+
 /// Plain-language text for the success codes server functions put in the URL (`done=…`).
 pub fn notice_for(code: &str) -> Option<&'static str> {
     Some(match code {

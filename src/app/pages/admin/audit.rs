@@ -64,7 +64,9 @@ fn Audit(nav: ConsoleNav, page: AuditPage, filter: AuditFilter) -> impl IntoView
                     <td>{result}</td>
                     <td title=e.actor.clone()>{e.actor_label.clone()}</td>
                     <td title=e.target.clone()>{e.target_label.clone()}</td>
-                    <td>{e.ip.clone()}<br/><span class="muted small">{e.user_agent.clone()}</span></td>
+                    <td>{e.ip.clone()}{(!e.user_agent.is_empty()).then(|| view! {
+                        <span class="muted small user-agent" title=e.user_agent.clone()>{e.user_agent.clone()}</span>
+                    })}</td>
                     <td>{e.reason.clone()}</td>
                 </tr>
             }

@@ -61,7 +61,7 @@ fn Roles(nav: ConsoleNav, page: RolesPage) -> impl IntoView {
         .iter()
         .map(|r| {
             let perms = if r.permissions.is_empty() { "none".to_string() } else { r.permissions.join(", ") };
-            view! { <tr><th scope="row">{r.name.clone()}</th><td>{r.description.clone()}</td><td><code>{perms}</code></td><td>{r.holders}</td></tr> }
+            view! { <tr><th scope="row">{r.name.clone()}</th><td class="text">{r.description.clone()}</td><td class="text"><code>{perms}</code></td><td>{r.holders}</td></tr> }
         })
         .collect_view();
     let custom_forms = custom
