@@ -109,6 +109,8 @@
 
   // The pending autofill request: its email field and what aborts it.
   let autofill = null;
+  // Under the five minutes a sign-in ceremony lives on the server (src/auth/passkeys.rs).
+  const RENEW_AUTOFILL_MS = 4 * 60 * 1000;
 
   function stopAutofill() {
     autofill?.controller.abort();
@@ -122,13 +124,23 @@
     if (!supported || !button || autofill) return;
     const controller = new AbortController();
     autofill = { field, controller };
+    let renew;
     try {
       if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+      // The server keeps a challenge for five minutes: a person who picks a passkey later
+      // gets a fresh request, not a refusal.
+      renew = setTimeout(() => {
+        if (autofill?.controller !== controller) return;
+        stopAutofill();
+        startAutofill();
+      }, RENEW_AUTOFILL_MS);
       await signIn(button, controller.signal);
     } catch (e) {
       // Aborted (the person chose the button, or left the page), or the browser gave up:
       // the page works as before, with the button and the email field.
       if (!controller.signal.aborted) console.info('passkey autofill ended:', e && e.name);
+    } finally {
+      clearTimeout(renew);
     }
   }
 

@@ -51,7 +51,7 @@ done
 step_start=$(date +%s)
 log "Building the release binary and the site for the end-to-end tests"
 if "$ROOT/scripts/build.sh"; then
-  log "Where the build's time went: ${CARGO_TARGET_DIR:-target}/cargo-timings/cargo-timing.html"
+  log "Where the build's time went: ${CARGO_TARGET_DIR:-target}/cargo-timings/ (one report per build)"
   log "Running the browser end-to-end tests (end2end/, node --test)"
   step_start=$(date +%s)
   rm -rf "$ROOT/end2end/test-results"

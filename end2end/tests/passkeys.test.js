@@ -124,14 +124,22 @@ describe('passkeys', () => {
       const authenticator = await virtualAuthenticator(cdp);
       await addPasskey(page, tessera, cdp, authenticator);
 
-      // The sign-in page's email field asks for passkeys in its suggestions; Chromium's virtual
-      // authenticator answers the waiting request with its passkey, as a person picking it
-      // from the suggestions would.
+      // Chromium's virtual authenticator would answer a waiting (conditional) request at once;
+      // here it waits until the test "picks the passkey from the suggestions", so the page is
+      // seen as a person sees it: the field offering passkeys, the request waiting.
+      await context.addInitScript(() => {
+        const get = navigator.credentials.get.bind(navigator.credentials);
+        navigator.credentials.get = (options) => (options?.mediation === 'conditional'
+          ? new Promise((resolve, reject) => { window.pickPasskey = () => get(options).then(resolve, reject); })
+          : get(options));
+      });
       await context.clearCookies();
       await startAtRp(page, rp);
+      await page.waitForFunction(() => typeof window.pickPasskey === 'function');
       const email = page.getByLabel('Email address');
       assert.equal(await email.getAttribute('autocomplete'), 'username webauthn');
       await email.focus();
+      await page.evaluate(() => window.pickPasskey());
       await answerConsent(page, { js: true, decision: 'Allow' });
       const result = await rpResult(page, rp);
       assert.equal(result.error, null, `RP reported an error: ${result.error}\n${result.detail}`);
