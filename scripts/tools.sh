@@ -64,7 +64,9 @@ tessera_build_tools() {
   fi
   have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
   # No --locked: the CLI's own lock file names a crate version the registry here does not serve.
-  local install=(cargo install wasm-bindgen-cli --version "$want" --force)
+  # opt-level 1: it compiles in less time, and it still turns our wasm into bindings in seconds.
+  local install=(cargo install wasm-bindgen-cli --version "$want" --force
+    --config 'profile.release.opt-level=1')
   if [ "$have" = "$want" ]; then
     tessera_log "wasm-bindgen $want is already installed"
   elif [ "$background" = 1 ]; then
