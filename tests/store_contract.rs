@@ -8,7 +8,7 @@ use common::backends::{self, Provisioned};
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, KeyState, LoginFlow,
+    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job, KeyState, LoginFlow,
     Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
     TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
@@ -104,6 +104,11 @@ macro_rules! main_store_suite {
             deleting_a_tenant_removes_its_rows_and_leaves_others,
             clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant,
             consents_are_listed_per_user_and_revoked_within_their_tenant,
+            expired_records_give_way_and_leases_end_only_by_their_holder,
+            counters_count_every_concurrent_event_within_their_window_and_tenant,
+            jobs_are_leased_retried_and_finished_within_their_tenant,
+            concurrent_claims_never_lease_a_job_twice,
+            a_scheduled_turn_goes_to_one_caller_until_it_is_due_again,
         );
     };
 }
@@ -133,7 +138,294 @@ contract_suite!(redis;
     withdrawing_a_grant_revokes_that_persons_tokens_for_that_client_only,
     ephemeral_records_are_taken_once_and_swapped_by_version,
     concurrent_takes_have_exactly_one_winner,
+    expired_records_give_way_and_leases_end_only_by_their_holder,
+    counters_count_every_concurrent_event_within_their_window_and_tenant,
 );
+
+async fn expired_records_give_way_and_leases_end_only_by_their_holder(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let artifacts = &store.artifacts;
+    let past = Timestamp::now().plus_secs(-5);
+    let later = Timestamp::now().plus_secs(60);
+    artifacts
+        .put_ephemeral(a.id, "lease", "owners", "dead-process", past)
+        .await
+        .unwrap();
+    artifacts
+        .put_ephemeral(a.id, "lease", "owners", "holder-1", later)
+        .await
+        .expect("an expired record gives way");
+    let found = artifacts
+        .get_ephemeral(a.id, "lease", "owners")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.value.as_str(), found.version), ("holder-1", 1));
+    assert!(matches!(
+        artifacts
+            .put_ephemeral(a.id, "lease", "owners", "holder-2", later)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    artifacts
+        .put_ephemeral(b.id, "lease", "owners", "holder-2", later)
+        .await
+        .expect("another tenant's lease is another record");
+
+    assert!(!artifacts
+        .remove_ephemeral_if(a.id, "lease", "owners", "holder-2")
+        .await
+        .unwrap());
+    assert!(
+        artifacts
+            .get_ephemeral(a.id, "lease", "owners")
+            .await
+            .unwrap()
+            .is_some(),
+        "only its holder ends a lease"
+    );
+    assert!(artifacts
+        .remove_ephemeral_if(a.id, "lease", "owners", "holder-1")
+        .await
+        .unwrap());
+    assert_eq!(
+        artifacts
+            .get_ephemeral(a.id, "lease", "owners")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        artifacts
+            .get_ephemeral(b.id, "lease", "owners")
+            .await
+            .unwrap()
+            .is_some(),
+        "the other tenant's lease stays"
+    );
+    artifacts
+        .put_ephemeral(a.id, "lease", "owners", "holder-3", later)
+        .await
+        .expect("free again");
+}
+
+async fn counters_count_every_concurrent_event_within_their_window_and_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let window = Timestamp::now().plus_secs(900);
+    let counts = (0..10).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .artifacts
+                .count_ephemeral(a.id, "throttle", "acct:a@example.com", window)
+                .await
+                .unwrap()
+        })
+    });
+    let mut seen = Vec::new();
+    for count in counts {
+        seen.push(count.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (1..=10).collect::<Vec<i64>>(),
+        "each caller counted once"
+    );
+    let counter = store
+        .artifacts
+        .get_ephemeral(a.id, "throttle", "acct:a@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((counter.version, counter.expires_at), (10, window));
+    assert_eq!(
+        store
+            .artifacts
+            .count_ephemeral(b.id, "throttle", "acct:a@example.com", window)
+            .await
+            .unwrap(),
+        1,
+        "tenants count apart"
+    );
+
+    let past = Timestamp::now().plus_secs(-5);
+    let counted = |expires_at| {
+        let store = store.clone();
+        async move {
+            store
+                .artifacts
+                .count_ephemeral(a.id, "throttle", "ip:192.0.2.1", expires_at)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(counted(past).await, 1);
+    assert_eq!(counted(window).await, 1, "an expired window starts again");
+    assert_eq!(counted(window).await, 2);
+    assert!(store
+        .artifacts
+        .take_ephemeral(a.id, "throttle", "ip:192.0.2.1")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(counted(window).await, 1, "a taken counter starts again");
+}
+
+fn job(tenant: &Tenant, payload: &str, run_at: Timestamp) -> Job {
+    let mut job = Job::new(tenant.id, "test.job", payload.into());
+    job.run_at = run_at;
+    job
+}
+
+async fn jobs_are_leased_retried_and_finished_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let jobs = &store.jobs;
+    let now = Timestamp::now();
+    let (first, second) = (job(&a, "first", now.plus_secs(-2)), job(&b, "second", now));
+    let later = job(&a, "later", now.plus_secs(600));
+    for j in [&later, &second, &first] {
+        jobs.enqueue(j.tenant_id, j).await.unwrap();
+    }
+    assert_eq!(
+        jobs.pending(a.id).await.unwrap(),
+        [first.clone(), later.clone()]
+    );
+
+    let lease_end = now.plus_secs(60);
+    let claimed = jobs.claim("one", now, lease_end, 10).await.unwrap();
+    let payloads: Vec<&str> = claimed.iter().map(|j| j.payload.as_str()).collect();
+    assert_eq!(
+        payloads,
+        ["first", "second"],
+        "due jobs of every tenant, earliest first"
+    );
+    assert!(claimed.iter().all(|j| j.attempts == 1));
+    assert!(
+        jobs.claim("two", now, lease_end, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased jobs are not handed out again"
+    );
+
+    let (first, second) = (&claimed[0], &claimed[1]);
+    assert!(!jobs.finish(first, "two").await.unwrap(), "only the holder");
+    assert!(jobs.finish(first, "one").await.unwrap());
+    assert!(!jobs.finish(first, "one").await.unwrap(), "once");
+    assert!(jobs
+        .retry(second, "one", now.plus_secs(30), "answered 503")
+        .await
+        .unwrap());
+    assert!(jobs
+        .claim("two", now, lease_end, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let retried = jobs
+        .claim("two", now.plus_secs(30), now.plus_secs(90), 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        (retried[0].attempts, retried[0].last_error.as_deref()),
+        (2, Some("answered 503"))
+    );
+    assert!(
+        !jobs.retry(second, "one", now, "late").await.unwrap(),
+        "a lease that passed to another is lost"
+    );
+
+    // The holder died: when its lease ends, the job is due again.
+    let taken_over = jobs
+        .claim("three", now.plus_secs(91), now.plus_secs(150), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken_over.len(), 1);
+    assert_eq!(
+        (taken_over[0].payload.as_str(), taken_over[0].attempts),
+        ("second", 3)
+    );
+    assert!(!jobs.finish(&retried[0], "two").await.unwrap());
+    assert!(jobs.finish(&taken_over[0], "three").await.unwrap());
+    assert!(jobs.pending(b.id).await.unwrap().is_empty());
+
+    assert_eq!(jobs.pending(a.id).await.unwrap(), [later]);
+    assert!(store.tenants.delete(a.id).await.unwrap());
+    assert!(
+        jobs.claim("one", now.plus_secs(3600), now.plus_secs(3660), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a deleted tenant's jobs go with it"
+    );
+}
+
+async fn concurrent_claims_never_lease_a_job_twice(store: &Store) {
+    let a = tenant(store, "alpha").await;
+    let now = Timestamp::now();
+    for i in 0..20 {
+        let j = job(&a, &i.to_string(), now);
+        store.jobs.enqueue(a.id, &j).await.unwrap();
+    }
+    let claims = (0..6).map(|process| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let holder = format!("process-{process}");
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store
+                    .jobs
+                    .claim(&holder, now, now.plus_secs(60), 3)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|j| j.payload));
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for claim in claims {
+        all.extend(claim.await.unwrap());
+    }
+    all.sort_by_key(|p| p.parse::<u32>().unwrap());
+    let expected: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    assert_eq!(all, expected, "every job leased exactly once");
+}
+
+async fn a_scheduled_turn_goes_to_one_caller_until_it_is_due_again(store: &Store) {
+    let now = Timestamp::now();
+    let next = now.plus_secs(300);
+    let turns = (0..6).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.jobs.take_turn("purge", now, next).await.unwrap() })
+    });
+    let mut taken = 0;
+    for turn in turns {
+        taken += usize::from(turn.await.unwrap());
+    }
+    assert_eq!(taken, 1, "one of the callers runs the job");
+    assert!(!store
+        .jobs
+        .take_turn("purge", now.plus_secs(299), next)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .jobs
+            .take_turn("rotate-keys", now, next)
+            .await
+            .unwrap(),
+        "each job has its own turn"
+    );
+    assert!(store
+        .jobs
+        .take_turn("purge", next, next.plus_secs(300))
+        .await
+        .unwrap());
+}
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
     let tenant = Tenant::new(TenantSlug::parse(slug).unwrap(), &format!("Tenant {slug}")).unwrap();

@@ -5,8 +5,8 @@ use super::Actor;
 use crate::domain::RequestMeta;
 use crate::domain::{access, acr, Grants, Role, Tenant, TenantId, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
-use std::collections::BTreeSet;
+use crate::state::{lease::Lease, AppState};
+use std::{collections::BTreeSet, time::Duration};
 use uuid::Uuid;
 
 /// A signed-in person acting in their tenant's console.
@@ -146,13 +146,18 @@ pub enum Loss<'a> {
     Role(&'a str),
 }
 
-/// Held while a change that could take away an owner is made: another such change in this
-/// process waits, so two admins removing the last two owners at once cannot both pass the check.
-/// (Processes sharing one database do not see each other's hold.)
+/// Held while a change that could take away an owner is made: another such change of the
+/// tenant, in any process of the installation, waits, so two admins removing the last two
+/// owners at once cannot both pass the check.
 #[must_use = "make the change while this is held"]
 pub struct OwnerKept {
-    _held: tokio::sync::OwnedMutexGuard<()>,
+    _held: Lease,
 }
+
+/// Longer than any owner change takes; a process that dies holding the lease delays the
+/// tenant's next owner change by at most this.
+const OWNER_CHANGE_SECS: i64 = 30;
+const OWNER_CHANGE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Refuses a change that would leave the tenant without an active owner; allowed, it returns
 /// the hold to keep until the change is made.
@@ -162,7 +167,14 @@ pub async fn keep_an_owner(
     loss: Loss<'_>,
 ) -> AppResult<OwnerKept> {
     let held = OwnerKept {
-        _held: state.owner_changes.clone().lock_owned().await,
+        _held: Lease::acquire(
+            &state.store.artifacts,
+            tenant.id,
+            "owner-changes",
+            OWNER_CHANGE_SECS,
+            OWNER_CHANGE_PATIENCE,
+        )
+        .await?,
     };
     if matches!(loss, Loss::Role(_)) {
         return Ok(held);

@@ -30,11 +30,9 @@ pub async fn change_password(
     current: String,
     new: String,
 ) -> AppResult<()> {
-    let key = crate::state::throttle::LoginThrottle::account_key(
-        &tenant.id.to_string(),
-        user.email.as_str(),
-    );
-    if let Some(wait) = state.throttle.wait_time(&key, meta.ip.as_deref()) {
+    let key = crate::state::throttle::LoginThrottle::account_key(user.email.as_str());
+    let ip = meta.ip.as_deref();
+    if let Some(wait) = state.throttle.wait_time(tenant.id, &key, ip).await? {
         return Err(AppError::invalid(format!(
             "Too many attempts. Wait {} seconds and try again.",
             wait.as_secs().max(1)
@@ -46,7 +44,7 @@ pub async fn change_password(
             .verify(current, user.password_hash.clone())
             .await?;
     if !right {
-        state.throttle.record_failure(&key, meta.ip.as_deref());
+        state.throttle.record_failure(tenant.id, &key, ip).await?;
         audit(
             state,
             meta,

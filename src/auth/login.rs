@@ -136,8 +136,13 @@ pub async fn verify_password(
         return Err(LoginError::OutOfOrder);
     };
     let email = email.clone();
-    let account_key = LoginThrottle::account_key(&tenant.id.to_string(), &email);
-    if let Some(wait) = state.throttle.wait_time(&account_key, meta.ip.as_deref()) {
+    let account_key = LoginThrottle::account_key(&email);
+    let ip = meta.ip.as_deref();
+    if let Some(wait) = state
+        .throttle
+        .wait_time(tenant.id, &account_key, ip)
+        .await?
+    {
         let event = AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
             .target(format!("email:{email}"))
             .reason("throttled");
@@ -163,7 +168,8 @@ pub async fn verify_password(
             };
             state
                 .throttle
-                .record_failure(&account_key, meta.ip.as_deref());
+                .record_failure(tenant.id, &account_key, ip)
+                .await?;
             let mut event =
                 AuditEvent::new(tenant.id, "login.password", Outcome::Failure, "anonymous")
                     .target(format!("email:{email}"))
@@ -175,7 +181,10 @@ pub async fn verify_password(
             return Err(LoginError::IncorrectCredentials);
         }
     };
-    state.throttle.record_success(&account_key);
+    state
+        .throttle
+        .record_success(tenant.id, &account_key)
+        .await?;
     state
         .audit(
             AuditEvent::new(

@@ -237,7 +237,7 @@ pub async fn finish_sign_in(
             }
         }
     };
-    mfa::check_throttle(state, meta, tenant, &user)?;
+    mfa::check_throttle(state, meta, tenant, &user).await?;
     let factors = mfa::factors_of(state, tenant, &user).await?;
     let keys = passkeys_of(&factors)?;
     let checked = match ceremony {

@@ -26,7 +26,7 @@ pub async fn request_reset(
     raw_email: &str,
 ) -> AppResult<()> {
     let email = Email::parse(raw_email)?;
-    if flooded(state, meta, tenant, "reset", &email) {
+    if flooded(state, meta, tenant, "reset", &email).await? {
         return Ok(());
     }
     let Some(user) = state
@@ -57,22 +57,25 @@ pub async fn request_reset(
 /// Whether mail of `purpose` to `email` was asked for too often; every call counts, so one
 /// address (or one IP) cannot be flooded with mail. Floods are dropped quietly: the answer must
 /// look the same as for any other address.
-pub fn flooded(
+pub async fn flooded(
     state: &AppState,
     meta: &RequestMeta,
     tenant: &Tenant,
     purpose: &str,
     email: &Email,
-) -> bool {
-    let key = crate::state::throttle::LoginThrottle::account_key(
-        &tenant.id.to_string(),
-        &format!("{purpose}:{email}"),
-    );
-    if state.throttle.wait_time(&key, meta.ip.as_deref()).is_some() {
-        return true;
+) -> AppResult<bool> {
+    let key = crate::state::throttle::LoginThrottle::account_key(&format!("{purpose}:{email}"));
+    let ip = meta.ip.as_deref();
+    if state
+        .throttle
+        .wait_time(tenant.id, &key, ip)
+        .await?
+        .is_some()
+    {
+        return Ok(true);
     }
-    state.throttle.record_failure(&key, meta.ip.as_deref());
-    false
+    state.throttle.record_failure(tenant.id, &key, ip).await?;
+    Ok(false)
 }
 
 /// Why a person gets a link to set their password.

@@ -22,7 +22,7 @@ pub async fn request(
     }
     let email = Email::parse(raw_email)?;
     let user = User::new(tenant.id, email.clone(), Some(name))?;
-    if flooded(state, meta, tenant, "signup", &email) {
+    if flooded(state, meta, tenant, "signup", &email).await? {
         return Ok(());
     }
     if let Some(existing) = state

@@ -81,6 +81,7 @@ pub async fn build_state(
         );
     }
     let leptos_options = leptos_options(config.listen)?;
+    let throttle = Arc::new(LoginThrottle::new(store.artifacts.clone()));
     Ok(AppState::new(Shared {
         writer: GroupCommit::for_store(&store),
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
@@ -90,9 +91,9 @@ pub async fn build_state(
         config: Arc::new(config),
         store,
         passwords: Passwords::default(),
-        throttle: Arc::new(LoginThrottle::default()),
+        throttle,
+        queue: Default::default(),
         leptos_options,
-        owner_changes: Arc::default(),
     }))
 }
 
@@ -140,6 +141,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         state.config.listen,
         state.config.public_url
     );
+    crate::jobs::queue::spawn_worker(state.clone());
     tokio::spawn(crate::jobs::purge::run_forever(state.store.clone()));
     if state.config.key_rotation_days > 0 {
         let days = state.config.key_rotation_days;

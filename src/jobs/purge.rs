@@ -6,6 +6,8 @@ use crate::store::{Store, StoreResult, ARTIFACT_RETENTION_SECS};
 use std::time::Duration;
 
 const EVERY: Duration = Duration::from_secs(5 * 60);
+/// Each process asks this often whether it is its turn; one turn per [`EVERY`] is taken.
+const ASK_EVERY: Duration = Duration::from_secs(60);
 const BATCH: u32 = 1_000;
 
 /// Rows deleted by one run.
@@ -29,13 +31,27 @@ pub async fn run_once(store: &Store, now: Timestamp) -> StoreResult<Purged> {
     })
 }
 
-/// Runs for the life of the server.
+/// Runs for the life of the server: of all the processes sharing the store, one purges every
+/// five minutes.
 pub async fn run_forever(store: Store) {
-    let mut ticks = tokio::time::interval(EVERY);
+    let mut ticks = tokio::time::interval(ASK_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match run_once(&store, Timestamp::now()).await {
+        let now = Timestamp::now();
+        match store
+            .jobs
+            .take_turn("purge", now, now.plus_secs(EVERY.as_secs() as i64))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the purge's schedule; will retry");
+                continue;
+            }
+        }
+        match run_once(&store, now).await {
             Ok(purged) if purged != Purged::default() => {
                 tracing::info!(?purged, "purged expired rows")
             }

@@ -1,23 +1,36 @@
 //! OpenID Connect Back-Channel Logout 1.0: when a person signs out, every client their sign-in
-//! reached that registered a `backchannel_logout_uri` receives a signed logout token, retried
-//! a few times when the client cannot be reached.
+//! reached that registered a `backchannel_logout_uri` receives a signed logout token. Deliveries
+//! are queued in the store (`jobs::queue`): retried for a while when the client cannot be
+//! reached, and sent by another process should the one that queued them die.
 
 use super::jwt;
 use crate::crypto::{random_token, sha256_b64url};
 use crate::domain::RequestMeta;
-use crate::domain::{AuditEvent, Client, Outcome, Tenant, Timestamp, UserSession};
+use crate::domain::{AuditEvent, Client, Job, Outcome, Tenant, Timestamp, UserSession};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 const CLIENTS: &str = "session-clients";
+/// The job queue's name for a delivery.
+pub const JOB: &str = "logout.backchannel";
+/// Pauses of 1, 3, 9, … seconds between them (`jobs::queue`): about 18 minutes in all.
+pub const ATTEMPTS: i32 = 8;
 /// §2.4: the token is for immediate use.
 const TOKEN_LIFETIME_SECS: i64 = 120;
-const ATTEMPTS: u32 = 4;
-const FIRST_RETRY: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One client for every delivery (its connection pool is shared); redirects are not followed.
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client with default TLS settings")
+});
 /// OIDC Back-Channel Logout §2.4.
 const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -78,7 +91,8 @@ pub async fn record_client(
     ))
 }
 
-/// Sends logout tokens for the ended sign-in `session` in the background.
+/// Queues a logout token delivery for each client the ended sign-in `session` reached; the
+/// job queue (`jobs::queue`) sends them, retrying for a while, from whichever process is up.
 pub async fn notify(state: &AppState, tenant: &Tenant, session: &UserSession) -> AppResult<()> {
     let Some(found) = state
         .store
@@ -90,39 +104,102 @@ pub async fn notify(state: &AppState, tenant: &Tenant, session: &UserSession) ->
     };
     let client_ids: Vec<String> = serde_json::from_str(&found.value).map_err(AppError::internal)?;
     for client_id in client_ids {
-        let Some(client) = state
-            .store
-            .clients
-            .by_client_id(tenant.id, &client_id)
-            .await?
-        else {
-            continue;
+        let delivery = Delivery {
+            client_id,
+            sub: session.user_id.to_string(),
+            sid: sid(&session.id),
         };
-        let Some(uri) = client.backchannel_logout_uri.clone() else {
-            continue;
-        };
-        let token = logout_token(state, tenant, &client, session).await?;
-        let (state, tenant) = (state.clone(), tenant.clone());
-        tokio::spawn(async move {
-            let outcome = deliver(&uri, &token).await;
-            let (result, reason) = match outcome {
-                Ok(attempts) => (
-                    Outcome::Success,
-                    format!("delivered after {attempts} attempt(s)"),
-                ),
-                Err(why) => (Outcome::Failure, why),
-            };
+        let job = Job::new(tenant.id, JOB, json!(delivery).to_string());
+        state
+            .queue
+            .enqueue(&*state.store.jobs, tenant.id, &job)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What a queued delivery needs to build its token when it runs (tokens are short-lived, so
+/// each attempt signs a new one).
+#[derive(Serialize, Deserialize)]
+struct Delivery {
+    client_id: String,
+    sub: String,
+    sid: String,
+}
+
+/// One attempt of a queued delivery (§2.5); `Err` says why it failed.
+pub async fn deliver(state: &AppState, job: &Job) -> Result<(), String> {
+    match attempt(state, job).await? {
+        None => Ok(()),
+        Some(client_id) => {
+            let reason = format!("delivered after {} attempt(s)", job.attempts);
             let event = AuditEvent::new(
-                tenant.id,
+                job.tenant_id,
                 "logout.backchannel",
-                result,
-                format!("client:{}", client.client_id),
+                Outcome::Success,
+                format!("client:{client_id}"),
             )
             .reason(reason);
             state.audit(event, &RequestMeta::default()).await;
-        });
+            Ok(())
+        }
     }
-    Ok(())
+}
+
+/// The client it was delivered to; `None` when there is no longer anyone to tell (the tenant,
+/// the client or its logout URI is gone).
+async fn attempt(state: &AppState, job: &Job) -> Result<Option<String>, String> {
+    let delivery: Delivery = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+    let found = |e: StoreError| format!("storage: {e}");
+    let Some(tenant) = state
+        .store
+        .tenants
+        .by_id(job.tenant_id)
+        .await
+        .map_err(found)?
+    else {
+        return Ok(None);
+    };
+    let Some(client) = state
+        .store
+        .clients
+        .by_client_id(tenant.id, &delivery.client_id)
+        .await
+        .map_err(found)?
+    else {
+        return Ok(None);
+    };
+    let Some(uri) = client.backchannel_logout_uri.as_deref() else {
+        return Ok(None);
+    };
+    let token = logout_token(state, &tenant, &client, &delivery)
+        .await
+        .map_err(|e| e.to_string())?;
+    let response = HTTP
+        .post(uri)
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .map_err(|e| format!("unreachable: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("answered {}", response.status()));
+    }
+    Ok(Some(client.client_id))
+}
+
+/// The last attempt failed: the audit log says so.
+pub async fn given_up(state: &AppState, job: &Job, reason: String) {
+    let client = serde_json::from_str::<Delivery>(&job.payload)
+        .map(|d| d.client_id)
+        .unwrap_or_default();
+    let event = AuditEvent::new(
+        job.tenant_id,
+        "logout.backchannel",
+        Outcome::Failure,
+        format!("client:{client}"),
+    )
+    .reason(reason);
+    state.audit(event, &RequestMeta::default()).await;
 }
 
 /// §2.4: a JWT naming the user and the sign-in, with the logout event and no nonce.
@@ -130,7 +207,7 @@ async fn logout_token(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
-    session: &UserSession,
+    delivery: &Delivery,
 ) -> AppResult<String> {
     let keys = state.keys.for_alg(tenant.id, client.id_token_alg).await?;
     let now = Timestamp::now();
@@ -140,34 +217,9 @@ async fn logout_token(
         "iat": now.unix(),
         "exp": now.plus_secs(TOKEN_LIFETIME_SECS).unix(),
         "jti": random_token(16),
-        "sub": session.user_id.to_string(),
-        "sid": sid(&session.id),
+        "sub": delivery.sub,
+        "sid": delivery.sid,
         "events": { LOGOUT_EVENT: {} },
     });
     jwt::sign(&keys, client.id_token_alg, "logout+jwt", &claims)
-}
-
-/// POSTs the token (§2.5), retrying with growing pauses; the number of attempts it took.
-async fn deliver(uri: &str, token: &str) -> Result<u32, String> {
-    let http = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut pause = FIRST_RETRY;
-    let mut last_error = String::new();
-    for attempt in 1..=ATTEMPTS {
-        match http.post(uri).form(&[("logout_token", token)]).send().await {
-            Ok(response) if response.status().is_success() => return Ok(attempt),
-            Ok(response) => last_error = format!("answered {}", response.status()),
-            Err(e) => last_error = format!("unreachable: {e}"),
-        }
-        if attempt < ATTEMPTS {
-            tokio::time::sleep(pause).await;
-            pause *= 3;
-        }
-    }
-    Err(format!(
-        "not delivered after {ATTEMPTS} attempts; last {last_error}"
-    ))
 }

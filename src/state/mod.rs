@@ -1,8 +1,11 @@
 //! What every request handler shares, built once at start-up: the store, the signing keys,
-//! password hashing, sign-in throttling and the WebAuthn relying party.
+//! password hashing, sign-in throttling and the WebAuthn relying party. What several processes
+//! must agree on (throttling counters, leases, queued jobs) lives in the store, not here.
 
 pub mod keys;
+pub mod lease;
 pub mod password;
+pub mod queue;
 pub mod relying_party;
 pub mod throttle;
 
@@ -54,11 +57,10 @@ pub struct Shared {
     pub mailer: Mailer,
     pub passkeys: Arc<RelyingParty>,
     pub leptos_options: LeptosOptions,
-    /// Changes that could take away a tenant's last owner run one at a time (the check and
-    /// the change together); see `admin::access::keep_an_owner`.
-    pub owner_changes: Arc<tokio::sync::Mutex<()>>,
     /// Records of issued tokens and audit events, committed in groups (`store::group_commit`).
     pub writer: GroupCommit<Write, Written>,
+    /// This process's side of the shared job queue (`jobs::queue`).
+    pub queue: queue::Queue,
 }
 
 impl FromRef<AppState> for LeptosOptions {

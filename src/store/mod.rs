@@ -16,8 +16,8 @@ pub use open::open;
 
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    Factor, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
-    TenantSlug, Timestamp, User, UserId, UserSession,
+    Factor, Job, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant,
+    TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -465,7 +465,8 @@ pub trait OidcArtifactRepo: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<u64>;
 
-    /// Inserts a short-lived record under (`kind`, `key`); `Conflict` when the key is taken.
+    /// Inserts a short-lived record under (`kind`, `key`), replacing one that has expired;
+    /// `Conflict` when a live record holds the key (a lease: see `state::lease`).
     async fn put_ephemeral(
         &self,
         tenant: TenantId,
@@ -500,9 +501,63 @@ pub trait OidcArtifactRepo: Send + Sync {
         value: &str,
     ) -> StoreResult<bool>;
 
+    /// Deletes the record if it still holds `value` (a lease ended by its holder, not by
+    /// whoever took it over after it expired); false when it did not.
+    async fn remove_ephemeral_if(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+    ) -> StoreResult<bool>;
+    /// Counts an event in a sliding window: adds one to the record's version, starting a new
+    /// record at 1 (with an empty value) when there is none or it has expired, and moves its
+    /// expiry to `expires_at`. Returns the count. Concurrent callers each count.
+    async fn count_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<i64>;
+
     /// Housekeeping across all tenants: deletes at most `limit` artifacts of each kind that
     /// expired before `before`; returns how many.
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+}
+
+/// Work queued in the main store (never Redis: it must survive restarts), shared by every
+/// process: a job is leased to one process at a time, and a lease that ends without the job
+/// being finished (the process died) makes it due again.
+#[async_trait]
+pub trait JobRepo: Send + Sync {
+    async fn enqueue(&self, tenant: TenantId, job: &Job) -> StoreResult<()>;
+    /// Leases to `holder`, until `until`, at most `limit` jobs of any tenant that are due at
+    /// `now` and not leased; each claim counts an attempt. Earliest due first.
+    async fn claim(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+    /// Deletes a job leased to `holder` (done, or given up); false when the lease was lost.
+    async fn finish(&self, job: &Job, holder: &str) -> StoreResult<bool>;
+    /// Ends `holder`'s lease of a job that failed, due again at `run_at`; false when the lease
+    /// was lost.
+    async fn retry(
+        &self,
+        job: &Job,
+        holder: &str,
+        run_at: Timestamp,
+        error: &str,
+    ) -> StoreResult<bool>;
+    /// The jobs of a tenant not yet finished, earliest due first (for the console and tests).
+    async fn pending(&self, tenant: TenantId) -> StoreResult<Vec<Job>>;
+    /// Takes the turn of the installation-wide scheduled job `name` when it is due at `now`
+    /// (or has never run), making the next turn due at `next`; of several processes asking at
+    /// once, one gets it.
+    async fn take_turn(&self, name: &str, now: Timestamp, next: Timestamp) -> StoreResult<bool>;
 }
 
 /// Browser sessions for `tower-sessions`; not tenant-scoped (one browser, many tenants).
@@ -654,6 +709,7 @@ pub struct Store {
     pub artifacts: Arc<dyn OidcArtifactRepo>,
     pub browser_sessions: Arc<dyn BrowserSessionRepo>,
     pub batches: Arc<dyn BatchRepo>,
+    pub jobs: Arc<dyn JobRepo>,
     pub probes: Vec<Probe>,
 }
 
@@ -673,6 +729,7 @@ impl Store {
             + OidcArtifactRepo
             + BrowserSessionRepo
             + BatchRepo
+            + JobRepo
             + Ping
             + 'static,
     {
@@ -689,6 +746,7 @@ impl Store {
             artifacts: backend.clone(),
             browser_sessions: backend.clone(),
             batches: backend.clone(),
+            jobs: backend.clone(),
             probes: vec![Probe {
                 name: format!("main ({kind})"),
                 target: backend,

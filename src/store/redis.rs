@@ -129,6 +129,31 @@ static SWAP: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
+/// KEYS: a short-lived record. ARGV: its data. Deletes it if it holds that data; returns 1 then.
+static REMOVE_IF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('HGET', KEYS[1], 'data') ~= ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[1])
+        return 1
+        ",
+    )
+});
+
+/// KEYS: a short-lived record used as a counter. ARGV: its new expiry (Unix seconds). Counts one
+/// (an expired record is already gone: the count starts again); returns the count.
+static COUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local count = redis.call('HINCRBY', KEYS[1], 'version', 1)
+        if count == 1 then redis.call('HSET', KEYS[1], 'data', '') end
+        redis.call('HSET', KEYS[1], 'expires_at', ARGV[1])
+        redis.call('EXPIREAT', KEYS[1], ARGV[1])
+        return count
+        ",
+    )
+});
+
 /// KEYS: a record. ARGV: the revocation time. Returns 1 when it was revoked now.
 static REVOKE_ONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -584,6 +609,35 @@ impl OidcArtifactRepo for RedisArtifacts {
             .invoke_async(&mut self.con())
             .await?;
         Ok(swapped == 1)
+    }
+
+    async fn remove_ephemeral_if(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let removed: i64 = REMOVE_IF
+            .key(ephemeral_key(tenant, kind, id))
+            .arg(value)
+            .invoke_async(&mut self.con())
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn count_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        id: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<i64> {
+        Ok(COUNT
+            .key(ephemeral_key(tenant, kind, id))
+            .arg(expires_at.unix().max(1))
+            .invoke_async(&mut self.con())
+            .await?)
     }
 
     /// Nothing to do: every key carries its own expiry.

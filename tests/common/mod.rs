@@ -68,6 +68,7 @@ impl TestServer {
         tessera::cli::bootstrap(&state).await.expect("bootstrap");
         let serving = state.clone();
         tokio::spawn(async move { tessera::http::serve(serving, listener).await });
+        tessera::jobs::queue::spawn_worker(state.clone());
         Self {
             base,
             state,

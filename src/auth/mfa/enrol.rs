@@ -78,7 +78,7 @@ pub async fn confirm_totp(
     if !tenant.settings.allows(FactorKind::Totp) {
         return Err(MfaError::Unavailable);
     }
-    check_throttle(state, meta, tenant, user)?;
+    check_throttle(state, meta, tenant, user).await?;
     let store = &state.store.artifacts;
     let key = user.id.to_string();
     let Some(record) = store
@@ -145,7 +145,7 @@ pub async fn confirm_email_codes(
     if !tenant.settings.allows(FactorKind::EmailCode) {
         return Err(MfaError::Unavailable);
     }
-    check_throttle(state, meta, tenant, user)?;
+    check_throttle(state, meta, tenant, user).await?;
     if let Err(e) =
         one_time::check_code(state, tenant.id, &format!("enrol:{}", user.id), code).await
     {
@@ -183,7 +183,10 @@ pub(crate) async fn enrol(
     name: Option<&str>,
     data: String,
 ) -> Result<Option<Vec<String>>, MfaError> {
-    state.throttle.record_success(&throttle_key(tenant, user));
+    state
+        .throttle
+        .record_success(tenant.id, &throttle_key(user))
+        .await?;
     let existing = factors_of(state, tenant, user).await?;
     let now = Timestamp::now();
     let factor = Factor {

@@ -62,8 +62,8 @@ pub fn usable_kinds(tenant: &Tenant, factors: &[Factor]) -> Vec<FactorKind> {
     kinds
 }
 
-fn throttle_key(tenant: &Tenant, user: &User) -> String {
-    LoginThrottle::account_key(&tenant.id.to_string(), &format!("mfa:{}", user.id))
+fn throttle_key(user: &User) -> String {
+    LoginThrottle::account_key(&format!("mfa:{}", user.id))
 }
 
 fn actor(user: &User) -> String {
@@ -85,7 +85,7 @@ pub fn notify(state: &AppState, tenant: &Tenant, user: &User, what: &str) {
     );
 }
 
-pub(crate) fn check_throttle(
+pub(crate) async fn check_throttle(
     state: &AppState,
     meta: &RequestMeta,
     tenant: &Tenant,
@@ -93,7 +93,8 @@ pub(crate) fn check_throttle(
 ) -> Result<(), MfaError> {
     match state
         .throttle
-        .wait_time(&throttle_key(tenant, user), meta.ip.as_deref())
+        .wait_time(tenant.id, &throttle_key(user), meta.ip.as_deref())
+        .await?
     {
         Some(wait) => Err(MfaError::Throttled(wait.as_secs().max(1))),
         None => Ok(()),
@@ -108,7 +109,13 @@ pub(crate) async fn passed(
     user: &User,
     which: &str,
 ) {
-    state.throttle.record_success(&throttle_key(tenant, user));
+    if let Err(e) = state
+        .throttle
+        .record_success(tenant.id, &throttle_key(user))
+        .await
+    {
+        tracing::warn!(request_id = ?meta.request_id, error = %e, "could not reset a throttle counter");
+    }
     audit(
         state,
         meta,
@@ -129,9 +136,13 @@ pub(crate) async fn fail(
     action: &str,
     why: &str,
 ) {
-    state
+    if let Err(e) = state
         .throttle
-        .record_failure(&throttle_key(tenant, user), meta.ip.as_deref());
+        .record_failure(tenant.id, &throttle_key(user), meta.ip.as_deref())
+        .await
+    {
+        tracing::warn!(request_id = ?meta.request_id, error = %e, "could not count a failed attempt");
+    }
     audit(state, meta, tenant, user, action, Outcome::Failure, why).await;
 }
 

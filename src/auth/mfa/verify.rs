@@ -43,7 +43,7 @@ pub async fn verify(
     code: &str,
     flow_id: &str,
 ) -> Result<Verified, MfaError> {
-    check_throttle(state, meta, tenant, user)?;
+    check_throttle(state, meta, tenant, user).await?;
     let factors = factors_of(state, tenant, user).await?;
     if !usable_kinds(tenant, &factors).contains(&kind) {
         return Err(MfaError::Unavailable);

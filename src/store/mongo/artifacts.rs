@@ -459,16 +459,18 @@ impl OidcArtifactRepo for MongoStore {
         value: &str,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        let document = EphemeralDoc {
-            tenant_id: tenant.to_string(),
-            kind: kind.into(),
-            key: key.into(),
-            value: value.into(),
-            version: 1,
-            expires_at: date(expires_at),
-        };
+        // Replaces an expired record (the TTL sweep may not have run yet); a live one is not
+        // matched, so the upsert's insert meets the unique index: `Conflict`.
+        let expired = scoped(
+            tenant,
+            doc! { "kind": kind, "key": key, "expires_at": { "$lte": date(Timestamp::now()) } },
+        );
         self.collection::<EphemeralDoc>("ephemeral")
-            .insert_one(document)
+            .update_one(
+                expired,
+                doc! { "$set": { "value": value, "version": 1_i64, "expires_at": date(expires_at) } },
+            )
+            .upsert(true)
             .await
             .map_err(conflict("record"))?;
         Ok(())
@@ -518,6 +520,55 @@ impl OidcArtifactRepo for MongoStore {
             )
             .await?;
         Ok(done.modified_count == 1)
+    }
+
+    async fn remove_ephemeral_if(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        value: &str,
+    ) -> StoreResult<bool> {
+        let done = self
+            .collection::<EphemeralDoc>("ephemeral")
+            .delete_one(scoped(
+                tenant,
+                doc! { "kind": kind, "key": key, "value": value },
+            ))
+            .await?;
+        Ok(done.deleted_count == 1)
+    }
+
+    async fn count_ephemeral(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        key: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<i64> {
+        let records = self.collection::<EphemeralDoc>("ephemeral");
+        // A live record counts up; otherwise the count starts again at 1. When two callers
+        // start it at once, the loser's insert meets the unique index and it counts up instead.
+        for _ in 0..3 {
+            let counted = records
+                .find_one_and_update(
+                    live(tenant, kind, key),
+                    doc! { "$inc": { "version": 1_i64 }, "$set": { "expires_at": date(expires_at) } },
+                )
+                .return_document(ReturnDocument::After)
+                .await?;
+            if let Some(record) = counted {
+                return Ok(record.version);
+            }
+            match self.put_ephemeral(tenant, kind, key, "", expires_at).await {
+                Ok(()) => return Ok(1),
+                Err(crate::store::StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(crate::store::StoreError::Unavailable(
+            "a counter kept changing under concurrent updates".into(),
+        ))
     }
 
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

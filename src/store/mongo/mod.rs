@@ -10,6 +10,7 @@ mod access;
 mod artifacts;
 mod factors;
 mod identity;
+mod jobs;
 mod records;
 
 use super::{OpenError, Ping, StoreError, StoreResult, ARTIFACT_RETENTION_SECS};
@@ -77,7 +78,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 17] = [
+        let plan: [(&str, Vec<IndexModel>); 19] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -218,6 +219,14 @@ impl MongoStore {
                 ],
             ),
             (
+                "jobs",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    index(doc! { "run_at": 1 }, |_| {}),
+                ],
+            ),
+            ("job_turns", vec![unique(doc! { "name": 1 })]),
+            (
                 "browser_sessions",
                 vec![unique(doc! { "id_hash": 1 }), expiring(0)],
             ),
@@ -330,7 +339,7 @@ impl Ping for MongoStore {
 }
 
 /// Every collection whose documents belong to a tenant (carry `tenant_id`).
-const TENANT_COLLECTIONS: [&str; 15] = [
+const TENANT_COLLECTIONS: [&str; 16] = [
     "users",
     "roles",
     "teams",
@@ -346,6 +355,7 @@ const TENANT_COLLECTIONS: [&str; 15] = [
     "access_tokens",
     "refresh_tokens",
     "ephemeral",
+    "jobs",
 ];
 
 fn index(keys: Document, set: impl FnOnce(&mut IndexOptions)) -> IndexModel {

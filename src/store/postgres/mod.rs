@@ -9,6 +9,7 @@ crate::store::sql::access::access_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::artifacts::artifact_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::identity::identity_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::jobs::job_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
 
 use super::sql::Finish;

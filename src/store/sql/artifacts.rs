@@ -18,7 +18,8 @@ macro_rules! artifact_repo {
             };
             use crate::store::sql::{conflict, Finish};
             use crate::store::{
-                BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreResult,
+                BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption, StoreError,
+                StoreResult,
             };
             use sqlx::{types::Json, Database, QueryBuilder, Row};
 
@@ -539,19 +540,26 @@ macro_rules! artifact_repo {
                     expires_at: Timestamp,
                 ) -> StoreResult<()> {
                     let mut db = self.tenant(tenant).await?;
-                    sqlx::query(
+                    let done = sqlx::query(
                         "INSERT INTO ephemeral (tenant_id, kind, key, value, version, expires_at)
-                         VALUES ($1, $2, $3, $4, 1, $5)",
+                         VALUES ($1, $2, $3, $4, 1, $5)
+                         ON CONFLICT (tenant_id, kind, key) DO UPDATE
+                         SET value = excluded.value, version = 1, expires_at = excluded.expires_at
+                         WHERE ephemeral.expires_at <= $6",
                     )
                     .bind(tenant)
                     .bind(kind)
                     .bind(key)
                     .bind(value)
                     .bind(expires_at)
+                    .bind(Timestamp::now())
                     .execute(&mut *db)
-                    .await
-                    .map_err(conflict("record"))?;
-                    Ok(db.finish().await?)
+                    .await?;
+                    db.finish().await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict("record"));
+                    }
+                    Ok(())
                 }
 
                 async fn get_ephemeral(
@@ -621,6 +629,56 @@ macro_rules! artifact_repo {
                     .await?;
                     db.finish().await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn remove_ephemeral_if(
+                    &self,
+                    tenant: TenantId,
+                    kind: &str,
+                    key: &str,
+                    value: &str,
+                ) -> StoreResult<bool> {
+                    let mut db = self.tenant(tenant).await?;
+                    let done = sqlx::query(
+                        "DELETE FROM ephemeral
+                         WHERE tenant_id = $1 AND kind = $2 AND key = $3 AND value = $4",
+                    )
+                    .bind(tenant)
+                    .bind(kind)
+                    .bind(key)
+                    .bind(value)
+                    .execute(&mut *db)
+                    .await?;
+                    db.finish().await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn count_ephemeral(
+                    &self,
+                    tenant: TenantId,
+                    kind: &str,
+                    key: &str,
+                    expires_at: Timestamp,
+                ) -> StoreResult<i64> {
+                    let mut db = self.tenant(tenant).await?;
+                    let count = sqlx::query_scalar(
+                        "INSERT INTO ephemeral (tenant_id, kind, key, value, version, expires_at)
+                         VALUES ($1, $2, $3, '', 1, $4)
+                         ON CONFLICT (tenant_id, kind, key) DO UPDATE
+                         SET version = CASE WHEN ephemeral.expires_at > $5
+                                            THEN ephemeral.version + 1 ELSE 1 END,
+                             expires_at = excluded.expires_at
+                         RETURNING version",
+                    )
+                    .bind(tenant)
+                    .bind(kind)
+                    .bind(key)
+                    .bind(expires_at)
+                    .bind(Timestamp::now())
+                    .fetch_one(&mut *db)
+                    .await?;
+                    db.finish().await?;
+                    Ok(count)
                 }
 
                 async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {

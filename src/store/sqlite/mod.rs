@@ -7,6 +7,7 @@ crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::artifacts::artifact_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::identity::identity_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::jobs::job_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 
 use super::sql::Finish;
@@ -185,6 +186,11 @@ impl SqliteStore {
         self.pool.begin().await
     }
 
+    /// A transaction for rows of every tenant (the job queue's claims, scheduled turns).
+    async fn housekeeping(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
     async fn applied_migrations(&self) -> usize {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
             .fetch_one(&self.pool)
@@ -277,7 +283,7 @@ mod tests {
         let earlier = dir.path().join("migrations");
         std::fs::create_dir(&earlier).unwrap();
         let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        for entry in std::fs::read_dir(all).unwrap() {
+        for entry in std::fs::read_dir(&all).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_owned();
             if name.to_string_lossy().as_ref() < "0007" {
@@ -300,7 +306,12 @@ mod tests {
         .await
         .unwrap();
 
-        assert_eq!(store.migrate().await.unwrap(), 1);
+        let all = Migrator::new(all.as_path()).await.unwrap().iter().count();
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            all - 6,
+            "0007 and those after it"
+        );
 
         let token: (String, String, i64) = sqlx::query_as(
             "SELECT client_id, family_id, expires_at FROM access_tokens
