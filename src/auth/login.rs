@@ -38,6 +38,12 @@ pub enum LoginError {
     Internal(#[from] AppError),
 }
 
+impl crate::error::Fault for LoginError {
+    fn is_outage(&self) -> bool {
+        matches!(self, LoginError::Internal(e) if crate::error::Fault::is_outage(e))
+    }
+}
+
 impl From<MfaError> for LoginError {
     fn from(e: MfaError) -> Self {
         match e {

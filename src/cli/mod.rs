@@ -275,6 +275,7 @@ fn describe(e: AppError) -> String {
         AppError::Conflict(m) => m,
         AppError::NotFound => "not found".into(),
         AppError::Forbidden | AppError::Reauthenticate => "not allowed".into(),
+        AppError::Unavailable(m) => format!("storage unavailable ({m}); try again when it is back"),
         AppError::Internal(m) => format!("internal error: {m}"),
     }
 }

@@ -12,6 +12,7 @@
 use super::headers::REQUEST_ID;
 use crate::app::pages::{error::standalone_error_page, FORM_REFUSED, FORM_REFUSED_FLAG};
 use crate::domain::TenantSlug;
+use crate::error::{BRIEFLY_UNAVAILABLE, RETRY_AFTER_SECS};
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
@@ -67,6 +68,9 @@ pub async fn guard(State(pages): State<Pages>, request: Request, next: Next) -> 
     let error = axum::body::to_bytes(body, MAX_ERROR_BYTES)
         .await
         .unwrap_or_default();
+    if error.ends_with(BRIEFLY_UNAVAILABLE.as_bytes()) {
+        return briefly_unavailable(&browser);
+    }
     if !UNREADABLE.iter().any(|kind| error.starts_with(kind)) {
         return Response::from_parts(parts, Body::from(error));
     }
@@ -92,6 +96,25 @@ pub async fn guard(State(pages): State<Pages>, request: Request, next: Next) -> 
     let (mut parts, body) = shown.into_parts();
     parts.status = StatusCode::BAD_REQUEST;
     Response::from_parts(parts, body)
+}
+
+/// A store could not be reached: 503 with `Retry-After`, as a page for a browser.
+fn briefly_unavailable(browser: &Browser) -> Response {
+    let retry_after = (header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    if !browser.wants_page {
+        let text = (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return (status, [retry_after, text], BRIEFLY_UNAVAILABLE).into_response();
+    }
+    let html = standalone_error_page(
+        "Briefly unavailable",
+        BRIEFLY_UNAVAILABLE,
+        browser.request_id(),
+    );
+    (status, [retry_after], axum::response::Html(html)).into_response()
 }
 
 /// What a page is rendered for, taken from the refused post: the same cookies (session),

@@ -2,6 +2,7 @@
 //! client once the person has signed in and consented.
 
 use super::authorization_request::{response_mode, validate};
+use super::error::{Fault, RETRY_AFTER_SECS};
 use super::{any_tenant_by_slug, pages::Page, parse_params};
 use crate::auth::{browser, login};
 use crate::crypto::{random_token, sha256_hex};
@@ -90,7 +91,19 @@ pub(super) async fn tenant_or_page(
     }
 }
 
-pub(super) fn internal_error(e: impl std::fmt::Display, meta: &RequestMeta) -> Response {
+pub(super) fn internal_error(e: impl Fault, meta: &RequestMeta) -> Response {
+    if e.is_outage() {
+        tracing::warn!(request_id = ?meta.request_id, error = %e, "storage unavailable");
+        let mut page = error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Briefly unavailable",
+            crate::error::BRIEFLY_UNAVAILABLE,
+            meta,
+        );
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        return page;
+    }
     tracing::error!(request_id = ?meta.request_id, error = %e, "authorization failed");
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,

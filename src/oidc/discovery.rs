@@ -26,7 +26,7 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn server_error(request: &Request, e: impl std::fmt::Display) -> Response {
+fn server_error(request: &Request, e: impl super::error::Fault) -> Response {
     let meta = RequestMeta::from_head(request.headers(), request.extensions());
     super::error::OAuthError::internal(&meta, e).into_response()
 }

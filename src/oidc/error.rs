@@ -1,6 +1,7 @@
 //! OAuth error responses: RFC 6749 §5.2 for the token endpoint, RFC 6750 §3 for bearer tokens.
 
 use crate::domain::RequestMeta;
+pub use crate::error::{Fault, RETRY_AFTER_SECS};
 use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -15,6 +16,8 @@ pub struct OAuthError {
     pub description: String,
     /// Set for 401s: the `WWW-Authenticate` challenge to send.
     pub challenge: Option<String>,
+    /// Set for 503s: seconds until a retry is worth it.
+    pub retry_after: Option<u32>,
 }
 
 impl OAuthError {
@@ -24,6 +27,7 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -68,17 +72,29 @@ impl OAuthError {
         e
     }
 
-    /// Logs the detail with the request id; the client learns only the request id.
-    pub fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Self {
-        tracing::error!(request_id = ?meta.request_id, error = %e, "request failed");
-        let description = match &meta.request_id {
-            Some(id) => format!("the server could not complete the request (request id {id})"),
-            None => "the server could not complete the request".to_string(),
-        };
+    /// Logs the detail with the request id; the client learns only the request id. A store
+    /// that could not be reached is `temporarily_unavailable` (RFC 6749 §4.1.2.1) with 503 and
+    /// `Retry-After`; anything else is `server_error` with 500.
+    pub fn internal(meta: &RequestMeta, e: impl Fault) -> Self {
+        let id = meta.request_id.as_deref();
+        let reference = id
+            .map(|id| format!(" (request id {id})"))
+            .unwrap_or_default();
+        if e.is_outage() {
+            tracing::warn!(request_id = ?id, error = %e, "storage unavailable");
+            let mut error = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                format!("the server is briefly unable to answer; try again shortly{reference}"),
+            );
+            error.retry_after = Some(RETRY_AFTER_SECS);
+            return error;
+        }
+        tracing::error!(request_id = ?id, error = %e, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
-            description,
+            format!("the server could not complete the request{reference}"),
         )
     }
 
@@ -105,6 +121,9 @@ impl IntoResponse for OAuthError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -102,7 +102,7 @@ async fn end_session(
     raw: &str,
     posted: bool,
 ) -> Response {
-    let internal = |e: &dyn std::fmt::Display| internal_error(e, meta);
+    let internal = |e: &dyn super::error::Fault| internal_error(e, meta);
     let bad_request = |message: &str| {
         error_page(
             StatusCode::BAD_REQUEST,

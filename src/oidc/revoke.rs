@@ -5,7 +5,7 @@
 
 use super::access_token::{self, Rejected};
 use super::client_auth::{client_request, ClientRequest};
-use super::error::OAuthError;
+use super::error::{Fault, OAuthError};
 use crate::crypto::refresh_token_key;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, Timestamp};
@@ -42,7 +42,7 @@ async fn handle(
     headers: &HeaderMap,
     body: &str,
 ) -> Result<(), OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
+    let internal = |e: &dyn Fault| OAuthError::internal(meta, e);
     let ClientRequest {
         tenant,
         client,

@@ -87,7 +87,7 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn internal(&self, e: impl std::fmt::Display) -> OAuthError {
+    fn internal(&self, e: impl super::error::Fault) -> OAuthError {
         OAuthError::internal(self.meta, e)
     }
 

@@ -1,7 +1,11 @@
 //! The UserInfo endpoint (OIDC Core §5.3) with bearer tokens (RFC 6750).
 
 use super::access_token::{self, Rejected};
-use super::{any_tenant_by_slug, error::OAuthError, parse_params, scopes};
+use super::{
+    any_tenant_by_slug,
+    error::{Fault, OAuthError},
+    parse_params, scopes,
+};
 use crate::domain::RequestMeta;
 use crate::domain::UserId;
 use crate::state::AppState;
@@ -97,7 +101,7 @@ async fn claims(
     headers: &HeaderMap,
     body: Option<String>,
 ) -> Result<Value, OAuthError> {
-    let internal = |e: &dyn std::fmt::Display| OAuthError::internal(meta, e);
+    let internal = |e: &dyn Fault| OAuthError::internal(meta, e);
     let tenant = any_tenant_by_slug(state, slug)
         .await
         .map_err(|e| internal(&e))?

@@ -132,7 +132,8 @@ async fn write_batches<T: Clone + Send + 'static, R>(
                 }
             }
             // One bad row must not fail its neighbours: each is tried alone, for its own answer.
-            Err(_) if rows.len() > 1 => {
+            // (Not when the store is unreachable: each would wait out its own timeout.)
+            Err(e) if rows.len() > 1 && !matches!(e, StoreError::Unavailable(_)) => {
                 for (row, sender) in rows.into_iter().zip(senders) {
                     let alone = commit(vec![row]).await.and_then(|answers| {
                         answers

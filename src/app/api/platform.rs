@@ -314,7 +314,9 @@ mod operators {
                 Flash::refused("That tenant no longer exists."),
                 Some(StatusCode::NOT_FOUND),
             ),
-            Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
+            Err(e @ (AppError::Internal(_) | AppError::Unavailable(_))) => {
+                return Err(server::log_fault(&ctx.meta, e))
+            }
         };
         server::flash_and_go(ctx, FLASH_KEY, flash, HOME, status).await
     }

@@ -6,6 +6,7 @@ use crate::auth::one_time::CodeError;
 use crate::auth::{browser, login::LoginError};
 use crate::domain::RequestMeta;
 use crate::domain::{Client, FlowStep, LoginFlow, Tenant, Timestamp, User, UserSession};
+use crate::error::{Fault, BRIEFLY_UNAVAILABLE};
 use crate::state::AppState;
 use leptos::prelude::*;
 use tower_sessions::Session;
@@ -58,6 +59,16 @@ fn log_internal(meta: &RequestMeta, e: impl std::fmt::Display) -> ServerFnError 
         Some(id) => format!("Something went wrong (request id {id})."),
         None => "Something went wrong.".to_string(),
     })
+}
+
+/// As [`log_internal`], except that a store outage answers [`BRIEFLY_UNAVAILABLE`], which
+/// `http::server_fns` turns into a 503 with `Retry-After`.
+pub fn log_fault(meta: &RequestMeta, e: impl Fault) -> ServerFnError {
+    if !e.is_outage() {
+        return log_internal(meta, e);
+    }
+    tracing::warn!(request_id = ?meta.request_id, error = %e, "storage unavailable");
+    ServerFnError::new(BRIEFLY_UNAVAILABLE)
 }
 
 pub fn internal<E: std::fmt::Display>(ctx: &Ctx) -> impl Fn(E) -> ServerFnError + '_ {
@@ -175,7 +186,7 @@ pub fn login_error(ctx: &Ctx, e: LoginError) -> Result<(&'static str, Option<u64
         LoginError::IncorrectCredentials => ("incorrect", None),
         LoginError::Throttled(secs) => ("throttled", Some(secs)),
         LoginError::Factor(e) => return factor_error(ctx, e),
-        LoginError::Internal(e) => return Err(log_internal(&ctx.meta, e)),
+        LoginError::Internal(e) => return Err(log_fault(&ctx.meta, e)),
     })
 }
 
@@ -189,7 +200,7 @@ pub fn factor_error(ctx: &Ctx, e: MfaError) -> Result<(&'static str, Option<u64>
         MfaError::Code(CodeError::TooSoon(secs)) => ("resend_wait", Some(secs.max(1) as u64)),
         MfaError::Code(CodeError::SendLimit) => ("send_limit", None),
         MfaError::Code(CodeError::Internal(e)) | MfaError::Internal(e) => {
-            return Err(log_internal(&ctx.meta, e))
+            return Err(log_fault(&ctx.meta, e))
         }
     })
 }

@@ -129,7 +129,9 @@ pub async fn done(ctx: &Ctx, page: &str, outcome: AppResult<String>) -> Result<(
             Flash::refused("That item no longer exists."),
             Some(StatusCode::NOT_FOUND),
         ),
-        Err(AppError::Internal(detail)) => return Err(server::internal(ctx)(detail)),
+        Err(e @ (AppError::Internal(_) | AppError::Unavailable(_))) => {
+            return Err(server::log_fault(&ctx.meta, e))
+        }
     };
     server::flash_and_go(ctx, FLASH_KEY, flash, page, status).await
 }
