@@ -73,39 +73,10 @@ fn browser(base: &str, jar: &Arc<Jar>) -> Browser {
 
 #[tokio::test]
 async fn two_processes_share_sign_ins_keys_and_tokens() {
-    let storage = backends::provision("postgresql").await;
-    let mut vars: HashMap<&str, String> = storage.vars.iter().cloned().collect();
-    vars.insert(
-        "TESSERA_ENCRYPTION_KEY",
-        tessera::crypto::EncryptionKey::generate().1,
-    );
-
-    // Both start at once on an empty database: one migrates, one creates the tenant `default`,
-    // one creates its signing key, and neither fails.
-    let public_url = format!("http://127.0.0.1:{}", free_port());
-    let mut one = spawn(&vars, &public_url);
-    let mut two = spawn(&vars, &public_url);
-    wait_until_ready(&mut one).await;
-    wait_until_ready(&mut two).await;
-
-    vars.insert("TESSERA_PUBLIC_URL", public_url.clone());
-    let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let tool = tessera::cli::build_state(config, false, false)
-        .await
-        .unwrap();
-    let tenant = tessera::admin::tenants::find(&tool, "default")
-        .await
-        .unwrap();
-    let alice = NewUser {
-        email: "alice@example.com",
-        name: Some("Alice Example"),
-        password: Some(PASSWORD.into()),
-        admin: false,
-    };
-    tessera::admin::users::create(&tool, &Actor::Cli, &tenant, alice)
-        .await
-        .unwrap();
-    let app = register_app(&tool, &tenant, None).await;
+    let site = installation("postgresql").await;
+    site.person("alice@example.com").await;
+    let (one, two) = (&site.one, &site.two);
+    let app = register_app(&site.tool, &site.tenant, None).await;
 
     // One browser (one cookie jar) whose requests a load balancer spreads over both.
     let jar = Arc::new(Jar::default());
@@ -187,10 +158,12 @@ async fn installation(backend: &str) -> Installation {
         "TESSERA_ENCRYPTION_KEY",
         tessera::crypto::EncryptionKey::generate().1,
     );
+    // Both start at once on an empty database: one migrates, one creates the tenant `default`,
+    // one creates its signing key, and neither fails.
     let public_url = format!("http://127.0.0.1:{}", free_port());
     let mut one = spawn(&vars, &public_url);
-    wait_until_ready(&mut one).await;
     let mut two = spawn(&vars, &public_url);
+    wait_until_ready(&mut one).await;
     wait_until_ready(&mut two).await;
     vars.insert("TESSERA_PUBLIC_URL", public_url);
     let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();

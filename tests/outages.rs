@@ -7,7 +7,7 @@
 mod common;
 
 use common::process::free_port;
-use common::{hidden, query, AuthRequest, TestServer};
+use common::{hidden, query, AuthRequest, Browser, TestClient, TestServer};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
@@ -88,6 +88,26 @@ async fn oauth_unavailable(response: reqwest::Response, what: &str) {
     );
 }
 
+/// Alice signs in through `browser` for `request`; the token endpoint's answer to its code.
+async fn sign_in_for_tokens(
+    server: &TestServer,
+    browser: &Browser,
+    app: &TestClient,
+    request: &AuthRequest,
+) -> reqwest::Response {
+    let callback = browser
+        .authorize(
+            &request.url(server, "default"),
+            "alice@example.com",
+            common::PASSWORD,
+            "allow",
+        )
+        .await;
+    server
+        .exchange_code(app, &query(&callback)["code"], &request.verifier)
+        .await
+}
+
 #[tokio::test]
 async fn stopping_redis_gives_503_with_retry_after_and_service_comes_back() {
     let port = free_port();
@@ -114,20 +134,8 @@ async fn stopping_redis_gives_503_with_retry_after_and_service_comes_back() {
         .await;
     let browser = server.browser();
     let request = AuthRequest::new(&app).set("scope", "openid offline_access");
-    let callback = browser
-        .authorize(
-            &request.url(&server, "default"),
-            "alice@example.com",
-            common::PASSWORD,
-            "allow",
-        )
-        .await;
-    let tokens: Value = server
-        .exchange_code(&app, &query(&callback)["code"], &request.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let response = sign_in_for_tokens(&server, &browser, &app, &request).await;
+    let tokens: Value = response.json().await.unwrap();
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
@@ -213,17 +221,7 @@ async fn stopping_redis_gives_503_with_retry_after_and_service_comes_back() {
         "sign-ins resume: {resumed:?}"
     );
     let request = AuthRequest::new(&app).set("scope", "openid");
-    let callback = browser
-        .authorize(
-            &request.url(&server, "default"),
-            "alice@example.com",
-            common::PASSWORD,
-            "allow",
-        )
-        .await;
-    let response = server
-        .exchange_code(&app, &query(&callback)["code"], &request.verifier)
-        .await;
+    let response = sign_in_for_tokens(&server, &browser, &app, &request).await;
     assert_eq!(response.status(), StatusCode::OK, "tokens are issued again");
 }
 

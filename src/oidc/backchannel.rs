@@ -150,13 +150,13 @@ pub async fn deliver(state: &AppState, job: &Job) -> Result<(), String> {
 /// the client or its logout URI is gone).
 async fn attempt(state: &AppState, job: &Job) -> Result<Option<String>, String> {
     let delivery: Delivery = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-    let found = |e: StoreError| format!("storage: {e}");
+    let storage = |e: StoreError| format!("storage: {e}");
     let Some(tenant) = state
         .store
         .tenants
         .by_id(job.tenant_id)
         .await
-        .map_err(found)?
+        .map_err(storage)?
     else {
         return Ok(None);
     };
@@ -165,7 +165,7 @@ async fn attempt(state: &AppState, job: &Job) -> Result<Option<String>, String> 
         .clients
         .by_client_id(tenant.id, &delivery.client_id)
         .await
-        .map_err(found)?
+        .map_err(storage)?
     else {
         return Ok(None);
     };

@@ -8,7 +8,7 @@ use crate::domain::{
 use crate::store::decode::parse;
 use crate::store::{
     write_one_after_the_other, BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption,
-    Rotation, StoreResult,
+    Rotation, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
@@ -562,11 +562,11 @@ impl OidcArtifactRepo for MongoStore {
             }
             match self.put_ephemeral(tenant, kind, key, "", expires_at).await {
                 Ok(()) => return Ok(1),
-                Err(crate::store::StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(crate::store::StoreError::Unavailable(
+        Err(StoreError::Unavailable(
             "a counter kept changing under concurrent updates".into(),
         ))
     }
