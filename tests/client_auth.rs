@@ -216,18 +216,6 @@ async fn registering_a_private_key_as_a_client_key_is_refused() {
     }
 }
 
-async fn client_credentials(server: &TestServer, secret: &str) -> StatusCode {
-    server
-        .http()
-        .post(format!("{}/token", server.issuer("default")))
-        .basic_auth("rotating", Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test]
 async fn a_rotated_secret_keeps_the_old_one_for_its_grace_period_only() {
     let server = TestServer::start().await;
@@ -254,21 +242,37 @@ async fn a_rotated_secret_keeps_the_old_one_for_its_grace_period_only() {
     };
     let second = rotate(3600).await.unwrap();
     assert_eq!(
-        client_credentials(&server, &first).await,
+        server
+            .client_credentials("default", "rotating", &first)
+            .await,
         StatusCode::OK,
         "in its grace period"
     );
-    assert_eq!(client_credentials(&server, &second).await, StatusCode::OK);
+    assert_eq!(
+        server
+            .client_credentials("default", "rotating", &second)
+            .await,
+        StatusCode::OK
+    );
 
     let third = rotate(0).await.unwrap();
-    assert_eq!(client_credentials(&server, &third).await, StatusCode::OK);
     assert_eq!(
-        client_credentials(&server, &second).await,
+        server
+            .client_credentials("default", "rotating", &third)
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server
+            .client_credentials("default", "rotating", &second)
+            .await,
         StatusCode::UNAUTHORIZED,
         "no grace period"
     );
     assert_eq!(
-        client_credentials(&server, &first).await,
+        server
+            .client_credentials("default", "rotating", &first)
+            .await,
         StatusCode::UNAUTHORIZED,
         "only the last secret before the rotation has a grace period"
     );

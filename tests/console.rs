@@ -1235,3 +1235,58 @@ async fn branding_is_checked_and_applied() {
     assert!(html.contains("help@acme.test"));
     assert!(html.contains("Acme Corp"));
 }
+
+/// The overview draws the tenant's activity for those who may read the audit log: sign-ins
+/// per day, active people, second factors and the busiest applications, as SVG in the page
+/// itself (no script); the others see the areas only.
+#[tokio::test]
+async fn the_overview_draws_the_tenants_activity() {
+    let org = org().await;
+    let server = &org.server;
+    let refused = server
+        .browser()
+        .sign_in("/t/acme/login", "member@acme.test", "not the password")
+        .await;
+    assert!(location(&refused).unwrap().contains("error=incorrect"));
+    let billing = server
+        .register(
+            "acme",
+            tessera::admin::clients::NewClient {
+                client_id: "billing".into(),
+                name: "Billing API".into(),
+                grants: vec![tessera::domain::GrantType::ClientCredentials],
+                ..Default::default()
+            },
+        )
+        .await;
+    let secret = billing.secret.unwrap();
+    for _ in 0..3 {
+        let status = server.client_credentials("acme", "billing", &secret).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let html = org.person("auditor").browser.page("/t/acme/admin").await;
+    // Everyone of `org` signed in once; one wrong password.
+    assert!(
+        html.contains("5 sign-ins and 1 failed attempt in the last 30 days."),
+        "{html}"
+    );
+    assert!(html.contains("role=\"img\"") && html.contains("class=\"chart\">"));
+    assert!(
+        html.matches("class=\"bar-ok\"").count() >= 30,
+        "a bar a day"
+    );
+    assert!(html.contains("Billing API"));
+    assert!(
+        html.contains("of 5 people (100%)"),
+        "everyone signed in just now"
+    );
+    assert!(html.contains("Any second factor"));
+
+    let html = org.person("developer").browser.page("/t/acme/admin").await;
+    assert!(html.contains("Applications") || html.contains("clients"));
+    assert!(
+        !html.contains("Sign-ins per day"),
+        "no audit:read, no figures"
+    );
+}

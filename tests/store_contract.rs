@@ -8,9 +8,9 @@ use common::backends::{self, Provisioned};
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job, KeyState, LoginFlow,
-    Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
-    TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
+    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job, JobBacklog, KeyState,
+    LoginFlow, Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant,
+    TenantId, TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
 };
 use tessera::store::group_commit::GroupCommit;
 use tessera::store::{
@@ -109,6 +109,7 @@ macro_rules! main_store_suite {
             jobs_are_leased_retried_and_finished_within_their_tenant,
             concurrent_claims_never_lease_a_job_twice,
             a_scheduled_turn_goes_to_one_caller_until_it_is_due_again,
+            overview_figures_count_sign_ins_people_and_clients_within_their_tenant,
         );
     };
 }
@@ -291,9 +292,16 @@ async fn jobs_are_leased_retried_and_finished_within_their_tenant(store: &Store)
         jobs.pending(a.id).await.unwrap(),
         [first.clone(), later.clone()]
     );
+    let backlog = |waiting, due| JobBacklog { waiting, due };
+    assert_eq!(jobs.backlog(now).await.unwrap(), backlog(3, 2));
 
     let lease_end = now.plus_secs(60);
     let claimed = jobs.claim("one", now, lease_end, 10).await.unwrap();
+    assert_eq!(
+        jobs.backlog(now).await.unwrap(),
+        backlog(3, 0),
+        "leased jobs wait, but are not due"
+    );
     let payloads: Vec<&str> = claimed.iter().map(|j| j.payload.as_str()).collect();
     assert_eq!(
         payloads,
@@ -3772,5 +3780,143 @@ async fn consents_are_listed_per_user_and_revoked_within_their_tenant(store: &St
             .unwrap()
             .is_some(),
         "another user's consent stays"
+    );
+}
+
+async fn overview_figures_count_sign_ins_people_and_clients_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    const DAY: i64 = 86_400;
+    let today = Timestamp::now().unix().div_euclid(DAY);
+    let at =
+        |days_ago: i64, hour: i64| Timestamp::from_unix((today - days_ago) * DAY + hour * 3600);
+    let event = |tenant: &Tenant, action: &str, outcome, actor: &str, when| {
+        let mut e = AuditEvent::new(tenant.id, action, outcome, actor);
+        e.at = when;
+        e
+    };
+    let events = [
+        event(&a, "login.succeeded", Outcome::Success, "user:1", at(0, 0)),
+        event(&a, "login.succeeded", Outcome::Success, "user:2", at(0, 23)),
+        event(
+            &a,
+            "login.password",
+            Outcome::Failure,
+            "anonymous",
+            at(0, 1),
+        ),
+        event(
+            &a,
+            "login.second_factor",
+            Outcome::Failure,
+            "user:1",
+            at(2, 5),
+        ),
+        event(&a, "login.succeeded", Outcome::Success, "user:1", at(2, 6)),
+        // Neither a sign-in nor a failure: not counted.
+        event(&a, "login.password", Outcome::Success, "user:1", at(2, 6)),
+        event(
+            &a,
+            "login.second_factor",
+            Outcome::Success,
+            "user:1",
+            at(2, 6),
+        ),
+        // Before the period.
+        event(&a, "login.succeeded", Outcome::Success, "user:1", at(40, 0)),
+        // Another tenant's.
+        event(&b, "login.succeeded", Outcome::Success, "user:9", at(0, 2)),
+        event(&a, "token.issued", Outcome::Success, "client:web", at(1, 0)),
+        event(&a, "token.issued", Outcome::Success, "client:web", at(0, 0)),
+        event(&a, "token.issued", Outcome::Success, "client:api", at(0, 0)),
+        event(&a, "token.issued", Outcome::Success, "client:old", at(9, 0)),
+        event(
+            &b,
+            "token.issued",
+            Outcome::Success,
+            "client:other",
+            at(0, 0),
+        ),
+    ];
+    store.audit.append_all(&events).await.unwrap();
+
+    let figures = &store.insights;
+    let days = figures
+        .sign_ins_per_day(a.id, Timestamp::from_unix((today - 29) * DAY))
+        .await
+        .unwrap();
+    let counted: Vec<(i64, u64, u64)> = days
+        .iter()
+        .map(|d| (today - d.day, d.succeeded, d.failed))
+        .collect();
+    assert_eq!(counted, [(2, 1, 1), (0, 2, 1)], "oldest first, by UTC day");
+
+    let busiest = figures.busiest_clients(a.id, at(7, 0), 5).await.unwrap();
+    let busiest: Vec<(&str, u64)> = busiest
+        .iter()
+        .map(|c| (c.client_id.as_str(), c.tokens))
+        .collect();
+    assert_eq!(busiest, [("web", 2), ("api", 1)]);
+    assert_eq!(
+        figures
+            .busiest_clients(a.id, at(7, 0), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (ada, bob, cy) = (
+        user(store, &a, "ada@example.com").await,
+        user(store, &a, "bob@example.com").await,
+        user(store, &a, "cy@example.com").await,
+    );
+    let other = user(store, &b, "dee@example.com").await;
+    store
+        .users
+        .record_login(a.id, ada.id, at(1, 0))
+        .await
+        .unwrap();
+    store
+        .users
+        .record_login(a.id, bob.id, at(45, 0))
+        .await
+        .unwrap();
+    store
+        .users
+        .record_login(b.id, other.id, at(0, 0))
+        .await
+        .unwrap();
+    for (user, id, kind) in [
+        (&ada, "f1", FactorKind::Totp),
+        (&ada, "f2", FactorKind::Passkey),
+        (&ada, "f3", FactorKind::Passkey),
+        (&ada, "f4", FactorKind::BackupCodes),
+        (&bob, "f5", FactorKind::EmailCode),
+        // Backup codes alone are no second factor.
+        (&cy, "f6", FactorKind::BackupCodes),
+    ] {
+        store
+            .factors
+            .add(a.id, &factor(&a, user, id, kind, 1))
+            .await
+            .unwrap();
+    }
+    store
+        .factors
+        .add(b.id, &factor(&b, &other, "f7", FactorKind::Totp, 1))
+        .await
+        .unwrap();
+    let people = figures.people(a.id, at(30, 0)).await.unwrap();
+    assert_eq!(
+        (people.total, people.active, people.with_second_factor),
+        (3, 1, 2)
+    );
+    assert_eq!(
+        people.by_kind,
+        [
+            ("email_code".to_owned(), 1),
+            ("passkey".to_owned(), 1),
+            ("totp".to_owned(), 1)
+        ]
     );
 }

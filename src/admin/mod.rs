@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod branding;
 pub mod clients;
+pub mod insights;
 pub mod keys;
 pub mod platform;
 pub mod roles;

@@ -248,7 +248,10 @@ pub async fn run() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
-    init_tracing(matches!(command, Command::Serve(_)));
+    if let Err(message) = init_tracing(matches!(command, Command::Serve(_))) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     match execute(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -258,15 +261,29 @@ pub async fn run() -> ExitCode {
     }
 }
 
-fn init_tracing(server: bool) {
+fn init_tracing(server: bool) -> Result<(), String> {
     let default = if server { "info" } else { "warn" };
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    let _ = tracing_subscriber::fmt()
+    let format = crate::config::LogFormat::from_lookup(|name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    })
+    .map_err(|e| format!("invalid configuration: {e}"))?;
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Text => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // The request's span (`http::router`) carries its id into every line logged for it.
+        crate::config::LogFormat::Json => lines
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    Ok(())
 }
 
 fn describe(e: AppError) -> String {

@@ -1,7 +1,7 @@
 //! Turning configuration into a running server: key, storage, migrations, first tenant.
 
 use crate::admin::{self, Actor};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, LogFormat};
 use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
@@ -55,9 +55,10 @@ pub async fn build_state(
 ) -> Result<AppState, StartupError> {
     let resolved = config.encryption_key()?;
     if let Some(path) = &resolved.generated_at {
-        eprintln!(
-            "warning: generated a new encryption key at {}. Back it up: without it the signing keys and secrets in the database cannot be read. Set TESSERA_ENCRYPTION_KEY to manage it yourself.",
-            path.display()
+        notice(
+            &config,
+            &format!("warning: generated a new encryption key at {}. Back it up: without it the signing keys and secrets in the database cannot be read. Set TESSERA_ENCRYPTION_KEY to manage it yourself.",
+            path.display()),
         );
     }
     let access = if serving {
@@ -69,15 +70,17 @@ pub async fn build_state(
     let mailer = Mailer::new(&config.mail)?;
     let passkeys = Arc::new(RelyingParty::new(&config)?);
     if serving && !passkeys.available() {
-        eprintln!(
-            "note: passkeys are off because {} is an IP address, and WebAuthn needs a domain name. Use a name such as http://localhost:3000 in TESSERA_PUBLIC_URL (or WEBAUTHN_ORIGIN) to turn them on.",
-            config.webauthn_origin
+        notice(
+            &config,
+            &format!("note: passkeys are off because {} is an IP address, and WebAuthn needs a domain name. Use a name such as http://localhost:3000 in TESSERA_PUBLIC_URL (or WEBAUTHN_ORIGIN) to turn them on.",
+            config.webauthn_origin),
         );
     }
     if let (true, Some(folder)) = (serving, mailer.dev_folder()) {
-        eprintln!(
-            "warning: SMTP_HOST is not set, so no email is sent. DEVELOPMENT MODE: every message (sign-in codes, password reset links) is written to {} instead. Set SMTP_HOST before real people use this server.",
-            folder.display()
+        notice(
+            &config,
+            &format!("warning: SMTP_HOST is not set, so no email is sent. DEVELOPMENT MODE: every message (sign-in codes, password reset links) is written to {} instead. Set SMTP_HOST before real people use this server.",
+            folder.display()),
         );
     }
     let leptos_options = leptos_options(config.listen)?;
@@ -114,14 +117,21 @@ pub async fn bootstrap(state: &AppState) -> AppResult<()> {
     let email = std::env::var("TESSERA_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
     let (user, password) = admin::users::create_first_owner(state, &tenant, &email).await?;
     let login = format!("{}/login", state.config.issuer(tenant.slug.as_str()));
-    eprintln!();
-    eprintln!("  Created the tenant \"default\" and its first administrator.");
-    eprintln!("  Sign in at {login}");
-    eprintln!("    email:    {}", user.email);
-    eprintln!("    password: {password}");
-    eprintln!("  This password is shown only this once: store it in a password manager.");
-    eprintln!();
+    let banner = format!(
+        "\n  Created the tenant \"default\" and its first administrator.\n  Sign in at {login}\n    email:    {}\n    password: {password}\n  This password is shown only this once: store it in a password manager.\n",
+        user.email
+    );
+    notice(&state.config, &banner);
     Ok(())
+}
+
+/// A note for whoever starts the server: lines on stderr, or one log line when logs are JSON
+/// (a log collector then parses every line).
+fn notice(config: &Config, text: &str) {
+    match config.log_format {
+        LogFormat::Text => eprintln!("{text}"),
+        LogFormat::Json => tracing::warn!("{}", text.trim()),
+    }
 }
 
 pub async fn serve(state: AppState) -> std::io::Result<()> {

@@ -60,6 +60,30 @@ pub enum SmtpTls {
     None,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, with the request id of the request it belongs to.
+    Json,
+}
+
+impl LogFormat {
+    /// `TESSERA_LOG_FORMAT`, read before the rest of the configuration: logging starts first.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match get("TESSERA_LOG_FORMAT").as_deref() {
+            None | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(invalid(
+                "TESSERA_LOG_FORMAT",
+                format!("{other:?} is not a log format; use \"text\" or \"json\""),
+            )),
+        }
+    }
+}
+
 /// Where outgoing email (one-time codes, recovery links, notices) goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MailConfig {
@@ -88,6 +112,9 @@ pub struct Config {
     pub webauthn_rp_id: String,
     /// The origin browsers report in WebAuthn ceremonies.
     pub webauthn_origin: Url,
+    /// When set, `/metrics` answers only requests bearing it (`Authorization: Bearer …`).
+    pub metrics_token: Option<Secret>,
+    pub log_format: LogFormat,
     encryption_key: Option<String>,
 }
 
@@ -176,6 +203,16 @@ impl Config {
 
         let mail = mail(&get, &public_url, &storage)?;
         let (webauthn_rp_id, webauthn_origin) = webauthn(&get, &public_url)?;
+        let metrics_token = match get("TESSERA_METRICS_TOKEN") {
+            Some(token) if token.len() < 16 || !token.is_ascii() || token.contains(char::is_whitespace) => {
+                return Err(invalid(
+                    "TESSERA_METRICS_TOKEN",
+                    "must be at least 16 printable ASCII characters without spaces (e.g. from `openssl rand -hex 32`)",
+                ))
+            }
+            token => token.map(Secret),
+        };
+        let log_format = LogFormat::from_lookup(&get)?;
 
         Ok(Self {
             storage,
@@ -186,6 +223,8 @@ impl Config {
             mail,
             webauthn_rp_id,
             webauthn_origin,
+            metrics_token,
+            log_format,
             encryption_key,
         })
     }

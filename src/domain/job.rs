@@ -37,3 +37,12 @@ impl Job {
         }
     }
 }
+
+/// The queue of every tenant at one moment, for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobBacklog {
+    /// Every job not yet finished.
+    pub waiting: u64,
+    /// Those due and not leased: what the workers have yet to take.
+    pub due: u64,
+}

@@ -9,6 +9,7 @@ pub mod colour;
 mod email;
 mod factor;
 mod ids;
+pub mod insights;
 mod job;
 mod oidc;
 mod request;
@@ -24,7 +25,7 @@ pub use client::{uri_lines, AppType, Client, ClientType, GrantType, RedirectUri,
 pub use email::Email;
 pub use factor::{acr, Factor, FactorKind};
 pub use ids::{ClientKey, TenantId, UserId};
-pub use job::Job;
+pub use job::{Job, JobBacklog};
 pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
     FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,

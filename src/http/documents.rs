@@ -2,18 +2,19 @@
 //! the answer needs is in memory (`oidc::discovery::from_memory`). They are the most requested
 //! documents and the cheapest: the request id, tracing, body limit, timeout and routing of the
 //! middleware cost more than the answer itself (measured by `bench/run.sh`). The answer
-//! carries the same security headers and request id as every other response; anything else,
-//! and a document that needs the store, goes through the router.
+//! carries the same security headers and request id, and is counted in `/metrics`, as every
+//! other response; anything else, and a document that needs the store, goes through the router.
 
 use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use crate::oidc::discovery;
-use crate::state::AppState;
+use crate::state::{metrics, AppState};
 use axum::{extract::Request, response::Response, Router};
 use futures_util::future::{ready, Either, Ready};
 use std::{
     convert::Infallible,
     task::{Context, Poll},
+    time::Instant,
 };
 use tower::Service;
 use tower_http::request_id::MakeRequestId;
@@ -45,7 +46,8 @@ impl Service<Request> for DocumentsFirst {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let Some(mut response) = discovery::from_memory(&self.state, &request) else {
+        let started = Instant::now();
+        let Some((mut response, route)) = discovery::from_memory(&self.state, &request) else {
             return Either::Right(self.router.call(request));
         };
         // As the middleware's `SetRequestIdLayer`: the caller's id when it sent one.
@@ -61,6 +63,12 @@ impl Service<Request> for DocumentsFirst {
         if let Some(id) = request_id {
             headers.insert(REQUEST_ID, id);
         }
+        metrics::request(
+            route,
+            request.method(),
+            response.status(),
+            started.elapsed(),
+        );
         Either::Left(ready(Ok(response)))
     }
 }

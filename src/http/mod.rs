@@ -5,6 +5,7 @@ mod branding;
 mod documents;
 mod headers;
 mod meta;
+mod metrics;
 mod pages;
 mod passkeys;
 mod request_id;

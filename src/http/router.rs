@@ -2,8 +2,9 @@ use super::documents::DocumentsFirst;
 use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::server_fns::{self, Pages};
-use super::{audit_export, branding, pages, passkeys, BrowserSessionStore};
+use super::{audit_export, branding, metrics, pages, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
+use crate::config::LogFormat;
 use crate::domain::RequestMeta;
 use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
 use crate::state::AppState;
@@ -52,14 +53,23 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         tower_sessions::cookie::time::Duration::days(1),
     ));
 
+    crate::state::metrics::recorder();
+    let json_logs = state.config.log_format == LogFormat::Json;
     let middleware = ServiceBuilder::new()
+        // Outermost, so it sees what the layers below answer too (408, 413).
+        .layer(axum::middleware::from_fn(metrics::observe))
         .layer(SetRequestIdLayer::new(REQUEST_ID, request_ids))
-        // A debug span: at the default `info` level a span per request would cost more than
-        // some whole requests (measured by bench/run.sh --log-level info); errors name their
-        // request id themselves.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+        // A debug span for text logs: at the default `info` level a span per request would
+        // cost more than some whole requests (measured by bench/run.sh --log-level info), and
+        // errors name their request id themselves. JSON logs promise the request id on every
+        // line of a request, so there it is an `info` span, whose fields each line carries.
+        .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request<Body>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            if json_logs {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            } else {
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -80,6 +90,7 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
     let protocol = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .route(
             "/.well-known/oauth-authorization-server/t/{slug}",
             get(discovery::openid_configuration),

@@ -157,29 +157,39 @@ enum Published {
     Jwks,
 }
 
-/// The tenant slug and document that `path` names, as the routes in `http::router` spell them
-/// (undecoded: a slug with percent escapes is no slug, and goes the long way).
-fn published_path(path: &str) -> Option<(&str, Published)> {
+/// The tenant slug and document that `path` names, and the route that names it, as
+/// `http::router` spells them (undecoded: a slug with percent escapes is no slug, and goes the
+/// long way).
+fn published_path(path: &str) -> Option<(&str, Published, &'static str)> {
     if let Some(slug) = path.strip_prefix("/.well-known/oauth-authorization-server/t/") {
-        return Some((slug, Published::Metadata));
+        return Some((
+            slug,
+            Published::Metadata,
+            "/.well-known/oauth-authorization-server/t/{slug}",
+        ));
     }
     let (slug, document) = path.strip_prefix("/t/")?.split_once('/')?;
     match document {
-        ".well-known/openid-configuration" => Some((slug, Published::Metadata)),
-        "jwks" => Some((slug, Published::Jwks)),
+        ".well-known/openid-configuration" => Some((
+            slug,
+            Published::Metadata,
+            "/t/{slug}/.well-known/openid-configuration",
+        )),
+        "jwks" => Some((slug, Published::Jwks, "/t/{slug}/jwks")),
         _ => None,
     }
 }
 
-/// Discovery or the JWK Set when this process holds everything the answer needs (the tenant,
-/// its fresh keys) in memory; `None` for any other request, and for one that needs the store,
-/// which the handlers below then answer (and so fill the caches). `http::documents` serves
-/// these ahead of the middleware: they are the most requested and cheapest answers there are.
-pub fn from_memory(state: &AppState, request: &Request) -> Option<Response> {
+/// Discovery or the JWK Set, and the route that serves it, when this process holds everything
+/// the answer needs (the tenant, its fresh keys) in memory; `None` for any other request, and
+/// for one that needs the store, which the handlers below then answer (and so fill the
+/// caches). `http::documents` serves these ahead of the middleware: they are the most
+/// requested and cheapest answers there are.
+pub fn from_memory(state: &AppState, request: &Request) -> Option<(Response, &'static str)> {
     if request.method() != Method::GET {
         return None;
     }
-    let (slug, published) = published_path(request.uri().path())?;
+    let (slug, published, route) = published_path(request.uri().path())?;
     let slug = TenantSlug::parse(slug).ok()?;
     let tenant = state
         .store
@@ -190,7 +200,7 @@ pub fn from_memory(state: &AppState, request: &Request) -> Option<Response> {
         Published::Metadata => metadata_document(&state.config.issuer(tenant.slug.as_str())),
         Published::Jwks => Document::from(&*state.keys.fresh(tenant.id)?),
     };
-    Some(document.serve(request.headers()))
+    Some((document.serve(request.headers()), route))
 }
 
 pub async fn openid_configuration(
@@ -230,8 +240,13 @@ mod tests {
 
     #[test]
     fn only_the_published_paths_name_a_document() {
-        let named =
-            |path| published_path(path).map(|(slug, p)| (slug, matches!(p, Published::Jwks)));
+        // The route, with the slug put in, is the path itself (the metrics label of its route).
+        let named = |path| {
+            published_path(path).map(|(slug, p, route)| {
+                assert_eq!(route.replace("{slug}", slug), path);
+                (slug, matches!(p, Published::Jwks))
+            })
+        };
         assert_eq!(named("/t/acme/jwks"), Some(("acme", true)));
         assert_eq!(
             named("/t/acme/.well-known/openid-configuration"),

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use crate::error::AppResult;
 use crate::state::keys::TenantKeys;
-use crate::state::AppState;
+use crate::state::{metrics, AppState};
 use crate::store::{group_commit::Write, Issuance};
 use axum::{
     http::{header, HeaderValue},
@@ -79,6 +79,7 @@ pub async fn tokens(
         .writer
         .write(Write::Issued(Box::new((issuance, event))))
         .await?;
+    metrics::token_issued(grant.grant_type.as_str());
     Ok(issued)
 }
 

@@ -9,7 +9,7 @@ use crate::domain::RequestMeta;
 use crate::domain::{
     AuditEvent, Client, ClientType, GrantType, Outcome, Tenant, Timestamp, User, UserId,
 };
-use crate::state::AppState;
+use crate::state::{metrics, AppState};
 use crate::store::{Redemption, Rotation};
 use axum::{
     extract::{Path, State},
@@ -328,7 +328,10 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
         .await
         .map_err(|e| cx.internal(e))?
     {
-        Redemption::Redeemed(_) => Ok(issued.into_response()),
+        Redemption::Redeemed(_) => {
+            metrics::token_issued(GrantType::RefreshToken.as_str());
+            Ok(issued.into_response())
+        }
         Redemption::AlreadyUsed(spent) => {
             if spent.revoked_at.is_none() {
                 // RFC 9700 §4.14.2: a rotated token used again means two parties hold the

@@ -4,6 +4,7 @@
 
 pub mod keys;
 pub mod lease;
+pub mod metrics;
 pub mod password;
 pub mod queue;
 pub mod relying_party;
@@ -73,6 +74,7 @@ impl AppState {
     /// Writes an audit event with the request's origin. A failed write is logged, not fatal:
     /// the storage fault that caused it surfaces on the request's own writes.
     pub async fn audit(&self, event: AuditEvent, meta: &RequestMeta) {
+        metrics::audited(&event);
         let action = event.action.clone();
         if let Err(e) = self
             .writer

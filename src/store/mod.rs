@@ -14,10 +14,11 @@ pub mod sqlite;
 
 pub use open::open;
 
+use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    Factor, Job, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant,
-    TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+    Factor, Job, JobBacklog, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team,
+    Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -558,6 +559,32 @@ pub trait JobRepo: Send + Sync {
     /// (or has never run), making the next turn due at `next`; of several processes asking at
     /// once, one gets it.
     async fn take_turn(&self, name: &str, now: Timestamp, next: Timestamp) -> StoreResult<bool>;
+    /// The queue of every tenant at `now`.
+    async fn backlog(&self, now: Timestamp) -> StoreResult<JobBacklog>;
+}
+
+/// The figures of a tenant's console overview (`domain::insights`), counted where the data
+/// lives.
+#[async_trait]
+pub trait InsightsRepo: Send + Sync {
+    /// Per UTC day from `since`: sign-ins (`login.succeeded`) and failed attempts (failed
+    /// `login.password` and `login.second_factor` events). Days without any are left out.
+    async fn sign_ins_per_day(
+        &self,
+        tenant: TenantId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<DaySignIns>>;
+    /// Clients by the `token.issued` events they caused since `since`, busiest first (ties by
+    /// client id), at most `limit`; names left empty.
+    async fn busiest_clients(
+        &self,
+        tenant: TenantId,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ClientUse>>;
+    /// The tenant's people: all, those who signed in since `active_since`, and those with
+    /// second factors.
+    async fn people(&self, tenant: TenantId, active_since: Timestamp) -> StoreResult<People>;
 }
 
 /// Browser sessions for `tower-sessions`; not tenant-scoped (one browser, many tenants).
@@ -576,10 +603,34 @@ pub trait BrowserSessionRepo: Send + Sync {
     async fn purge_expired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
-/// A backend that can say whether it is reachable, for `/readyz`.
+/// A backend that can say whether it is reachable, for `/readyz`, and how busy its
+/// connection pool is, for `/metrics`.
 #[async_trait]
 pub trait Ping: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
+    /// `None` for a backend whose driver keeps its pool to itself (MongoDB, Redis).
+    fn pool_use(&self) -> Option<PoolUse> {
+        None
+    }
+}
+
+/// A connection pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUse {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUse {
+    pub fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        Self {
+            in_use: pool.size().saturating_sub(idle),
+            idle,
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// One configured backend as `/readyz` reports it.
@@ -710,6 +761,7 @@ pub struct Store {
     pub browser_sessions: Arc<dyn BrowserSessionRepo>,
     pub batches: Arc<dyn BatchRepo>,
     pub jobs: Arc<dyn JobRepo>,
+    pub insights: Arc<dyn InsightsRepo>,
     pub probes: Vec<Probe>,
 }
 
@@ -730,6 +782,7 @@ impl Store {
             + BrowserSessionRepo
             + BatchRepo
             + JobRepo
+            + InsightsRepo
             + Ping
             + 'static,
     {
@@ -747,6 +800,7 @@ impl Store {
             browser_sessions: backend.clone(),
             batches: backend.clone(),
             jobs: backend.clone(),
+            insights: backend.clone(),
             probes: vec![Probe {
                 name: format!("main ({kind})"),
                 target: backend,

@@ -191,6 +191,24 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A client-credentials token request (RFC 6749 §4.4) of `client_id` in `slug`, its
+    /// `secret` in HTTP Basic; the status of the answer.
+    pub async fn client_credentials(
+        &self,
+        slug: &str,
+        client_id: &str,
+        secret: &str,
+    ) -> StatusCode {
+        self.http()
+            .post(format!("{}/token", self.issuer(slug)))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// Exchanges `code` at the token endpoint as `app`: its secret in HTTP Basic, or (public
     /// clients) its client_id in the body.
     pub async fn exchange_code(&self, app: &TestClient, code: &str, verifier: &str) -> Response {

@@ -2,7 +2,7 @@
 //! conditional on the job being unleased, so two processes never lease the same job.
 
 use super::{all, date, scoped, timestamp, MongoStore};
-use crate::domain::{Job, TenantId, Timestamp};
+use crate::domain::{Job, JobBacklog, TenantId, Timestamp};
 use crate::store::{JobRepo, StoreError, StoreResult};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
@@ -173,5 +173,13 @@ impl JobRepo for MongoStore {
                 other => Err(other),
             },
         }
+    }
+
+    async fn backlog(&self, now: Timestamp) -> StoreResult<JobBacklog> {
+        let jobs = self.collection::<Document>("jobs");
+        Ok(JobBacklog {
+            waiting: jobs.count_documents(doc! {}).await?,
+            due: jobs.count_documents(claimable(now)).await?,
+        })
     }
 }

@@ -10,6 +10,7 @@ mod access;
 mod artifacts;
 mod factors;
 mod identity;
+mod insights;
 mod jobs;
 mod records;
 
@@ -170,6 +171,8 @@ impl MongoStore {
                     index(doc! { "tenant_id": 1, "at": -1, "id": -1 }, |_| {}),
                     index(doc! { "tenant_id": 1, "actor": 1, "at": -1 }, |_| {}),
                     index(doc! { "tenant_id": 1, "target": 1, "at": -1 }, |_| {}),
+                    // The console overview's counts of sign-ins per day and tokens per client.
+                    index(doc! { "tenant_id": 1, "action": 1, "at": 1 }, |_| {}),
                     // The retention purge looks at every tenant's old events.
                     index(doc! { "at": 1 }, |_| {}),
                 ],

@@ -9,11 +9,16 @@ crate::store::sql::access::access_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::artifacts::artifact_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::identity::identity_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::insights::insights_repo!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    "CAST(floor(extract(epoch FROM at) / 86400) AS BIGINT)"
+);
 crate::store::sql::jobs::job_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
 
 use super::sql::Finish;
-use super::{OpenError, Ping, StoreError, StoreResult};
+use super::{OpenError, Ping, PoolUse, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
 use async_trait::async_trait;
 use sqlx::{
@@ -25,6 +30,10 @@ use std::{
     str::FromStr,
     time::Duration,
 };
+
+/// The advisory lock of [`PostgresStore::migrate`] (any fixed number; "tessera" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
+const MIGRATION_POLL: Duration = Duration::from_millis(100);
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -81,14 +90,37 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    /// Applies the pending migrations in `migrations/postgres`; returns how many ran. sqlx
-    /// holds an advisory lock meanwhile, so processes starting together migrate once.
+    /// Applies the pending migrations in `migrations/postgres`; returns how many ran.
+    /// Processes starting together migrate once: one holds an advisory lock meanwhile, the
+    /// others ask for it again every [`MIGRATION_POLL`]. Not sqlx's own lock: a process waiting
+    /// in `pg_advisory_lock` holds a snapshot, which a `CREATE INDEX CONCURRENTLY` of the
+    /// holder waits for, and PostgreSQL ends the two with "deadlock detected".
     pub async fn migrate(&self) -> Result<usize, OpenError> {
+        let failed = |e: sqlx::Error| OpenError::Migrate(e.to_string());
         let before = self.applied_migrations().await;
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
+        let mut connection = self.pool.acquire().await.map_err(failed)?;
+        let mut polls: u32 = 0;
+        while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .fetch_one(&mut *connection)
             .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+            .map_err(failed)?
+        {
+            polls += 1;
+            if polls.is_multiple_of(100) {
+                tracing::info!("waiting for another process's database migrations");
+            }
+            tokio::time::sleep(MIGRATION_POLL).await;
+        }
+        let mut migrator = sqlx::migrate!("migrations/postgres");
+        migrator.set_locking(false);
+        let migrated = migrator.run(&mut *connection).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *connection)
+            .await;
+        migrated.map_err(|e| OpenError::Migrate(e.to_string()))?;
+        unlocked.map_err(failed)?;
         Ok(self.applied_migrations().await.saturating_sub(before))
     }
 
@@ -217,5 +249,9 @@ impl Ping for PostgresStore {
             .await
             .map(|_| ())
             .map_err(StoreError::from)
+    }
+
+    fn pool_use(&self) -> Option<PoolUse> {
+        Some(PoolUse::of(&self.pool))
     }
 }

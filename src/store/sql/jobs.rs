@@ -7,7 +7,7 @@ macro_rules! job_repo {
     ($store:ident, $row:ty) => {
         mod job_statements {
             use super::$store;
-            use crate::domain::{Job, TenantId, Timestamp};
+            use crate::domain::{Job, JobBacklog, TenantId, Timestamp};
             use crate::store::sql::{Finish, Id};
             use crate::store::{JobRepo, StoreResult};
             use sqlx::Row;
@@ -146,6 +146,25 @@ macro_rules! job_repo {
                     .await?;
                     tx.commit().await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn backlog(&self, now: Timestamp) -> StoreResult<JobBacklog> {
+                    let mut tx = self.housekeeping().await?;
+                    let row = sqlx::query(
+                        "SELECT COUNT(*) AS waiting,
+                                COALESCE(SUM(CASE WHEN run_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                                                  THEN 1 ELSE 0 END), 0) AS due
+                         FROM jobs",
+                    )
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    let count = |column| row.try_get::<i64, _>(column).map(|n| n.max(0) as u64);
+                    Ok(JobBacklog {
+                        waiting: count("waiting")?,
+                        due: count("due")?,
+                    })
                 }
             }
         }

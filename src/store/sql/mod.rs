@@ -5,6 +5,7 @@ pub mod access;
 pub mod artifacts;
 pub mod factors;
 pub mod identity;
+pub mod insights;
 pub mod jobs;
 pub mod records;
 mod values;

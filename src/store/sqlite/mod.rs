@@ -7,11 +7,12 @@ crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::artifacts::artifact_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::identity::identity_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::insights::insights_repo!(SqliteStore, sqlx::sqlite::SqliteRow, "at / 86400");
 crate::store::sql::jobs::job_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 
 use super::sql::Finish;
-use super::{Access, OpenError, Ping, StoreError, StoreResult};
+use super::{Access, OpenError, Ping, PoolUse, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
 use connections::{Connections, Lent};
 use sqlx::sqlite::{
@@ -248,6 +249,10 @@ impl Ping for SqliteStore {
             .await
             .map(|_| ())
             .map_err(StoreError::from)
+    }
+
+    fn pool_use(&self) -> Option<PoolUse> {
+        Some(PoolUse::of(&self.pool))
     }
 }
 

@@ -103,10 +103,21 @@ pub struct Choice {
     pub label: String,
 }
 
+/// The overview: the areas the person may open and, for those who may read the audit log,
+/// the tenant's figures.
 #[server(prefix = "/api", endpoint = "admin_home")]
-pub async fn load_admin_home(tenant: String) -> Result<Console<()>, ServerFnError> {
-    let ctx = server::context(&tenant).await?;
-    console::load(&ctx, None, |_| async { Ok(()) }).await
+pub async fn load_admin_home(
+    tenant: String,
+) -> Result<Console<Option<crate::domain::insights::Insights>>, ServerFnError> {
+    let ctx = &server::context(&tenant).await?;
+    console::load(ctx, None, |actor| async move {
+        match crate::admin::insights::overview(&ctx.state, &actor, &ctx.tenant).await {
+            Ok(insights) => Ok(Some(insights)),
+            Err(crate::error::AppError::Forbidden) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 /// "Confirm it is you": a fresh sign-in (with the second factor) that comes back to `page`.

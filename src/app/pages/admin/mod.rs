@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod branding;
 pub mod clients;
+mod overview;
 pub mod roles;
 pub mod settings;
 pub mod teams;
@@ -246,7 +247,7 @@ pub fn AdminHomePage() -> impl IntoView {
     );
     view! {
         <Suspense fallback=Loading>
-            {move || data.get().map(|loaded| console_page(loaded, "Overview", "", |nav, ()| {
+            {move || data.get().map(|loaded| console_page(loaded, "Overview", "", |nav, insights| {
                 let base = format!("/t/{}/admin", nav.tenant);
                 let cards = AREAS
                     .iter()
@@ -267,7 +268,8 @@ pub fn AdminHomePage() -> impl IntoView {
                 let empty = nav.areas.is_empty().then(|| view! {
                     <p>"Your roles give you no console access. Ask an owner or admin of the organisation if you need it."</p>
                 });
-                view! { <ul class="areas">{cards}</ul>{empty} }
+                let insights = insights.map(|insights| view! { <overview::InsightsPanel insights/> });
+                view! { <ul class="areas">{cards}</ul>{empty}{insights} }
             }))}
         </Suspense>
     }
