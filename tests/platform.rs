@@ -236,7 +236,7 @@ async fn reserved_slugs_are_refused_everywhere() {
             .state
             .store
             .tenants
-            .list(None, 100)
+            .list(None, None, 100)
             .await
             .unwrap()
             .len();
@@ -264,7 +264,7 @@ async fn reserved_slugs_are_refused_everywhere() {
             .state
             .store
             .tenants
-            .list(None, 100)
+            .list(None, None, 100)
             .await
             .unwrap()
             .len();
@@ -338,7 +338,7 @@ async fn a_tenant_admin_is_not_an_operator() {
     });
     let state = &server.state;
     assert!(matches!(
-        platform::list(state, &member, None, 10).await,
+        platform::list(state, &member, "", None, 10).await,
         Err(AppError::Forbidden)
     ));
     assert!(matches!(
@@ -622,4 +622,49 @@ fn operators_are_created_at_the_command_line() {
             text(&refused.stderr)
         );
     }
+}
+
+/// The tenant list is searched by slug or name and paged within the results; a search that
+/// is too long or spans lines is refused with a message, and a page link keeps the search.
+#[tokio::test]
+async fn operators_search_the_tenants_a_page_at_a_time() {
+    let server = TestServer::start().await;
+    for n in 0..55 {
+        server.tenant(&format!("shop-{n:02}")).await;
+    }
+    server.tenant("bakery").await;
+    let (browser, _) = operator(&server).await;
+
+    let html = browser.page("/admin?q=BAKERY").await;
+    assert!(
+        html.contains("bakery") && !html.contains("shop-00"),
+        "{html}"
+    );
+    assert!(!html.contains("Next page"));
+
+    let html = browser.page("/admin?q=shop").await;
+    assert!(html.contains("shop-00") && html.contains("shop-49"));
+    assert!(!html.contains("shop-50") && !html.contains("bakery"));
+    let next = html
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].replace("&amp;", "&"))
+        .find(|href| href.contains("after="))
+        .expect("a next-page link");
+    assert!(next.starts_with("/admin?q=shop&after="), "{next}");
+    let html = browser.page(&next).await;
+    assert!(
+        html.contains(">shop-50<") && html.contains(">shop-54<"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(">shop-49<"),
+        "the second page starts after the first"
+    );
+
+    let html = browser.page("/admin?q=tenant+nobody+has").await;
+    assert!(html.contains("No tenant"), "{html}");
+    let long = "x".repeat(101);
+    let html = browser.page(&format!("/admin?q={long}")).await;
+    assert!(html.contains("at most 100 characters"), "{html}");
 }

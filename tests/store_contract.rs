@@ -110,6 +110,7 @@ macro_rules! main_store_suite {
             concurrent_claims_never_lease_a_job_twice,
             a_scheduled_turn_goes_to_one_caller_until_it_is_due_again,
             overview_figures_count_sign_ins_people_and_clients_within_their_tenant,
+            keys_due_for_rotation_are_found_across_tenants_in_one_query,
         );
     };
 }
@@ -582,10 +583,26 @@ async fn tenants_are_listed_a_page_at_a_time(store: &Store) {
     for slug in ["t-one", "t-two", "t-three"] {
         created.push(tenant(store, slug).await.id);
     }
-    let first = store.tenants.list(None, 2).await.unwrap();
-    let second = store.tenants.list(Some(first[1].id), 2).await.unwrap();
+    let first = store.tenants.list(None, None, 2).await.unwrap();
+    let second = store
+        .tenants
+        .list(None, Some(first[1].id), 2)
+        .await
+        .unwrap();
     let ids: Vec<_> = first.iter().chain(&second).map(|t| t.id).collect();
     assert_eq!(ids, created);
+
+    // Searched by slug or name, ignoring case, a page at a time; wildcards are literal.
+    let found = |text: &'static str, after: Option<TenantId>| async move {
+        let page = store.tenants.list(Some(text), after, 10).await.unwrap();
+        page.iter().map(|t| t.slug.to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(found("T-T", None).await, ["t-two", "t-three"]);
+    assert_eq!(found("tenant t-o", None).await, ["t-one"], "by name");
+    assert_eq!(found("t-t", Some(created[1])).await, ["t-three"]);
+    assert!(found("%", None).await.is_empty());
+    assert!(found("_", None).await.is_empty());
+    assert!(found("nothing", None).await.is_empty());
 }
 
 async fn users_are_unique_per_tenant_and_track_logins(store: &Store) {
@@ -3919,4 +3936,43 @@ async fn overview_figures_count_sign_ins_people_and_clients_within_their_tenant(
             ("totp".to_owned(), 1)
         ]
     );
+}
+
+/// Key rotation asks the store which keys are due instead of visiting every tenant.
+async fn keys_due_for_rotation_are_found_across_tenants_in_one_query(store: &Store) {
+    let (a, b, c) = (
+        tenant(store, "alpha").await,
+        tenant(store, "beta").await,
+        tenant(store, "gamma").await,
+    );
+    let mut rsa = signing_key(&a, "a-rs", KeyState::Active, 500);
+    rsa.alg = SigningAlg::RS256;
+    for key in [
+        signing_key(&a, "a-es", KeyState::Active, 100),
+        rsa,
+        signing_key(&a, "a-old", KeyState::Retired, 10),
+        // Due, but its successor is already published.
+        signing_key(&b, "b-es", KeyState::Active, 100),
+        signing_key(&b, "b-next", KeyState::Next, 900),
+        signing_key(&c, "c-es", KeyState::Active, 200),
+    ] {
+        store.keys.insert(key.tenant_id, &key).await.unwrap();
+    }
+    let due = |before, limit| {
+        store
+            .keys
+            .due_for_rotation(Timestamp::from_unix(before), limit)
+    };
+    assert_eq!(
+        due(300, 10).await.unwrap(),
+        [(a.id, SigningAlg::ES256), (c.id, SigningAlg::ES256)],
+        "oldest first"
+    );
+    assert_eq!(due(300, 1).await.unwrap(), [(a.id, SigningAlg::ES256)]);
+    assert_eq!(
+        due(600, 10).await.unwrap().len(),
+        3,
+        "the RSA key is due too"
+    );
+    assert!(due(50, 10).await.unwrap().is_empty());
 }

@@ -76,18 +76,27 @@ fn target(tenant: &Tenant) -> String {
     format!("tenant:{}", tenant.slug)
 }
 
-/// One page of all tenants in creation order, after the tenant `after`.
+/// One page of the tenants in creation order, after the tenant `after`: all of them, or those
+/// whose slug or name contains `search` (ignoring case) when it is not blank.
 pub async fn list(
     state: &AppState,
     actor: &Actor,
+    search: &str,
     after: Option<TenantId>,
     limit: u32,
 ) -> AppResult<Vec<Tenant>> {
     require_operator(state, actor).await?;
+    let search = search.trim();
+    if search.chars().count() > 100 || search.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "Search for at most 100 characters of a slug or name, on one line.",
+        ));
+    }
+    let text = Some(search).filter(|s| !s.is_empty());
     Ok(state
         .store
         .tenants
-        .list(after, limit.clamp(1, PAGE_LIMIT))
+        .list(text, after, limit.clamp(1, PAGE_LIMIT))
         .await?)
 }
 

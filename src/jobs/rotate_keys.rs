@@ -3,7 +3,7 @@
 //! run it (the store lets only one successor per key exist); of all the processes sharing the
 //! store, one takes each hourly turn.
 
-use crate::domain::{KeyState, Timestamp};
+use crate::domain::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::state::keys::PUBLISH_BEFORE_USE_SECS;
 use crate::state::AppState;
@@ -12,36 +12,31 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_secs(3600);
 /// Each process asks this often whether it is its turn; one turn per [`EVERY`] is taken.
 const ASK_EVERY: Duration = Duration::from_secs(5 * 60);
-const TENANTS_PER_PAGE: u32 = 100;
+/// Keys rotated per query of the store: the store is asked again until none is due.
+const BATCH: u32 = 100;
 
 /// Starts the rotations due at `now` for keys older than `max_age_secs`; returns how many.
+/// The store names the keys due, so a turn costs one query however many tenants there are.
 pub async fn run_once(state: &AppState, now: Timestamp, max_age_secs: i64) -> AppResult<u32> {
     let mut started = 0;
-    let mut after = None;
     loop {
-        let tenants = state.store.tenants.list(after, TENANTS_PER_PAGE).await?;
-        for tenant in &tenants {
-            let keys = state.store.keys.list(tenant.id).await?;
-            let due = keys.iter().filter(|k| {
-                k.state == KeyState::Active
-                    && !now.is_before(k.activates_at.plus_secs(max_age_secs))
-                    && !keys
-                        .iter()
-                        .any(|n| n.alg == k.alg && n.state == KeyState::Next)
-            });
-            for key in due {
-                let activates_at = now.plus_secs(PUBLISH_BEFORE_USE_SECS);
-                match state.keys.rotate(tenant.id, key.alg, activates_at).await {
-                    Ok(_) => started += 1,
-                    // Another process started the same rotation.
-                    Err(AppError::Conflict(_)) => {}
-                    Err(e) => return Err(e),
-                }
+        let due = state
+            .store
+            .keys
+            .due_for_rotation(now.plus_secs(-max_age_secs), BATCH)
+            .await?;
+        for (tenant, alg) in &due {
+            let activates_at = now.plus_secs(PUBLISH_BEFORE_USE_SECS);
+            match state.keys.rotate(*tenant, *alg, activates_at).await {
+                Ok(_) => started += 1,
+                // Another process started the same rotation.
+                Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
         }
-        match tenants.last() {
-            Some(last) if tenants.len() == TENANTS_PER_PAGE as usize => after = Some(last.id),
-            _ => return Ok(started),
+        // Each key named now has a successor, so the next query names others.
+        if due.len() < BATCH as usize {
+            return Ok(started);
         }
     }
 }

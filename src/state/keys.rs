@@ -33,6 +33,9 @@ pub const PUBLISH_BEFORE_USE_SECS: i64 = 10 * 60;
 
 /// Verified tokens remembered per tenant.
 const VERIFIED_TOKENS: u64 = 4096;
+/// The most tenants whose keys a process holds in memory; a tenant beyond them is loaded again
+/// from the store when it is next asked for.
+const CACHED_TENANTS: usize = 1000;
 
 /// One key the tenant verifies with (and perhaps signs with).
 struct LoadedKey {
@@ -224,10 +227,18 @@ impl KeyRing {
             }
         }
         let keys = Arc::new(self.load(tenant, &stored, now)?);
-        self.cache
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant, keys.clone());
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHED_TENANTS && !cache.contains_key(&tenant) {
+            // Bounded however many tenants there are: the stale go first (they would be
+            // reloaded anyway), then any one.
+            cache.retain(|_, keys| keys.is_fresh(now));
+            if let Some(any) = cache.keys().next().copied() {
+                if cache.len() >= CACHED_TENANTS {
+                    cache.remove(&any);
+                }
+            }
+        }
+        cache.insert(tenant, keys.clone());
         Ok(keys)
     }
 
@@ -320,6 +331,34 @@ mod tests {
 
     fn make_stale(keys: &TenantKeys) {
         keys.fresh_until.store(0, Ordering::Relaxed);
+    }
+
+    #[tokio::test]
+    async fn the_keys_of_at_most_so_many_tenants_stay_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
+            .await
+            .unwrap();
+        sqlite.migrate().await.unwrap();
+        let store = Store::from_backend("sqlite", Arc::new(sqlite));
+        let ring = KeyRing::new(
+            store.clone(),
+            EncryptionKey::parse(&"ab".repeat(32)).unwrap(),
+        );
+        let mut first = None;
+        for n in 0..CACHED_TENANTS + 5 {
+            let slug = TenantSlug::parse(&format!("t{n}")).unwrap();
+            let tenant = Tenant::new(slug, "T").unwrap();
+            store.tenants.create(&tenant).await.unwrap();
+            let keys = ring.for_tenant(tenant.id).await.unwrap();
+            first.get_or_insert((tenant.id, keys));
+        }
+        let held = ring.cache.read().unwrap().len();
+        assert_eq!(held, CACHED_TENANTS);
+        // An evicted tenant's keys load again, the same keys.
+        let (id, keys) = first.unwrap();
+        let again = ring.for_tenant(id).await.unwrap();
+        assert_eq!(again.jwks, keys.jwks);
     }
 
     #[tokio::test]

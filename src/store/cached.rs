@@ -132,8 +132,13 @@ impl TenantRepo for CachedTenants {
         updated
     }
 
-    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
-        self.inner.list(after, limit).await
+    async fn list(
+        &self,
+        text: Option<&str>,
+        after: Option<TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Tenant>> {
+        self.inner.list(text, after, limit).await
     }
 
     async fn delete(&self, id: TenantId) -> StoreResult<bool> {

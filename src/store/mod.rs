@@ -86,8 +86,14 @@ pub trait TenantRepo: Send + Sync {
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// Replaces the tenant's name, status and settings; `NotFound` when it does not exist.
     async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
-    /// One page of all tenants in creation order, after the tenant `after`.
-    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>>;
+    /// One page of the tenants in creation order, after the tenant `after`: all of them, or
+    /// those whose slug or name contains `text` (ignoring case).
+    async fn list(
+        &self,
+        text: Option<&str>,
+        after: Option<TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Tenant>>;
     /// Deletes the tenant and every row of it in this store (users, clients, keys, audit log,
     /// artifacts…); false when there is no such tenant.
     async fn delete(&self, id: TenantId) -> StoreResult<bool>;
@@ -284,6 +290,13 @@ pub trait SigningKeyRepo: Send + Sync {
     /// Housekeeping across all tenants: deletes at most `limit` retired keys whose time in the
     /// JWKS ended before `before`; returns how many.
     async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// Housekeeping across all tenants: at most `limit` active keys that signed since `before`
+    /// or earlier and have no successor (next key) yet, as tenant and algorithm, oldest first.
+    async fn due_for_rotation(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(TenantId, SigningAlg)>>;
 }
 
 #[async_trait]

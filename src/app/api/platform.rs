@@ -50,7 +50,10 @@ pub struct TenantsPage {
 }
 
 #[server(prefix = "/api", endpoint = "platform_tenants")]
-pub async fn load_platform_tenants(after: String) -> Result<Platform<TenantsPage>, ServerFnError> {
+pub async fn load_platform_tenants(
+    search: String,
+    after: String,
+) -> Result<Platform<TenantsPage>, ServerFnError> {
     use crate::admin::platform;
     use crate::error::AppError;
     let Some(ctx) = operators::context().await? else {
@@ -69,7 +72,7 @@ pub async fn load_platform_tenants(after: String) -> Result<Platform<TenantsPage
                 )
             };
             let limit = 50;
-            let tenants = platform::list(&ctx.state, &actor, after, limit).await?;
+            let tenants = platform::list(&ctx.state, &actor, &search, after, limit).await?;
             let next = (tenants.len() == limit as usize)
                 .then(|| tenants.last().map(|t| t.id.to_string()))
                 .flatten();

@@ -4,7 +4,7 @@
 //! posts to a server function and works without JavaScript.
 
 use super::admin::{CannotShow, FlashMessage};
-use super::{query_param, Card, Loading};
+use super::{query_param, query_string, Card, Loading};
 use crate::app::api::{
     load_platform_tenants, Platform, PlatformCreateTenant, PlatformNav, PlatformSignIn,
     PlatformTenantAction, TenantLine, TenantsPage,
@@ -35,17 +35,19 @@ macro_rules! platform_form {
 
 #[component]
 pub fn PlatformPage() -> impl IntoView {
+    let search = query_param("q");
     let after = query_param("after");
     let data = Resource::new(
-        move || (after.get(), revision()),
-        |(a, _)| load_platform_tenants(a),
+        move || (search.get(), after.get(), revision()),
+        |(q, a, _)| load_platform_tenants(q, a),
     );
     view! {
         <Suspense fallback=Loading>
             {move || data.get().map(|loaded| match loaded {
                 Ok(Platform::Ready(nav, page)) => {
                     let paged = !after.get_untracked().is_empty();
-                    view! { <Layout nav=nav.clone()><Tenants nav page paged/></Layout> }.into_any()
+                    let search = search.get_untracked();
+                    view! { <Layout nav=nav.clone()><Tenants nav page search paged/></Layout> }.into_any()
                 }
                 Ok(Platform::SignedOut { csrf }) => view! { <SignIn csrf/> }.into_any(),
                 Ok(Platform::NoOperators) => view! { <NoOperators/> }.into_any(),
@@ -113,24 +115,45 @@ fn NoOperators() -> impl IntoView {
 }
 
 #[component]
-fn Tenants(nav: PlatformNav, page: TenantsPage, paged: bool) -> impl IntoView {
+fn Tenants(nav: PlatformNav, page: TenantsPage, search: String, paged: bool) -> impl IntoView {
     let rows = page
         .tenants
         .iter()
         .map(|t| view! { <Row nav=nav.clone() tenant=t.clone()/> })
         .collect_view();
     let empty = page.tenants.is_empty().then(|| {
-        view! { <p class="empty">"No tenant here. Create the first one below."</p> }
+        let text = if search.trim().is_empty() {
+            "No tenant here. Create the first one below.".to_owned()
+        } else {
+            format!(
+                "No tenant's slug or name contains \u{201c}{}\u{201d}.",
+                search.trim()
+            )
+        };
+        view! { <p class="empty">{text}</p> }
     });
-    let first = paged.then(|| view! { <a href="/admin">"First page"</a> });
+    let first = paged.then(|| {
+        view! { <a href=format!("/admin?{}", query_string(&[("q", &search)]))>"First page"</a> }
+    });
     let flash = nav.flash.as_ref();
     let slug = Checked::new("new-slug", "slug", flash, TenantSlug::parse_new);
     let name = Checked::new("new-name", "name", flash, Tenant::check_name);
     let owner = Checked::new("new-owner", "owner_email", flash, Email::parse);
     let next = page.next.clone().map(|cursor| {
-        view! { <p><a class="button small-button" href=format!("/admin?after={cursor}")>"Next page"</a></p> }
+        let href = format!(
+            "/admin?{}",
+            query_string(&[("q", &search), ("after", &cursor)])
+        );
+        view! { <p><a class="button small-button" href=href>"Next page"</a></p> }
     });
     view! {
+        <form method="get" action="/admin" class="filters" role="search" aria-label="Find tenants">
+            <div>
+                <label for="q">"Slug or name"</label>
+                <input id="q" type="search" name="q" value=search.clone() maxlength="100"/>
+            </div>
+            <button type="submit" class="button small-button">"Search"</button>
+        </form>
         {empty}
         {(!page.tenants.is_empty()).then(|| view! {
             <div class="table-wrap" tabindex="0" role="region" aria-label="Tenants">

@@ -90,11 +90,26 @@ impl TenantRepo for MongoStore {
         Ok(())
     }
 
-    async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
-        let filter = match after {
+    async fn list(
+        &self,
+        text: Option<&str>,
+        after: Option<TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Tenant>> {
+        let mut filter = match after {
             Some(after) => doc! { "id": { "$gt": after.to_string() } },
             None => doc! {},
         };
+        if let Some(text) = text {
+            let pattern = literal_regex(text);
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "slug": { "$regex": &pattern, "$options": "i" } },
+                    doc! { "name": { "$regex": &pattern, "$options": "i" } },
+                ],
+            );
+        }
         let cursor = self
             .collection::<TenantDoc>("tenants")
             .find(filter)

@@ -1,6 +1,6 @@
 //! Sessions, consents, signing keys, audit events and browser sessions.
 
-use super::{all, conflict, date, literal_regex, scoped, timestamp, MongoStore};
+use super::{all, conflict, date, literal_regex, scoped, timestamp, unavailable, MongoStore};
 use crate::domain::SigningAlg;
 use crate::domain::{
     AuditEvent, BrowserSessionRecord, Consent, SigningKey, TenantId, Timestamp, UserId, UserSession,
@@ -11,6 +11,7 @@ use crate::store::{
     SigningKeyRepo, StoreResult,
 };
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, spec::BinarySubtype, Binary, DateTime, Document};
 use mongodb::options::Hint;
 use serde::{Deserialize, Serialize};
@@ -334,6 +335,38 @@ impl SigningKeyRepo for MongoStore {
     async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         self.purge_where("signing_keys", "retires_at", before, limit)
             .await
+    }
+
+    async fn due_for_rotation(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(TenantId, SigningAlg)>> {
+        let keys = self.collection::<SigningKeyDoc>("signing_keys");
+        // Successors exist only while a rotation is under way: a handful.
+        let successors: Vec<(String, String)> = all(keys.find(doc! { "state": "next" }).await?)
+            .await?
+            .into_iter()
+            .map(|k| (k.tenant_id, k.alg))
+            .collect();
+        let mut due = Vec::new();
+        let mut active = keys
+            .find(doc! { "state": "active", "activates_at": { "$lte": date(before) } })
+            .sort(doc! { "activates_at": 1, "tenant_id": 1 })
+            .await?;
+        while due.len() < limit as usize {
+            let Some(key) = active.try_next().await.map_err(unavailable)? else {
+                break;
+            };
+            if successors
+                .iter()
+                .any(|(t, a)| *t == key.tenant_id && *a == key.alg)
+            {
+                continue;
+            }
+            due.push((parse(&key.tenant_id)?, decode::signing_alg(&key.alg)?));
+        }
+        Ok(due)
     }
 }
 

@@ -82,12 +82,20 @@ macro_rules! identity_repo {
                     found(done.rows_affected())
                 }
 
-                async fn list(&self, after: Option<TenantId>, limit: u32) -> StoreResult<Vec<Tenant>> {
+                async fn list(
+                    &self,
+                    text: Option<&str>,
+                    after: Option<TenantId>,
+                    limit: u32,
+                ) -> StoreResult<Vec<Tenant>> {
                     let rows = sqlx::query(
-                        "SELECT * FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+                        "SELECT * FROM tenants WHERE id > $1
+                           AND ($3 IS NULL OR lower(slug) LIKE $3 ESCAPE '\\' OR lower(name) LIKE $3 ESCAPE '\\')
+                         ORDER BY id LIMIT $2",
                     )
                     .bind(after.unwrap_or_else(|| Uuid::nil().into()))
                     .bind(i64::from(limit))
+                    .bind(text.map(contains_pattern))
                     .fetch_all(&self.pool)
                     .await?;
                     rows.iter().map(tenant_from_row).collect()

@@ -340,6 +340,29 @@ macro_rules! records_repo {
                 async fn purge_retired(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
                     self.purge("signing_keys", "retires_at", before, limit).await
                 }
+
+                async fn due_for_rotation(
+                    &self,
+                    before: Timestamp,
+                    limit: u32,
+                ) -> StoreResult<Vec<(TenantId, SigningAlg)>> {
+                    let mut tx = self.housekeeping().await?;
+                    let rows = sqlx::query(
+                        "SELECT k.tenant_id, k.alg FROM signing_keys k
+                         WHERE k.state = 'active' AND k.activates_at <= $1
+                           AND NOT EXISTS (SELECT 1 FROM signing_keys n
+                                           WHERE n.tenant_id = k.tenant_id AND n.alg = k.alg AND n.state = 'next')
+                         ORDER BY k.activates_at, k.tenant_id LIMIT $2",
+                    )
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    rows.iter()
+                        .map(|row| Ok((row.try_get("tenant_id")?, decode::signing_alg(row.try_get("alg")?)?)))
+                        .collect()
+                }
             }
 
             #[async_trait::async_trait]
