@@ -4,7 +4,8 @@
 #   1. unit and integration tests (cargo nextest; they start the server in-process),
 #      including the storage contract suite on SQLite, PostgreSQL, MongoDB and Redis;
 #   2. the OIDC flow tests again with the server on PostgreSQL, on MongoDB, and with its
-#      OIDC artifacts in Redis;
+#      OIDC artifacts in Redis; then on SQLite, PostgreSQL and MongoDB databases that began
+#      as the upgrade fixture (an earlier commit's schema and data), migrated on opening;
 #   3. the release build, then the browser end-to-end tests in end2end/ (node --test;
 #      they start the release binary themselves).
 # Runs every stage it can and exits non-zero if any of them failed. A backend that cannot
@@ -45,6 +46,20 @@ for backend in postgresql mongodb redis; do
   else
     log "Flow tests on $backend FAILED"
     failed+=("flow tests on $backend")
+  fi
+done
+
+# Upgrades: the flow tests again on databases that began as the upgrade fixture (made by an
+# earlier commit's code and migrations, tests/fixtures/upgrade/), migrated by this code.
+for backend in sqlite postgresql mongodb; do
+  step_start=$(date +%s)
+  log "Running the OIDC flow tests on an upgraded $backend database (TESSERA_TEST_FROM_FIXTURE=1)"
+  if TESSERA_TEST_FROM_FIXTURE=1 TESSERA_TEST_BACKEND="$backend" \
+    cargo nextest run --features ssr --no-fail-fast -E "$flows"; then
+    log "Flow tests on an upgraded $backend database passed in $(( $(date +%s) - step_start ))s"
+  else
+    log "Flow tests on an upgraded $backend database FAILED"
+    failed+=("flow tests on an upgraded $backend database")
   fi
 done
 

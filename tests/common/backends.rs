@@ -23,7 +23,18 @@ pub fn selected() -> String {
     std::env::var("TESSERA_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
 }
 
+/// Storage for one test; with `TESSERA_TEST_FROM_FIXTURE` set, holding the upgrade fixture
+/// (see [`load_fixture`]), so the tests run on a database that began at an earlier schema.
 pub async fn provision(backend: &str) -> Provisioned {
+    let storage = fresh(backend).await;
+    if std::env::var_os("TESSERA_TEST_FROM_FIXTURE").is_some() {
+        return load_fixture(backend, storage).await;
+    }
+    storage
+}
+
+/// Empty storage for one test.
+pub async fn fresh(backend: &str) -> Provisioned {
     match backend {
         "sqlite" => sqlite(),
         "postgresql" => postgresql().await,
@@ -31,6 +42,89 @@ pub async fn provision(backend: &str) -> Provisioned {
         "redis" => redis(),
         other => panic!("TESSERA_TEST_BACKEND={other:?} is not a backend this suite knows"),
     }
+}
+
+/// The folder of the upgrade fixture of `backend`: a database made and filled by the code and
+/// migrations of an earlier commit (`scripts/upgrade-fixture.sh`), and `secrets.json`, the
+/// test passwords, secrets and tokens in it.
+pub fn fixture_dir(backend: &str) -> std::path::PathBuf {
+    let main = if backend == "redis" {
+        "sqlite"
+    } else {
+        backend
+    };
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/upgrade")
+        .join(main)
+}
+
+pub fn fixture_secrets(backend: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture_dir(backend).join("secrets.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Puts the upgrade fixture into freshly provisioned `storage`, as it was at the earlier
+/// commit (Tessera migrates it when it opens it), with the fixture's encryption key.
+pub async fn load_fixture(backend: &str, mut storage: Provisioned) -> Provisioned {
+    let dir = fixture_dir(backend);
+    let var = |name: &str| {
+        storage
+            .vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    match backend {
+        "sqlite" | "redis" => {
+            std::fs::copy(dir.join("database.db"), var("STORAGE_SQLITE_PATH")).unwrap();
+        }
+        "postgresql" => {
+            use sqlx::Connection;
+            let dump = std::fs::read_to_string(dir.join("dump.sql")).unwrap();
+            let url = var("STORAGE_POSTGRESQL_URL");
+            let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(&dump)
+                .execute(&mut db)
+                .await
+                .expect("the PostgreSQL fixture loads");
+            db.close().await.unwrap();
+        }
+        "mongodb" => {
+            use mongodb::bson::{Bson, Document};
+            let text = std::fs::read_to_string(dir.join("dump.json")).unwrap();
+            let dump: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&text).unwrap();
+            let client = mongodb::Client::with_uri_str(var("STORAGE_MONGODB_URI"))
+                .await
+                .unwrap();
+            let db = client.default_database().expect("the URI names a database");
+            for (collection, docs) in dump {
+                let docs: Vec<Document> = docs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| match Bson::try_from(d.clone()).unwrap() {
+                        Bson::Document(doc) => doc,
+                        other => panic!("{collection}: {other:?} is no document"),
+                    })
+                    .collect();
+                if !docs.is_empty() {
+                    db.collection::<Document>(&collection)
+                        .insert_many(docs)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        other => panic!("no upgrade fixture for {other}"),
+    }
+    let key = fixture_secrets(backend)["encryption_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    storage.vars.push(("TESSERA_ENCRYPTION_KEY", key));
+    storage
 }
 
 fn env_or(name: &str, default: &str) -> String {

@@ -42,6 +42,15 @@ impl TestServer {
     /// A server with extra settings, such as those of a [`mail::MailSink`].
     pub async fn start_with(public_url: Option<&str>, extra: Vec<(&'static str, String)>) -> Self {
         let storage = backends::provision(&backends::selected()).await;
+        Self::start_on(storage, public_url, extra).await
+    }
+
+    /// A server on `storage`, which it migrates first.
+    pub async fn start_on(
+        storage: backends::Provisioned,
+        public_url: Option<&str>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -212,6 +221,17 @@ impl TestServer {
     /// Exchanges `code` at the token endpoint as `app`: its secret in HTTP Basic, or (public
     /// clients) its client_id in the body.
     pub async fn exchange_code(&self, app: &TestClient, code: &str, verifier: &str) -> Response {
+        self.exchange_code_in("default", app, code, verifier).await
+    }
+
+    /// [`Self::exchange_code`] at the token endpoint of the tenant `slug`.
+    pub async fn exchange_code_in(
+        &self,
+        slug: &str,
+        app: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> Response {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -219,9 +239,7 @@ impl TestServer {
             ("code_verifier", verifier),
             ("client_id", app.client_id.as_str()),
         ];
-        let request = self
-            .http()
-            .post(format!("{}/token", self.issuer("default")));
+        let request = self.http().post(format!("{}/token", self.issuer(slug)));
         match &app.secret {
             Some(secret) => request
                 .basic_auth(&app.client_id, Some(secret))
