@@ -109,6 +109,15 @@ describe('organisation console', () => {
       for (const [name, rest] of shots) {
         await openConsole(page, tessera, rest, js);
         if (name === 'teams') await openTeam(page, HELPDESK.name);
+        if (name === 'overview') {
+          // The activity charts survive hydration: SVG drawn on the server, figures as text.
+          assert.equal(await page.locator('svg.chart[role="img"]').count(), 1, 'the sign-in chart');
+          assert.match(await page.locator('.chart-summary').innerText(), /^[1-9]\d* sign-ins? and \d+ failed attempts? in the last 30 days\.$/);
+          for (const title of ['Sign-ins per day', 'Active people', 'Second factors', 'Busiest applications']) {
+            assert.equal(await page.locator('figcaption strong', { hasText: title }).count(), 1, title);
+          }
+          assert.deepEqual(await seriousViolations(page, 'overview'), []);
+        }
         await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
       }
 

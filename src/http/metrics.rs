@@ -20,13 +20,10 @@ pub const FALLBACK: &str = "fallback";
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     metrics::request(
-        route.as_deref().unwrap_or(FALLBACK),
+        route.as_ref().map_or(FALLBACK, MatchedPath::as_str),
         &method,
         response.status(),
         started.elapsed(),

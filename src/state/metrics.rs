@@ -4,10 +4,13 @@
 //! tenant, user or client: the number of series stays bounded however many tenants there are.
 
 use crate::domain::{AuditEvent, Outcome};
-use ::metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
+    Histogram,
+};
 use axum::http::{Method, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::{sync::OnceLock, time::Duration};
+use std::{cell::RefCell, collections::HashMap, sync::OnceLock, time::Duration};
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -87,8 +90,24 @@ fn describe() {
     );
 }
 
+/// The counter and histogram of one (route, method, status).
+struct RequestSeries {
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    latency: Histogram,
+}
+
+thread_local! {
+    /// Each runtime thread's handles by route: registering a series (building its key,
+    /// hashing its labels, looking it up under a lock) cost more than the cheapest requests
+    /// themselves (bench/run.sh: discovery and JWKS fell by a tenth); a handle once found
+    /// counts with atomics only. Bounded: routes, methods and statuses are few.
+    static REQUEST_SERIES: RefCell<HashMap<String, Vec<RequestSeries>>> = RefCell::default();
+}
+
 /// One answered request. `route` is the router's pattern (`/t/{slug}/token`), or
-/// `unmatched` for a path no route names.
+/// `fallback` for a path no route names.
 pub fn request(route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
     let method = match *method {
         Method::GET => "GET",
@@ -101,15 +120,39 @@ pub fn request(route: &str, method: &Method, status: StatusCode, elapsed: Durati
         // A client may send any token as a method: one label for all the others.
         _ => "other",
     };
-    counter!(
-        "tessera_http_requests_total",
-        "route" => route.to_owned(),
-        "method" => method,
-        "status" => status.as_u16().to_string(),
-    )
-    .increment(1);
-    histogram!("tessera_http_request_duration_seconds", "route" => route.to_owned())
-        .record(elapsed.as_secs_f64());
+    let status = status.as_u16();
+    REQUEST_SERIES.with_borrow_mut(|routes| {
+        let series = match routes.get_mut(route) {
+            Some(series) => series,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        let index = match series
+            .iter()
+            .position(|s| s.status == status && s.method == method)
+        {
+            Some(index) => index,
+            None => {
+                series.push(RequestSeries {
+                    method,
+                    status,
+                    count: counter!(
+                        "tessera_http_requests_total",
+                        "route" => route.to_owned(),
+                        "method" => method,
+                        "status" => status.to_string(),
+                    ),
+                    latency: histogram!(
+                        "tessera_http_request_duration_seconds",
+                        "route" => route.to_owned()
+                    ),
+                });
+                series.len() - 1
+            }
+        };
+        let found = &series[index];
+        found.count.increment(1);
+        found.latency.record(elapsed.as_secs_f64());
+    });
 }
 
 /// A token response sent for `grant_type` (RFC 6749 §5.1).
