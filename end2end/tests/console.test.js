@@ -116,7 +116,6 @@ describe('organisation console', () => {
           for (const title of ['Sign-ins per day', 'Active people', 'Second factors', 'Busiest applications']) {
             assert.equal(await page.locator('figcaption strong', { hasText: title }).count(), 1, title);
           }
-          assert.deepEqual(await seriousViolations(page, 'overview'), []);
         }
         await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
       }
