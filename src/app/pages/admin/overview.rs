@@ -11,6 +11,8 @@ use leptos::prelude::*;
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 200.0;
 const LEFT: f64 = 44.0;
+/// Room for the last day's label, centred under the last bar.
+const RIGHT: f64 = 18.0;
 const BOTTOM: f64 = 22.0;
 const TOP: f64 = 8.0;
 
@@ -76,13 +78,13 @@ fn SignInsChart(days: Vec<DaySignIns>) -> impl IntoView {
             .unwrap_or(0),
     );
     let plot_height = HEIGHT - BOTTOM - TOP;
-    let slot = (WIDTH - LEFT) / days.len().max(1) as f64;
+    let slot = (WIDTH - LEFT - RIGHT) / days.len().max(1) as f64;
     let y = move |n: u64| TOP + plot_height * (1.0 - n as f64 / top as f64);
     let grid = [0, top / 2, top]
         .into_iter()
         .map(|n| {
             view! {
-                <line class="grid" x1=LEFT x2=WIDTH y1=y(n) y2=y(n)/>
+                <line class="grid" x1=LEFT x2=WIDTH - RIGHT y1=y(n) y2=y(n)/>
                 <text class="axis" x=LEFT - 6.0 y=y(n) + 4.0 text-anchor="end">{n}</text>
             }
         })
@@ -94,7 +96,8 @@ fn SignInsChart(days: Vec<DaySignIns>) -> impl IntoView {
         .map(|(i, d)| {
             let x = LEFT + slot * i as f64 + slot * 0.15;
             let width = slot * 0.7;
-            let label = (i % 7 == 0 || i == last).then(|| {
+            // Today and every seventh day before it.
+            let label = (last - i).is_multiple_of(7).then(|| {
                 view! {
                     <text class="axis" x=x + width / 2.0 y=HEIGHT - 6.0 text-anchor="middle">
                         {short_date(&d.date)}
