@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{backends, location, TestServer, PASSWORD};
+use common::{backends, location, process, TestServer, PASSWORD};
 use reqwest::{header, StatusCode};
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Stdio};
 use tessera::domain::GrantType;
 
 /// One sample of a scrape: its metric name, labels and value.
@@ -257,41 +256,28 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
     let storage = backends::provision("sqlite").await;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("server.log");
-    let listen = format!("127.0.0.1:{}", common::process::free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(storage.vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .env(
+    let mut vars: HashMap<&str, String> = storage.vars.iter().cloned().collect();
+    vars.extend([
+        (
             "TESSERA_ENCRYPTION_KEY",
             tessera::crypto::EncryptionKey::generate().1,
-        )
-        .env("MAIL_DEV_DIR", dir.path().join("mail"))
-        .env("TESSERA_LISTEN", &listen)
-        .env("TESSERA_PUBLIC_URL", format!("http://{listen}"))
-        .env("TESSERA_LOG_FORMAT", "json")
+        ),
+        (
+            "MAIL_DEV_DIR",
+            dir.path().join("mail").display().to_string(),
+        ),
+        ("TESSERA_LOG_FORMAT", "json".into()),
         // The request layer's own lines (debug) show that every line of a request has its id.
-        .env("RUST_LOG", "info,tower_http=debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+        ("RUST_LOG", "info,tower_http=debug".into()),
+    ]);
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = process::spawn_logging(&vars, "http://localhost:3000", log.into());
+    process::wait_until_ready(&mut server).await;
     let http = reqwest::Client::new();
     let mut ids = Vec::new();
-    for attempt in 0..150 {
-        if let Ok(r) = http.get(format!("http://{listen}/readyz")).send().await {
-            if r.status() == StatusCode::OK {
-                break;
-            }
-        }
-        assert!(attempt < 149, "the server did not become ready");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     for path in ["/t/default/login", "/t/nobody/token", "/healthz"] {
         let response = http
-            .get(format!("http://{listen}{path}"))
+            .get(format!("{}{path}", server.base))
             .send()
             .await
             .unwrap();
@@ -303,8 +289,7 @@ async fn json_logs_carry_the_request_id_on_every_line_of_a_request() {
         );
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     let lines: Vec<serde_json::Value> = log

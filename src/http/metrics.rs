@@ -13,7 +13,7 @@ use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 /// The route label of a request no route matched (static files, unknown paths).
-pub const FALLBACK: &str = "fallback";
+const FALLBACK: &str = "fallback";
 
 /// Counts and times a request under its route's pattern: the router's own spelling
 /// (`/t/{slug}/token`), so one series serves every tenant.

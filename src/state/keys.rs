@@ -329,18 +329,23 @@ mod tests {
     use crate::domain::{Tenant, TenantSlug};
     use crate::store::{sqlite::SqliteStore, Access};
 
+    /// A migrated SQLite store in a folder that lives as long as the first value.
+    async fn sqlite_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
+            .await
+            .unwrap();
+        sqlite.migrate().await.unwrap();
+        (dir, Store::from_backend("sqlite", Arc::new(sqlite)))
+    }
+
     fn make_stale(keys: &TenantKeys) {
         keys.fresh_until.store(0, Ordering::Relaxed);
     }
 
     #[tokio::test]
     async fn the_keys_of_at_most_so_many_tenants_stay_in_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
-            .await
-            .unwrap();
-        sqlite.migrate().await.unwrap();
-        let store = Store::from_backend("sqlite", Arc::new(sqlite));
+        let (_dir, store) = sqlite_store().await;
         let ring = KeyRing::new(
             store.clone(),
             EncryptionKey::parse(&"ab".repeat(32)).unwrap(),
@@ -363,12 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reload_keeps_unchanged_keys_and_picks_up_another_processs_rotation() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
-            .await
-            .unwrap();
-        sqlite.migrate().await.unwrap();
-        let store = Store::from_backend("sqlite", Arc::new(sqlite));
+        let (_dir, store) = sqlite_store().await;
         let tenant = Tenant::new(TenantSlug::parse("acme").unwrap(), "Acme").unwrap();
         store.tenants.create(&tenant).await.unwrap();
         let sealing = EncryptionKey::parse(&"ab".repeat(32)).unwrap();

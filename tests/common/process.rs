@@ -30,6 +30,11 @@ pub fn free_port() -> u16 {
 }
 
 pub fn spawn(vars: &HashMap<&str, String>, public_url: &str) -> Process {
+    spawn_logging(vars, public_url, Stdio::null())
+}
+
+/// [`spawn`], its log (standard error) going to `log`.
+pub fn spawn_logging(vars: &HashMap<&str, String>, public_url: &str, log: Stdio) -> Process {
     let listen = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .arg("serve")
@@ -40,7 +45,7 @@ pub fn spawn(vars: &HashMap<&str, String>, public_url: &str) -> Process {
         .env("TESSERA_PUBLIC_URL", public_url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("tessera serve starts");
     Process {
