@@ -6,6 +6,8 @@
 #   2. the OIDC flow tests again with the server on PostgreSQL, on MongoDB, and with its
 #      OIDC artifacts in Redis; then on SQLite, PostgreSQL and MongoDB databases that began
 #      as the upgrade fixture (an earlier commit's schema and data), migrated on opening;
+#      then the storage contract and the flow tests with a database per tenant
+#      (TESSERA_TEST_PLACEMENT=dedicated) on SQLite, PostgreSQL and MongoDB;
 #   3. the release build, then the browser end-to-end tests in end2end/ (node --test;
 #      they start the release binary themselves).
 # Runs every stage it can and exits non-zero if any of them failed. A backend that cannot
@@ -60,6 +62,29 @@ for backend in sqlite postgresql mongodb; do
   else
     log "Flow tests on an upgraded $backend database FAILED"
     failed+=("flow tests on an upgraded $backend database")
+  fi
+done
+
+# Database-per-tenant mode: the storage contract and the flow tests again with every tenant
+# in a database of its own (a SQLite file, a PostgreSQL database, a MongoDB database each).
+contract='binary(store_contract) & (test(/^sqlite::/) | test(/^postgresql::/) | test(/^mongodb::/))'
+step_start=$(date +%s)
+log "Running the storage contract with a database per tenant (TESSERA_TEST_PLACEMENT=dedicated)"
+if TESSERA_TEST_PLACEMENT=dedicated cargo nextest run --features ssr --no-fail-fast -E "$contract"; then
+  log "Storage contract with a database per tenant passed in $(( $(date +%s) - step_start ))s"
+else
+  log "Storage contract with a database per tenant FAILED"
+  failed+=("storage contract with a database per tenant")
+fi
+for backend in sqlite postgresql mongodb; do
+  step_start=$(date +%s)
+  log "Running the OIDC flow tests on $backend with a database per tenant (TESSERA_TEST_PLACEMENT=dedicated)"
+  if TESSERA_TEST_PLACEMENT=dedicated TESSERA_TEST_BACKEND="$backend" \
+    cargo nextest run --features ssr --no-fail-fast -E "$flows | binary(housekeeping)"; then
+    log "Flow tests on $backend with a database per tenant passed in $(( $(date +%s) - step_start ))s"
+  else
+    log "Flow tests on $backend with a database per tenant FAILED"
+    failed+=("flow tests on $backend with a database per tenant")
   fi
 done
 

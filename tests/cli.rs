@@ -44,6 +44,7 @@ fn every_command_has_help() {
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
         vec!["tenant", "create", "--help"],
+        vec!["tenant", "move", "--help"],
         vec!["user", "create", "--help"],
         vec!["client", "create", "--help"],
         vec!["keys", "list", "--help"],
@@ -443,4 +444,124 @@ fn keys_are_listed_and_rotated_from_the_command_line() {
         assert!(!out.status.success(), "{bad:?}");
         assert_eq!(text(&out.stderr).lines().count(), 1, "{bad:?}: one line");
     }
+}
+
+/// Runs `sql` on the SQLite database at `path`, returning the first column of the first row.
+fn sqlite(path: &Path, sql: &str) -> i64 {
+    let url = format!("sqlite://{}", path.display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let mut last = 0;
+        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            last = sqlx::query_scalar::<_, i64>(statement)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+                .unwrap_or(0);
+        }
+        pool.close().await;
+        last
+    })
+}
+
+fn tenant_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir.join("tenants")) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "db"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn a_tenant_of_its_own_is_created_migrated_and_moved_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = tessera(
+        dir.path(),
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--name",
+            "Acme",
+            "--placement",
+            "dedicated",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    assert!(text(&created.stdout).contains("in a database of its own"));
+    let files = tenant_files(dir.path());
+    assert_eq!(files.len(), 1, "one SQLite file for the tenant");
+    let person = tessera(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "pat@acme.test",
+            "--password-stdin",
+        ],
+        Some("a long enough password 1\n"),
+    );
+    assert!(person.status.success(), "{}", text(&person.stderr));
+    let people_of_acme = "SELECT count(*) FROM users JOIN tenants ON tenants.id = users.tenant_id WHERE tenants.slug = 'acme'";
+    assert_eq!(sqlite(&files[0], people_of_acme), 1);
+    assert_eq!(sqlite(&dir.path().join("tessera.db"), people_of_acme), 0);
+
+    // The tenant's database falls behind: its last migration is undone.
+    sqlite(
+        &files[0],
+        "ALTER TABLE tenants DROP COLUMN database; DELETE FROM _sqlx_migrations WHERE version = 10",
+    );
+    let migrated = tessera(dir.path(), &["migrate", "--all"], None);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert!(text(&migrated.stderr).contains("acme: its database is up to date"));
+    assert!(text(&migrated.stdout).contains("1 tenant database(s)"));
+    assert_eq!(
+        sqlite(
+            &files[0],
+            "SELECT count(*) FROM pragma_table_info('tenants') WHERE name = 'database'"
+        ),
+        1,
+        "migrated again"
+    );
+
+    let refused = tessera(
+        dir.path(),
+        &["tenant", "move", "acme", "--to", "elsewhere"],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("expected shared or dedicated"));
+    let ghost = tessera(
+        dir.path(),
+        &["tenant", "move", "ghost", "--to", "shared"],
+        None,
+    );
+    assert!(!ghost.status.success());
+
+    let moved = tessera(
+        dir.path(),
+        &["tenant", "move", "acme", "--to", "shared"],
+        None,
+    );
+    assert!(moved.status.success(), "{}", text(&moved.stderr));
+    assert!(text(&moved.stdout).contains("Moved tenant acme to shared storage (people: 1"));
+    assert!(text(&moved.stderr).contains("Suspended acme"));
+    assert!(
+        tenant_files(dir.path()).is_empty(),
+        "its database is dropped"
+    );
+    assert_eq!(sqlite(&dir.path().join("tessera.db"), people_of_acme), 1);
+    let again = tessera(
+        dir.path(),
+        &["tenant", "move", "acme", "--to", "shared"],
+        None,
+    );
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("is shared already"));
 }

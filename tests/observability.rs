@@ -196,6 +196,9 @@ async fn metrics_count_requests_tokens_and_sign_ins_by_route() {
         assert!(pool_max >= 1.0, "{text}");
     }
     assert!(scrape.iter().any(|s| s.name == "tessera_jobs_waiting"));
+    assert!(scrape
+        .iter()
+        .any(|s| s.name == "tessera_tenant_databases_open"));
     assert!(scrape.iter().any(|s| s.name == "tessera_jobs_due"));
 
     // Bounded cardinality: no tenant, person or application in any label.

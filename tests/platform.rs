@@ -225,6 +225,61 @@ async fn an_operator_creates_a_tenant_whose_owner_is_invited() {
     assert!(note.contains("Enter a valid email address"), "{note}");
     assert!(page.contains(r#"aria-invalid="true""#));
     assert_eq!(status_of(&server, "beta").await, None);
+
+    // Where its data lives: a database of its own, or a refusal of anything else.
+    post(
+        &browser,
+        &csrf,
+        "platform_tenant_create",
+        &[
+            ("slug", "beta"),
+            ("name", "Beta"),
+            ("owner_email", "owner@beta.test"),
+            ("placement", "elsewhere"),
+        ],
+    )
+    .await;
+    let page = browser.page("/admin").await;
+    assert!(
+        field_note(&page, "new-placement").contains("Choose where"),
+        "{page}"
+    );
+    assert_eq!(status_of(&server, "beta").await, None);
+    post(
+        &browser,
+        &csrf,
+        "platform_tenant_create",
+        &[
+            ("slug", "beta"),
+            ("name", "Beta"),
+            ("owner_email", "owner@beta.test"),
+            ("placement", "dedicated"),
+        ],
+    )
+    .await;
+    let html = browser.page("/admin").await;
+    assert!(
+        html.contains("The tenant beta was created in a database of its own"),
+        "{html}"
+    );
+    assert!(html.contains("Own database"));
+    let beta = server.tenant("beta").await;
+    assert!(beta.placement.is_dedicated());
+    let main = server.state.store.placements.as_deref().unwrap().main();
+    assert!(server
+        .state
+        .store
+        .users
+        .by_email(beta.id, "owner@beta.test")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(main
+        .users
+        .by_email(beta.id, "owner@beta.test")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -256,9 +311,15 @@ async fn reserved_slugs_are_refused_everywhere() {
         let refused =
             tessera::admin::tenants::create(&server.state, &Actor::Cli, slug, "Mine").await;
         assert!(matches!(refused, Err(AppError::Invalid(_))), "{slug}");
-        let refused =
-            platform::create_tenant(&server.state, &Actor::Cli, slug, "Mine", "me@example.com")
-                .await;
+        let refused = platform::create_tenant(
+            &server.state,
+            &Actor::Cli,
+            slug,
+            "Mine",
+            "me@example.com",
+            "",
+        )
+        .await;
         assert!(matches!(refused, Err(AppError::Invalid(_))), "{slug}");
         let after = server
             .state
@@ -342,7 +403,7 @@ async fn a_tenant_admin_is_not_an_operator() {
         Err(AppError::Forbidden)
     ));
     assert!(matches!(
-        platform::create_tenant(state, &member, "evil", "Evil", "e@evil.test").await,
+        platform::create_tenant(state, &member, "evil", "Evil", "e@evil.test", "").await,
         Err(AppError::Forbidden)
     ));
     assert!(matches!(

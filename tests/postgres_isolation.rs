@@ -24,7 +24,7 @@ async fn fixture() -> Fixture {
     let Provisioned { vars, guard } = backends::provision("postgresql").await;
     let vars: HashMap<&str, String> = vars.into_iter().collect();
     let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let store = tessera::store::open(&config, Access::Tool, true)
+    let store = tessera::store::open(&config, &backends::test_key(), Access::Tool, true)
         .await
         .expect("storage opens");
     let mut tenants = Vec::new();

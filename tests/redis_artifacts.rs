@@ -24,7 +24,7 @@ async fn every_artifact_key_expires_with_its_artifact() {
     } = backends::provision("redis").await;
     let vars: HashMap<&str, String> = vars.into_iter().collect();
     let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let store = tessera::store::open(&config, Access::Tool, true)
+    let store = tessera::store::open(&config, &backends::test_key(), Access::Tool, true)
         .await
         .unwrap();
     let mut redis = redis::Client::open(vars["REDIS_URL"].as_str())

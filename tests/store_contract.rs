@@ -27,7 +27,7 @@ async fn open(backend: &str) -> Backend {
     let Provisioned { vars, guard } = backends::provision(backend).await;
     let vars: HashMap<&str, String> = vars.into_iter().collect();
     let config = tessera::config::Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
-    let store = tessera::store::open(&config, Access::Tool, true)
+    let store = tessera::store::open(&config, &backends::test_key(), Access::Tool, true)
         .await
         .expect("storage opens");
     Backend {
@@ -436,10 +436,13 @@ async fn a_scheduled_turn_goes_to_one_caller_until_it_is_due_again(store: &Store
         .unwrap());
 }
 
+/// A new tenant, as the store keeps it (in dedicated mode, with its database's sealed settings).
 async fn tenant(store: &Store, slug: &str) -> Tenant {
-    let tenant = Tenant::new(TenantSlug::parse(slug).unwrap(), &format!("Tenant {slug}")).unwrap();
+    let mut tenant =
+        Tenant::new(TenantSlug::parse(slug).unwrap(), &format!("Tenant {slug}")).unwrap();
+    tenant.placement = backends::test_placement();
     store.tenants.create(&tenant).await.unwrap();
-    tenant
+    store.tenants.by_id(tenant.id).await.unwrap().unwrap()
 }
 
 async fn user(store: &Store, tenant: &Tenant, email: &str) -> User {
@@ -566,7 +569,8 @@ async fn tenants_are_found_by_slug_and_id_and_slugs_are_unique(store: &Store) {
             .unwrap(),
         None
     );
-    let twin = Tenant::new(acme.slug.clone(), "Twin").unwrap();
+    let mut twin = Tenant::new(acme.slug.clone(), "Twin").unwrap();
+    twin.placement = backends::test_placement();
     assert!(matches!(
         store.tenants.create(&twin).await,
         Err(StoreError::Conflict(_))

@@ -7,7 +7,9 @@
 use super::Actor;
 use crate::auth::recovery::{send_password_link, PasswordLink};
 use crate::domain::access::OWNER;
-use crate::domain::{AuditEvent, Email, Outcome, Tenant, TenantId, TenantSlug, TenantStatus, User};
+use crate::domain::{
+    AuditEvent, Email, Outcome, Placement, Tenant, TenantId, TenantSlug, TenantStatus, User,
+};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -111,16 +113,22 @@ async fn find(state: &AppState, slug: &str) -> AppResult<Tenant> {
 }
 
 /// Creates the tenant `slug` and invites its first owner by email (a link to choose a
-/// password). The reserved slugs are refused.
+/// password). The reserved slugs are refused. `placement` is `shared` or `dedicated` (a
+/// database of its own); empty, the installation's default (`TESSERA_TENANT_PLACEMENT`).
 pub async fn create_tenant(
     state: &AppState,
     actor: &Actor,
     slug: &str,
     name: &str,
     owner_email: &str,
+    placement: &str,
 ) -> AppResult<(Tenant, User)> {
     let ops = require_operator(state, actor).await?;
-    let tenant = Tenant::new(TenantSlug::parse_new(slug.trim())?, name)?;
+    let mut tenant = Tenant::new(TenantSlug::parse_new(slug.trim())?, name)?;
+    tenant.placement = match placement {
+        "" => state.config.tenant_placement.clone(),
+        chosen => Placement::parse(chosen)?,
+    };
     let owner_email = Email::parse(owner_email).map_err(|e| e.on("owner_email"))?;
     let owner = User::new(tenant.id, owner_email, None)?;
     state
@@ -159,7 +167,11 @@ pub async fn create_tenant(
         Some(tenant.id),
         "tenant.created",
         target(&tenant),
-        format!("name={}", tenant.name),
+        format!(
+            "name={} placement={}",
+            tenant.name,
+            tenant.placement.as_str()
+        ),
     )
     .await;
     audit(

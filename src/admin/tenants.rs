@@ -1,12 +1,37 @@
-use super::{audit, Actor};
-use crate::domain::{FactorKind, Tenant, TenantSettings, TenantSlug};
+use super::{audit, audit_with, Actor};
+use crate::domain::{FactorKind, Placement, Tenant, TenantSettings, TenantSlug, TenantStatus};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::cached::STALE_SECS;
+use crate::store::placement::{Moved, Placements};
+use std::time::Duration;
 
-/// Creates a tenant; the reserved slugs (`_ops`, `_platforms`) are refused.
+/// Creates a tenant where the installation places new ones (`TESSERA_TENANT_PLACEMENT`); the
+/// reserved slugs (`_ops`, `_platforms`) are refused.
 pub async fn create(state: &AppState, actor: &Actor, slug: &str, name: &str) -> AppResult<Tenant> {
-    let tenant = Tenant::new(TenantSlug::parse_new(slug)?, name)?;
+    let placement = state.config.tenant_placement.clone();
+    create_placed(state, actor, slug, name, placement).await
+}
+
+/// Creates a tenant whose data lives as `placement` says: in the main database, or in a new
+/// database of its own.
+pub async fn create_placed(
+    state: &AppState,
+    actor: &Actor,
+    slug: &str,
+    name: &str,
+    placement: Placement,
+) -> AppResult<Tenant> {
+    let mut tenant = Tenant::new(TenantSlug::parse_new(slug)?, name)?;
+    tenant.placement = placement;
     state.store.tenants.create(&tenant).await?;
+    // As stored: a new database's settings are the store's to fill in.
+    let tenant = state
+        .store
+        .tenants
+        .by_id(tenant.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     state.keys.ensure(tenant.id).await?;
     audit(
         state,
@@ -114,4 +139,98 @@ pub async fn update_policies(
     )
     .await;
     Ok(changed)
+}
+
+/// Moves the tenant `slug` to `to`: from the main database to a new one of its own, or back
+/// (`tessera tenant move`). The tenant is suspended while its data is copied. `None` when it
+/// is there already.
+pub async fn relocate(
+    state: &AppState,
+    actor: &Actor,
+    slug: &str,
+    to: Placement,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> AppResult<Option<Moved>> {
+    let tenant = find(state, slug).await?;
+    let placements = placements(state)?;
+    if tenant.placement.is_dedicated() == to.is_dedicated() {
+        return Ok(None);
+    }
+    // Suspended, nothing of the tenant changes while it is copied; every process sees that
+    // within the caches' bound.
+    if tenant.status != TenantStatus::Suspended {
+        state
+            .store
+            .tenants
+            .update(&Tenant {
+                status: TenantStatus::Suspended,
+                ..tenant.clone()
+            })
+            .await?;
+    }
+    progress(&format!(
+        "Suspended {} while its data is copied; waiting {STALE_SECS}s for every server to see it",
+        tenant.slug
+    ));
+    tokio::time::sleep(Duration::from_secs(STALE_SECS + 1)).await;
+    let moved = placements
+        .move_tenant(tenant.id, to.clone(), progress)
+        .await;
+    let mut now = state
+        .store
+        .tenants
+        .by_id(tenant.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    now.status = tenant.status;
+    state.store.tenants.update(&now).await?;
+    let moved = moved?;
+    if let Some(moved) = &moved {
+        audit_with(
+            state,
+            actor,
+            tenant.id,
+            "tenant.moved",
+            format!("tenant:{}", tenant.slug),
+            format!(
+                "to={} people={} clients={} events={}",
+                to.as_str(),
+                moved.people,
+                moved.clients,
+                moved.events
+            ),
+        )
+        .await;
+    }
+    Ok(moved)
+}
+
+/// Opens every tenant's own database, which migrates it (`tessera migrate --all`); tells
+/// `progress` about each and returns how many there are.
+pub async fn open_every_database(
+    state: &AppState,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> AppResult<usize> {
+    let placements = placements(state)?;
+    let (mut after, mut opened) = (None, 0);
+    loop {
+        let page = state.store.tenants.list(None, after, 200).await?;
+        let Some(last) = page.last() else {
+            return Ok(opened);
+        };
+        after = Some(last.id);
+        for tenant in page.iter().filter(|t| t.placement.is_dedicated()) {
+            placements.open_database(tenant.id).await?;
+            opened += 1;
+            progress(&format!("{}: its database is up to date", tenant.slug));
+        }
+    }
+}
+
+fn placements(state: &AppState) -> AppResult<&Placements> {
+    state
+        .store
+        .placements
+        .as_deref()
+        .ok_or_else(|| AppError::Internal("storage without tenant placement".into()))
 }

@@ -3,7 +3,7 @@
 mod startup;
 
 use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
-use crate::domain::{GrantType, SigningAlg};
+use crate::domain::{GrantType, Placement, SigningAlg};
 use crate::error::AppError;
 use clap::{Args, Parser, Subcommand};
 use std::{io::Read, path::PathBuf, process::ExitCode};
@@ -27,7 +27,7 @@ enum Command {
     /// Run the server (the default when no command is given).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate(MigrateArgs),
     /// Manage tenants (organisations).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -58,6 +58,13 @@ struct ServeArgs {
     no_migrate: bool,
 }
 
+#[derive(Args)]
+struct MigrateArgs {
+    /// Also migrate every tenant's own database now (else each is migrated when first used).
+    #[arg(long)]
+    all: bool,
+}
+
 #[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant; its issuer is {TESSERA_PUBLIC_URL}/t/{slug}.
@@ -67,6 +74,20 @@ enum TenantCommand {
         /// Display name shown on sign-in pages.
         #[arg(long)]
         name: String,
+        /// Where its data lives: shared (the main database) or dedicated (a database of its
+        /// own). Default: TESSERA_TENANT_PLACEMENT, else shared.
+        #[arg(long, value_parser = parse_placement)]
+        placement: Option<Placement>,
+    },
+    /// Move a tenant's data between the main database and a database of its own. The tenant
+    /// is suspended while its data is copied (seconds for thousands of people); applications
+    /// ask their users to sign in again afterwards.
+    Move {
+        /// Slug of the tenant, e.g. acme.
+        slug: String,
+        /// Where to: shared (the main database) or dedicated (a new database of its own).
+        #[arg(long, value_parser = parse_placement)]
+        to: Placement,
     },
     /// Set the tenant's sign-in policy: require a second factor, and which kinds are allowed.
     Policy {
@@ -220,6 +241,10 @@ fn parse_alg(raw: &str) -> Result<SigningAlg, String> {
     SigningAlg::parse(raw).ok_or_else(|| "expected ES256, EdDSA or RS256".into())
 }
 
+fn parse_placement(raw: &str) -> Result<Placement, String> {
+    Placement::parse(raw).map_err(|_| "expected shared or dedicated".into())
+}
+
 fn parse_grant(raw: &str) -> Result<GrantType, String> {
     GrantType::parse(raw)
         .ok_or_else(|| "expected authorization_code, refresh_token or client_credentials".into())
@@ -308,18 +333,35 @@ async fn execute(command: Command) -> Result<(), String> {
     let state = build_state(config, serving, migrate)
         .await
         .map_err(|e| e.to_string())?;
-    if matches!(command, Command::Migrate) {
+    if let Command::Migrate(MigrateArgs { all }) = &command {
+        if *all {
+            let opened = admin::tenants::open_every_database(&state, &|line| eprintln!("{line}"))
+                .await
+                .map_err(describe)?;
+            println!("Migrated the main database and {opened} tenant database(s).");
+        }
         return Ok(());
     }
     bootstrap(&state).await.map_err(describe)?;
     match command {
         Command::Serve(_) => startup::serve(state).await.map_err(|e| e.to_string()),
-        Command::Migrate | Command::Backup { .. } => Ok(()),
-        Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let tenant = admin::tenants::create(&state, &Actor::Cli, &slug, &name)
-                .await
-                .map_err(describe)?;
-            println!("Created tenant {} ({}).", tenant.slug, tenant.name);
+        Command::Migrate(_) | Command::Backup { .. } => Ok(()),
+        Command::Tenant(TenantCommand::Create {
+            slug,
+            name,
+            placement,
+        }) => {
+            let placement = placement.unwrap_or_else(|| state.config.tenant_placement.clone());
+            let tenant =
+                admin::tenants::create_placed(&state, &Actor::Cli, &slug, &name, placement)
+                    .await
+                    .map_err(describe)?;
+            let place = if tenant.placement.is_dedicated() {
+                "in a database of its own"
+            } else {
+                "in the main database"
+            };
+            println!("Created tenant {} ({}) {place}.", tenant.slug, tenant.name);
             println!("issuer: {}", state.config.issuer(tenant.slug.as_str()));
             Ok(())
         }
@@ -391,6 +433,24 @@ async fn execute(command: Command) -> Result<(), String> {
                 "Removed {removed} factor(s) of {email} in tenant {}. The user was told by email.",
                 tenant.slug
             );
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Move { slug, to }) => {
+            let moved = admin::tenants::relocate(&state, &Actor::Cli, &slug, to.clone(), &|line| {
+                eprintln!("{line}")
+            })
+            .await
+            .map_err(describe)?;
+            match moved {
+                None => println!("Tenant {slug} is {} already.", to.as_str()),
+                Some(moved) => println!(
+                    "Moved tenant {slug} to {} storage (people: {}, applications: {}, audit events: {}). It is serving again.",
+                    to.as_str(),
+                    moved.people,
+                    moved.clients,
+                    moved.events
+                ),
+            }
             Ok(())
         }
         Command::Tenant(TenantCommand::Policy {

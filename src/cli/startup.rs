@@ -66,7 +66,7 @@ pub async fn build_state(
     } else {
         Access::Tool
     };
-    let store = crate::store::open(&config, access, migrate).await?;
+    let store = crate::store::open(&config, &resolved.key, access, migrate).await?;
     let mailer = Mailer::new(&config.mail)?;
     let passkeys = Arc::new(RelyingParty::new(&config)?);
     if serving && !passkeys.available() {

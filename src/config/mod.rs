@@ -1,6 +1,7 @@
 //! Settings from environment variables. Every variable is listed in README.md.
 
 use crate::crypto::EncryptionKey;
+use crate::domain::Placement;
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -115,6 +116,10 @@ pub struct Config {
     /// When set, `/metrics` answers only requests bearing it (`Authorization: Bearer …`).
     pub metrics_token: Option<Secret>,
     pub log_format: LogFormat,
+    /// Where new tenants' data goes unless their creator chooses (`TESSERA_TENANT_PLACEMENT`).
+    pub tenant_placement: Placement,
+    /// Tenants' own databases open at once; the least recently used close beyond it.
+    pub tenant_databases_open: u64,
     encryption_key: Option<String>,
 }
 
@@ -213,6 +218,28 @@ impl Config {
             token => token.map(Secret),
         };
         let log_format = LogFormat::from_lookup(&get)?;
+        let tenant_placement = match get("TESSERA_TENANT_PLACEMENT") {
+            None => Placement::Shared,
+            Some(raw) => Placement::parse(&raw).map_err(|_| {
+                invalid(
+                    "TESSERA_TENANT_PLACEMENT",
+                    format!("{raw:?} is neither shared (the main database) nor dedicated (a database per tenant)"),
+                )
+            })?,
+        };
+        let tenant_databases_open = match get("TESSERA_TENANT_DATABASES_OPEN") {
+            None => 32,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "TESSERA_TENANT_DATABASES_OPEN",
+                        format!("{raw:?} is not a whole number from 1 to 10000"),
+                    )
+                })?,
+        };
 
         Ok(Self {
             storage,
@@ -225,6 +252,8 @@ impl Config {
             webauthn_origin,
             metrics_token,
             log_format,
+            tenant_placement,
+            tenant_databases_open,
             encryption_key,
         })
     }

@@ -32,7 +32,7 @@ pub use oidc::{
 };
 pub use request::RequestMeta;
 pub use session::{BrowserSessionRecord, UserSession};
-pub use tenant::{Tenant, TenantSettings, TenantSlug, TenantStatus};
+pub use tenant::{Placement, Tenant, TenantSettings, TenantSlug, TenantStatus};
 pub use time::Timestamp;
 pub use user::User;
 

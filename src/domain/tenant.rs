@@ -238,6 +238,47 @@ pub struct Tenant {
     pub status: TenantStatus,
     pub settings: TenantSettings,
     pub created_at: Timestamp,
+    pub placement: Placement,
+}
+
+/// Where a tenant's users, clients, keys, tokens and audit log live. The registry of tenants
+/// (this row, with its name and settings) is always in the main store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// Beside other tenants in the main store, told apart by their tenant id.
+    #[default]
+    Shared,
+    /// In a database of its own. `database` is its connection settings, sealed with the
+    /// installation's encryption key (they may hold a password); `None` asks the store to
+    /// create one when the tenant is created.
+    Dedicated { database: Option<String> },
+}
+
+impl Placement {
+    /// A database of its own, to be created with the tenant.
+    pub const NEW_DATABASE: Self = Self::Dedicated { database: None };
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        match raw {
+            "shared" => Ok(Self::Shared),
+            "dedicated" => Ok(Self::NEW_DATABASE),
+            _ => Err(Invalid::new(
+                "Choose where the tenant's data lives: shared (the main database) or dedicated (a database of its own).",
+            )
+            .on("placement")),
+        }
+    }
+
+    pub fn is_dedicated(&self) -> bool {
+        matches!(self, Self::Dedicated { .. })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Dedicated { .. } => "dedicated",
+        }
+    }
 }
 
 impl Tenant {
@@ -249,6 +290,7 @@ impl Tenant {
             status: TenantStatus::Active,
             settings: TenantSettings::default(),
             created_at: Timestamp::now(),
+            placement: Placement::Shared,
         })
     }
 

@@ -55,6 +55,9 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             metrics::pool(&probe.name, pool.in_use, pool.idle, pool.max);
         }
     }
+    if let Some(placements) = &state.store.placements {
+        metrics::tenant_databases(placements.open_databases());
+    }
     match state.store.jobs.backlog(Timestamp::now()).await {
         Ok(backlog) => metrics::jobs(backlog.waiting, backlog.due),
         Err(e) => tracing::warn!(error = %e, "metrics: the job backlog could not be read"),

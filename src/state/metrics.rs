@@ -88,6 +88,10 @@ fn describe() {
         "tessera_jobs_due",
         "Queued jobs that are due and not leased: the backlog the workers have yet to take."
     );
+    describe_gauge!(
+        "tessera_tenant_databases_open",
+        "Tenants' own databases this process holds open (at most TESSERA_TENANT_DATABASES_OPEN)."
+    );
 }
 
 /// The counter and histogram of one (route, method, status).
@@ -187,6 +191,11 @@ pub fn pool(store: &str, in_use: u32, idle: u32, max: u32) {
     gauge_of("in_use").set(in_use);
     gauge_of("idle").set(idle);
     gauge!("tessera_store_connections_max", "store" => store.to_owned()).set(max);
+}
+
+/// Tenants' own databases open at a scrape.
+pub fn tenant_databases(open: u64) {
+    gauge!("tessera_tenant_databases_open").set(open as f64);
 }
 
 /// The job queue at a scrape.

@@ -10,7 +10,7 @@
 //! entry every few seconds costs nothing next to the reads it saves.
 
 use super::{ClientRepo, StoreResult, TenantRepo, UserQuery, UserRepo};
-use crate::domain::{Client, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
+use crate::domain::{Client, Placement, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
 use async_trait::async_trait;
 use moka::sync::Cache;
 use std::sync::{
@@ -130,6 +130,12 @@ impl TenantRepo for CachedTenants {
         let updated = self.inner.update(tenant).await;
         self.changed();
         updated
+    }
+
+    async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()> {
+        let placed = self.inner.place(id, placement).await;
+        self.changed();
+        placed
     }
 
     async fn list(

@@ -7,6 +7,7 @@ mod decode;
 pub mod group_commit;
 pub mod mongo;
 mod open;
+pub mod placement;
 pub mod postgres;
 pub mod redis;
 mod sql;
@@ -17,8 +18,8 @@ pub use open::open;
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    Factor, Job, JobBacklog, LoginFlow, Outcome, RefreshToken, Role, SigningAlg, SigningKey, Team,
-    Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+    Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken, Role, SigningAlg,
+    SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -84,8 +85,13 @@ pub trait TenantRepo: Send + Sync {
         None
     }
     async fn by_id(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
-    /// Replaces the tenant's name, status and settings; `NotFound` when it does not exist.
+    /// Replaces the tenant's name, status and settings (not its placement); `NotFound` when it
+    /// does not exist.
     async fn update(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Records where the tenant's data now lives (`tessera tenant move`); `NotFound` when the
+    /// tenant does not exist. A placement to create (`Dedicated { database: None }`) is
+    /// `Corrupt`: only a database that exists is recorded.
+    async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()>;
     /// One page of the tenants in creation order, after the tenant `after`: all of them, or
     /// those whose slug or name contains `text` (ignoring case).
     async fn list(
@@ -776,6 +782,9 @@ pub struct Store {
     pub jobs: Arc<dyn JobRepo>,
     pub insights: Arc<dyn InsightsRepo>,
     pub probes: Vec<Probe>,
+    /// Tenants' own databases (moving tenants, migrating every database); `None` in a store
+    /// of one backend alone, such as a tenant's own database.
+    pub placements: Option<Arc<placement::Placements>>,
 }
 
 impl Store {
@@ -818,6 +827,7 @@ impl Store {
                 name: format!("main ({kind})"),
                 target: backend,
             }],
+            placements: None,
         }
     }
 
@@ -844,6 +854,28 @@ impl Store {
             target: artifacts,
         });
         self
+    }
+}
+
+/// What a backend keeps of a tenant's placement: its sealed database settings, or nothing
+/// for the main store.
+pub(crate) fn sealed_database(placement: &Placement) -> StoreResult<Option<&str>> {
+    match placement {
+        Placement::Shared => Ok(None),
+        Placement::Dedicated {
+            database: Some(sealed),
+        } => Ok(Some(sealed)),
+        Placement::Dedicated { database: None } => Err(StoreError::Corrupt(
+            "a dedicated tenant without its database".into(),
+        )),
+    }
+}
+
+/// The placement of a tenant whose backend keeps `database`.
+pub(crate) fn placement_of(database: Option<String>) -> Placement {
+    match database {
+        None => Placement::Shared,
+        database => Placement::Dedicated { database },
     }
 }
 

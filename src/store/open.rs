@@ -1,22 +1,34 @@
 //! Chooses and opens the backends named by the configuration.
 
+use super::placement::{Databases, Placements};
 use super::{
     mongo::MongoStore, postgres::PostgresStore, redis::RedisArtifacts, sqlite::SqliteStore, Access,
     OpenError, Store,
 };
 use crate::config::{ArtifactStorage, Config, StorageConfig};
+use crate::crypto::EncryptionKey;
 use std::{sync::Arc, time::Duration};
 
-/// Opens the configured storage, applying pending migrations first when `migrate` is set.
-/// Fails before anything is served when a backend is unreachable or a migration fails.
-pub async fn open(config: &Config, access: Access, migrate: bool) -> Result<Store, OpenError> {
-    let store = match &config.storage {
+/// Opens the configured storage, applying pending migrations first when `migrate` is set (to
+/// tenants' own databases when each is first used). `key` seals and opens the connection
+/// settings of tenants' own databases. Fails before anything is served when a backend is
+/// unreachable or a migration fails.
+pub async fn open(
+    config: &Config,
+    key: &EncryptionKey,
+    access: Access,
+    migrate: bool,
+) -> Result<Store, OpenError> {
+    let (store, databases) = match &config.storage {
         StorageConfig::Sqlite { path } => {
             let sqlite = SqliteStore::open(path, access).await?;
             if migrate {
                 report(sqlite.migrate().await?);
             }
-            Store::from_backend("sqlite", Arc::new(sqlite))
+            (
+                Store::from_backend("sqlite", Arc::new(sqlite)),
+                Databases::sqlite(path),
+            )
         }
         StorageConfig::Postgres {
             url,
@@ -32,17 +44,40 @@ pub async fn open(config: &Config, access: Access, migrate: bool) -> Result<Stor
             if migrate {
                 report(postgres.migrate().await?);
             }
-            Store::from_backend("postgresql", Arc::new(postgres))
+            let postgres = Arc::new(postgres);
+            let databases = Databases::Postgres {
+                main: postgres.clone(),
+                url: url::Url::parse(url.expose()).map_err(|e| {
+                    OpenError::Connect(
+                        "the PostgreSQL database",
+                        "STORAGE_POSTGRESQL_URL".into(),
+                        e.to_string(),
+                    )
+                })?,
+                timeout: Duration::from_secs(*acquire_timeout_secs),
+            };
+            (Store::from_backend("postgresql", postgres), databases)
         }
         StorageConfig::Mongo { uri } => {
             let mongo = MongoStore::open(uri.expose()).await?;
             if migrate {
                 mongo.create_indexes().await?;
             }
-            Store::from_backend("mongodb", Arc::new(mongo))
+            let mongo = Arc::new(mongo);
+            let databases = Databases::Mongo {
+                main: mongo.clone(),
+            };
+            (Store::from_backend("mongodb", mongo), databases)
         }
     };
-    let store = store.with_caches();
+    let store = Placements::wrap(
+        store,
+        databases,
+        key.clone(),
+        migrate,
+        config.tenant_databases_open,
+    )
+    .with_caches();
     match &config.artifacts {
         ArtifactStorage::Main => Ok(store),
         ArtifactStorage::Redis { url } => {

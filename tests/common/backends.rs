@@ -18,15 +18,41 @@ pub struct Provisioned {
     pub guard: Box<dyn Any + Send>,
 }
 
+/// The key stores opened by the tests themselves seal with (tenants' database settings).
+pub fn test_key() -> tessera::crypto::EncryptionKey {
+    tessera::crypto::EncryptionKey::parse(&"ab".repeat(32)).unwrap()
+}
+
 /// The backend the suite runs against in this process.
 pub fn selected() -> String {
     std::env::var("TESSERA_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
 }
 
+/// Where the tests' tenants keep their data: `TESSERA_TEST_PLACEMENT=dedicated` gives each a
+/// database of its own (database-per-tenant mode); else they share the main one.
+pub fn test_placement() -> tessera::domain::Placement {
+    match std::env::var("TESSERA_TEST_PLACEMENT").as_deref() {
+        Ok("dedicated") => tessera::domain::Placement::NEW_DATABASE,
+        Ok("shared") | Err(_) => tessera::domain::Placement::Shared,
+        Ok(other) => panic!("TESSERA_TEST_PLACEMENT={other:?} is neither shared nor dedicated"),
+    }
+}
+
 /// Storage for one test; with `TESSERA_TEST_FROM_FIXTURE` set, holding the upgrade fixture
 /// (see [`load_fixture`]), so the tests run on a database that began at an earlier schema.
+/// New tenants are placed as [`test_placement`] says.
 pub async fn provision(backend: &str) -> Provisioned {
-    let storage = fresh(backend).await;
+    let mut storage = fresh(backend).await;
+    if test_placement().is_dedicated() {
+        storage
+            .vars
+            .push(("TESSERA_TENANT_PLACEMENT", "dedicated".into()));
+        // Tests run side by side on one PostgreSQL server (100 connections by default), and
+        // each open tenant database holds up to 3.
+        storage
+            .vars
+            .push(("TESSERA_TENANT_DATABASES_OPEN", "6".into()));
+    }
     if std::env::var_os("TESSERA_TEST_FROM_FIXTURE").is_some() {
         return load_fixture(backend, storage).await;
     }
@@ -183,12 +209,24 @@ async fn postgresql() -> Provisioned {
     let admin = postgres_admin().await;
     // Tests run in parallel processes: a concurrent CREATE ROLE fails with either error.
     sqlx::query(&format!(
-        "DO $$ BEGIN CREATE ROLE {POSTGRES_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+        "DO $$ BEGIN CREATE ROLE {POSTGRES_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB;
          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     ))
     .execute(&admin)
     .await
     .expect("create the test role");
+    // Tenants' own databases (TESSERA_TEST_PLACEMENT=dedicated) are created by Tessera itself.
+    // (A role made before it needed CREATEDB gains it; concurrent ALTERs fail with XX000.)
+    sqlx::query(&format!(
+        "DO $$ BEGIN
+           IF NOT (SELECT rolcreatedb FROM pg_roles WHERE rolname = '{POSTGRES_APP_ROLE}') THEN
+             ALTER ROLE {POSTGRES_APP_ROLE} CREATEDB;
+           END IF;
+         EXCEPTION WHEN internal_error THEN NULL; END $$"
+    ))
+    .execute(&admin)
+    .await
+    .expect("let the test role create databases");
     let database = unique_name();
     sqlx::query(&format!(
         "CREATE DATABASE {database} OWNER {POSTGRES_APP_ROLE}"
@@ -240,6 +278,12 @@ fn redis() -> Provisioned {
     main
 }
 
+/// How the names of the tenants' own databases beside the test database `main` begin (Tessera
+/// keeps 27 characters of the main name).
+fn tenant_database_prefix(main: &str) -> String {
+    format!("{}_", &main[..main.len().min(27)])
+}
+
 #[derive(Clone)]
 enum Database {
     Postgres(String),
@@ -261,14 +305,28 @@ impl Drop for DropOnExit {
                 match target {
                     Database::Postgres(database) => {
                         let admin = postgres_admin().await;
-                        let _ = sqlx::query(&format!(
-                            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-                        ))
-                        .execute(&admin)
-                        .await;
+                        let tenants: Vec<String> = sqlx::query_scalar(
+                            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                        )
+                        .bind(tenant_database_prefix(&database))
+                        .fetch_all(&admin)
+                        .await
+                        .unwrap_or_default();
+                        for database in tenants.iter().chain([&database]) {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                            ))
+                            .execute(&admin)
+                            .await;
+                        }
                     }
                     Database::Mongo(database) => {
                         if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
+                            let prefix = tenant_database_prefix(&database);
+                            let names = client.list_database_names().await.unwrap_or_default();
+                            for name in names.iter().filter(|n| n.starts_with(&prefix)) {
+                                let _ = client.database(name).drop().await;
+                            }
                             let _ = client.database(&database).drop().await;
                         }
                     }

@@ -40,6 +40,8 @@ pub struct TenantLine {
     /// The operators' own tenant, which cannot be suspended or deleted.
     pub operators: bool,
     pub created: String,
+    /// Its data is in a database of its own.
+    pub dedicated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,6 +119,7 @@ pub async fn platform_create_tenant(
     slug: String,
     name: String,
     owner_email: String,
+    #[server(default)] placement: String,
 ) -> Result<(), ServerFnError> {
     let Some(ctx) = operators::context().await? else {
         return operators::refuse();
@@ -124,17 +127,28 @@ pub async fn platform_create_tenant(
     let Some(actor) = operators::act(&ctx, &csrf).await? else {
         return Ok(());
     };
-    let outcome =
-        crate::admin::platform::create_tenant(&ctx.state, &actor, &slug, &name, &owner_email)
-            .await
-            .map(|(tenant, owner)| {
-                format!(
-            "The tenant {} was created (issuer {}). {} was invited by email to be its owner.",
+    let outcome = crate::admin::platform::create_tenant(
+        &ctx.state,
+        &actor,
+        &slug,
+        &name,
+        &owner_email,
+        &placement,
+    )
+    .await
+    .map(|(tenant, owner)| {
+        let place = if tenant.placement.is_dedicated() {
+            "in a database of its own"
+        } else {
+            "in the main database"
+        };
+        format!(
+            "The tenant {} was created {place} (issuer {}). {} was invited by email to be its owner.",
             tenant.slug,
             ctx.state.config.issuer(tenant.slug.as_str()),
             owner.email
         )
-            });
+    });
     operators::done(&ctx, outcome).await
 }
 
@@ -337,6 +351,7 @@ mod operators {
             suspended: tenant.status == TenantStatus::Suspended,
             operators: tenant.slug.is_operators(),
             created: server::when(tenant.created_at),
+            dedicated: tenant.placement.is_dedicated(),
         }
     }
 }

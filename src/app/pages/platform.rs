@@ -139,6 +139,7 @@ fn Tenants(nav: PlatformNav, page: TenantsPage, search: String, paged: bool) -> 
     let slug = Checked::new("new-slug", "slug", flash, TenantSlug::parse_new);
     let name = Checked::new("new-name", "name", flash, Tenant::check_name);
     let owner = Checked::new("new-owner", "owner_email", flash, Email::parse);
+    let placement = Checked::server_only("new-placement", "placement", flash);
     let next = page.next.clone().map(|cursor| {
         let href = format!(
             "/admin?{}",
@@ -163,6 +164,7 @@ fn Tenants(nav: PlatformNav, page: TenantsPage, search: String, paged: bool) -> 
                         <th scope="col">"Slug"</th>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"Storage"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Actions"</th>
                     </tr></thead>
@@ -190,6 +192,16 @@ fn Tenants(nav: PlatformNav, page: TenantsPage, search: String, paged: bool) -> 
                     aria-invalid=owner.invalid() on:input=owner.on_input()/>
                 <p id="new-owner-help" class="muted small">"They get an email with a link to choose their password."</p>
                 {owner.note()}
+                <label for="new-placement">"Where its data lives"</label>
+                <select id="new-placement" name="placement"
+                    aria-describedby=format!("new-placement-help {}", placement.note_id())
+                    aria-invalid=placement.invalid()>
+                    <option value="" selected>"The installation's default"</option>
+                    <option value="shared">"The main database, beside other tenants"</option>
+                    <option value="dedicated">"A database of its own"</option>
+                </select>
+                <p id="new-placement-help" class="muted small">"A database of its own keeps the tenant's people, applications, keys and audit log apart from every other tenant's. Move a tenant later with tessera tenant move."</p>
+                {placement.note()}
                 <button type="submit" class="button primary">"Create tenant"</button>)}
         </section>
     }
@@ -244,6 +256,7 @@ fn Row(nav: PlatformNav, tenant: TenantLine) -> impl IntoView {
             <td><a href=format!("/t/{}", tenant.slug) rel="external"><code>{tenant.slug.clone()}</code></a></td>
             <td>{tenant.name.clone()}</td>
             <td>{status}</td>
+            <td>{if tenant.dedicated { "Own database" } else { "Shared" }}</td>
             <td>{tenant.created.clone()}</td>
             <td>{actions}</td>
         </tr>

@@ -2,10 +2,13 @@
 
 use super::{all, conflict, date, literal_regex, scoped, timestamp, MongoStore};
 use crate::domain::{
-    Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+    Client, Placement, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
 };
 use crate::store::decode::{self, parse};
-use crate::store::{ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo};
+use crate::store::{
+    placement_of, sealed_database, ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery,
+    UserRepo,
+};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
 use serde::{Deserialize, Serialize};
@@ -19,6 +22,9 @@ struct TenantDoc {
     settings: TenantSettings,
     created_at: DateTime,
     updated_at: DateTime,
+    /// Sealed settings of the tenant's own database; absent for the main one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
 }
 
 impl TenantDoc {
@@ -30,6 +36,7 @@ impl TenantDoc {
             status: decode::tenant_status(&self.status)?,
             settings: self.settings,
             created_at: timestamp(self.created_at),
+            placement: placement_of(self.database),
         })
     }
 }
@@ -45,6 +52,7 @@ impl TenantRepo for MongoStore {
             settings: tenant.settings.clone(),
             created_at: date(tenant.created_at),
             updated_at: date(tenant.created_at),
+            database: sealed_database(&tenant.placement)?.map(str::to_owned),
         };
         self.collection::<TenantDoc>("tenants")
             .insert_one(document)
@@ -80,6 +88,24 @@ impl TenantRepo for MongoStore {
                     "name": &tenant.name,
                     "status": tenant.status.as_str(),
                     "settings": settings,
+                    "updated_at": date(Timestamp::now()),
+                } },
+            )
+            .await?;
+        if done.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()> {
+        let database = sealed_database(placement)?;
+        let done = self
+            .collection::<TenantDoc>("tenants")
+            .update_one(
+                doc! { "id": id.to_string() },
+                doc! { "$set": {
+                    "database": database,
                     "updated_at": date(Timestamp::now()),
                 } },
             )

@@ -70,6 +70,23 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// The database `name` on the same deployment, through the same connections: a tenant's
+    /// own database.
+    pub(crate) fn sibling(&self, name: &str) -> Self {
+        Self {
+            db: self.db.client().database(name),
+        }
+    }
+
+    pub(crate) fn database_name(&self) -> &str {
+        self.db.name()
+    }
+
+    /// Drops this store's database with everything in it.
+    pub(crate) async fn drop_database(&self) -> StoreResult<()> {
+        Ok(self.db.drop().await?)
+    }
+
     /// Creates the collections' indexes (a no-op for those that exist): MongoDB's migrations.
     pub async fn create_indexes(&self) -> Result<(), OpenError> {
         let unique = |keys: Document| index(keys, |o| o.unique = Some(true));

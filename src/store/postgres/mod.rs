@@ -90,6 +90,32 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Creates the empty database `name` on this server, owned by this store's role (which
+    /// needs `CREATEDB`): a tenant's own database.
+    pub(crate) async fn create_database(&self, name: &str) -> StoreResult<()> {
+        // A name cannot be a bind parameter; `name` is ours (letters, digits, `_`), quoted.
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("42501") => {
+                    StoreError::Unavailable(
+                        "the PostgreSQL role may not create databases: grant it CREATEDB (ALTER ROLE … CREATEDB) to give tenants databases of their own".into(),
+                    )
+                }
+                _ => e.into(),
+            })?;
+        Ok(())
+    }
+
+    /// Drops the database `name`, ending the sessions still connected to it.
+    pub(crate) async fn drop_database(&self, name: &str) -> StoreResult<()> {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Applies the pending migrations in `migrations/postgres`; returns how many ran.
     /// Processes starting together migrate once: one holds an advisory lock meanwhile, the
     /// others ask for it again every [`MIGRATION_POLL`]. Not sqlx's own lock: a process waiting

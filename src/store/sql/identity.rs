@@ -7,11 +7,13 @@ macro_rules! identity_repo {
         mod identity_statements {
             use super::$store;
             use crate::domain::{
-                Client, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+                Client, Placement, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User,
+                UserId,
             };
             use crate::store::sql::{conflict, found, contains_pattern, Finish, Id};
             use crate::store::{
-                decode, ClientRepo, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo,
+                decode, placement_of, sealed_database, ClientRepo, StoreError, StoreResult,
+                TenantRepo, UserQuery, UserRepo,
             };
             use sqlx::{types::Json, Database, Row};
             use std::sync::LazyLock;
@@ -28,6 +30,7 @@ macro_rules! identity_repo {
                     status: decode::tenant_status(row.try_get("status")?)?,
                     settings,
                     created_at: row.try_get("created_at")?,
+                    placement: placement_of(row.try_get("database")?),
                 })
             }
 
@@ -35,8 +38,8 @@ macro_rules! identity_repo {
             impl TenantRepo for $store {
                 async fn create(&self, tenant: &Tenant) -> StoreResult<()> {
                     sqlx::query(
-                        "INSERT INTO tenants (id, slug, name, status, settings, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        "INSERT INTO tenants (id, slug, name, status, settings, created_at, updated_at, database)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
                     )
                     .bind(tenant.id)
                     .bind(tenant.slug.as_str())
@@ -44,6 +47,7 @@ macro_rules! identity_repo {
                     .bind(tenant.status.as_str())
                     .bind(Json(&tenant.settings))
                     .bind(tenant.created_at)
+                    .bind(sealed_database(&tenant.placement)?)
                     .execute(&self.pool)
                     .await
                     .map_err(conflict("tenant"))?;
@@ -79,6 +83,16 @@ macro_rules! identity_repo {
                     .bind(tenant.id)
                     .execute(&self.pool)
                     .await?;
+                    found(done.rows_affected())
+                }
+
+                async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()> {
+                    let done = sqlx::query("UPDATE tenants SET database = $1, updated_at = $2 WHERE id = $3")
+                        .bind(sealed_database(placement)?)
+                        .bind(Timestamp::now())
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
                     found(done.rows_affected())
                 }
 

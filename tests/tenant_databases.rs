@@ -1,0 +1,283 @@
+//! Database-per-tenant mode on each backend: a tenant placed in a database of its own keeps
+//! its data there (the main store holds its registry row alone), loses the database with the
+//! tenant, moves between the main store and its own database with its data, and open
+//! databases stay within their bound.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{backends, TestServer};
+use tessera::admin::{self, users::NewUser, Actor};
+use tessera::domain::{Placement, Tenant, TenantId};
+use tessera::store::{placement::Placements, Store};
+
+async fn server(
+    backend: &str,
+    extra: Vec<(&'static str, String)>,
+) -> (TestServer, Vec<(&'static str, String)>) {
+    let storage = backends::fresh(backend).await;
+    let vars = storage.vars.clone();
+    (TestServer::start_on(storage, None, extra).await, vars)
+}
+
+fn placements(server: &TestServer) -> &Placements {
+    server.state.store.placements.as_deref().unwrap()
+}
+
+async fn person(server: &TestServer, tenant: &Tenant, email: &str) {
+    let new = NewUser {
+        email,
+        name: Some("Pat"),
+        password: Some("a long enough password 1".into()),
+        admin: false,
+    };
+    admin::users::create(&server.state, &Actor::Cli, tenant, new)
+        .await
+        .unwrap();
+}
+
+async fn has_person(store: &Store, tenant: TenantId, email: &str) -> bool {
+    store.users.by_email(tenant, email).await.unwrap().is_some()
+}
+
+/// Whether the tenant's own database exists, asked of the backend itself.
+async fn database_exists(backend: &str, vars: &[(&'static str, String)], tenant: TenantId) -> bool {
+    let var = |name: &str| vars.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+    let id = tenant.as_uuid().simple().to_string();
+    match backend {
+        "sqlite" => std::path::Path::new(&var("STORAGE_SQLITE_PATH"))
+            .parent()
+            .unwrap()
+            .join("tenants")
+            .join(format!("{tenant}.db"))
+            .exists(),
+        "postgresql" => {
+            let admin = sqlx::PgPool::connect(&backends::postgres_admin_url())
+                .await
+                .unwrap();
+            let found: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE '%' || $1")
+                    .bind(&id)
+                    .fetch_one(&admin)
+                    .await
+                    .unwrap();
+            found == 1
+        }
+        "mongodb" => {
+            let client = ::mongodb::Client::with_uri_str(backends::mongodb_uri())
+                .await
+                .unwrap();
+            // A MongoDB database exists once something is written to it.
+            let names = client.list_database_names().await.unwrap();
+            names.iter().any(|n| n.ends_with(&id))
+        }
+        other => panic!("{other}"),
+    }
+}
+
+async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it(backend: &str) {
+    let (server, vars) = server(backend, Vec::new()).await;
+    let acme = admin::tenants::create_placed(
+        &server.state,
+        &Actor::Cli,
+        "acme",
+        "Acme",
+        Placement::NEW_DATABASE,
+    )
+    .await
+    .unwrap();
+    let Placement::Dedicated {
+        database: Some(sealed),
+    } = &acme.placement
+    else {
+        panic!(
+            "the registry records the new database: {:?}",
+            acme.placement
+        );
+    };
+    let id = acme.id.as_uuid().simple().to_string();
+    assert!(
+        !sealed.contains(&id) && !sealed.contains("tenants"),
+        "the settings are sealed"
+    );
+    person(&server, &acme, "pat@acme.test").await;
+    let shared = admin::tenants::create_placed(
+        &server.state,
+        &Actor::Cli,
+        "shared",
+        "Shared",
+        Placement::Shared,
+    )
+    .await
+    .unwrap();
+    person(&server, &shared, "pat@shared.test").await;
+
+    let store = &server.state.store;
+    let main = placements(&server).main();
+    assert!(has_person(store, acme.id, "pat@acme.test").await);
+    assert!(
+        !has_person(main, acme.id, "pat@acme.test").await,
+        "the main database holds none of a dedicated tenant's people"
+    );
+    assert!(has_person(main, shared.id, "pat@shared.test").await);
+    assert!(!store.keys.list(acme.id).await.unwrap().is_empty());
+    assert!(main.keys.list(acme.id).await.unwrap().is_empty());
+    assert!(database_exists(backend, &vars, acme.id).await);
+
+    admin::platform::delete(&server.state, &Actor::Cli, "acme", "acme")
+        .await
+        .unwrap();
+    assert!(
+        !database_exists(backend, &vars, acme.id).await,
+        "deleting the tenant drops its database"
+    );
+    assert!(store.tenants.by_id(acme.id).await.unwrap().is_none());
+    assert!(has_person(store, shared.id, "pat@shared.test").await);
+}
+
+async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str) {
+    let (server, vars) = server(backend, Vec::new()).await;
+    let acme = admin::tenants::create_placed(
+        &server.state,
+        &Actor::Cli,
+        "acme",
+        "Acme",
+        Placement::Shared,
+    )
+    .await
+    .unwrap();
+    for n in 0..3 {
+        person(&server, &acme, &format!("p{n}@acme.test")).await;
+    }
+    let store = &server.state.store;
+    let main = placements(&server).main();
+    let keys = store.keys.list(acme.id).await.unwrap();
+    let events = store.audit.recent(acme.id, None, 100).await.unwrap().len();
+    let lines = std::sync::Mutex::new(Vec::new());
+    let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
+
+    let moved = admin::tenants::relocate(
+        &server.state,
+        &Actor::Cli,
+        "acme",
+        Placement::NEW_DATABASE,
+        &progress,
+    )
+    .await
+    .unwrap()
+    .expect("moved");
+    assert_eq!((moved.people, moved.keys), (3, keys.len()));
+    assert!(moved.events >= events);
+    assert!(database_exists(backend, &vars, acme.id).await);
+    let placed = store.tenants.by_id(acme.id).await.unwrap().unwrap();
+    assert!(placed.placement.is_dedicated());
+    assert_eq!(placed.status, acme.status, "serving again");
+    for n in 0..3 {
+        let email = format!("p{n}@acme.test");
+        assert!(has_person(store, acme.id, &email).await);
+        assert!(!has_person(main, acme.id, &email).await);
+    }
+    assert_eq!(store.keys.list(acme.id).await.unwrap(), keys);
+    assert!(main.keys.list(acme.id).await.unwrap().is_empty());
+    assert!(!lines.lock().unwrap().is_empty(), "it tells what it does");
+
+    let again = admin::tenants::relocate(
+        &server.state,
+        &Actor::Cli,
+        "acme",
+        Placement::NEW_DATABASE,
+        &progress,
+    )
+    .await
+    .unwrap();
+    assert!(again.is_none(), "a tenant already there stays");
+
+    let back = admin::tenants::relocate(
+        &server.state,
+        &Actor::Cli,
+        "acme",
+        Placement::Shared,
+        &progress,
+    )
+    .await
+    .unwrap()
+    .expect("moved back");
+    assert_eq!(back.people, 3);
+    assert!(
+        !database_exists(backend, &vars, acme.id).await,
+        "the source is dropped"
+    );
+    assert!(!store
+        .tenants
+        .by_id(acme.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .placement
+        .is_dedicated());
+    for n in 0..3 {
+        let email = format!("p{n}@acme.test");
+        assert!(has_person(main, acme.id, &email).await);
+    }
+    assert_eq!(main.keys.list(acme.id).await.unwrap(), keys);
+    let moves = store
+        .audit
+        .recent(acme.id, Some("cli"), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "tenant.moved")
+        .count();
+    assert_eq!(
+        moves, 2,
+        "each move is audited, in the tenant's log that moved with it"
+    );
+}
+
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $test() { super::$test("sqlite").await; })* }
+        mod postgresql { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $test() { super::$test("postgresql").await; })* }
+        mod mongodb { $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $test() { super::$test("mongodb").await; })* }
+    };
+}
+
+on_every_backend!(
+    a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it,
+    a_tenant_moves_to_its_own_database_and_back_with_its_data,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_databases_stay_within_their_bound_and_reopen_on_use() {
+    let (server, _vars) = server(
+        "sqlite",
+        vec![("TESSERA_TENANT_DATABASES_OPEN", "2".into())],
+    )
+    .await;
+    let mut tenants = Vec::new();
+    for n in 0..5 {
+        let tenant = admin::tenants::create_placed(
+            &server.state,
+            &Actor::Cli,
+            &format!("t{n}"),
+            "T",
+            Placement::NEW_DATABASE,
+        )
+        .await
+        .unwrap();
+        person(&server, &tenant, "pat@example.test").await;
+        tenants.push(tenant);
+    }
+    for _ in 0..2 {
+        for tenant in &tenants {
+            let found = server
+                .state
+                .store
+                .users
+                .by_email(tenant.id, "pat@example.test")
+                .await;
+            assert!(found.unwrap().is_some(), "{}", tenant.slug);
+            assert!(placements(&server).open_databases() <= 2);
+        }
+    }
+}
