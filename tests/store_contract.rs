@@ -965,6 +965,7 @@ async fn keys_rotate_with_one_active_and_one_next_key_per_algorithm(store: &Stor
 
 async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    store.audit.append_all(&[]).await.expect("nothing to append");
     for i in 0..5 {
         let mut event =
             AuditEvent::new(a.id, &format!("event.{i}"), Outcome::Success, "cli").reason("why");

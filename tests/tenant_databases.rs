@@ -9,6 +9,7 @@ mod common;
 use common::{backends, TestServer};
 use tessera::admin::{self, users::NewUser, Actor};
 use tessera::domain::{Placement, Tenant, TenantId};
+use tessera::state::AppState;
 use tessera::store::{placement::Placements, Store};
 
 async fn server(
@@ -24,14 +25,14 @@ fn placements(server: &TestServer) -> &Placements {
     server.state.store.placements.as_deref().unwrap()
 }
 
-async fn person(server: &TestServer, tenant: &Tenant, email: &str) {
+async fn person(state: &AppState, tenant: &Tenant, email: &str) {
     let new = NewUser {
         email,
         name: Some("Pat"),
         password: Some("a long enough password 1".into()),
         admin: false,
     };
-    admin::users::create(&server.state, &Actor::Cli, tenant, new)
+    admin::users::create(state, &Actor::Cli, tenant, new)
         .await
         .unwrap();
 }
@@ -100,7 +101,7 @@ async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it
         !sealed.contains(&id) && !sealed.contains("tenants"),
         "the settings are sealed"
     );
-    person(&server, &acme, "pat@acme.test").await;
+    person(&server.state, &acme, "pat@acme.test").await;
     let shared = admin::tenants::create_placed(
         &server.state,
         &Actor::Cli,
@@ -110,7 +111,7 @@ async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it
     )
     .await
     .unwrap();
-    person(&server, &shared, "pat@shared.test").await;
+    person(&server.state, &shared, "pat@shared.test").await;
 
     let store = &server.state.store;
     let main = placements(&server).main();
@@ -147,7 +148,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     .await
     .unwrap();
     for n in 0..3 {
-        person(&server, &acme, &format!("p{n}@acme.test")).await;
+        person(&server.state, &acme, &format!("p{n}@acme.test")).await;
     }
     let store = &server.state.store;
     let main = placements(&server).main();
@@ -155,28 +156,72 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     let events = store.audit.recent(acme.id, None, 100).await.unwrap().len();
     let lines = std::sync::Mutex::new(Vec::new());
     let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
+    // The tenant serves during the first copy: what changes then arrives too.
+    let changed = std::sync::atomic::AtomicBool::new(false);
+    let state = &server.state;
+    let changing = |line: &str| {
+        progress(line);
+        if line.contains("audit events") && !changed.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    person(state, &acme, "late@acme.test").await;
+                    let p0 = store
+                        .users
+                        .by_email(acme.id, "p0@acme.test")
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    assert!(store.users.delete(acme.id, p0.id).await.unwrap());
+                    let mut p1 = store
+                        .users
+                        .by_email(acme.id, "p1@acme.test")
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    p1.name = Some("Renamed".into());
+                    store.users.update(acme.id, &p1).await.unwrap();
+                })
+            });
+        }
+    };
 
     let moved = admin::tenants::relocate(
         &server.state,
         &Actor::Cli,
         "acme",
         Placement::NEW_DATABASE,
-        &progress,
+        &changing,
     )
     .await
     .unwrap()
     .expect("moved");
+    assert!(changed.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!((moved.people, moved.keys), (3, keys.len()));
     assert!(moved.events >= events);
     assert!(database_exists(backend, &vars, acme.id).await);
     let placed = store.tenants.by_id(acme.id).await.unwrap().unwrap();
     assert!(placed.placement.is_dedicated());
     assert_eq!(placed.status, acme.status, "serving again");
-    for n in 0..3 {
-        let email = format!("p{n}@acme.test");
-        assert!(has_person(store, acme.id, &email).await);
-        assert!(!has_person(main, acme.id, &email).await);
+    for email in ["p1@acme.test", "p2@acme.test", "late@acme.test"] {
+        assert!(has_person(store, acme.id, email).await, "{email}");
+        assert!(!has_person(main, acme.id, email).await);
     }
+    assert!(
+        !has_person(store, acme.id, "p0@acme.test").await,
+        "deleted during the copy"
+    );
+    let p1 = store
+        .users
+        .by_email(acme.id, "p1@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p1.name.as_deref(),
+        Some("Renamed"),
+        "changed during the copy"
+    );
     assert_eq!(store.keys.list(acme.id).await.unwrap(), keys);
     assert!(main.keys.list(acme.id).await.unwrap().is_empty());
     assert!(!lines.lock().unwrap().is_empty(), "it tells what it does");
@@ -215,9 +260,8 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         .unwrap()
         .placement
         .is_dedicated());
-    for n in 0..3 {
-        let email = format!("p{n}@acme.test");
-        assert!(has_person(main, acme.id, &email).await);
+    for email in ["p1@acme.test", "p2@acme.test", "late@acme.test"] {
+        assert!(has_person(main, acme.id, email).await, "{email}");
     }
     assert_eq!(main.keys.list(acme.id).await.unwrap(), keys);
     let moves = store
@@ -265,7 +309,7 @@ async fn open_databases_stay_within_their_bound_and_reopen_on_use() {
         )
         .await
         .unwrap();
-        person(&server, &tenant, "pat@example.test").await;
+        person(&server.state, &tenant, "pat@example.test").await;
         tenants.push(tenant);
     }
     for _ in 0..2 {

@@ -4,6 +4,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::cached::STALE_SECS;
 use crate::store::placement::{Moved, Placements};
+use crate::store::StoreError;
 use std::time::Duration;
 
 /// Creates a tenant where the installation places new ones (`TESSERA_TENANT_PLACEMENT`); the
@@ -142,8 +143,9 @@ pub async fn update_policies(
 }
 
 /// Moves the tenant `slug` to `to`: from the main database to a new one of its own, or back
-/// (`tessera tenant move`). The tenant is suspended while its data is copied. `None` when it
-/// is there already.
+/// (`tessera tenant move`). Its data is copied while it serves; it is suspended only while
+/// what changed meanwhile is copied and the registry switches. `None` when it is there
+/// already.
 pub async fn relocate(
     state: &AppState,
     actor: &Actor,
@@ -156,34 +158,40 @@ pub async fn relocate(
     if tenant.placement.is_dedicated() == to.is_dedicated() {
         return Ok(None);
     }
-    // Suspended, nothing of the tenant changes while it is copied; every process sees that
-    // within the caches' bound.
-    if tenant.status != TenantStatus::Suspended {
-        state
+    // After a first copy while it serves, suspended: nothing of the tenant changes while
+    // what changed meanwhile is copied. Every process sees that within the caches' bound.
+    let held = std::sync::Mutex::new(None);
+    let freeze = async {
+        let mut now = state
             .store
             .tenants
-            .update(&Tenant {
-                status: TenantStatus::Suspended,
-                ..tenant.clone()
-            })
-            .await?;
-    }
-    progress(&format!(
-        "Suspended {} while its data is copied; waiting {STALE_SECS}s for every server to see it",
-        tenant.slug
-    ));
-    tokio::time::sleep(Duration::from_secs(STALE_SECS + 1)).await;
+            .by_id(tenant.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        *held.lock().expect("not poisoned") = Some(now.status);
+        now.status = TenantStatus::Suspended;
+        state.store.tenants.update(&now).await?;
+        progress(&format!(
+            "Suspended {} to copy what changed meanwhile; waiting {STALE_SECS}s for every server to see it",
+            tenant.slug
+        ));
+        tokio::time::sleep(Duration::from_secs(STALE_SECS + 1)).await;
+        Ok(())
+    };
     let moved = placements
-        .move_tenant(tenant.id, to.clone(), progress)
+        .move_tenant(tenant.id, to.clone(), freeze, progress)
         .await;
-    let mut now = state
-        .store
-        .tenants
-        .by_id(tenant.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    now.status = tenant.status;
-    state.store.tenants.update(&now).await?;
+    let held = held.lock().expect("not poisoned").take();
+    if let Some(status) = held {
+        let mut now = state
+            .store
+            .tenants
+            .by_id(tenant.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        now.status = status;
+        state.store.tenants.update(&now).await?;
+    }
     let moved = moved?;
     if let Some(moved) = &moved {
         audit_with(

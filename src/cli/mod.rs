@@ -79,9 +79,10 @@ enum TenantCommand {
         #[arg(long, value_parser = parse_placement)]
         placement: Option<Placement>,
     },
-    /// Move a tenant's data between the main database and a database of its own. The tenant
-    /// is suspended while its data is copied (seconds for thousands of people); applications
-    /// ask their users to sign in again afterwards.
+    /// Move a tenant's data between the main database and a database of its own. It is
+    /// copied while the tenant serves; the tenant is then suspended while what changed
+    /// meanwhile is copied and the registry switches (seconds for thousands of people).
+    /// Applications ask their users to sign in again afterwards.
     Move {
         /// Slug of the tenant, e.g. acme.
         slug: String,

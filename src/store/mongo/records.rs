@@ -411,6 +411,10 @@ impl AuditRepo for MongoStore {
     }
 
     async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        // The driver refuses an empty `insert_many`.
+        if events.is_empty() {
+            return Ok(());
+        }
         self.collection::<AuditDoc>("audit_events")
             .insert_many(events.iter().map(audit_doc))
             .await?;

@@ -1,8 +1,9 @@
 //! `tessera tenant move`: a tenant's data from the main store to a database of its own, or
-//! back. The caller suspends the tenant first (`admin::tenants::relocate`: its pages and
-//! endpoints then answer that it is unavailable, so nothing changes under the copy); the
-//! registry then points at the copy, and the source is deleted once every process has had time
-//! to see the switch.
+//! back. A first copy runs while the tenant serves. Then the caller suspends it
+//! (`admin::tenants::relocate`: its pages and endpoints answer that it is unavailable, so
+//! nothing changes under the second copy), what changed meanwhile is copied, the registry
+//! points at the copy, and the source is deleted once every process has had time to see the
+//! switch.
 //!
 //! The copy goes through the repository contract, so it works between any two backends:
 //! roles, teams and members, people with their role assignments, second factors, consents and
@@ -10,9 +11,12 @@
 //! records (login flows, codes, token records, counters) are not copied: applications ask
 //! their users to sign in again, as after a refresh token expires.
 
-use super::{Placements, Route, TenantDatabase, PLACEMENT_STALE_SECS};
-use crate::domain::{Placement, Tenant, TenantId, Timestamp};
+use super::{Placements, TenantDatabase, PLACEMENT_STALE_SECS};
+use crate::domain::{KeyState, Placement, Tenant, TenantId, Timestamp, User};
 use crate::store::{AuditQuery, Store, StoreError, StoreResult};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::hash::Hash;
 use std::time::Duration;
 
 /// Rows read per page while copying.
@@ -33,12 +37,15 @@ pub struct Moved {
 }
 
 impl Placements {
-    /// Moves the suspended tenant to `to` (`Shared`, or `Dedicated` for a new database of its
-    /// own), telling `progress` what it is doing. `None` when the tenant is there already.
+    /// Moves the tenant to `to` (`Shared`, or `Dedicated` for a new database of its own),
+    /// telling `progress` what it is doing: a first copy while it serves, then `freeze`
+    /// (which suspends it, until every process knows), the copy of what changed meanwhile,
+    /// and the switch. `None` when the tenant is there already.
     pub async fn move_tenant(
         &self,
         id: TenantId,
         to: Placement,
+        freeze: impl Future<Output = StoreResult<()>> + Send,
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> StoreResult<Option<Moved>> {
         let tenant = self
@@ -52,9 +59,16 @@ impl Placements {
         }
         let source = self.of(id).await?;
         let moved = match &tenant.placement {
-            Placement::Shared => self.to_own_database(&tenant, &source, progress).await?,
+            Placement::Shared => {
+                self.to_own_database(&tenant, &source, freeze, progress)
+                    .await?
+            }
             Placement::Dedicated { database } => {
-                self.to_main_store(&tenant, &source, database.as_deref(), progress)
+                let sealed = database
+                    .as_deref()
+                    .ok_or_else(|| StoreError::Corrupt("no database recorded".into()))?;
+                let database = TenantDatabase::unseal(sealed, id, &self.key)?;
+                self.to_main_store(id, &source, &database, freeze, progress)
                     .await?
             }
         };
@@ -64,7 +78,8 @@ impl Placements {
     async fn to_own_database(
         &self,
         tenant: &Tenant,
-        source: &Route<'_>,
+        source: &Store,
+        freeze: impl Future<Output = StoreResult<()>> + Send,
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> StoreResult<Moved> {
         let database = self.databases.create(tenant.id).await?;
@@ -81,7 +96,7 @@ impl Placements {
                     ..tenant.clone()
                 })
                 .await?;
-            copy(source, &own, tenant.id, progress).await
+            copy_twice(source, &own, tenant.id, freeze, progress).await
         }
         .await;
         let moved = match copied {
@@ -96,12 +111,18 @@ impl Placements {
         // The switch, and the end of the tenant's rows in the main store: the registry row is
         // written anew, pointing at the copy, after everything of the tenant is deleted there.
         // Its queued jobs live in the main store and are kept.
+        let current = self
+            .main
+            .tenants
+            .by_id(tenant.id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let jobs = self.main.jobs.pending(tenant.id).await?;
         let placed = Tenant {
             placement: Placement::Dedicated {
                 database: Some(database.seal(tenant.id, &self.key)),
             },
-            ..tenant.clone()
+            ..current
         };
         self.main.tenants.delete(tenant.id).await?;
         self.main.tenants.create(&placed).await?;
@@ -113,105 +134,308 @@ impl Placements {
         Ok(moved)
     }
 
+    /// A failure before the switch leaves the tenant where it was; rows already copied to
+    /// the main store are brought up to date by running the move again.
     async fn to_main_store(
         &self,
-        tenant: &Tenant,
-        source: &Route<'_>,
-        sealed: Option<&str>,
+        id: TenantId,
+        source: &Store,
+        database: &TenantDatabase,
+        freeze: impl Future<Output = StoreResult<()>> + Send,
         progress: &(dyn Fn(&str) + Send + Sync),
     ) -> StoreResult<Moved> {
-        let sealed = sealed.ok_or_else(|| StoreError::Corrupt("no database recorded".into()))?;
-        let database = TenantDatabase::unseal(sealed, tenant.id, &self.key)?;
-        let moved = copy(source, &self.main, tenant.id, progress).await?;
-        self.main
-            .tenants
-            .place(tenant.id, &Placement::Shared)
-            .await?;
-        self.forget(tenant.id);
+        let moved = copy_twice(source, &self.main, id, freeze, progress).await?;
+        self.main.tenants.place(id, &Placement::Shared).await?;
+        self.forget(id);
         progress(&format!(
             "Switched to the main database; waiting {PLACEMENT_STALE_SECS}s before dropping {}",
             database.describe()
         ));
         tokio::time::sleep(Duration::from_secs(PLACEMENT_STALE_SECS + 1)).await;
-        self.forget(tenant.id);
-        self.databases.drop(&database).await?;
+        self.forget(id);
+        self.databases.drop(database).await?;
         Ok(moved)
     }
 }
 
-/// Copies every lasting record of `tenant` from one store to the other, which holds none yet.
-async fn copy(
+/// The copy of a move: everything while the tenant serves, then, once `freeze` has
+/// suspended it, what changed meanwhile.
+async fn copy_twice(
+    from: &Store,
+    to: &Store,
+    tenant: TenantId,
+    freeze: impl Future<Output = StoreResult<()>> + Send,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> StoreResult<Moved> {
+    let online = sync(from, to, tenant, progress).await?;
+    freeze.await?;
+    let mut last = sync(from, to, tenant, progress).await?;
+    last.events += online.events;
+    Ok(last)
+}
+
+/// Makes `to`'s lasting records of `tenant` those of `from`: what `to` lacks is written,
+/// what differs is replaced, what `from` no longer has is deleted. The first pass, while the
+/// tenant serves, finds `to` empty and copies everything; the second, while it is suspended,
+/// writes only what changed in between, so the suspension lasts about as long as reading the
+/// tenant once.
+async fn sync(
     from: &Store,
     to: &Store,
     tenant: TenantId,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> StoreResult<Moved> {
     let mut moved = Moved::default();
-    for role in from.access.custom_roles(tenant).await? {
-        to.access.create_role(tenant, &role).await?;
-        moved.roles += 1;
+    let theirs = from.access.custom_roles(tenant).await?;
+    let ours = by_key(to.access.custom_roles(tenant).await?, |r| r.id.clone());
+    for role in &theirs {
+        match ours.get(&role.id) {
+            None => to.access.create_role(tenant, role).await?,
+            Some(mine) if mine != role => to.access.update_role(tenant, role).await?,
+            Some(_) => {}
+        }
     }
+    for id in ours
+        .keys()
+        .filter(|id| !theirs.iter().any(|r| &r.id == *id))
+    {
+        to.access.delete_role(tenant, id).await?;
+    }
+    moved.roles = theirs.len();
+
     let teams = from.access.teams(tenant).await?;
+    let ours = by_key(to.access.teams(tenant).await?, |t| t.id);
     for team in &teams {
-        to.access.create_team(tenant, team).await?;
+        match ours.get(&team.id) {
+            None => to.access.create_team(tenant, team).await?,
+            Some(mine) if mine != team => to.access.update_team(tenant, team).await?,
+            Some(_) => {}
+        }
+    }
+    for id in ours.keys().filter(|id| !teams.iter().any(|t| &t.id == *id)) {
+        to.access.delete_team(tenant, *id).await?;
     }
     moved.teams = teams.len();
+
     let now = Timestamp::now();
+    let mut people = HashSet::new();
     let mut after = None;
     loop {
-        let people = from.users.list(tenant, after, PAGE).await?;
-        let Some(last) = people.last() else {
+        let page = from.users.list(tenant, after, PAGE).await?;
+        let Some(last) = page.last() else {
             break;
         };
         after = Some(last.id);
-        for person in &people {
-            let roles = from.users.roles(tenant, person.id).await?;
-            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-            to.users.create(tenant, person, &roles).await?;
-            for factor in from.factors.of_user(tenant, person.id).await? {
-                to.factors.add(tenant, &factor).await?;
-                moved.factors += 1;
-            }
-            for consent in from.consents.of_user(tenant, person.id).await? {
-                to.consents.upsert(tenant, &consent).await?;
-                moved.consents += 1;
-            }
-            for session in from.sessions.of_user(tenant, person.id, now).await? {
-                to.sessions.create(tenant, &session).await?;
-                moved.sign_ins += 1;
-            }
+        for person in &page {
+            people.insert(person.id);
+            sync_person(from, to, tenant, person, now, &mut moved).await?;
         }
-        moved.people += people.len();
+        moved.people += page.len();
         progress(&format!("Copied {} people", moved.people));
     }
-    for team in &teams {
-        for member in from.access.members(tenant, team.id).await? {
-            to.access.add_member(tenant, team.id, member).await?;
-        }
-    }
-    for client in from.clients.list(tenant).await? {
-        to.clients.create(tenant, &client).await?;
-        moved.clients += 1;
-    }
-    // Oldest first, so each key finds the one it succeeded in place.
-    for key in from.keys.list(tenant).await?.iter().rev() {
-        to.keys.insert(tenant, key).await?;
-        moved.keys += 1;
-    }
-    let query = AuditQuery::default();
-    let mut before = None;
+    let mut after = None;
     loop {
-        let events = from.audit.search(tenant, &query, before, PAGE).await?;
-        let Some(last) = events.last() else {
+        let page = to.users.list(tenant, after, PAGE).await?;
+        let Some(last) = page.last() else {
             break;
         };
-        before = Some(last.id);
-        to.audit.append_all(&events).await?;
-        moved.events += events.len();
+        after = Some(last.id);
+        for gone in page.iter().filter(|p| !people.contains(&p.id)) {
+            to.users.delete(tenant, gone.id).await?;
+        }
     }
+
+    for team in &teams {
+        let theirs = from.access.members(tenant, team.id).await?;
+        let ours = to.access.members(tenant, team.id).await?;
+        for member in theirs.iter().filter(|m| !ours.contains(m)) {
+            to.access.add_member(tenant, team.id, *member).await?;
+        }
+        for member in ours.iter().filter(|m| !theirs.contains(m)) {
+            to.access.remove_member(tenant, team.id, *member).await?;
+        }
+    }
+
+    let clients = from.clients.list(tenant).await?;
+    let ours = by_key(to.clients.list(tenant).await?, |c| c.client_id.clone());
+    for client in &clients {
+        match ours.get(&client.client_id) {
+            None => to.clients.create(tenant, client).await?,
+            Some(mine) if mine != client => to.clients.update(tenant, client).await?,
+            Some(_) => {}
+        }
+    }
+    for id in ours
+        .keys()
+        .filter(|id| !clients.iter().any(|c| &c.client_id == *id))
+    {
+        to.clients.delete(tenant, id).await?;
+    }
+    moved.clients = clients.len();
+
+    let keys = from.keys.list(tenant).await?;
+    let ours = by_key(to.keys.list(tenant).await?, |k| k.kid.clone());
+    // Oldest first, so each key finds the one it succeeds in place.
+    for key in keys.iter().rev() {
+        match ours.get(&key.kid) {
+            None => to.keys.insert(tenant, key).await?,
+            // Rotated in between: the next key became the active one.
+            Some(mine) if mine.state == KeyState::Next && key.state == KeyState::Active => {
+                let retire_until = keys
+                    .iter()
+                    .filter(|k| k.alg == key.alg && k.state == KeyState::Retired)
+                    .filter_map(|k| k.retires_at)
+                    .max()
+                    .unwrap_or(now);
+                to.keys
+                    .promote(tenant, key.alg, &key.kid, retire_until)
+                    .await?;
+            }
+            Some(_) => {}
+        }
+    }
+    moved.keys = keys.len();
+
+    moved.events = sync_audit(from, to, tenant).await?;
     progress(&format!(
         "Copied {} roles, {} teams, {} applications, {} signing keys and {} audit events",
         moved.roles, moved.teams, moved.clients, moved.keys, moved.events
     ));
     Ok(moved)
+}
+
+/// One person: their record and roles, second factors, consents and sign-ins.
+async fn sync_person(
+    from: &Store,
+    to: &Store,
+    tenant: TenantId,
+    person: &User,
+    now: Timestamp,
+    moved: &mut Moved,
+) -> StoreResult<()> {
+    let roles = from.users.roles(tenant, person.id).await?;
+    match to.users.by_id(tenant, person.id).await? {
+        None => {
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            to.users.create(tenant, person, &roles).await?;
+        }
+        Some(mine) => {
+            if mine != *person {
+                to.users.update(tenant, person).await?;
+            }
+            if let Some(at) = person
+                .last_login_at
+                .filter(|at| mine.last_login_at < Some(*at))
+            {
+                to.users.record_login(tenant, person.id, at).await?;
+            }
+            let held = to.users.roles(tenant, person.id).await?;
+            for role in roles.iter().filter(|r| !held.contains(r)) {
+                to.access.assign_role(tenant, person.id, role).await?;
+            }
+            for role in held.iter().filter(|r| !roles.contains(r)) {
+                to.access.unassign_role(tenant, person.id, role).await?;
+            }
+        }
+    }
+
+    let factors = from.factors.of_user(tenant, person.id).await?;
+    let ours = by_key(to.factors.of_user(tenant, person.id).await?, |f| {
+        f.id.clone()
+    });
+    for factor in &factors {
+        match ours.get(&factor.id) {
+            None => to.factors.add(tenant, factor).await?,
+            Some(mine) if mine != factor => {
+                to.factors.remove(tenant, person.id, &factor.id).await?;
+                to.factors.add(tenant, factor).await?;
+            }
+            Some(_) => {}
+        }
+    }
+    for id in ours
+        .keys()
+        .filter(|id| !factors.iter().any(|f| &f.id == *id))
+    {
+        to.factors.remove(tenant, person.id, id).await?;
+    }
+    moved.factors += factors.len();
+
+    let consents = from.consents.of_user(tenant, person.id).await?;
+    let ours = by_key(to.consents.of_user(tenant, person.id).await?, |c| {
+        c.client_id.clone()
+    });
+    for consent in &consents {
+        if ours.get(&consent.client_id) != Some(consent) {
+            to.consents.upsert(tenant, consent).await?;
+        }
+    }
+    for id in ours
+        .keys()
+        .filter(|id| !consents.iter().any(|c| &c.client_id == *id))
+    {
+        to.consents.revoke(tenant, person.id, id).await?;
+    }
+    moved.consents += consents.len();
+
+    let sign_ins = from.sessions.of_user(tenant, person.id, now).await?;
+    let ours = by_key(to.sessions.of_user(tenant, person.id, now).await?, |s| {
+        s.id.clone()
+    });
+    for session in &sign_ins {
+        match ours.get(&session.id) {
+            None => to.sessions.create(tenant, session).await?,
+            Some(mine) if mine.last_seen_at != session.last_seen_at => {
+                to.sessions
+                    .touch(tenant, &session.id, session.last_seen_at)
+                    .await?
+            }
+            Some(_) => {}
+        }
+    }
+    for id in ours
+        .keys()
+        .filter(|id| !sign_ins.iter().any(|s| &s.id == *id))
+    {
+        to.sessions.revoke(tenant, id, now).await?;
+    }
+    moved.sign_ins += sign_ins.len();
+    Ok(())
+}
+
+/// Appends the events `to` lacks: those since its newest (the audit log only grows).
+async fn sync_audit(from: &Store, to: &Store, tenant: TenantId) -> StoreResult<usize> {
+    let newest = to.audit.recent(tenant, None, 1).await?.into_iter().next();
+    let query = AuditQuery {
+        from: newest.map(|e| e.at),
+        ..AuditQuery::default()
+    };
+    let mut known = HashSet::new();
+    let mut before = None;
+    loop {
+        let events = to.audit.search(tenant, &query, before, PAGE).await?;
+        let Some(last) = events.last() else {
+            break;
+        };
+        before = Some(last.id);
+        known.extend(events.iter().map(|e| e.id));
+    }
+    let (mut before, mut copied) = (None, 0);
+    loop {
+        let events = from.audit.search(tenant, &query, before, PAGE).await?;
+        let Some(last) = events.last() else {
+            return Ok(copied);
+        };
+        before = Some(last.id);
+        let new: Vec<_> = events
+            .into_iter()
+            .filter(|e| !known.contains(&e.id))
+            .collect();
+        to.audit.append_all(&new).await?;
+        copied += new.len();
+    }
+}
+
+fn by_key<T, K: Eq + Hash>(items: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, T> {
+    items.into_iter().map(|item| (key(&item), item)).collect()
 }
