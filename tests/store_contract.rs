@@ -5,6 +5,7 @@
 mod common;
 
 use common::backends::{self, Provisioned};
+use common::refresh;
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
@@ -77,6 +78,7 @@ macro_rules! main_store_suite {
             access_tokens_are_revoked_one_at_a_time_within_the_tenant,
             concurrent_token_reads_each_get_their_own_record_within_their_tenant,
             refresh_tokens_rotate_once_and_stay_in_their_tenant,
+            refresh_tokens_are_listed_a_page_at_a_time_with_their_state_within_their_tenant,
             concurrent_rotations_have_exactly_one_winner,
             concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
             rotations_in_a_batch_store_only_the_replacements_of_the_tokens_they_spent,
@@ -132,6 +134,7 @@ contract_suite!(redis;
     access_tokens_are_revoked_one_at_a_time_within_the_tenant,
     concurrent_token_reads_each_get_their_own_record_within_their_tenant,
     refresh_tokens_rotate_once_and_stay_in_their_tenant,
+    refresh_tokens_are_listed_a_page_at_a_time_with_their_state_within_their_tenant,
     concurrent_rotations_have_exactly_one_winner,
     concurrent_rotations_of_many_tokens_each_get_their_own_outcome_within_their_tenant,
     rotations_in_a_batch_store_only_the_replacements_of_the_tokens_they_spent,
@@ -965,7 +968,11 @@ async fn keys_rotate_with_one_active_and_one_next_key_per_algorithm(store: &Stor
 
 async fn audit_events_come_newest_first_with_a_limit_and_isolated(store: &Store) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
-    store.audit.append_all(&[]).await.expect("nothing to append");
+    store
+        .audit
+        .append_all(&[])
+        .await
+        .expect("nothing to append");
     for i in 0..5 {
         let mut event =
             AuditEvent::new(a.id, &format!("event.{i}"), Outcome::Success, "cli").reason("why");
@@ -1501,26 +1508,73 @@ async fn purge_removes_only_expired_rows_a_bounded_batch_at_a_time(store: &Store
     assert_eq!(left, 3, "exactly the purged ones are gone");
 }
 
-fn refresh(tenant: &Tenant, user: &User, hash: &str, family: &str) -> RefreshToken {
+async fn refresh_tokens_are_listed_a_page_at_a_time_with_their_state_within_their_tenant(
+    store: &Store,
+) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let (alice, bob) = (
+        user(store, &a, "alice@example.com").await,
+        user(store, &b, "bob@example.com").await,
+    );
     let now = Timestamp::now();
-    RefreshToken {
-        token_hash: hash.into(),
-        tenant_id: tenant.id,
-        family_id: family.into(),
-        client_id: "app".into(),
-        user_id: user.id,
-        session_id: "s1".into(),
-        scopes: vec!["openid".into(), "offline_access".into()],
-        resource: Some("https://api.example/".into()),
-        auth_time: now,
-        amr: vec!["pwd".into()],
-        issued_at: now,
-        expires_at: now.plus_secs(3600),
-        family_expires_at: now.plus_secs(86400),
-        rotated_at: None,
-        revoked_at: None,
-        session_bound: true,
+    let mut expired = refresh(&a, &alice, "r0-expired", "f0");
+    expired.expires_at = now.plus_secs(-10);
+    for token in [
+        refresh(&a, &alice, "r3", "f1"),
+        refresh(&a, &alice, "r1", "f1"),
+        refresh(&a, &alice, "r2", "f2"),
+        expired,
+    ] {
+        store
+            .artifacts
+            .put_refresh_token(a.id, &token)
+            .await
+            .unwrap();
     }
+    store
+        .artifacts
+        .put_refresh_token(b.id, &refresh(&b, &bob, "r9", "f9"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .artifacts
+            .rotate_refresh_token(a.id, "r1", now)
+            .await
+            .unwrap(),
+        Redemption::Redeemed(_)
+    ));
+    let hashes = |tokens: &[RefreshToken]| -> Vec<String> {
+        tokens.iter().map(|t| t.token_hash.clone()).collect()
+    };
+    let first = store
+        .artifacts
+        .refresh_tokens(a.id, now, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        hashes(&first),
+        ["r1", "r2"],
+        "by hash, without the expired one"
+    );
+    assert!(first[0].rotated_at.is_some(), "a spent token says so");
+    assert!(first[1].rotated_at.is_none());
+    let rest = store
+        .artifacts
+        .refresh_tokens(a.id, now, Some("r2"), 2)
+        .await
+        .unwrap();
+    assert_eq!(hashes(&rest), ["r3"]);
+    assert_eq!(
+        hashes(
+            &store
+                .artifacts
+                .refresh_tokens(b.id, now, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["r9"]
+    );
 }
 
 async fn access_tokens_are_revoked_one_at_a_time_within_the_tenant(store: &Store) {

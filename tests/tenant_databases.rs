@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{backends, TestServer};
+use common::{backends, refresh, TestServer};
 use tessera::admin::{self, users::NewUser, Actor};
-use tessera::domain::{Placement, Tenant, TenantId};
+use tessera::domain::{Placement, Tenant, TenantId, Timestamp};
 use tessera::state::AppState;
 use tessera::store::{placement::Placements, Store};
 
@@ -153,6 +153,29 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     let store = &server.state.store;
     let main = placements(&server).main();
     let keys = store.keys.list(acme.id).await.unwrap();
+    let p2 = store
+        .users
+        .by_email(acme.id, "p2@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let (live, spent) = (
+        refresh(&acme, &p2, "live", "f1"),
+        refresh(&acme, &p2, "spent", "f2"),
+    );
+    for token in [&live, &spent] {
+        store
+            .artifacts
+            .put_refresh_token(acme.id, token)
+            .await
+            .unwrap();
+    }
+    let now = Timestamp::now();
+    store
+        .artifacts
+        .rotate_refresh_token(acme.id, "spent", now)
+        .await
+        .unwrap();
     let events = store.audit.recent(acme.id, None, 100).await.unwrap().len();
     let lines = std::sync::Mutex::new(Vec::new());
     let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
@@ -211,6 +234,26 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         !has_person(store, acme.id, "p0@acme.test").await,
         "deleted during the copy"
     );
+    assert_eq!(moved.refresh_tokens, 2);
+    let carried = store
+        .artifacts
+        .refresh_token(acme.id, "live")
+        .await
+        .unwrap();
+    assert_eq!(carried.as_ref(), Some(&live), "applications stay signed in");
+    let carried = store
+        .artifacts
+        .refresh_token(acme.id, "spent")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(carried.rotated_at, Some(now), "a spent token stays spent");
+    assert!(main
+        .artifacts
+        .refresh_token(acme.id, "live")
+        .await
+        .unwrap()
+        .is_none());
     let p1 = store
         .users
         .by_email(acme.id, "p1@acme.test")
@@ -247,7 +290,11 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     .await
     .unwrap()
     .expect("moved back");
-    assert_eq!(back.people, 3);
+    assert_eq!((back.people, back.refresh_tokens), (3, 2));
+    assert_eq!(
+        main.artifacts.refresh_token(acme.id, "live").await.unwrap(),
+        Some(live)
+    );
     assert!(
         !database_exists(backend, &vars, acme.id).await,
         "the source is dropped"

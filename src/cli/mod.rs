@@ -82,7 +82,7 @@ enum TenantCommand {
     /// Move a tenant's data between the main database and a database of its own. It is
     /// copied while the tenant serves; the tenant is then suspended while what changed
     /// meanwhile is copied and the registry switches (seconds for thousands of people).
-    /// Applications ask their users to sign in again afterwards.
+    /// Refresh tokens move with it; sign-ins in progress start again.
     Move {
         /// Slug of the tenant, e.g. acme.
         slug: String,
@@ -445,11 +445,12 @@ async fn execute(command: Command) -> Result<(), String> {
             match moved {
                 None => println!("Tenant {slug} is {} already.", to.as_str()),
                 Some(moved) => println!(
-                    "Moved tenant {slug} to {} storage (people: {}, applications: {}, audit events: {}). It is serving again.",
+                    "Moved tenant {slug} to {} storage (people: {}, applications: {}, audit events: {}, refresh tokens: {}). It is serving again.",
                     to.as_str(),
                     moved.people,
                     moved.clients,
-                    moved.events
+                    moved.events,
+                    moved.refresh_tokens
                 ),
             }
             Ok(())

@@ -449,6 +449,16 @@ pub trait OidcArtifactRepo: Send + Sync {
         tenant: TenantId,
         token_hash: &str,
     ) -> StoreResult<Option<RefreshToken>>;
+    /// One page of the tenant's refresh tokens that have not expired at `now`, spent and
+    /// revoked ones included (their state travels with them), by token hash after `after`:
+    /// what `tessera tenant move` carries to the tenant's new store.
+    async fn refresh_tokens(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RefreshToken>>;
     /// Atomically spends a token that is neither rotated nor revoked; exactly one of concurrent
     /// callers gets `Redeemed`. A spent or revoked token comes back as `AlreadyUsed`.
     async fn rotate_refresh_token(

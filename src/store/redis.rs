@@ -12,7 +12,7 @@ use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
 use async_trait::async_trait;
-use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
+use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use serde::{de::DeserializeOwned, Serialize};
 use std::{sync::LazyLock, time::Duration};
 
@@ -474,6 +474,44 @@ impl OidcArtifactRepo for RedisArtifacts {
                 .await?;
         data.map(|d| refresh_token(&d, rotated_at, revoked_at))
             .transpose()
+    }
+
+    /// Scans the tenant's keys: Redis keeps no order, and the command line (a move) is the
+    /// only caller.
+    async fn refresh_tokens(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RefreshToken>> {
+        let pattern = key(tenant, "refresh-token", "*");
+        let prefix = pattern.trim_end_matches('*').to_owned();
+        let mut con = self.con();
+        let mut hashes: Vec<String> = {
+            let mut keys = con.scan_match::<_, String>(&pattern).await?;
+            let mut found = Vec::new();
+            while let Some(key) = keys.next_item().await {
+                if let Some(hash) = key?.strip_prefix(&prefix) {
+                    found.push(hash.to_owned());
+                }
+            }
+            found
+        };
+        hashes.retain(|h| after.is_none_or(|after| h.as_str() > after));
+        hashes.sort();
+        let mut tokens = Vec::new();
+        for hash in hashes {
+            if tokens.len() >= limit as usize {
+                break;
+            }
+            if let Some(token) = self.refresh_token(tenant, &hash).await? {
+                if token.expires_at > now {
+                    tokens.push(token);
+                }
+            }
+        }
+        Ok(tokens)
     }
 
     async fn rotate_refresh_token(

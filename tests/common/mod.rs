@@ -10,7 +10,7 @@ use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;
 use tessera::admin::{clients::NewClient, users::NewUser, Actor};
 use tessera::config::Config;
-use tessera::domain::{GrantType, Tenant};
+use tessera::domain::{GrantType, RefreshToken, Tenant, Timestamp, User};
 use tessera::state::AppState;
 use url::Url;
 
@@ -508,4 +508,28 @@ pub fn hidden_value(html: &str, marker: &str) -> Option<String> {
     let value = tag.find("value=\"")? + "value=\"".len();
     let len = tag[value..].find('"')?;
     Some(tag[value..value + len].to_string())
+}
+
+/// A refresh token of `user` in family `family`, bound to the browser sign-in `s1`, valid for
+/// an hour.
+pub fn refresh(tenant: &Tenant, user: &User, hash: &str, family: &str) -> RefreshToken {
+    let now = Timestamp::now();
+    RefreshToken {
+        token_hash: hash.into(),
+        tenant_id: tenant.id,
+        family_id: family.into(),
+        client_id: "app".into(),
+        user_id: user.id,
+        session_id: "s1".into(),
+        scopes: vec!["openid".into(), "offline_access".into()],
+        resource: Some("https://api.example/".into()),
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        issued_at: now,
+        expires_at: now.plus_secs(3600),
+        family_expires_at: now.plus_secs(86400),
+        rotated_at: None,
+        revoked_at: None,
+        session_bound: true,
+    }
 }

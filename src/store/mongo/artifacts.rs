@@ -1,6 +1,6 @@
 //! Login flows, authorization codes and access-token records.
 
-use super::{conflict, date, from_document, scoped, timestamp, to_document, MongoStore};
+use super::{all, conflict, date, from_document, scoped, timestamp, to_document, MongoStore};
 use crate::domain::AuditEvent;
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
@@ -333,6 +333,33 @@ impl OidcArtifactRepo for MongoStore {
             .await?
             .map(RefreshDoc::into_token)
             .transpose()
+    }
+
+    async fn refresh_tokens(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RefreshToken>> {
+        let filter = scoped(
+            tenant,
+            doc! {
+                "expires_at": { "$gt": date(now) },
+                "token_hash": { "$gt": after.unwrap_or_default() },
+            },
+        );
+        let cursor = self
+            .collection::<RefreshDoc>("refresh_tokens")
+            .find(filter)
+            .sort(doc! { "token_hash": 1 })
+            .limit(i64::from(limit))
+            .await?;
+        all(cursor)
+            .await?
+            .into_iter()
+            .map(RefreshDoc::into_token)
+            .collect()
     }
 
     async fn rotate_refresh_token(

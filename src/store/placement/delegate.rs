@@ -185,6 +185,7 @@ by_tenant! { OidcArtifactRepo, artifacts;
     revoke_access_token(jti: &str, at: Timestamp) -> bool;
     put_refresh_token(token: &RefreshToken) -> ();
     refresh_token(token_hash: &str) -> Option<RefreshToken>;
+    refresh_tokens(now: Timestamp, after: Option<&str>, limit: u32) -> Vec<RefreshToken>;
     rotate_refresh_token(token_hash: &str, at: Timestamp) -> Redemption<RefreshToken>;
     revoke_refresh_family(family_id: &str, at: Timestamp) -> u64;
     revoke_session_tokens(session_id: &str, at: Timestamp) -> u64;

@@ -7,9 +7,9 @@
 //!
 //! The copy goes through the repository contract, so it works between any two backends:
 //! roles, teams and members, people with their role assignments, second factors, consents and
-//! browser sign-ins, applications, signing keys and the audit log. Short-lived protocol
-//! records (login flows, codes, token records, counters) are not copied: applications ask
-//! their users to sign in again, as after a refresh token expires.
+//! browser sign-ins, applications, signing keys, the audit log and refresh tokens. Short-lived
+//! protocol records (login flows, codes, access-token records, counters) are not copied:
+//! sign-ins in progress start again, and applications refresh their access tokens.
 
 use super::{Placements, TenantDatabase, PLACEMENT_STALE_SECS};
 use crate::domain::{KeyState, Placement, Tenant, TenantId, Timestamp, User};
@@ -34,6 +34,7 @@ pub struct Moved {
     pub clients: usize,
     pub keys: usize,
     pub events: usize,
+    pub refresh_tokens: usize,
 }
 
 impl Placements {
@@ -171,6 +172,7 @@ async fn copy_twice(
     freeze.await?;
     let mut last = sync(from, to, tenant, progress).await?;
     last.events += online.events;
+    last.refresh_tokens = copy_refresh_tokens(from, to, tenant).await?;
     Ok(last)
 }
 
@@ -401,6 +403,36 @@ async fn sync_person(
     }
     moved.sign_ins += sign_ins.len();
     Ok(())
+}
+
+/// Copies the refresh tokens that have not expired, with their state (spent, revoked), so
+/// applications stay signed in and a spent token replayed later is still recognised. Only
+/// while the tenant is suspended: tokens change with every use.
+async fn copy_refresh_tokens(from: &Store, to: &Store, tenant: TenantId) -> StoreResult<usize> {
+    let now = Timestamp::now();
+    let (mut after, mut copied) = (None::<String>, 0);
+    loop {
+        let tokens = from
+            .artifacts
+            .refresh_tokens(tenant, now, after.as_deref(), PAGE)
+            .await?;
+        let Some(last) = tokens.last() else {
+            return Ok(copied);
+        };
+        after = Some(last.token_hash.clone());
+        for token in &tokens {
+            // A move run again after a failure finds those it copied before.
+            if to
+                .artifacts
+                .refresh_token(tenant, &token.token_hash)
+                .await?
+                .is_none()
+            {
+                to.artifacts.put_refresh_token(tenant, token).await?;
+                copied += 1;
+            }
+        }
+    }
 }
 
 /// Appends the events `to` lacks: those since its newest (the audit log only grows).

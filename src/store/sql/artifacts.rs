@@ -454,6 +454,29 @@ macro_rules! artifact_repo {
                     row.map(|r| refresh_from_row(&r)).transpose()
                 }
 
+                async fn refresh_tokens(
+                    &self,
+                    tenant: TenantId,
+                    now: Timestamp,
+                    after: Option<&str>,
+                    limit: u32,
+                ) -> StoreResult<Vec<RefreshToken>> {
+                    let mut db = self.tenant(tenant).await?;
+                    let rows = sqlx::query(
+                        "SELECT * FROM refresh_tokens
+                         WHERE tenant_id = $1 AND expires_at > $2 AND token_hash > $3
+                         ORDER BY token_hash LIMIT $4",
+                    )
+                    .bind(tenant)
+                    .bind(now)
+                    .bind(after.unwrap_or_default())
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *db)
+                    .await?;
+                    db.finish().await?;
+                    rows.iter().map(refresh_from_row).collect()
+                }
+
                 async fn rotate_refresh_token(
                     &self,
                     tenant: TenantId,
