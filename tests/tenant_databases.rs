@@ -10,7 +10,8 @@ use common::{backends, refresh, TestServer};
 use tessera::admin::{self, users::NewUser, Actor};
 use tessera::domain::{Placement, Tenant, TenantId, Timestamp};
 use tessera::state::AppState;
-use tessera::store::{placement::Placements, Store};
+use tessera::store::placement::{Moved, Placements};
+use tessera::store::Store;
 
 async fn server(
     backend: &str,
@@ -23,6 +24,23 @@ async fn server(
 
 fn placements(server: &TestServer) -> &Placements {
     server.state.store.placements.as_deref().unwrap()
+}
+
+async fn tenant(state: &AppState, slug: &str, placement: Placement) -> Tenant {
+    admin::tenants::create_placed(state, &Actor::Cli, slug, "Tenant", placement)
+        .await
+        .unwrap()
+}
+
+/// Moves the tenant `acme`; `None` when it is there already.
+async fn relocate(
+    state: &AppState,
+    to: Placement,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Option<Moved> {
+    admin::tenants::relocate(state, &Actor::Cli, "acme", to, progress)
+        .await
+        .unwrap()
 }
 
 async fn person(state: &AppState, tenant: &Tenant, email: &str) {
@@ -78,15 +96,7 @@ async fn database_exists(backend: &str, vars: &[(&'static str, String)], tenant:
 
 async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it(backend: &str) {
     let (server, vars) = server(backend, Vec::new()).await;
-    let acme = admin::tenants::create_placed(
-        &server.state,
-        &Actor::Cli,
-        "acme",
-        "Acme",
-        Placement::NEW_DATABASE,
-    )
-    .await
-    .unwrap();
+    let acme = tenant(&server.state, "acme", Placement::NEW_DATABASE).await;
     let Placement::Dedicated {
         database: Some(sealed),
     } = &acme.placement
@@ -102,15 +112,7 @@ async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it
         "the settings are sealed"
     );
     person(&server.state, &acme, "pat@acme.test").await;
-    let shared = admin::tenants::create_placed(
-        &server.state,
-        &Actor::Cli,
-        "shared",
-        "Shared",
-        Placement::Shared,
-    )
-    .await
-    .unwrap();
+    let shared = tenant(&server.state, "shared", Placement::Shared).await;
     person(&server.state, &shared, "pat@shared.test").await;
 
     let store = &server.state.store;
@@ -138,15 +140,7 @@ async fn a_tenant_of_its_own_keeps_its_data_apart_and_takes_its_database_with_it
 
 async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str) {
     let (server, vars) = server(backend, Vec::new()).await;
-    let acme = admin::tenants::create_placed(
-        &server.state,
-        &Actor::Cli,
-        "acme",
-        "Acme",
-        Placement::Shared,
-    )
-    .await
-    .unwrap();
+    let acme = tenant(&server.state, "acme", Placement::Shared).await;
     for n in 0..3 {
         person(&server.state, &acme, &format!("p{n}@acme.test")).await;
     }
@@ -209,16 +203,9 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         }
     };
 
-    let moved = admin::tenants::relocate(
-        &server.state,
-        &Actor::Cli,
-        "acme",
-        Placement::NEW_DATABASE,
-        &changing,
-    )
-    .await
-    .unwrap()
-    .expect("moved");
+    let moved = relocate(&server.state, Placement::NEW_DATABASE, &changing)
+        .await
+        .expect("moved");
     assert!(changed.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!((moved.people, moved.keys), (3, keys.len()));
     assert!(moved.events >= events);
@@ -269,27 +256,12 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     assert!(main.keys.list(acme.id).await.unwrap().is_empty());
     assert!(!lines.lock().unwrap().is_empty(), "it tells what it does");
 
-    let again = admin::tenants::relocate(
-        &server.state,
-        &Actor::Cli,
-        "acme",
-        Placement::NEW_DATABASE,
-        &progress,
-    )
-    .await
-    .unwrap();
+    let again = relocate(&server.state, Placement::NEW_DATABASE, &progress).await;
     assert!(again.is_none(), "a tenant already there stays");
 
-    let back = admin::tenants::relocate(
-        &server.state,
-        &Actor::Cli,
-        "acme",
-        Placement::Shared,
-        &progress,
-    )
-    .await
-    .unwrap()
-    .expect("moved back");
+    let back = relocate(&server.state, Placement::Shared, &progress)
+        .await
+        .expect("moved back");
     assert_eq!((back.people, back.refresh_tokens), (3, 2));
     assert_eq!(
         main.artifacts.refresh_token(acme.id, "live").await.unwrap(),
@@ -347,15 +319,7 @@ async fn open_databases_stay_within_their_bound_and_reopen_on_use() {
     .await;
     let mut tenants = Vec::new();
     for n in 0..5 {
-        let tenant = admin::tenants::create_placed(
-            &server.state,
-            &Actor::Cli,
-            &format!("t{n}"),
-            "T",
-            Placement::NEW_DATABASE,
-        )
-        .await
-        .unwrap();
+        let tenant = tenant(&server.state, &format!("t{n}"), Placement::NEW_DATABASE).await;
         person(&server.state, &tenant, "pat@example.test").await;
         tenants.push(tenant);
     }
