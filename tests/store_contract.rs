@@ -8,10 +8,11 @@ use common::backends::{self, Provisioned};
 use common::refresh;
 use std::collections::HashMap;
 use tessera::domain::{
-    AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, ClientKey,
-    ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job, JobBacklog, KeyState,
-    LoginFlow, Outcome, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant,
-    TenantId, TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
+    ClientKey, ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job,
+    JobBacklog, KeyState, LoginFlow, Outcome, RedirectUri, RefreshToken, Role, SigningAlg,
+    SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod, User, UserId,
+    UserSession,
 };
 use tessera::store::group_commit::GroupCommit;
 use tessera::store::{
@@ -113,6 +114,7 @@ macro_rules! main_store_suite {
             a_scheduled_turn_goes_to_one_caller_until_it_is_due_again,
             overview_figures_count_sign_ins_people_and_clients_within_their_tenant,
             keys_due_for_rotation_are_found_across_tenants_in_one_query,
+            api_keys_are_found_by_hash_used_and_revoked_within_their_tenant,
         );
     };
 }
@@ -847,6 +849,117 @@ async fn signing_keys_are_listed_newest_first_and_isolated(store: &Store) {
     );
     assert_eq!(listed, [new, old], "every field survives the round trip");
     assert!(store.keys.list(b.id).await.unwrap().is_empty());
+}
+
+fn api_key(tenant: &Tenant, name: &str, hash: &str, created_at: i64) -> ApiKey {
+    ApiKey::new(
+        tenant.id,
+        name,
+        &["users:read".to_string(), "audit:read".to_string()],
+        30,
+        "tsk_abcdef".into(),
+        hash.into(),
+        "cli".into(),
+        Timestamp::from_unix(created_at),
+    )
+    .unwrap()
+}
+
+async fn api_keys_are_found_by_hash_used_and_revoked_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let old = api_key(&a, "Old", "hash-old", 1_700_000_000);
+    let new = api_key(&a, "New", "hash-new", 1_800_000_000);
+    store.api_keys.create(a.id, &old).await.unwrap();
+    store.api_keys.create(a.id, &new).await.unwrap();
+    assert!(
+        matches!(
+            store
+                .api_keys
+                .create(a.id, &api_key(&a, "Twin", "hash-old", 1))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a hash is one key's"
+    );
+    assert_eq!(
+        store.api_keys.list(a.id).await.unwrap(),
+        [new.clone(), old.clone()],
+        "newest first, every field survives the round trip"
+    );
+    assert_eq!(
+        store.api_keys.by_hash(a.id, "hash-old").await.unwrap(),
+        Some(old.clone())
+    );
+    // Another tenant neither finds, uses nor revokes it.
+    assert!(store.api_keys.list(b.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.api_keys.by_hash(b.id, "hash-old").await.unwrap(),
+        None
+    );
+    store
+        .api_keys
+        .record_use(
+            b.id,
+            old.id,
+            Timestamp::from_unix(5),
+            Timestamp::from_unix(0),
+        )
+        .await
+        .unwrap();
+    assert!(!store
+        .api_keys
+        .revoke(b.id, old.id, Timestamp::from_unix(5))
+        .await
+        .unwrap());
+
+    // A use is written once per interval: a later use within it changes nothing.
+    let used = |at: i64| Timestamp::from_unix(at);
+    let old_id = old.id;
+    let use_at = |at: i64, since: i64| async move {
+        store
+            .api_keys
+            .record_use(a.id, old_id, used(at), used(since))
+            .await
+            .unwrap()
+    };
+    let stored = || async {
+        let found = store.api_keys.by_hash(a.id, "hash-old").await.unwrap();
+        found.expect("the key")
+    };
+    use_at(1_000, 940).await;
+    use_at(1_030, 970).await;
+    assert_eq!(stored().await.last_used_at, Some(used(1_000)));
+    use_at(1_070, 1_010).await;
+    assert_eq!(stored().await.last_used_at, Some(used(1_070)));
+
+    assert!(store
+        .api_keys
+        .revoke(a.id, old.id, used(2_000))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .api_keys
+            .revoke(a.id, old.id, used(3_000))
+            .await
+            .unwrap(),
+        "revoked once"
+    );
+    assert_eq!(stored().await.revoked_at, Some(used(2_000)));
+    assert_eq!(
+        store
+            .api_keys
+            .by_hash(a.id, "hash-new")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+
+    // Deleting the tenant deletes its keys.
+    store.tenants.delete(a.id).await.unwrap();
+    assert!(store.api_keys.list(a.id).await.unwrap().is_empty());
 }
 
 fn signing_key(tenant: &Tenant, kid: &str, state: KeyState, created_at: i64) -> SigningKey {

@@ -170,6 +170,16 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         .rotate_refresh_token(acme.id, "spent", now)
         .await
         .unwrap();
+    let make_key = |name: &'static str| {
+        let (state, acme) = (&server.state, &acme);
+        async move {
+            admin::api_keys::create(state, &Actor::Cli, acme, name, &["users:read".into()], 30)
+                .await
+                .expect("API key")
+                .key
+        }
+    };
+    let (bot, sync) = (make_key("Bot").await, make_key("Sync").await);
     let events = store.audit.recent(acme.id, None, 100).await.unwrap().len();
     let lines = std::sync::Mutex::new(Vec::new());
     let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
@@ -198,6 +208,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
                         .unwrap();
                     p1.name = Some("Renamed".into());
                     store.users.update(acme.id, &p1).await.unwrap();
+                    assert!(store.api_keys.revoke(acme.id, sync.id, now).await.unwrap());
                 })
             });
         }
@@ -254,6 +265,19 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     );
     assert_eq!(store.keys.list(acme.id).await.unwrap(), keys);
     assert!(main.keys.list(acme.id).await.unwrap().is_empty());
+    let api_keys = store.api_keys.list(acme.id).await.unwrap();
+    let revoked = |keys: &[tessera::domain::ApiKey]| -> Vec<(String, bool)> {
+        keys.iter()
+            .map(|k| (k.name.clone(), k.revoked_at.is_some()))
+            .collect()
+    };
+    assert_eq!(
+        revoked(&api_keys),
+        [("Sync".to_string(), true), ("Bot".to_string(), false)],
+        "API keys arrive, revoked during the copy as well"
+    );
+    assert_eq!(api_keys[1], bot);
+    assert!(main.api_keys.list(acme.id).await.unwrap().is_empty());
     assert!(!lines.lock().unwrap().is_empty(), "it tells what it does");
 
     let again = relocate(&server.state, Placement::NEW_DATABASE, &progress).await;
@@ -283,6 +307,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         assert!(has_person(main, acme.id, email).await, "{email}");
     }
     assert_eq!(main.keys.list(acme.id).await.unwrap(), keys);
+    assert_eq!(main.api_keys.list(acme.id).await.unwrap(), api_keys);
     let moves = store
         .audit
         .recent(acme.id, Some("cli"), 100)

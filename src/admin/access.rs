@@ -21,14 +21,34 @@ pub struct Member {
     pub meta: RequestMeta,
 }
 
+/// Another system acting with an API key of its tenant. Keys need no recent sign-in: they
+/// are bounded by their permissions and expiry instead.
+#[derive(Clone, Debug)]
+pub struct KeyHolder {
+    pub tenant_id: TenantId,
+    pub key_id: Uuid,
+    pub grants: Grants,
+    pub meta: RequestMeta,
+}
+
 impl Actor {
     /// Allows the action when the actor holds `permission` in `tenant`; anyone else gets
-    /// `Forbidden` (a member of another tenant included).
+    /// `Forbidden` (a member or key of another tenant included).
     pub fn require(&self, tenant: &Tenant, permission: &str) -> AppResult<()> {
         match self {
             Actor::Cli => Ok(()),
             Actor::Member(m) if m.tenant_id == tenant.id && m.grants.allows(permission) => Ok(()),
-            Actor::Member(_) => Err(AppError::Forbidden),
+            Actor::Key(k) if k.tenant_id == tenant.id && k.grants.allows(permission) => Ok(()),
+            Actor::Member(_) | Actor::Key(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// What the actor may hand on; `None` for the command line, which may hand on anything.
+    pub fn grants(&self) -> Option<&Grants> {
+        match self {
+            Actor::Cli => None,
+            Actor::Member(m) => Some(&m.grants),
+            Actor::Key(k) => Some(&k.grants),
         }
     }
 
@@ -44,8 +64,8 @@ impl Actor {
 
     /// Nobody hands out, or acts on someone holding, more than they hold themselves.
     pub fn outranks(&self, roles: &[Role]) -> AppResult<()> {
-        match self {
-            Actor::Member(m) if !roles.iter().all(|r| m.grants.include(r)) => {
+        match self.grants() {
+            Some(grants) if !roles.iter().all(|r| grants.include(&r.permissions)) => {
                 Err(AppError::Forbidden)
             }
             _ => Ok(()),
@@ -55,7 +75,7 @@ impl Actor {
     pub fn user_id(&self) -> Option<UserId> {
         match self {
             Actor::Member(m) => Some(m.user_id),
-            Actor::Cli => None,
+            Actor::Cli | Actor::Key(_) => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! permissions (see [`access`]) before anything touches storage.
 
 pub mod access;
+pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod clients;
@@ -15,7 +16,7 @@ pub mod users;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, TenantId};
 use crate::state::AppState;
-pub use access::Member;
+pub use access::{KeyHolder, Member};
 
 /// Who is making a change.
 #[derive(Clone, Debug)]
@@ -24,6 +25,8 @@ pub enum Actor {
     Cli,
     /// A signed-in person in a tenant's console, with the permissions of their roles.
     Member(Member),
+    /// Another system, with the permissions of the API key it presented.
+    Key(KeyHolder),
 }
 
 impl Actor {
@@ -31,6 +34,7 @@ impl Actor {
         match self {
             Actor::Cli => "cli".into(),
             Actor::Member(m) => format!("user:{}", m.user_id),
+            Actor::Key(k) => format!("api_key:{}", k.key_id),
         }
     }
 
@@ -38,6 +42,7 @@ impl Actor {
         match self {
             Actor::Cli => RequestMeta::default(),
             Actor::Member(m) => m.meta.clone(),
+            Actor::Key(k) => k.meta.clone(),
         }
     }
 }

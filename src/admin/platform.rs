@@ -37,6 +37,8 @@ fn allowed(actor: &Actor, ops: Option<&Tenant>) -> bool {
     match actor {
         Actor::Cli => true,
         Actor::Member(m) => ops.is_some_and(|o| o.id == m.tenant_id),
+        // Running the installation takes a person (or the command line), never a key.
+        Actor::Key(_) => false,
     }
 }
 
@@ -67,8 +69,8 @@ async fn audit(
     }
     if let Some(tenant) = tenant.filter(|t| ops.is_none_or(|o| o.id != *t)) {
         let name = match actor {
-            Actor::Cli => "cli".to_string(),
             Actor::Member(m) => format!("operator:{}", m.user_id),
+            other => other.audit_name(),
         };
         state.audit(event(tenant, name), &meta).await;
     }

@@ -364,3 +364,19 @@ pub async fn revoke_consent(
     .await;
     Ok(revoked)
 }
+
+/// Everything kept about one user, for a request from that person (GDPR Art. 15): what they
+/// would download themselves, with the audit history only for an actor who may read the log
+/// (as on the user's page). Audited as `user.data_exported`.
+pub async fn export_data(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+) -> AppResult<serde_json::Value> {
+    let user = get(state, actor, tenant, id).await?;
+    let with_history = actor.require(tenant, "audit:read").is_ok();
+    let data = crate::auth::export::personal_data(state, tenant, &user, with_history).await?;
+    audit(state, actor, tenant.id, "user.data_exported", target(&user)).await;
+    Ok(data)
+}

@@ -13,6 +13,7 @@ use leptos_router::{
 use pages::{
     account::AccountPage,
     admin::{
+        api_keys::AdminApiKeysPage,
         audit::AdminAuditPage,
         branding::AdminBrandingPage,
         clients::{AdminClientPage, AdminClientsPage, AdminNewClientPage},
@@ -97,6 +98,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/admin/roles") view=AdminRolesPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/teams") view=AdminTeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/api-keys") view=AdminApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/branding") view=AdminBrandingPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=PlatformPage ssr=SsrMode::Async/>

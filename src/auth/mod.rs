@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod browser;
+pub mod export;
 pub mod login;
 pub mod mfa;
 pub mod one_time;

@@ -35,6 +35,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "Change sign-in, password, session and token policies",
     ),
     ("audit:read", "Read and export the audit log"),
+    (
+        "api_keys:manage",
+        "Create and revoke API keys, each with at most their own permissions",
+    ),
 ];
 
 /// `resource:action`, `resource:*` or `*`.
@@ -121,10 +125,18 @@ impl Grants {
         self.0.iter().any(|p| p.covers(needed))
     }
 
-    /// Whether these grants include every permission of `role`: nobody hands out more than
-    /// they hold.
-    pub fn include(&self, role: &Role) -> bool {
-        role.permissions.iter().all(|p| self.allows(p.as_str()))
+    /// Whether these grants include every one of `permissions` (a role's, a key's): nobody
+    /// hands out more than they hold.
+    pub fn include(&self, permissions: &[Permission]) -> bool {
+        permissions.iter().all(|p| self.allows(p.as_str()))
+    }
+
+    /// Grants of exactly these permissions (an API key's).
+    pub fn exactly(permissions: &[Permission]) -> Self {
+        let mut all = permissions.to_vec();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.dedup();
+        Self(all)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -233,6 +245,7 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
             "branding:manage",
             "settings:manage",
             "audit:read",
+            "api_keys:manage",
         ],
     ),
     (
@@ -357,12 +370,11 @@ mod tests {
         let owner = roles.iter().find(|r| r.id == OWNER).unwrap();
         let admin = roles.iter().find(|r| r.id == ADMIN).unwrap();
         let admin_grants = Grants::of([admin]);
-        assert!(!admin_grants.include(owner));
-        assert!(admin_grants.include(admin));
-        assert!(Grants::of([owner]).include(admin));
-        assert!(
-            !grants(&["users:write"]).include(&Role::new("x", "", &["users:*".into()]).unwrap())
-        );
+        assert!(!admin_grants.include(&owner.permissions));
+        assert!(admin_grants.include(&admin.permissions));
+        assert!(Grants::of([owner]).include(&admin.permissions));
+        let all_users = Role::new("x", "", &["users:*".into()]).unwrap();
+        assert!(!grants(&["users:write"]).include(&all_users.permissions));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! code too: console forms run the same rules as the server as people type.
 
 pub mod access;
+pub mod api_key;
 mod audit;
 pub mod branding;
 mod client;
@@ -19,6 +20,7 @@ mod time;
 mod user;
 
 pub use access::{Grants, Permission, Role, Team};
+pub use api_key::{ApiKey, KeyStatus};
 pub use audit::{AuditEvent, Outcome};
 pub use branding::{Branding, Logo};
 pub use client::{uri_lines, AppType, Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};

@@ -30,4 +30,16 @@ impl Timestamp {
     pub fn is_before(self, other: Timestamp) -> bool {
         self.0 < other.0
     }
+
+    /// RFC 3339 in UTC (`2026-12-06T07:10:00Z`), for files people read; empty when out of range.
+    #[cfg(feature = "ssr")]
+    pub fn rfc3339(self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default()
+    }
 }

@@ -55,7 +55,7 @@ const COLUMNS: [&str; 11] = [
     "tenant_id",
 ];
 
-fn plain(status: StatusCode, text: &str) -> Response {
+pub(super) fn plain(status: StatusCode, text: &str) -> Response {
     (status, text.to_owned()).into_response()
 }
 
@@ -137,8 +137,8 @@ pub async fn export(
         .into_response()
 }
 
-fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
-    tracing::error!(request_id = ?meta.request_id, error = %e, "audit export failed");
+pub(super) fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
+    tracing::error!(request_id = ?meta.request_id, error = %e, "download failed");
     let text = match &meta.request_id {
         Some(id) => format!("Something went wrong (request id {id})."),
         None => "Something went wrong.".to_string(),
@@ -147,7 +147,7 @@ fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {
 }
 
 /// The signed-in console user of the tenant, or the answer to give instead.
-async fn console_actor(
+pub(super) async fn console_actor(
     state: &AppState,
     session: &Session,
     meta: &RequestMeta,
@@ -251,16 +251,9 @@ fn csv_chunk(events: &[AuditEvent], header: bool) -> Result<Bytes, std::io::Erro
         writer.write_record(COLUMNS)?;
     }
     for e in events {
-        let at = time::OffsetDateTime::from_unix_timestamp(e.at.unix())
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
         let record = [
             e.id.to_string(),
-            at,
+            e.at.rfc3339(),
             e.action.clone(),
             e.outcome.as_str().to_owned(),
             e.actor.clone(),

@@ -2,6 +2,7 @@
 
 mod audit_export;
 mod branding;
+mod data_export;
 mod documents;
 mod headers;
 mod meta;

@@ -2,7 +2,7 @@ use super::documents::DocumentsFirst;
 use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::server_fns::{self, Pages};
-use super::{audit_export, branding, metrics, pages, passkeys, BrowserSessionStore};
+use super::{audit_export, branding, data_export, metrics, pages, passkeys, BrowserSessionStore};
 use crate::app::{shell, App};
 use crate::config::LogFormat;
 use crate::domain::RequestMeta;
@@ -133,6 +133,8 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         )
         .route("/t/{slug}/passkeys/register", post(passkeys::register))
         .route("/t/{slug}/admin/audit/export", get(audit_export::export))
+        .route("/t/{slug}/account/data", get(data_export::own))
+        .route("/t/{slug}/admin/users/{id}/data", get(data_export::of_user))
         .route("/t/{slug}/branding.css", get(branding::stylesheet))
         .route("/t/{slug}/branding/logo", get(branding::logo))
         .route("/t/{slug}/admin/branding/logo", post(branding::upload))

@@ -3,8 +3,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
-    ClientType, Email, FactorKind, GrantType, KeyState, Outcome, RedirectUri, SigningAlg,
-    TenantSlug, TenantStatus, TokenAuthMethod,
+    ClientType, Email, FactorKind, GrantType, KeyState, Outcome, Permission, RedirectUri,
+    SigningAlg, TenantSlug, TenantStatus, TokenAuthMethod,
 };
 use std::str::FromStr;
 
@@ -15,6 +15,10 @@ fn corrupt(what: &str, raw: &str) -> StoreError {
 /// Ids and other values with a `FromStr`.
 pub fn parse<T: FromStr>(raw: &str) -> StoreResult<T> {
     raw.parse().map_err(|_| corrupt("value", raw))
+}
+
+pub fn permission(raw: &str) -> StoreResult<Permission> {
+    Permission::parse(raw).map_err(|_| corrupt("permission", raw))
 }
 
 pub fn slug(raw: &str) -> StoreResult<TenantSlug> {

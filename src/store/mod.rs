@@ -17,9 +17,10 @@ pub use open::open;
 
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
-    AccessTokenRecord, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client, Consent,
-    Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken, Role, SigningAlg,
-    SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
+    Consent, Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken, Role,
+    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
+    UserSession,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -213,6 +214,27 @@ pub trait ClientRepo: Send + Sync {
     /// Deletes the client; false when there is no such client. Its tokens die with it: every
     /// token endpoint looks the client up first.
     async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ApiKeyRepo: Send + Sync {
+    /// `Conflict` when the id or the hash exists.
+    async fn create(&self, tenant: TenantId, key: &ApiKey) -> StoreResult<()>;
+    /// The tenant's keys, newest first, revoked and expired ones included.
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<ApiKey>>;
+    /// The key of this tenant whose hash is `hash`, whatever its state.
+    async fn by_hash(&self, tenant: TenantId, hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Records a use at `at`, unless one at or after `since` is already recorded (a key used
+    /// many times a second writes at most once per interval).
+    async fn record_use(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<()>;
+    /// Revokes the key at `at`; false when there is no such key or it was revoked already.
+    async fn revoke(&self, tenant: TenantId, id: Uuid, at: Timestamp) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -784,6 +806,7 @@ pub struct Store {
     pub consents: Arc<dyn ConsentRepo>,
     pub factors: Arc<dyn FactorRepo>,
     pub access: Arc<dyn AccessRepo>,
+    pub api_keys: Arc<dyn ApiKeyRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
@@ -808,6 +831,7 @@ impl Store {
             + ConsentRepo
             + FactorRepo
             + AccessRepo
+            + ApiKeyRepo
             + SigningKeyRepo
             + AuditRepo
             + OidcArtifactRepo
@@ -826,6 +850,7 @@ impl Store {
             consents: backend.clone(),
             factors: backend.clone(),
             access: backend.clone(),
+            api_keys: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),
             artifacts: backend.clone(),

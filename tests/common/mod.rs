@@ -10,7 +10,7 @@ use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;
 use tessera::admin::{clients::NewClient, users::NewUser, Actor};
 use tessera::config::Config;
-use tessera::domain::{GrantType, RefreshToken, Tenant, Timestamp, User};
+use tessera::domain::{GrantType, RefreshToken, Tenant, Timestamp, User, UserId};
 use tessera::state::AppState;
 use url::Url;
 
@@ -180,6 +180,36 @@ impl TestServer {
         server.user("default", "alice@example.com").await;
         let client = server.client("default", "app", false).await;
         (server, client)
+    }
+
+    /// A person of `tenant` (named Alice Example) with the test password and, when given, a role.
+    pub async fn person(&self, tenant: &Tenant, email: &str, role: Option<&str>) -> UserId {
+        let new = NewUser {
+            email,
+            name: Some("Alice Example"),
+            password: Some(PASSWORD.into()),
+            admin: false,
+        };
+        let id = tessera::admin::users::create(&self.state, &Actor::Cli, tenant, new)
+            .await
+            .expect("user")
+            .id;
+        if let Some(role) = role {
+            tessera::admin::roles::assign(&self.state, &Actor::Cli, tenant, id, role)
+                .await
+                .expect("role");
+        }
+        id
+    }
+
+    /// A browser signed in to `slug` as `email`, with the test password alone.
+    pub async fn signed_in(&self, slug: &str, email: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser
+            .sign_in(&format!("/t/{slug}/login"), email, PASSWORD)
+            .await;
+        assert!(response.status().is_redirection(), "{email} signed in");
+        browser
     }
 
     pub fn browser(&self) -> Browser {

@@ -213,6 +213,7 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
         .collect_view();
     let (t_verify, c_verify, t_pw, c_pw) =
         (tenant.clone(), csrf.clone(), tenant.clone(), csrf.clone());
+    let t_data = tenant.clone();
     view! {
         <section class="card wide">
             <p class="eyebrow">{view.tenant_name.clone()}</p>
@@ -272,6 +273,10 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
                 <thead><tr><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Result"</th><th scope="col">"IP address"</th></tr></thead>
                 <tbody>{activity}</tbody>
             </table></div>
+
+            <h2 id="data">"Your data"</h2>
+            <p class="muted small">"A copy of what this organisation keeps about you, as a JSON file: your profile, roles and teams, your sign-ins and account activity, the applications you allowed, and your second steps (without their secrets)."</p>
+            <p><a class="button" href=format!("/t/{t_data}/account/data") download="" rel="external">"Download your data"</a></p>
         </section>
     }
 }
@@ -294,6 +299,7 @@ fn describe(action: &str) -> String {
         "recovery.password_reset" => "Password reset",
         "consent.granted" => "Access granted to an application",
         "consent.revoked" => "Access taken back from an application",
+        "account.data_exported" => "Your data downloaded",
         other => other,
     }
     .to_string()

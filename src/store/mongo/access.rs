@@ -3,8 +3,8 @@
 //! unique per tenant ignoring case through `name_key`, the lower-cased name.
 
 use super::{all, conflict, date, scoped, timestamp, MongoStore};
-use crate::domain::{Permission, Role, Team, TenantId, UserId};
-use crate::store::decode::parse;
+use crate::domain::{Role, Team, TenantId, UserId};
+use crate::store::decode::{self, parse};
 use crate::store::{AccessRepo, StoreError, StoreResult};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
@@ -27,10 +27,7 @@ impl RoleDoc {
         let permissions = self
             .permissions
             .iter()
-            .map(|p| {
-                Permission::parse(p)
-                    .map_err(|_| StoreError::Corrupt(format!("unreadable permission {p:?}")))
-            })
+            .map(|p| decode::permission(p))
             .collect::<StoreResult<_>>()?;
         Ok(Role {
             id: self.id,

@@ -7,6 +7,7 @@
 //! user's document; redeeming a code is one conditional `findOneAndUpdate`.
 
 mod access;
+mod api_keys;
 mod artifacts;
 mod factors;
 mod identity;
@@ -96,7 +97,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 19] = [
+        let plan: [(&str, Vec<IndexModel>); 20] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -152,6 +153,13 @@ impl MongoStore {
                 vec![unique(
                     doc! { "tenant_id": 1, "user_id": 1, "client_id": 1 },
                 )],
+            ),
+            (
+                "api_keys",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    unique(doc! { "tenant_id": 1, "hash": 1 }),
+                ],
             ),
             (
                 "factors",
@@ -359,8 +367,9 @@ impl Ping for MongoStore {
 }
 
 /// Every collection whose documents belong to a tenant (carry `tenant_id`).
-const TENANT_COLLECTIONS: [&str; 16] = [
+const TENANT_COLLECTIONS: [&str; 17] = [
     "users",
+    "api_keys",
     "roles",
     "teams",
     "team_members",

@@ -4,14 +4,14 @@
 use super::{Group, Placements, Route};
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
-    AccessTokenRecord, AuditEvent, AuthorizationCode, Client, Consent, Factor, KeyState, LoginFlow,
-    Placement, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug,
-    Timestamp, User, UserId, UserSession,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, Factor, KeyState,
+    LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
+    TenantSlug, Timestamp, User, UserId, UserSession,
 };
 use crate::store::{
-    AccessRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral, FactorRepo,
-    InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo, SigningKeyRepo,
-    Store, StoreResult, TenantRepo, UserQuery, UserRepo,
+    AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
+    FactorRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo,
+    SigningKeyRepo, Store, StoreResult, TenantRepo, UserQuery, UserRepo,
 };
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -107,6 +107,15 @@ by_tenant! { FactorRepo, factors;
     swap(id: &str, version: i64, data: &str, used_at: Timestamp) -> bool;
     remove(user: UserId, id: &str) -> bool;
     remove_all(user: UserId) -> u64;
+    {}
+}
+
+by_tenant! { ApiKeyRepo, api_keys;
+    create(key: &ApiKey) -> ();
+    list() -> Vec<ApiKey>;
+    by_hash(hash: &str) -> Option<ApiKey>;
+    record_use(id: Uuid, at: Timestamp, since: Timestamp) -> ();
+    revoke(id: Uuid, at: Timestamp) -> bool;
     {}
 }
 

@@ -113,6 +113,7 @@ impl Placements {
             consents: placements.clone(),
             factors: placements.clone(),
             access: placements.clone(),
+            api_keys: placements.clone(),
             keys: placements.clone(),
             audit: placements.clone(),
             artifacts: placements.clone(),

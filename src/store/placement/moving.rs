@@ -7,7 +7,7 @@
 //!
 //! The copy goes through the repository contract, so it works between any two backends:
 //! roles, teams and members, people with their role assignments, second factors, consents and
-//! browser sign-ins, applications, signing keys, the audit log and refresh tokens. Short-lived
+//! browser sign-ins, applications, signing keys, API keys, the audit log and refresh tokens. Short-lived
 //! protocol records (login flows, codes, access-token records, counters) are not copied:
 //! sign-ins in progress start again, and applications refresh their access tokens.
 
@@ -33,6 +33,7 @@ pub struct Moved {
     pub teams: usize,
     pub clients: usize,
     pub keys: usize,
+    pub api_keys: usize,
     pub events: usize,
     pub refresh_tokens: usize,
 }
@@ -298,10 +299,30 @@ async fn sync(
     }
     moved.keys = keys.len();
 
+    // API keys are never deleted; in between, one may have been used or revoked.
+    let api_keys = from.api_keys.list(tenant).await?;
+    let ours = by_key(to.api_keys.list(tenant).await?, |k| k.id);
+    for key in &api_keys {
+        let Some(mine) = ours.get(&key.id) else {
+            to.api_keys.create(tenant, key).await?;
+            continue;
+        };
+        if let (None, Some(at)) = (mine.revoked_at, key.revoked_at) {
+            to.api_keys.revoke(tenant, key.id, at).await?;
+        }
+        if let Some(used) = key
+            .last_used_at
+            .filter(|_| mine.last_used_at != key.last_used_at)
+        {
+            to.api_keys.record_use(tenant, key.id, used, used).await?;
+        }
+    }
+    moved.api_keys = api_keys.len();
+
     moved.events = sync_audit(from, to, tenant).await?;
     progress(&format!(
-        "Copied {} roles, {} teams, {} applications, {} signing keys and {} audit events",
-        moved.roles, moved.teams, moved.clients, moved.keys, moved.events
+        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys and {} audit events",
+        moved.roles, moved.teams, moved.clients, moved.keys, moved.api_keys, moved.events
     ));
     Ok(moved)
 }

@@ -2,6 +2,7 @@
 //! errors mean to the repositories.
 
 pub mod access;
+pub mod api_keys;
 pub mod artifacts;
 pub mod factors;
 pub mod identity;

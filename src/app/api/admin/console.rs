@@ -46,6 +46,7 @@ where
         ("branding", "branding:manage"),
         ("settings", "settings:manage"),
         ("audit", "audit:read"),
+        ("api-keys", "api_keys:manage"),
     ]
     .iter()
     .filter(|(_, p)| actor.require(&ctx.tenant, p).is_ok())

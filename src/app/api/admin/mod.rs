@@ -4,6 +4,7 @@
 //! message kept in the browser session and shown by the next page, so no URL can put text on
 //! a console page. One file per area, as `pages/admin/` has them.
 
+mod api_keys;
 mod audit;
 mod branding;
 mod clients;
@@ -14,6 +15,7 @@ mod settings;
 mod teams;
 mod users;
 
+pub use api_keys::*;
 pub use audit::*;
 pub use branding::*;
 pub use clients::*;

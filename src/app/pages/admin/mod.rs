@@ -1,6 +1,7 @@
 //! The organisation console at `/t/{slug}/admin`: a layout with navigation by area, and one
 //! module per area. Every form posts to a server function and works without JavaScript.
 
+pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod clients;
@@ -86,7 +87,7 @@ pub fn navigate_in_place(target: &str) -> bool {
 }
 
 /// One console area, as the navigation lists it.
-const AREAS: [(&str, &str); 7] = [
+const AREAS: [(&str, &str); 8] = [
     ("users", "Users"),
     ("clients", "Applications"),
     ("roles", "Roles"),
@@ -94,6 +95,7 @@ const AREAS: [(&str, &str); 7] = [
     ("branding", "Branding"),
     ("settings", "Policies"),
     ("audit", "Audit log"),
+    ("api-keys", "API keys"),
 ];
 
 /// Renders a console page from its loaded data: the sign-in offer, the not-allowed page, or
@@ -260,6 +262,7 @@ pub fn AdminHomePage() -> impl IntoView {
                             "clients" => "Register applications, get their client id and secret, and a configuration to paste.",
                             "roles" => "Decide who may do what: built-in roles and your own.",
                             "teams" => "Group people and give a whole team its roles.",
+                            "api-keys" => "Keys that let other systems act in this organisation, each with the permissions you give it.",
                             _ => "Every sign-in and change, who made it and from where; export it.",
                         };
                         view! { <li class="area"><a href=format!("{base}/{key}")>{*label}</a><p class="muted small">{what}</p></li> }

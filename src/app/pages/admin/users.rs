@@ -368,5 +368,10 @@ fn User(nav: ConsoleNav, page: UserPage) -> impl IntoView {
                 view! { <div class="table-wrap" tabindex="0" role="region" aria-label="Recent events"><table><thead><tr><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Result"</th><th scope="col">"By"</th><th scope="col">"Detail"</th></tr></thead><tbody>{events}</tbody></table></div> }.into_any()
             }}
         </section>
+        <section aria-labelledby="personal-data">
+            <h2 id="personal-data">"Personal data"</h2>
+            <p class="muted small">"For a request from this person to see what is kept about them (GDPR Art. 15): their profile, roles, teams, sign-ins, the applications they allowed and their second factors, without secrets, as a JSON file. The export is recorded in the audit log."</p>
+            <p><a class="button small-button" href=format!("{here}/data") download="" rel="external">"Export this user's data"</a></p>
+        </section>
     }
 }
