@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are running on 127.0.0.1, installing what is
 # missing: PostgreSQL (5432) and Redis (6379) from Debian's packages, and from PyPI into
-# .venv-services/: SecantusDB (27017), a MongoDB-wire-protocol server, and aiosmtpd, the SMTP
-# server the mail tests start for themselves. Safe to run again: running
+# .venv-services/: SecantusDB (27017), a MongoDB-wire-protocol server, aiosmtpd, the SMTP
+# server the mail tests start for themselves, and openapi-spec-validator, which checks the
+# management API's OpenAPI document. Safe to run again: running
 # servers are left alone. Set TESSERA_TEST_MONGODB_URI to test against a MongoDB of your own
 # instead (SecantusDB is then not started).
 set -euo pipefail
@@ -10,6 +11,7 @@ set -euo pipefail
 TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECANTUS_VERSION=0.7.0b3
 AIOSMTPD_VERSION=1.4.6
+OPENAPI_VALIDATOR_VERSION=0.8.4
 SERVICES_VENV="$TESSERA_ROOT/.venv-services"
 
 services_log() { printf '==> %s\n' "$*" >&2; }
@@ -114,6 +116,7 @@ ensure_python_tools() {
   fi
   services_pip_install SecantusDB "$SECANTUS_VERSION"
   services_pip_install aiosmtpd "$AIOSMTPD_VERSION"
+  services_pip_install openapi-spec-validator "$OPENAPI_VALIDATOR_VERSION"
 }
 
 ensure_python_tools

@@ -2,7 +2,9 @@ use super::documents::DocumentsFirst;
 use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::server_fns::{self, Pages};
-use super::{audit_export, branding, data_export, metrics, pages, passkeys, BrowserSessionStore};
+use super::{
+    api, audit_export, branding, data_export, metrics, pages, passkeys, BrowserSessionStore,
+};
 use crate::app::{shell, App};
 use crate::config::LogFormat;
 use crate::domain::RequestMeta;
@@ -111,7 +113,8 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         .route(
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
-        );
+        )
+        .merge(api::routes());
     let pages = Router::new()
         .route(
             "/t/{slug}/authorize",

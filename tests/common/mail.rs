@@ -1,7 +1,6 @@
 //! A real SMTP server on loopback for the tests that send mail: aiosmtpd (from PyPI, installed
 //! by `scripts/services.sh` into `.venv-services/`) writing every message into a Maildir.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -9,13 +8,6 @@ pub struct MailSink {
     child: Child,
     dir: tempfile::TempDir,
     pub port: u16,
-}
-
-fn python() -> PathBuf {
-    match std::env::var("TESSERA_TEST_PYTHON") {
-        Ok(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-services/bin/python"),
-    }
 }
 
 impl MailSink {
@@ -29,7 +21,7 @@ impl MailSink {
             .port();
         let dir = tempfile::tempdir().expect("temp dir");
         let maildir = dir.path().join("maildir");
-        let python = python();
+        let python = super::services_python();
         let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))

@@ -16,6 +16,14 @@ use url::Url;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The Python of `.venv-services/` (scripts/services.sh), where the tests' Python tools are.
+pub fn services_python() -> std::path::PathBuf {
+    match std::env::var("TESSERA_TEST_PYTHON") {
+        Ok(path) if !path.is_empty() => std::path::PathBuf::from(path),
+        _ => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-services/bin/python"),
+    }
+}
+
 pub struct TestServer {
     pub base: String,
     pub state: AppState,

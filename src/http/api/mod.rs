@@ -1,0 +1,207 @@
+//! The management REST API at `/t/{slug}/api/v1/`: other systems manage an organisation with
+//! an API key (`Authorization: Bearer tsk_…`). Each endpoint calls the same `admin/` use case
+//! as the console, so the permission checks are the console's; refusals are RFC 9457 problem
+//! details.
+
+mod problem;
+mod users;
+
+use crate::admin::{api_keys, Actor};
+use crate::domain::{RequestMeta, Tenant, Timestamp};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::{header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+pub use problem::Problem;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{self, ServerBuilder};
+use utoipa::{Modify, OpenApi};
+
+/// Requests one key may make per minute, counted in the store, so every process of the
+/// installation shares the count.
+pub const REQUESTS_PER_MINUTE: i64 = 600;
+const RATE_KIND: &str = "api_rate";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/t/{slug}/api/v1/openapi.json", get(document))
+        .route(
+            "/t/{slug}/api/v1/users",
+            get(users::list).post(users::create),
+        )
+        .route(
+            "/t/{slug}/api/v1/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route("/t/{slug}/api/v1/users/{id}/block", post(users::block))
+        .route("/t/{slug}/api/v1/users/{id}/unblock", post(users::unblock))
+        .route(
+            "/t/{slug}/api/v1/users/{id}/reset-factors",
+            post(users::reset_factors),
+        )
+}
+
+/// The API's description (OpenAPI 3.1), generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera management API",
+        version = "1",
+        description = "Manage one organisation with an API key. Errors are RFC 9457 problem details."
+    ),
+    paths(
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::delete,
+        users::block,
+        users::unblock,
+        users::reset_factors
+    ),
+    components(schemas(problem::ProblemBody)),
+    modifiers(&ApiKeys),
+    tags((name = "users", description = "The people of the organisation"))
+)]
+struct ApiDoc;
+
+/// The one way in: an API key as a bearer token.
+struct ApiKeys;
+
+impl Modify for ApiKeys {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API key of the organisation: tsk_ and 43 more characters",
+            ))
+            .build();
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// `GET /t/{slug}/api/v1/openapi.json`: public, like discovery; its server is the organisation's
+/// API.
+async fn document(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match crate::oidc::any_tenant_by_slug(&state, &slug).await {
+        Ok(Some(tenant)) => {
+            let mut doc = ApiDoc::openapi();
+            let base = format!("{}/api/v1", state.config.issuer(tenant.slug.as_str()));
+            doc.servers = Some(vec![ServerBuilder::new().url(base).build()]);
+            Json(doc).into_response()
+        }
+        Ok(None) => Problem::not_found("There is no such organisation.").into_response(),
+        Err(e) => Problem::of(e, &RequestMeta::default()).into_response(),
+    }
+}
+
+/// Who is calling: a key of the organisation named in the path, within its rate.
+pub struct Caller {
+    pub actor: Actor,
+    pub tenant: Arc<Tenant>,
+    pub meta: RequestMeta,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let meta = RequestMeta::from_parts(parts);
+        let Ok(Path(params)) =
+            Path::<HashMap<String, String>>::from_request_parts(parts, state).await
+        else {
+            return Err(Problem::malformed("The path is not valid."));
+        };
+        let slug = params.get("slug").map(String::as_str).unwrap_or_default();
+        let tenant = crate::oidc::any_tenant_by_slug(state, slug)
+            .await
+            .map_err(|e| Problem::of(e, &meta))?
+            .ok_or_else(|| Problem::not_found("There is no such organisation."))?;
+        if !tenant.accepts_sign_ins() {
+            return Err(Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "This organisation is suspended.",
+            ));
+        }
+        // RFC 6750 §2.1: the scheme is case-insensitive.
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
+            .ok_or_else(|| {
+                Problem::unauthenticated("Send an API key as Authorization: Bearer tsk_…")
+            })?;
+        let actor = match api_keys::authenticate(state, &tenant, presented, meta.clone()).await {
+            Ok(actor) => actor,
+            Err(api_keys::KeyRefused::Refused) => {
+                return Err(Problem::unauthenticated("The API key is not valid."))
+            }
+            Err(api_keys::KeyRefused::Failed(e)) => return Err(Problem::of(e, &meta)),
+        };
+        within_rate(state, &tenant, &actor, &meta).await?;
+        Ok(Self {
+            actor,
+            tenant,
+            meta,
+        })
+    }
+}
+
+impl Caller {
+    /// Turns a use case's refusal into this request's answer.
+    pub fn refused(&self) -> impl Fn(crate::error::AppError) -> Problem + '_ {
+        |e| Problem::of(e, &self.meta)
+    }
+}
+
+/// Refuses a key past its requests of the current minute.
+async fn within_rate(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<(), Problem> {
+    let now = Timestamp::now().unix();
+    let minute = now - now.rem_euclid(60);
+    let key = format!("{}:{minute}", actor.audit_name());
+    let count = state
+        .store
+        .artifacts
+        .count_ephemeral(
+            tenant.id,
+            RATE_KIND,
+            &key,
+            Timestamp::from_unix(minute + 60),
+        )
+        .await
+        .map_err(|e| Problem::of(e.into(), meta))?;
+    if count > REQUESTS_PER_MINUTE {
+        return Err(Problem::too_many(minute + 60 - now));
+    }
+    Ok(())
+}
+
+/// A JSON object as the request body, or the problem to answer instead. (An array is refused
+/// too, though serde would read a struct from one.)
+fn json_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
+    let refused = |e: serde_json::Error| {
+        Problem::malformed(format!(
+            "The body is not the JSON this endpoint takes: {e}."
+        ))
+    };
+    match serde_json::from_slice(body).map_err(refused)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(refused),
+        _ => Err(Problem::malformed("The body is a JSON object.")),
+    }
+}

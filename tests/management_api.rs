@@ -1,0 +1,528 @@
+//! The management REST API (issue 14, part 3, its users resource) over HTTP: API keys as
+//! bearer tokens, the console's permission checks, RFC 9457 refusals, cursor pages, the
+//! per-key rate, and an OpenAPI 3.1 document that a third-party validator accepts.
+
+mod common;
+
+use common::{services_python, TestServer};
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use tessera::admin::{api_keys, Actor};
+use tessera::domain::{ApiKey, Tenant, Timestamp, UserId};
+
+async fn key(server: &TestServer, tenant: &Tenant, permissions: &[&str]) -> String {
+    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
+    api_keys::create(&server.state, &Actor::Cli, tenant, "Test", &permissions, 30)
+        .await
+        .expect("key")
+        .secret
+}
+
+struct Api<'a> {
+    server: &'a TestServer,
+    http: reqwest::Client,
+}
+
+impl Api<'_> {
+    async fn call(
+        &self,
+        method: Method,
+        slug: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let url = format!("{}/api/v1{path}", self.server.issuer(slug));
+        let mut request = self.http.request(method, url);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, headers, value)
+    }
+}
+
+/// A refusal: the status, as RFC 9457 problem details.
+fn problem(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value) -> StatusCode {
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/problem+json",
+        "{body}"
+    );
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    status
+}
+
+#[tokio::test]
+async fn keys_manage_users_within_their_permissions_and_their_tenant() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    // An owner, as every organisation has: blocking and deleting keep one.
+    server.person(&acme, "owner@acme.test", Some("owner")).await;
+    let alice = server.person(&acme, "alice@acme.test", None).await;
+    let bob = server.person(&other, "bob@other.test", None).await;
+    let reader = key(&server, &acme, &["users:read"]).await;
+    let writer = key(&server, &acme, &["users:*"]).await;
+    let others = key(&server, &other, &["users:*"]).await;
+    let get = |path: &str, key: Option<&str>| {
+        let (path, key) = (path.to_owned(), key.map(str::to_owned));
+        let api = &api;
+        async move {
+            api.call(Method::GET, "acme", &path, key.as_deref(), None)
+                .await
+        }
+    };
+
+    // Who may call at all.
+    let (status, headers, body) = get("/users", None).await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::UNAUTHORIZED);
+    assert!(headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    for bad in ["", "tsk_nonsense", &others, &format!("{reader}x")] {
+        let (status, headers, body) = get("/users", Some(bad)).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::UNAUTHORIZED,
+            "{bad:?}"
+        );
+    }
+    let basic = server
+        .http()
+        .get(format!("{}/api/v1/users", server.issuer("acme")))
+        .basic_auth("user", Some(&reader))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        basic.status(),
+        StatusCode::UNAUTHORIZED,
+        "only the Bearer scheme"
+    );
+    let (status, ..) = api
+        .call(Method::GET, "nowhere", "/users", Some(&reader), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Reading.
+    let (status, _, body) = get(&format!("/users/{alice}"), Some(&reader)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["email"], "alice@acme.test");
+    assert!(body.get("password_hash").is_none());
+    for id in [
+        bob.to_string(),
+        "not-an-id".into(),
+        UserId::generate().to_string(),
+    ] {
+        let (status, headers, body) = get(&format!("/users/{id}"), Some(&reader)).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::NOT_FOUND,
+            "{id}"
+        );
+    }
+    let (status, _, body) = get("/users?q=alice@acme", Some(&reader)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    for bad in [
+        "/users?limit=0",
+        "/users?limit=101",
+        "/users?limit=x",
+        "/users?cursor=x",
+        "/users?blocked=maybe",
+    ] {
+        let (status, headers, body) = get(bad, Some(&reader)).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+
+    // Writing needs users:write: the reader is refused and nothing changes.
+    let new = json!({ "email": "carol@acme.test", "name": "Carol", "password": "a long enough password" });
+    let (status, headers, body) = api
+        .call(
+            Method::POST,
+            "acme",
+            "/users",
+            Some(&reader),
+            Some(new.clone()),
+        )
+        .await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::FORBIDDEN);
+    let (_, _, listed) = get("/users", Some(&reader)).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+
+    let (status, headers, carol) = api
+        .call(Method::POST, "acme", "/users", Some(&writer), Some(new))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{carol}");
+    let carol_id = carol["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/t/acme/api/v1/users/{carol_id}").as_str()
+    );
+    for (body, status, field) in [
+        (
+            json!({ "email": "not an address" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("email"),
+        ),
+        (
+            json!({ "email": "carol@acme.test" }),
+            StatusCode::CONFLICT,
+            None,
+        ),
+        (
+            json!({ "email": "dave@acme.test", "admin": true }),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            json!({ "email": "dave@acme.test", "password": "short" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("password"),
+        ),
+        (json!(["dave@acme.test"]), StatusCode::BAD_REQUEST, None),
+    ] {
+        let (got, headers, problem_body) = api
+            .call(
+                Method::POST,
+                "acme",
+                "/users",
+                Some(&writer),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(got, status, "{body}: {problem_body}");
+        assert_eq!(problem(got, &headers, &problem_body), status, "{body}");
+        if let Some(field) = field {
+            assert_eq!(problem_body["field"], field, "{body}");
+        }
+    }
+    let path = format!("/users/{carol_id}");
+    let (status, _, changed) = api
+        .call(
+            Method::PATCH,
+            "acme",
+            &path,
+            Some(&writer),
+            Some(json!({ "name": "Carol C." })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (changed["name"].as_str(), changed["email"].as_str()),
+        (Some("Carol C."), Some("carol@acme.test"))
+    );
+    let (status, _, blocked) = api
+        .call(
+            Method::POST,
+            "acme",
+            &format!("{path}/block"),
+            Some(&writer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, blocked["blocked"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let (status, _, unblocked) = api
+        .call(
+            Method::POST,
+            "acme",
+            &format!("{path}/unblock"),
+            Some(&writer),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, unblocked["blocked"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let (status, headers, body) = api
+        .call(
+            Method::POST,
+            "acme",
+            &format!("{path}/reset-factors"),
+            Some(&writer),
+            Some(json!({ "reason": "" })),
+        )
+        .await;
+    assert_eq!(
+        problem(status, &headers, &body),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, _, removed) = api
+        .call(
+            Method::POST,
+            "acme",
+            &format!("{path}/reset-factors"),
+            Some(&writer),
+            Some(json!({ "reason": "lost phone" })),
+        )
+        .await;
+    assert_eq!(
+        (status, removed["removed"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+    // Another tenant's user is not found, whatever the method.
+    for (method, rest) in [
+        (Method::PATCH, ""),
+        (Method::POST, "/block"),
+        (Method::DELETE, ""),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({ "name": "Taken over" }));
+        let (status, ..) = api
+            .call(
+                method,
+                "acme",
+                &format!("/users/{bob}{rest}"),
+                Some(&writer),
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let bob_now = server
+        .state
+        .store
+        .users
+        .by_id(other.id, bob)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!bob_now.blocked && bob_now.name.as_deref() != Some("Taken over"));
+    let (status, ..) = api
+        .call(Method::DELETE, "acme", &path, Some(&writer), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, gone) = get(&path, Some(&reader)).await;
+    assert_eq!(gone["deleted"], true);
+
+    // Pages: every user once, newest first.
+    for n in 0..4 {
+        let body =
+            json!({ "email": format!("p{n}@acme.test"), "password": "a long enough password" });
+        api.call(Method::POST, "acme", "/users", Some(&writer), Some(body))
+            .await;
+    }
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/users?limit=2&cursor={c}"),
+            None => "/users?limit=2".into(),
+        };
+        let (_, _, page) = get(&path, Some(&reader)).await;
+        for user in page["data"].as_array().unwrap() {
+            seen.push(user["email"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(seen[0], "p3@acme.test");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7, "no user twice");
+
+    // What keys did is in the audit log, in their name.
+    let events = server
+        .state
+        .store
+        .audit
+        .recent(acme.id, None, 500)
+        .await
+        .unwrap();
+    let by_keys: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "user.created" && e.actor.starts_with("api_key:"))
+        .collect();
+    assert_eq!(by_keys.len(), 5);
+    assert!(events
+        .iter()
+        .any(|e| e.action == "api_key.used" && e.outcome.as_str() == "failure"));
+}
+
+#[tokio::test]
+async fn expired_and_revoked_keys_and_a_busy_key_are_refused() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let revoked = key(&server, &acme, &["users:read"]).await;
+    let id = server.state.store.api_keys.list(acme.id).await.unwrap()[0].id;
+    api_keys::revoke(&server.state, &Actor::Cli, &acme, id)
+        .await
+        .unwrap();
+    let expired = format!("tsk_{}", "e".repeat(43));
+    let old = ApiKey::new(
+        acme.id,
+        "Old",
+        &["users:read".to_string()],
+        7,
+        expired[..10].to_string(),
+        tessera::crypto::sha256_hex(&expired),
+        "cli".into(),
+        Timestamp::now().plus_secs(-8 * 86_400),
+    )
+    .unwrap();
+    server
+        .state
+        .store
+        .api_keys
+        .create(acme.id, &old)
+        .await
+        .unwrap();
+    for refused in [&revoked, &expired] {
+        let (status, headers, body) = api
+            .call(Method::GET, "acme", "/users", Some(refused), None)
+            .await;
+        assert_eq!(problem(status, &headers, &body), StatusCode::UNAUTHORIZED);
+    }
+
+    // The rate: within one minute, request REQUESTS_PER_MINUTE + 1 is refused with Retry-After.
+    let busy = key(&server, &acme, &["users:read"]).await;
+    let limit = tessera::http::api::REQUESTS_PER_MINUTE;
+    let mut refused = None;
+    for _attempt in 0..2 {
+        // Start early in a minute, so the requests all fall within it.
+        let second = Timestamp::now().unix().rem_euclid(60);
+        if second > 40 {
+            tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+        }
+        let minute = Timestamp::now().unix() / 60;
+        for _ in 0..=limit {
+            let (status, headers, body) = api
+                .call(Method::GET, "acme", "/users?limit=1", Some(&busy), None)
+                .await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                problem(status, &headers, &body);
+                refused = Some(
+                    headers[header::RETRY_AFTER]
+                        .to_str()
+                        .unwrap()
+                        .parse::<i64>()
+                        .unwrap(),
+                );
+                break;
+            }
+            assert_eq!(status, StatusCode::OK);
+        }
+        if refused.is_some() || Timestamp::now().unix() / 60 == minute {
+            break;
+        }
+    }
+    let wait = refused.expect("the request past the rate is refused");
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&revoked), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "other keys are counted apart"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint_and_passes_a_validator() {
+    let server = TestServer::start().await;
+    server.tenant("acme").await;
+    let url = format!("{}/api/v1/openapi.json", server.issuer("acme"));
+    let response = server.http().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(
+        doc["servers"][0]["url"],
+        format!("{}/api/v1", server.issuer("acme"))
+    );
+    let operations: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    for expected in [
+        "GET /users",
+        "POST /users",
+        "GET /users/{id}",
+        "PATCH /users/{id}",
+        "DELETE /users/{id}",
+        "POST /users/{id}/block",
+        "POST /users/{id}/unblock",
+        "POST /users/{id}/reset-factors",
+    ] {
+        assert!(
+            operations.contains(&expected.to_string()),
+            "{expected} in {operations:?}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+    let missing = server
+        .http()
+        .get(format!("{}/api/v1/openapi.json", server.issuer("nowhere")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // openapi-spec-validator (PyPI), installed by scripts/services.sh.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &text).unwrap();
+    let python = services_python();
+    let checked = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator", "--schema", "3.1"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}); run scripts/services.sh",
+                python.display()
+            )
+        });
+    assert!(
+        checked.status.success(),
+        "the validator refused the document:\n{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
