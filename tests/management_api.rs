@@ -366,8 +366,295 @@ async fn keys_manage_users_within_their_permissions_and_their_tenant() {
 }
 
 #[tokio::test]
-async fn expired_and_revoked_keys_and_a_busy_key_are_refused() {
+async fn keys_manage_roles_and_teams_as_the_console_does() {
     let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    server.person(&acme, "owner@acme.test", Some("owner")).await;
+    let alice = server.person(&acme, "alice@acme.test", None).await;
+    let bob = server.person(&other, "bob@other.test", None).await;
+    let theirs =
+        tessera::admin::roles::create_team(&server.state, &Actor::Cli, &other, "Theirs", "")
+            .await
+            .unwrap()
+            .id;
+    let manager = key(
+        &server,
+        &acme,
+        &["roles:manage", "teams:manage", "users:read"],
+    )
+    .await;
+    let reader = key(&server, &acme, &["users:read"]).await;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let (api, manager) = (&api, &manager);
+        async move { api.call(method, "acme", &path, Some(manager), body).await }
+    };
+
+    let (status, _, roles) = api
+        .call(Method::GET, "acme", "/roles", Some(&reader), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "users:read may list roles");
+    assert!(roles["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "owner" && r["built_in"] == true));
+    let support = json!({ "name": "Support", "permissions": ["users:read"] });
+    let (status, ..) = api
+        .call(
+            Method::POST,
+            "acme",
+            "/roles",
+            Some(&reader),
+            Some(support.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, role) = call(Method::POST, "/roles".into(), Some(support)).await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let role_id = role["id"].as_str().unwrap().to_owned();
+    for (body, expected) in [
+        (
+            json!({ "name": "Root", "permissions": ["*"] }),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({ "name": "Owner", "permissions": ["users:read"] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "name": "Odd", "permissions": ["users:fly"] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "name": "Support", "permissions": ["users:read"] }),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let (status, headers, refused) =
+            call(Method::POST, "/roles".into(), Some(body.clone())).await;
+        assert_eq!(problem(status, &headers, &refused), expected, "{body}");
+    }
+    let changed = json!({ "name": "Support", "description": "Answers questions", "permissions": ["users:read"] });
+    let (status, _, role) = call(Method::PUT, format!("/roles/{role_id}"), Some(changed)).await;
+    assert_eq!(
+        (status, role["description"].as_str()),
+        (StatusCode::OK, Some("Answers questions"))
+    );
+
+    // Giving roles: only ones the key could hold itself, only to this organisation's people.
+    let (status, ..) = call(Method::PUT, format!("/users/{alice}/roles/{role_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let held = server
+        .state
+        .store
+        .users
+        .roles(acme.id, alice)
+        .await
+        .unwrap();
+    assert_eq!(held, std::slice::from_ref(&role_id));
+    let (status, ..) = call(Method::PUT, format!("/users/{alice}/roles/admin"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "more than the key holds");
+    let (status, ..) = call(Method::PUT, format!("/users/{bob}/roles/{role_id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(server
+        .state
+        .store
+        .users
+        .roles(other.id, bob)
+        .await
+        .unwrap()
+        .is_empty());
+    let (status, ..) = call(
+        Method::DELETE,
+        format!("/users/{alice}/roles/{role_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(server
+        .state
+        .store
+        .users
+        .roles(acme.id, alice)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Teams, their roles and members.
+    let team = json!({ "name": "Helpdesk", "roles": [role_id] });
+    let (status, _, team) = call(Method::POST, "/teams".into(), Some(team)).await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    assert_eq!(team["roles"][0], role_id.as_str());
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let members = format!("/teams/{team_id}/members");
+    let (status, ..) = call(Method::PUT, format!("{members}/{alice}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, listed) = call(Method::GET, members.clone(), None).await;
+    assert_eq!(listed["data"], json!([alice.to_string()]));
+    for refused in [
+        format!("{members}/{bob}"),
+        format!("/teams/{theirs}/members/{alice}"),
+        format!("{members}/x"),
+    ] {
+        let (status, ..) = call(Method::PUT, refused.clone(), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{refused}");
+    }
+    let (status, ..) = call(Method::GET, format!("/teams/{theirs}/members"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's team");
+    let renamed = json!({ "name": "Helpdesk", "description": "First line" });
+    let (status, _, team) = call(Method::PUT, format!("/teams/{team_id}"), Some(renamed)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        team["roles"][0],
+        role_id.as_str(),
+        "roles kept when not given"
+    );
+    let (status, ..) = call(Method::DELETE, format!("{members}/{alice}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, ..) = call(Method::DELETE, format!("/teams/{team_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, ..) = call(Method::DELETE, format!("/roles/{role_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, ..) = call(Method::DELETE, "/roles/owner".into(), None).await;
+    assert!(status.is_client_error(), "a built-in role stays: {status}");
+    let (_, _, teams) = call(Method::GET, "/teams".into(), None).await;
+    assert_eq!(teams["data"], json!([]));
+}
+
+#[tokio::test]
+async fn keys_make_and_revoke_keys_with_no_more_than_their_own_permissions() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    let manager = key(&server, &acme, &["api_keys:manage", "users:read"]).await;
+    let reader = key(&server, &acme, &["users:read"]).await;
+    key(&server, &other, &["users:read"]).await;
+    let theirs = server.state.store.api_keys.list(other.id).await.unwrap()[0].id;
+
+    let (status, _, listed) = api
+        .call(Method::GET, "acme", "/api-keys", Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    assert!(
+        !listed.to_string().contains(&manager[4..]),
+        "no secret in the list"
+    );
+    let (status, headers, body) = api
+        .call(Method::GET, "acme", "/api-keys", Some(&reader), None)
+        .await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::FORBIDDEN);
+
+    let new = json!({ "name": "Sync", "permissions": ["users:read"], "lifetime_days": 30 });
+    let (status, headers, made) = api
+        .call(Method::POST, "acme", "/api-keys", Some(&manager), Some(new))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("tsk_") && secret.len() == 47);
+    assert_eq!(made["key"]["status"], "active");
+    let made_by = format!(
+        "api_key:{}",
+        server.state.store.api_keys.list(acme.id).await.unwrap()[2].id
+    );
+    assert_eq!(
+        made["key"]["created_by"],
+        made_by.as_str(),
+        "made by the manager key"
+    );
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&secret), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the new key works");
+
+    for (body, field) in [
+        (
+            json!({ "name": "Writer", "permissions": ["users:write"], "lifetime_days": 30 }),
+            "permissions",
+        ),
+        (
+            json!({ "name": "Everything", "permissions": ["*"], "lifetime_days": 30 }),
+            "permissions",
+        ),
+        (
+            json!({ "name": "Long", "permissions": ["users:read"], "lifetime_days": 5 }),
+            "lifetime_days",
+        ),
+        (
+            json!({ "name": "", "permissions": ["users:read"], "lifetime_days": 30 }),
+            "name",
+        ),
+    ] {
+        let (status, headers, refused) = api
+            .call(
+                Method::POST,
+                "acme",
+                "/api-keys",
+                Some(&manager),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            problem(status, &headers, &refused),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        assert_eq!(refused["field"], field, "{body}");
+    }
+    assert_eq!(
+        server
+            .state
+            .store
+            .api_keys
+            .list(acme.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let id = made["key"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api-keys/{id}");
+    let (status, ..) = api
+        .call(Method::DELETE, "acme", &path, Some(&manager), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&secret), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
+    for gone in [path, format!("/api-keys/{theirs}"), "/api-keys/x".into()] {
+        let (status, headers, body) = api
+            .call(Method::DELETE, "acme", &gone, Some(&manager), None)
+            .await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::NOT_FOUND,
+            "{gone}"
+        );
+    }
+    let still = server.state.store.api_keys.list(other.id).await.unwrap();
+    assert!(
+        still[0].revoked_at.is_none(),
+        "another tenant's key is untouched"
+    );
+}
+
+#[tokio::test]
+async fn expired_and_revoked_keys_and_a_busy_key_are_refused() {
+    const LIMIT: i64 = 20;
+    let rate = ("TESSERA_API_REQUESTS_PER_MINUTE", LIMIT.to_string());
+    let server = TestServer::start_with(None, vec![rate]).await;
     let api = Api {
         server: &server,
         http: server.http(),
@@ -404,18 +691,17 @@ async fn expired_and_revoked_keys_and_a_busy_key_are_refused() {
         assert_eq!(problem(status, &headers, &body), StatusCode::UNAUTHORIZED);
     }
 
-    // The rate: within one minute, request REQUESTS_PER_MINUTE + 1 is refused with Retry-After.
+    // The rate: within one minute, request LIMIT + 1 is refused with Retry-After.
     let busy = key(&server, &acme, &["users:read"]).await;
-    let limit = tessera::http::api::REQUESTS_PER_MINUTE;
     let mut refused = None;
     for _attempt in 0..2 {
         // Start early in a minute, so the requests all fall within it.
         let second = Timestamp::now().unix().rem_euclid(60);
-        if second > 40 {
+        if second > 50 {
             tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
         }
         let minute = Timestamp::now().unix() / 60;
-        for _ in 0..=limit {
+        for _ in 0..=LIMIT {
             let (status, headers, body) = api
                 .call(Method::GET, "acme", "/users?limit=1", Some(&busy), None)
                 .await;
@@ -486,6 +772,13 @@ async fn the_openapi_document_describes_every_endpoint_and_passes_a_validator() 
         "POST /users/{id}/block",
         "POST /users/{id}/unblock",
         "POST /users/{id}/reset-factors",
+        "GET /api-keys",
+        "POST /api-keys",
+        "DELETE /api-keys/{id}",
+        "GET /roles",
+        "PUT /users/{id}/roles/{role}",
+        "DELETE /teams/{id}",
+        "PUT /teams/{id}/members/{user}",
     ] {
         assert!(
             operations.contains(&expected.to_string()),

@@ -120,6 +120,8 @@ pub struct Config {
     pub tenant_placement: Placement,
     /// Tenants' own databases open at once; the least recently used close beyond it.
     pub tenant_databases_open: u64,
+    /// Requests one API key may make per minute (`TESSERA_API_REQUESTS_PER_MINUTE`).
+    pub api_requests_per_minute: u64,
     encryption_key: Option<String>,
 }
 
@@ -129,6 +131,28 @@ pub struct Config {
 pub struct ConfigError {
     pub var: &'static str,
     pub message: String,
+}
+
+/// A whole-number setting within `range`, `default` when unset.
+fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(var) else {
+        return Ok(default);
+    };
+    raw.parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            let (min, max) = (range.start(), range.end());
+            invalid(
+                var,
+                format!("{raw:?} is not a whole number from {min} to {max}"),
+            )
+        })
 }
 
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -227,19 +251,10 @@ impl Config {
                 )
             })?,
         };
-        let tenant_databases_open = match get("TESSERA_TENANT_DATABASES_OPEN") {
-            None => 32,
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "TESSERA_TENANT_DATABASES_OPEN",
-                        format!("{raw:?} is not a whole number from 1 to 10000"),
-                    )
-                })?,
-        };
+        let tenant_databases_open =
+            whole_number(&get, "TESSERA_TENANT_DATABASES_OPEN", 32, 1..=10_000)?;
+        let api_requests_per_minute =
+            whole_number(&get, "TESSERA_API_REQUESTS_PER_MINUTE", 600, 1..=1_000_000)?;
 
         Ok(Self {
             storage,
@@ -254,6 +269,7 @@ impl Config {
             log_format,
             tenant_placement,
             tenant_databases_open,
+            api_requests_per_minute,
             encryption_key,
         })
     }

@@ -1,6 +1,6 @@
 //! The axum router: the Leptos app, the OIDC routes, static files and the middleware around them.
 
-pub mod api;
+mod api;
 mod audit_export;
 mod branding;
 mod data_export;

@@ -3,6 +3,8 @@
 //! as the console, so the permission checks are the console's; refusals are RFC 9457 problem
 //! details.
 
+mod access;
+mod keys;
 mod problem;
 mod users;
 
@@ -13,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::{header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 pub use problem::Problem;
 use serde::de::DeserializeOwned;
@@ -23,9 +25,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{self, ServerBuilder};
 use utoipa::{Modify, OpenApi};
 
-/// Requests one key may make per minute, counted in the store, so every process of the
-/// installation shares the count.
-pub const REQUESTS_PER_MINUTE: i64 = 600;
 const RATE_KIND: &str = "api_rate";
 
 pub fn routes() -> Router<AppState> {
@@ -45,6 +44,36 @@ pub fn routes() -> Router<AppState> {
             "/t/{slug}/api/v1/users/{id}/reset-factors",
             post(users::reset_factors),
         )
+        .route(
+            "/t/{slug}/api/v1/users/{id}/roles/{role}",
+            put(access::assign).delete(access::unassign),
+        )
+        .route(
+            "/t/{slug}/api/v1/roles",
+            get(access::list_roles).post(access::create_role),
+        )
+        .route(
+            "/t/{slug}/api/v1/roles/{id}",
+            put(access::update_role).delete(access::delete_role),
+        )
+        .route(
+            "/t/{slug}/api/v1/teams",
+            get(access::list_teams).post(access::create_team),
+        )
+        .route(
+            "/t/{slug}/api/v1/teams/{id}",
+            put(access::update_team).delete(access::delete_team),
+        )
+        .route("/t/{slug}/api/v1/teams/{id}/members", get(access::members))
+        .route(
+            "/t/{slug}/api/v1/teams/{id}/members/{user}",
+            put(access::add_member).delete(access::remove_member),
+        )
+        .route(
+            "/t/{slug}/api/v1/api-keys",
+            get(keys::list).post(keys::create),
+        )
+        .route("/t/{slug}/api/v1/api-keys/{id}", delete(keys::revoke))
 }
 
 /// The API's description (OpenAPI 3.1), generated from the handlers' annotations.
@@ -63,11 +92,32 @@ pub fn routes() -> Router<AppState> {
         users::delete,
         users::block,
         users::unblock,
-        users::reset_factors
+        users::reset_factors,
+        access::assign,
+        access::unassign,
+        access::list_roles,
+        access::create_role,
+        access::update_role,
+        access::delete_role,
+        access::list_teams,
+        access::create_team,
+        access::update_team,
+        access::delete_team,
+        access::members,
+        access::add_member,
+        access::remove_member,
+        keys::list,
+        keys::create,
+        keys::revoke
     ),
     components(schemas(problem::ProblemBody)),
     modifiers(&ApiKeys),
-    tags((name = "users", description = "The people of the organisation"))
+    tags(
+        (name = "users", description = "The people of the organisation"),
+        (name = "roles", description = "Custom roles, and who holds which role"),
+        (name = "teams", description = "Teams: their members hold their roles"),
+        (name = "api-keys", description = "Keys for other systems, each with its permissions")
+    )
 )]
 struct ApiDoc;
 
@@ -165,7 +215,14 @@ impl Caller {
     }
 }
 
-/// Refuses a key past its requests of the current minute.
+/// An id of this organisation's users; any other string is simply not found.
+fn user_id(raw: &str) -> Result<crate::domain::UserId, Problem> {
+    raw.parse()
+        .map_err(|_| Problem::not_found("There is no such user here."))
+}
+
+/// Refuses a key past its requests of the current minute (`TESSERA_API_REQUESTS_PER_MINUTE`),
+/// counted in the store, so every process of the installation shares the count.
 async fn within_rate(
     state: &AppState,
     tenant: &Tenant,
@@ -186,7 +243,7 @@ async fn within_rate(
         )
         .await
         .map_err(|e| Problem::of(e.into(), meta))?;
-    if count > REQUESTS_PER_MINUTE {
+    if count > i64::try_from(state.config.api_requests_per_minute).unwrap_or(i64::MAX) {
         return Err(Problem::too_many(minute + 60 - now));
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! delete (restorable, as in the console) and reset second factors.
 
 use super::problem::Refusals;
-use super::{json_body, Caller, Problem};
+use super::{json_body, user_id, Caller, Problem};
 use crate::admin::users::{self, NewUser};
 use crate::domain::{User, UserId};
 use crate::store::UserQuery;
@@ -62,12 +62,6 @@ pub struct FactorsRemoved {
     removed: u64,
 }
 
-/// An id of this organisation's users; any other string is simply not found.
-fn user_id(raw: &str) -> Result<UserId, Problem> {
-    raw.parse()
-        .map_err(|_| Problem::not_found("There is no such user here."))
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -86,7 +80,7 @@ pub struct ListParams {
 }
 
 /// Lists the organisation's users a page at a time (`users:read`).
-#[utoipa::path(get, path = "/users", tag = "users", params(ListParams),
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", params(ListParams),
     responses((status = 200, description = "A page of users", body = UserPage), Refusals),
     security(("api_key" = [])))]
 pub async fn list(
@@ -127,7 +121,7 @@ pub async fn list(
 }
 
 /// One user (`users:read`).
-#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserOut), Refusals),
     security(("api_key" = [])))]
 pub async fn get(
@@ -153,7 +147,7 @@ pub struct NewUserBody {
 }
 
 /// Creates a user (`users:write`): with a password, or invited by email to choose one.
-#[utoipa::path(post, path = "/users", tag = "users", request_body = NewUserBody,
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", request_body = NewUserBody,
     responses((status = 201, description = "Created; Location names the user", body = UserOut), Refusals),
     security(("api_key" = [])))]
 pub async fn create(
@@ -191,7 +185,7 @@ pub struct UserChanges {
 
 /// Changes a user's email address or name (`users:write`): the fields sent change, the
 /// others stay. A new address is unverified.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(patch, path = "/users/{id}", operation_id = "update_user", tag = "users", params(("id" = String, Path, description = "The user's id")),
     request_body = UserChanges,
     responses((status = 200, description = "The user as changed", body = UserOut), Refusals),
     security(("api_key" = [])))]
@@ -228,7 +222,7 @@ async fn set_blocked(
 }
 
 /// Blocks the user and ends every sign-in they have (`users:write`).
-#[utoipa::path(post, path = "/users/{id}/block", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(post, path = "/users/{id}/block", operation_id = "block_user", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user, blocked", body = UserOut), Refusals),
     security(("api_key" = [])))]
 pub async fn block(
@@ -240,7 +234,7 @@ pub async fn block(
 }
 
 /// Lets a blocked user sign in again (`users:write`).
-#[utoipa::path(post, path = "/users/{id}/unblock", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(post, path = "/users/{id}/unblock", operation_id = "unblock_user", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user, unblocked", body = UserOut), Refusals),
     security(("api_key" = [])))]
 pub async fn unblock(
@@ -253,7 +247,7 @@ pub async fn unblock(
 
 /// Deletes the user as the console does (`users:write`): signed out at once, restorable in
 /// the console.
-#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(delete, path = "/users/{id}", operation_id = "delete_user", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 204, description = "Deleted"), Refusals),
     security(("api_key" = [])))]
 pub async fn delete(
@@ -276,7 +270,7 @@ pub struct ResetBody {
 
 /// Removes every second factor of the user, who is told by email (`users:write`); the reason
 /// goes into the audit log.
-#[utoipa::path(post, path = "/users/{id}/reset-factors", tag = "users", params(("id" = String, Path, description = "The user's id")),
+#[utoipa::path(post, path = "/users/{id}/reset-factors", operation_id = "reset_user_factors", tag = "users", params(("id" = String, Path, description = "The user's id")),
     request_body = ResetBody,
     responses((status = 200, description = "How many factors were removed", body = FactorsRemoved), Refusals),
     security(("api_key" = [])))]
