@@ -18,8 +18,24 @@ export const TENANT = 'default';
 export const USER = { email: 'alice@example.com', name: 'Alice Example', password: 'correct horse battery staple 42' };
 export const CLIENT = { id: 'e2e-app', name: 'E2E App' };
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
+const handedOut = new Set();
+
+/**
+ * A port that was free a moment ago on 127.0.0.1, and not handed out before in this run: once
+ * a probe closes, the OS may offer its port again while the first taker has not bound it yet
+ * (the relying party's port went to Tessera once, and the relying party could not listen).
+ */
+export async function freePort() {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -635,9 +635,10 @@ async fn backup(config: &crate::config::Config, file: &std::path::Path) -> Resul
             path.display()
         ));
     }
-    let store = crate::store::sqlite::SqliteStore::open(path, crate::store::Access::Tool)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (store, _) =
+        crate::store::sqlite::SqliteStore::open(path, crate::store::Access::Tool, false)
+            .await
+            .map_err(|e| e.to_string())?;
     store.backup(file).await.map_err(|e| e.to_string())?;
     println!("Wrote a copy of {} to {}.", path.display(), file.display());
     let key = if config.has_encryption_key() {

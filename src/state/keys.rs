@@ -332,10 +332,9 @@ mod tests {
     /// A migrated SQLite store in a folder that lives as long as the first value.
     async fn sqlite_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
+        let (sqlite, _) = SqliteStore::open(&dir.path().join("t.db"), Access::Tool, true)
             .await
             .unwrap();
-        sqlite.migrate().await.unwrap();
         (dir, Store::from_backend("sqlite", Arc::new(sqlite)))
     }
 

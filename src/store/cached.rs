@@ -303,10 +303,9 @@ mod tests {
     #[tokio::test]
     async fn a_change_through_the_cache_is_seen_at_once_and_one_behind_its_back_within_the_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(&dir.path().join("t.db"), Access::Tool)
+        let (sqlite, _) = SqliteStore::open(&dir.path().join("t.db"), Access::Tool, true)
             .await
             .unwrap();
-        sqlite.migrate().await.unwrap();
         let backend: Arc<SqliteStore> = Arc::new(sqlite);
         let cached = CachedTenants::new(backend.clone());
         let slug = TenantSlug::parse("acme").unwrap();
@@ -338,10 +337,9 @@ mod tests {
     #[tokio::test]
     async fn a_blocked_user_is_seen_at_once_and_one_blocked_behind_its_back_within_the_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = SqliteStore::open(&dir.path().join("u.db"), Access::Tool)
+        let (sqlite, _) = SqliteStore::open(&dir.path().join("u.db"), Access::Tool, true)
             .await
             .unwrap();
-        sqlite.migrate().await.unwrap();
         let backend: Arc<SqliteStore> = Arc::new(sqlite);
         let tenant = Tenant::new(TenantSlug::parse("acme").unwrap(), "Acme").unwrap();
         TenantRepo::create(&*backend, &tenant).await.unwrap();

@@ -21,10 +21,8 @@ pub async fn open(
 ) -> Result<Store, OpenError> {
     let (store, databases) = match &config.storage {
         StorageConfig::Sqlite { path } => {
-            let sqlite = SqliteStore::open(path, access).await?;
-            if migrate {
-                report(sqlite.migrate().await?);
-            }
+            let (sqlite, applied) = SqliteStore::open(path, access, migrate).await?;
+            report(applied);
             (
                 Store::from_backend("sqlite", Arc::new(sqlite)),
                 Databases::sqlite(path),

@@ -149,10 +149,7 @@ impl Databases {
             (Self::Sqlite { .. }, TenantDatabase::Sqlite { path }) => {
                 // As a tool: the main file's lock already keeps a second server away, and
                 // the writer's own checkpoints bound each file's log, with no task per file.
-                let sqlite = SqliteStore::open(path, Access::Tool).await?;
-                if migrate {
-                    sqlite.migrate().await?;
-                }
+                let (sqlite, _) = SqliteStore::open(path, Access::Tool, migrate).await?;
                 Ok(Store::from_backend("sqlite", Arc::new(sqlite)))
             }
             (Self::Postgres { timeout, .. }, TenantDatabase::Postgresql { url }) => {

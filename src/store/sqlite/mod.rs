@@ -17,9 +17,10 @@ use super::{Access, OpenError, Ping, PoolUse, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
 use connections::{Connections, Lent};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{ConnectOptions, Connection, Sqlite, Transaction};
 use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
@@ -88,7 +89,13 @@ impl Drop for Checkpoints {
 }
 
 impl SqliteStore {
-    pub async fn open(path: &Path, access: Access) -> Result<Self, OpenError> {
+    /// Opens the database; with `migrate`, applies its pending migrations first and says how
+    /// many ran.
+    pub async fn open(
+        path: &Path,
+        access: Access,
+        migrate: bool,
+    ) -> Result<(Self, usize), OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| OpenError::Io(dir.display().to_string(), e))?;
@@ -110,6 +117,11 @@ impl SqliteStore {
                 path.display().to_string(),
                 e.to_string(),
             )
+        };
+        let applied = if migrate {
+            apply_migrations(options.connect().await.map_err(unreachable)?).await?
+        } else {
+            0
         };
         // sqlx pings a connection before handing it out, a hop to the connection's thread and
         // back; a SQLite connection is a file handle in this process, with nothing to lose.
@@ -135,28 +147,15 @@ impl SqliteStore {
         let checkpoints = server_lock
             .is_some()
             .then(|| Checkpoints::start(pool.clone()));
-        Ok(Self {
+        let store = Self {
             pool,
             access_reads: batches::access_reads(readers.clone()),
             readers,
             writer,
             _server_lock: server_lock,
             _checkpoints: checkpoints,
-        })
-    }
-
-    /// Applies the pending migrations in `migrations/sqlite`; returns how many ran.
-    pub async fn migrate(&self) -> Result<usize, OpenError> {
-        let migrator = sqlx::migrate!("migrations/sqlite");
-        let applied_before = self.applied_migrations().await;
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        Ok(self
-            .applied_migrations()
-            .await
-            .saturating_sub(applied_before))
+        };
+        Ok((store, applied))
     }
 
     /// Writes a consistent copy of the database to `to` (`VACUUM INTO`), while others read and
@@ -192,14 +191,32 @@ impl SqliteStore {
     async fn housekeeping(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin().await?)
     }
+}
 
-    async fn applied_migrations(&self) -> usize {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map(|n| n as usize)
-            .unwrap_or(0)
-    }
+/// Applies the pending migrations in `migrations/sqlite` on a connection of their own, before
+/// any other connection of the store has read the schema; returns how many ran. A connection
+/// that read it earlier can prepare a `SELECT *` against the columns of before: sqlx keeps a
+/// statement's columns from its preparation, SQLite prepares it again against the new ones when
+/// it runs, and the row no longer fits (a panic in sqlx's worker, seen in CI).
+async fn apply_migrations(mut db: SqliteConnection) -> Result<usize, OpenError> {
+    let before = applied_migrations(&mut db).await;
+    sqlx::migrate!("migrations/sqlite")
+        .run(&mut db)
+        .await
+        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+    let after = applied_migrations(&mut db).await;
+    db.close()
+        .await
+        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+    Ok(after.saturating_sub(before))
+}
+
+async fn applied_migrations(db: &mut SqliteConnection) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+        .fetch_one(db)
+        .await
+        .map(|n| n as usize)
+        .unwrap_or(0)
 }
 
 impl SqliteStore {
@@ -296,28 +313,30 @@ mod tests {
                 std::fs::copy(&path, earlier.join(name)).unwrap();
             }
         }
-        let store = SqliteStore::open(&dir.path().join("tessera.db"), Access::Tool)
+        let file = dir.path().join("tessera.db");
+        let mut db = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .connect()
             .await
             .unwrap();
         let before = Migrator::new(earlier.as_path()).await.unwrap();
         assert_eq!(before.iter().count(), 6);
-        before.run(&store.pool).await.unwrap();
+        before.run(&mut db).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO access_tokens (tenant_id, jti, client_id, scopes, issued_at,
                  expires_at, family_id) VALUES ('t', 'j1', 'app', '[]', 1, 2, 'f');
              INSERT INTO audit_events (tenant_id, id, at, action, outcome, actor)
                  VALUES ('t', 'e1', 1, 'user.created', 'success', 'cli')",
         )
-        .execute(&store.pool)
+        .execute(&mut db)
         .await
         .unwrap();
+        db.close().await.unwrap();
 
+        let (store, applied) = SqliteStore::open(&file, Access::Tool, true).await.unwrap();
         let all = Migrator::new(all.as_path()).await.unwrap().iter().count();
-        assert_eq!(
-            store.migrate().await.unwrap(),
-            all - 6,
-            "0007 and those after it"
-        );
+        assert_eq!(applied, all - 6, "0007 and those after it");
 
         let token: (String, String, i64) = sqlx::query_as(
             "SELECT client_id, family_id, expires_at FROM access_tokens
