@@ -1,4 +1,4 @@
-//! The management REST API (issue 14, part 3, its users resource) over HTTP: API keys as
+//! The management REST API (issue 14, part 3) over HTTP: API keys as
 //! bearer tokens, the console's permission checks, RFC 9457 refusals, cursor pages, the
 //! per-key rate, and an OpenAPI 3.1 document that a third-party validator accepts.
 
@@ -735,6 +735,430 @@ async fn expired_and_revoked_keys_and_a_busy_key_are_refused() {
 }
 
 #[tokio::test]
+async fn keys_register_and_manage_clients_that_then_get_tokens() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    let manager = key(&server, &acme, &["clients:manage"]).await;
+    let reader = key(&server, &acme, &["users:read"]).await;
+    let others = key(&server, &other, &["clients:manage"]).await;
+    let call = |method: Method, path: &str, key: &str, body: Option<Value>| {
+        let (path, key) = (path.to_owned(), key.to_owned());
+        let api = &api;
+        async move { api.call(method, "acme", &path, Some(&key), body).await }
+    };
+
+    // A service, registered for client credentials: its secret comes back once and works.
+    let (status, headers, body) = call(
+        Method::POST,
+        "/clients",
+        &manager,
+        Some(json!({
+            "client_id": "billing",
+            "client_name": "Billing",
+            "grant_types": ["client_credentials"],
+            "scopes": ["invoices"]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers[header::LOCATION], "/t/acme/api/v1/clients/billing");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(body["client"]["client_type"], "confidential");
+    assert_eq!(body["client"]["grant_types"], json!(["client_credentials"]));
+    assert_eq!(
+        body["client"]["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    let first = body["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.client_credentials("acme", "billing", &first).await,
+        StatusCode::OK
+    );
+    let (status, _, body) = call(Method::GET, "/clients/billing", &manager, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("client_secret").is_none(), "never read back");
+    assert_eq!(body["scopes"], json!(["invoices"]));
+
+    // A public web application with a generated id.
+    let (status, _, body) = call(
+        Method::POST,
+        "/clients",
+        &manager,
+        Some(json!({
+            "client_name": "Shop",
+            "client_type": "public",
+            "redirect_uris": ["https://shop.example/callback"]
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body["client_secret"].is_null());
+    let shop = body["client"]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(body["client"]["token_endpoint_auth_method"], "none");
+
+    // Bad registrations change nothing and name their field.
+    for (bad, field) in [
+        (
+            json!({"client_name": "", "grant_types": ["client_credentials"]}),
+            "client_name",
+        ),
+        (
+            json!({"client_name": "X", "grant_types": ["password"]}),
+            "grant_types",
+        ),
+        (
+            json!({"client_name": "X", "client_type": "secret"}),
+            "client_type",
+        ),
+        (
+            json!({"client_name": "X", "redirect_uris": ["javascript:alert(1)"]}),
+            "redirect_uris",
+        ),
+        (
+            json!({"client_name": "X", "id_token_signed_response_alg": "none",
+                "redirect_uris": ["https://x.example/cb"]}),
+            "id_token_signed_response_alg",
+        ),
+    ] {
+        let (status, headers, body) =
+            call(Method::POST, "/clients", &manager, Some(bad.clone())).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+        assert_eq!(body["field"], field, "{bad}: {body}");
+    }
+    let (status, headers, body) = call(
+        Method::POST,
+        "/clients",
+        &manager,
+        Some(json!({"client_name": "X", "grant_types": ["client_credentials"], "admin": true})),
+    )
+    .await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::BAD_REQUEST);
+    let (status, headers, body) = call(
+        Method::POST,
+        "/clients",
+        &manager,
+        Some(json!({"client_id": "billing", "client_name": "Again",
+                    "grant_types": ["client_credentials"]})),
+    )
+    .await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::CONFLICT);
+    let (_, _, body) = call(Method::GET, "/clients", &manager, None).await;
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&"billing") && ids.contains(&shop.as_str()));
+
+    // Changes: the fields sent change, the others stay.
+    let (status, _, body) = call(
+        Method::PATCH,
+        &format!("/clients/{shop}"),
+        &manager,
+        Some(json!({"client_name": "Shop (new)", "access_token_ttl_secs": 600})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["client_name"], "Shop (new)");
+    assert_eq!(body["access_token_ttl_secs"], 600);
+    assert_eq!(
+        body["redirect_uris"],
+        json!(["https://shop.example/callback"])
+    );
+    for (bad, field) in [
+        (json!({"client_name": "\n"}), "client_name"),
+        (json!({"access_token_ttl_secs": 5}), "access_token_ttl_secs"),
+        (
+            json!({"redirect_uris": ["http://evil.example/cb"]}),
+            "redirect_uris",
+        ),
+    ] {
+        let (status, headers, body) = call(
+            Method::PATCH,
+            &format!("/clients/{shop}"),
+            &manager,
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}"
+        );
+        assert_eq!(body["field"], field, "{bad}: {body}");
+    }
+    let (_, _, body) = call(Method::GET, &format!("/clients/{shop}"), &manager, None).await;
+    assert_eq!(
+        body["client_name"], "Shop (new)",
+        "refusals changed nothing"
+    );
+
+    // Rotation without grace: the old secret stops at once, the new one works.
+    let (status, headers, body) = call(
+        Method::POST,
+        "/clients/billing/rotate-secret",
+        &manager,
+        Some(json!({"grace_secs": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let second = body["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server.client_credentials("acme", "billing", &first).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.client_credentials("acme", "billing", &second).await,
+        StatusCode::OK
+    );
+    let (status, headers, body) = call(
+        Method::POST,
+        "/clients/billing/rotate-secret",
+        &manager,
+        Some(json!({"grace_secs": -1})),
+    )
+    .await;
+    assert_eq!(
+        problem(status, &headers, &body),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(body["field"], "grace_secs");
+    let (status, headers, body) = call(
+        Method::POST,
+        &format!("/clients/{shop}/rotate-secret"),
+        &manager,
+        None,
+    )
+    .await;
+    assert_eq!(
+        problem(status, &headers, &body),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a public client has no secret"
+    );
+
+    // Disabled, it gets no token; enabled, it does again.
+    let (status, _, body) = call(Method::POST, "/clients/billing/disable", &manager, None).await;
+    assert_eq!(
+        (status, body["disabled"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    assert_ne!(
+        server.client_credentials("acme", "billing", &second).await,
+        StatusCode::OK
+    );
+    let (status, _, body) = call(Method::POST, "/clients/billing/enable", &manager, None).await;
+    assert_eq!(
+        (status, body["disabled"].clone()),
+        (StatusCode::OK, json!(false))
+    );
+    assert_eq!(
+        server.client_credentials("acme", "billing", &second).await,
+        StatusCode::OK
+    );
+
+    // Without the permission, from another tenant, or another tenant's client.
+    for (method, path) in [
+        (Method::GET, "/clients"),
+        (Method::GET, "/clients/billing"),
+        (Method::POST, "/clients/billing/disable"),
+        (Method::DELETE, "/clients/billing"),
+    ] {
+        let (status, headers, body) = call(method.clone(), path, &reader, None).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::FORBIDDEN,
+            "{method} {path}"
+        );
+        let (status, ..) = call(method.clone(), path, &others, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    let (status, ..) = api
+        .call(
+            Method::GET,
+            "other",
+            "/clients/billing",
+            Some(&others),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "acme's client is not other's"
+    );
+    let (status, ..) = api
+        .call(
+            Method::DELETE,
+            "other",
+            "/clients/billing",
+            Some(&others),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Deleted: gone, and its secret with it.
+    let (status, ..) = call(Method::DELETE, "/clients/billing", &manager, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, ..) = call(Method::GET, "/clients/billing", &manager, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.client_credentials("acme", "billing", &second).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The audit log names the key as the actor of each change.
+    let auditor = key(&server, &acme, &["audit:read"]).await;
+    for action in [
+        "client.created",
+        "client.updated",
+        "client.secret_rotated",
+        "client.disabled",
+        "client.enabled",
+        "client.deleted",
+    ] {
+        let path = format!("/audit-events?action={action}");
+        let (_, _, body) = call(Method::GET, &path, &auditor, None).await;
+        let events = body["data"].as_array().unwrap();
+        assert!(
+            !events.is_empty()
+                && events
+                    .iter()
+                    .all(|e| e["actor"].as_str().unwrap().starts_with("api_key:")),
+            "{action} by the key: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_read_and_export_the_audit_log_page_by_page() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    for n in 0..5 {
+        server.person(&acme, &format!("p{n}@acme.test"), None).await;
+    }
+    server.person(&other, "secret@other.test", None).await;
+    let auditor = key(&server, &acme, &["audit:read"]).await;
+    let reader = key(&server, &acme, &["users:read"]).await;
+    let get = |path: &str, key: &str| {
+        let (path, key) = (path.to_owned(), key.to_owned());
+        let api = &api;
+        async move { api.call(Method::GET, "acme", &path, Some(&key), None).await }
+    };
+
+    // Page by page, newest first, each event once, none of another tenant's.
+    let mut seen = Vec::new();
+    let mut path = "/audit-events?action=user.created&limit=2".to_owned();
+    loop {
+        let (status, _, body) = get(&path, &auditor).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page = body["data"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        for event in page {
+            assert_eq!(event["action"], "user.created");
+            assert_eq!(event["result"], "success");
+            seen.push(event["id"].as_str().unwrap().to_owned());
+        }
+        match body["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("/audit-events?action=user.created&limit=2&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5);
+    let (_, _, body) = get("/audit-events?result=failure", &auditor).await;
+    assert!(body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["result"] == "failure"));
+    let (_, _, body) = get("/audit-events?from=2000-01-01&until=2000-12-31", &auditor).await;
+    assert_eq!(body["data"], json!([]));
+
+    // Malformed filters and cursors are refused; so is a key without `audit:read`.
+    for bad in [
+        "/audit-events?limit=0",
+        "/audit-events?limit=501",
+        "/audit-events?limit=many",
+        "/audit-events?cursor=nope",
+        "/audit-events?result=maybe",
+        "/audit-events?from=yesterday",
+        "/audit-events/export?format=xml",
+    ] {
+        let (status, headers, body) = get(bad, &auditor).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    for path in ["/audit-events", "/audit-events/export"] {
+        let (status, headers, body) = get(path, &reader).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+
+    // The export: every event the filters find, as JSON Lines or CSV; itself audited.
+    let export = |format: &str| {
+        let url = format!(
+            "{}/api/v1/audit-events/export?action=user.created&format={format}",
+            server.issuer("acme")
+        );
+        let request = server.http().get(url).bearer_auth(&auditor);
+        async move { request.send().await.unwrap() }
+    };
+    let lines = export("jsonl").await;
+    assert_eq!(lines.status(), StatusCode::OK);
+    assert_eq!(
+        lines.headers()[header::CONTENT_TYPE],
+        "application/x-ndjson"
+    );
+    assert_eq!(lines.headers()[header::CACHE_CONTROL], "no-store");
+    let text = lines.text().await.unwrap();
+    let exported: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(exported.len(), 5, "{text}");
+    assert!(!text.contains("secret@other.test"));
+    let csv = export("csv").await.text().await.unwrap();
+    assert!(csv.starts_with("id,at,action,result,"), "{csv}");
+    assert_eq!(csv.lines().count(), 6, "a header and five events");
+    let (_, _, body) = get("/audit-events?action=audit.exported", &auditor).await;
+    let exports = body["data"].as_array().unwrap();
+    assert_eq!(exports.len(), 2);
+    assert!(exports[0]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("api_key:"));
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_endpoint_and_passes_a_validator() {
     let server = TestServer::start().await;
     server.tenant("acme").await;
@@ -779,6 +1203,16 @@ async fn the_openapi_document_describes_every_endpoint_and_passes_a_validator() 
         "PUT /users/{id}/roles/{role}",
         "DELETE /teams/{id}",
         "PUT /teams/{id}/members/{user}",
+        "GET /clients",
+        "POST /clients",
+        "GET /clients/{client_id}",
+        "PATCH /clients/{client_id}",
+        "DELETE /clients/{client_id}",
+        "POST /clients/{client_id}/rotate-secret",
+        "POST /clients/{client_id}/disable",
+        "POST /clients/{client_id}/enable",
+        "GET /audit-events",
+        "GET /audit-events/export",
     ] {
         assert!(
             operations.contains(&expected.to_string()),

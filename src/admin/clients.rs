@@ -58,10 +58,14 @@ pub async fn create(
         let none = Invalid::new("Give at least one redirect URI.");
         return Err(none.on("redirect_uris").into());
     }
-    let redirect_uris = RedirectUri::parse_all(&new.redirect_uris)?;
+    let redirect_uris =
+        RedirectUri::parse_all(&new.redirect_uris).map_err(|e| e.on("redirect_uris"))?;
     let post_logout_redirect_uris = post_logout_uris(&new.post_logout_redirect_uris)?;
     let backchannel_logout_uri = match &new.backchannel_logout_uri {
-        Some(uri) => Some(RedirectUri::parse(uri)?.as_str().to_owned()),
+        Some(uri) => {
+            let uri = RedirectUri::parse(uri).map_err(|e| e.on("backchannel_logout_uri"))?;
+            Some(uri.as_str().to_owned())
+        }
         None => None,
     };
     let scopes: Vec<String> = if new.scopes.is_empty() {
@@ -73,10 +77,10 @@ pub async fn create(
         new.scopes.clone()
     };
     for scope in &scopes {
-        Client::validate_scope(scope)?;
+        Client::validate_scope(scope).map_err(|e| e.on("scopes"))?;
     }
     for resource in &new.resources {
-        Client::validate_resource(resource)?;
+        Client::validate_resource(resource).map_err(|e| e.on("resources"))?;
     }
     let jwks = match &new.jwks {
         Some(_) if new.public => {

@@ -17,28 +17,59 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
-pub struct ExportParams {
-    #[serde(default)]
-    format: String,
+/// Filters of the audit log, as query parameters; each one left out does not filter.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditFilters {
+    /// Who acted, exactly as in `actor`, e.g. `user:<id>`.
     #[serde(default)]
     actor: String,
+    /// What it was done to, exactly as in `target`.
     #[serde(default)]
     target: String,
+    /// The action, exactly, e.g. `user.created`.
     #[serde(default)]
     action: String,
+    /// `success` or `failure`.
     #[serde(default)]
     result: String,
+    /// The first day, `YYYY-MM-DD` (UTC), inclusive.
     #[serde(default)]
     from: String,
+    /// The last day, `YYYY-MM-DD` (UTC), inclusive.
     #[serde(default)]
     until: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Csv,
-    JsonLines,
+impl AuditFilters {
+    pub(crate) fn query(&self) -> Result<AuditQuery, AppError> {
+        admin::audit::query(
+            &self.actor,
+            &self.target,
+            &self.action,
+            &self.result,
+            &self.from,
+            &self.until,
+        )
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportFormat {
+    /// `csv` (the default) or `jsonl` (one JSON object a line).
+    #[serde(default)]
+    format: String,
+}
+
+impl ExportFormat {
+    pub(crate) fn format(&self) -> Option<Format> {
+        match self.format.as_str() {
+            "" | "csv" => Some(Format::Csv),
+            "jsonl" => Some(Format::JsonLines),
+            _ => None,
+        }
+    }
 }
 
 const COLUMNS: [&str; 11] = [
@@ -59,26 +90,33 @@ pub(super) fn plain(status: StatusCode, text: &str) -> Response {
     (status, text.to_owned()).into_response()
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "jsonl",
+        }
+    }
+}
+
 pub async fn export(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     session: Session,
     meta: RequestMeta,
-    Query(params): Query<ExportParams>,
+    Query(filters): Query<AuditFilters>,
+    Query(format): Query<ExportFormat>,
 ) -> Response {
-    let format = match params.format.as_str() {
-        "" | "csv" => Format::Csv,
-        "jsonl" => Format::JsonLines,
-        _ => return plain(StatusCode::BAD_REQUEST, "format is csv or jsonl"),
+    let Some(format) = format.format() else {
+        return plain(StatusCode::BAD_REQUEST, "format is csv or jsonl");
     };
-    let query = match admin::audit::query(
-        &params.actor,
-        &params.target,
-        &params.action,
-        &params.result,
-        &params.from,
-        &params.until,
-    ) {
+    let query = match filters.query() {
         Ok(q) => q,
         Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
     };
@@ -87,8 +125,26 @@ pub async fn export(
         Err(response) => return *response,
     };
     let (actor, tenant) = actor;
-    // The first batch also checks the permission, before any byte is sent.
-    let first = match admin::audit::search(
+    match download(state, actor, tenant, query, format, &meta).await {
+        Ok(response) => response,
+        Err(AppError::Forbidden) => {
+            plain(StatusCode::FORBIDDEN, "You may not read this audit log.")
+        }
+        Err(e) => internal(&meta, e),
+    }
+}
+
+/// The events `query` finds as a file to download, streamed in batches, and the export
+/// audited. The first batch is read (which checks `audit:read`) before any byte is sent.
+pub(crate) async fn download(
+    state: AppState,
+    actor: Actor,
+    tenant: std::sync::Arc<crate::domain::Tenant>,
+    query: AuditQuery,
+    format: Format,
+    meta: &RequestMeta,
+) -> Result<Response, AppError> {
+    let first = admin::audit::search(
         &state,
         &actor,
         &tenant,
@@ -96,37 +152,22 @@ pub async fn export(
         None,
         admin::audit::PAGE_LIMIT,
     )
-    .await
-    {
-        Ok(events) => events,
-        Err(AppError::Forbidden) => {
-            return plain(StatusCode::FORBIDDEN, "You may not read this audit log.")
-        }
-        Err(e) => return internal(&meta, e),
-    };
-    let detail = format!(
-        "format={}",
-        if format == Format::Csv {
-            "csv"
-        } else {
-            "jsonl"
-        }
-    );
+    .await?;
     let event = AuditEvent::new(
         tenant.id,
         "audit.exported",
         crate::domain::Outcome::Success,
         actor.audit_name(),
     )
-    .reason(detail);
-    state.audit(event, &meta).await;
+    .reason(format!("format={}", format.name()));
+    state.audit(event, meta).await;
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::JsonLines => ("application/x-ndjson", "jsonl"),
     };
     let disposition = format!("attachment; filename=\"audit-{}.{extension}\"", tenant.slug);
     let body = Body::from_stream(batches(state, actor, tenant, query, first, format));
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
@@ -134,7 +175,7 @@ pub async fn export(
         ],
         body,
     )
-        .into_response()
+        .into_response())
 }
 
 pub(super) fn internal(meta: &RequestMeta, e: impl std::fmt::Display) -> Response {

@@ -2,15 +2,14 @@
 //! organisation's API keys (`api_keys:manage`). A key never makes a key with more than it has.
 
 use super::problem::Refusals;
-use super::{json_body, Caller, Problem};
+use super::{field_renamed, json_body, secret_answer, Caller, Problem};
 use crate::admin::api_keys;
-use crate::domain::{ApiKey, Invalid, Timestamp};
-use crate::error::AppError;
+use crate::domain::{ApiKey, Timestamp};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -105,28 +104,14 @@ pub async fn create(
         body.lifetime_days,
     )
     .await
-    .map_err(|e| match e {
-        // The use case names the console's field; here the body's.
-        AppError::Invalid(invalid) if invalid.field() == Some("expires") => {
-            AppError::Invalid(Invalid::new(invalid.message()).on("lifetime_days"))
-        }
-        other => other,
-    })
+    .map_err(field_renamed("expires", "lifetime_days"))
     .map_err(caller.refused())?;
     let location = format!("/t/{}/api/v1/api-keys", caller.tenant.slug);
     let created = CreatedKey {
         key: ApiKeyOut::of(&made.key, Timestamp::now()),
         secret: made.secret,
     };
-    Ok((
-        StatusCode::CREATED,
-        [
-            (header::LOCATION, location),
-            (header::CACHE_CONTROL, "no-store".into()),
-        ],
-        Json(created),
-    )
-        .into_response())
+    Ok(secret_answer(StatusCode::CREATED, Some(location), created))
 }
 
 /// Revokes a key at once (`api_keys:manage`); a key may revoke itself.

@@ -4,21 +4,24 @@
 //! details.
 
 mod access;
+mod audit;
+mod clients;
 mod keys;
 mod problem;
 mod users;
 
 use crate::admin::{api_keys, Actor};
-use crate::domain::{RequestMeta, Tenant, Timestamp};
+use crate::domain::{Invalid, RequestMeta, Tenant, Timestamp};
+use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 pub use problem::Problem;
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -74,6 +77,30 @@ pub fn routes() -> Router<AppState> {
             get(keys::list).post(keys::create),
         )
         .route("/t/{slug}/api/v1/api-keys/{id}", delete(keys::revoke))
+        .route(
+            "/t/{slug}/api/v1/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            "/t/{slug}/api/v1/clients/{client_id}",
+            get(clients::get)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route(
+            "/t/{slug}/api/v1/clients/{client_id}/rotate-secret",
+            post(clients::rotate_secret),
+        )
+        .route(
+            "/t/{slug}/api/v1/clients/{client_id}/disable",
+            post(clients::disable),
+        )
+        .route(
+            "/t/{slug}/api/v1/clients/{client_id}/enable",
+            post(clients::enable),
+        )
+        .route("/t/{slug}/api/v1/audit-events", get(audit::list))
+        .route("/t/{slug}/api/v1/audit-events/export", get(audit::export))
 }
 
 /// The API's description (OpenAPI 3.1), generated from the handlers' annotations.
@@ -108,7 +135,17 @@ pub fn routes() -> Router<AppState> {
         access::remove_member,
         keys::list,
         keys::create,
-        keys::revoke
+        keys::revoke,
+        clients::list,
+        clients::create,
+        clients::get,
+        clients::update,
+        clients::rotate_secret,
+        clients::disable,
+        clients::enable,
+        clients::delete,
+        audit::list,
+        audit::export
     ),
     components(schemas(problem::ProblemBody)),
     modifiers(&ApiKeys),
@@ -116,7 +153,9 @@ pub fn routes() -> Router<AppState> {
         (name = "users", description = "The people of the organisation"),
         (name = "roles", description = "Custom roles, and who holds which role"),
         (name = "teams", description = "Teams: their members hold their roles"),
-        (name = "api-keys", description = "Keys for other systems, each with its permissions")
+        (name = "api-keys", description = "Keys for other systems, each with its permissions"),
+        (name = "clients", description = "Applications: OAuth 2.0 and OpenID Connect clients"),
+        (name = "audit", description = "The audit log, read-only")
     )
 )]
 struct ApiDoc;
@@ -177,7 +216,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| Problem::not_found("There is no such organisation."))?;
         if !tenant.accepts_sign_ins() {
             return Err(Problem::new(
-                axum::http::StatusCode::FORBIDDEN,
+                StatusCode::FORBIDDEN,
                 "This organisation is suspended.",
             ));
         }
@@ -247,6 +286,25 @@ async fn within_rate(
         return Err(Problem::too_many(minute + 60 - now));
     }
     Ok(())
+}
+
+/// Renames the console's field `from` in a use case's refusal to the body's field `to`.
+fn field_renamed(from: &'static str, to: &'static str) -> impl Fn(AppError) -> AppError {
+    move |e| match e {
+        AppError::Invalid(invalid) if invalid.field() == Some(from) => {
+            AppError::Invalid(Invalid::new(invalid.message()).on(to))
+        }
+        other => other,
+    }
+}
+
+/// An answer holding a secret: no cache keeps it (RFC 9111 §5.2.2.5).
+fn secret_answer(status: StatusCode, location: Option<String>, body: impl Serialize) -> Response {
+    let mut response = (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+    if let Some(location) = location.and_then(|l| header::HeaderValue::try_from(l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// A JSON object as the request body, or the problem to answer instead. (An array is refused
