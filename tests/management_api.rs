@@ -1158,6 +1158,237 @@ async fn keys_read_and_export_the_audit_log_page_by_page() {
         .starts_with("api_key:"));
 }
 
+/// A client-credentials access token of `client_id` for `resource` with `scope`, or the error.
+async fn app_token(
+    server: &TestServer,
+    slug: &str,
+    (client_id, secret): (&str, &str),
+    resource: Option<&str>,
+    scope: &str,
+) -> Result<String, Value> {
+    let mut form = vec![("grant_type", "client_credentials"), ("scope", scope)];
+    if let Some(resource) = resource {
+        form.push(("resource", resource));
+    }
+    let response = server
+        .http()
+        .post(format!("{}/token", server.issuer(slug)))
+        .basic_auth(client_id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().map(str::to_owned).ok_or(body)
+}
+
+#[tokio::test]
+async fn applications_act_with_client_credentials_tokens_scoped_to_permissions() {
+    let server = TestServer::start().await;
+    let api = Api {
+        server: &server,
+        http: server.http(),
+    };
+    let acme = server.tenant("acme").await;
+    let other = server.tenant("other").await;
+    server.person(&acme, "owner@acme.test", Some("owner")).await;
+    let resource = format!("{}/api/v1", server.issuer("acme"));
+    let registrar = key(
+        &server,
+        &acme,
+        &["clients:manage", "users:read", "audit:read"],
+    )
+    .await;
+    let register = |scopes: Value, key: String| {
+        let body = json!({
+            "client_id": "robot",
+            "client_name": "Robot",
+            "grant_types": ["client_credentials"],
+            "scopes": scopes,
+            "resources": [resource.clone()],
+        });
+        let api = &api;
+        async move {
+            api.call(Method::POST, "acme", "/clients", Some(&key), Some(body))
+                .await
+        }
+    };
+
+    // Nobody gives an application a permission they do not hold, or one that is not one.
+    for (scopes, why) in [
+        (json!(["tessera:users:write"]), "not held"),
+        (json!(["tessera:users:nonsense"]), "not a permission"),
+        (json!(["tessera:*"]), "not held"),
+    ] {
+        let (status, headers, body) = register(scopes, registrar.clone()).await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{why}"
+        );
+        assert_eq!(body["field"], "scopes");
+    }
+    let (status, _, body) = register(json!(["tessera:users:read"]), registrar.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = body["client_secret"].as_str().unwrap().to_owned();
+    let robot = ("robot", secret.as_str());
+
+    // Its token for this API reads users, and nothing more.
+    let token = app_token(
+        &server,
+        "acme",
+        robot,
+        Some(&resource),
+        "tessera:users:read",
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = api
+        .call(Method::GET, "acme", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    let (status, headers, body) = api
+        .call(
+            Method::POST,
+            "acme",
+            "/users",
+            Some(&token),
+            Some(json!({"email": "new@acme.test"})),
+        )
+        .await;
+    assert_eq!(problem(status, &headers, &body), StatusCode::FORBIDDEN);
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/clients", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Tokens that are not for this API, or not of this organisation, are refused.
+    let for_itself = app_token(&server, "acme", robot, None, "tessera:users:read")
+        .await
+        .unwrap();
+    for (bad, why) in [
+        (for_itself.as_str(), "audience is the client"),
+        ("eyJhbGciOiJub25lIn0.e30.", "unsigned"),
+        (&format!("{token}x"), "forged signature"),
+    ] {
+        let (status, headers, body) = api
+            .call(Method::GET, "acme", "/users", Some(bad), None)
+            .await;
+        assert_eq!(
+            problem(status, &headers, &body),
+            StatusCode::UNAUTHORIZED,
+            "{why}"
+        );
+    }
+    let (status, ..) = api
+        .call(Method::GET, "other", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "acme's token in other");
+    let _ = other;
+    let refused = app_token(
+        &server,
+        "acme",
+        robot,
+        Some(&resource),
+        "tessera:users:write",
+    )
+    .await;
+    assert_eq!(refused.unwrap_err()["error"], "invalid_scope");
+
+    // A disabled application's token stops working, and works again once it is enabled.
+    let path = "/clients/robot/disable";
+    let (status, ..) = api
+        .call(Method::POST, "acme", path, Some(&registrar), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let path = "/clients/robot/enable";
+    api.call(Method::POST, "acme", path, Some(&registrar), None)
+        .await;
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A scope taken from the application takes its permission away at once.
+    let (status, _, body) = api
+        .call(
+            Method::PATCH,
+            "acme",
+            "/clients/robot",
+            Some(&registrar),
+            Some(json!({"scopes": ["openid"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A revoked token (RFC 7009) is refused.
+    let token = {
+        let writer = key(&server, &acme, &["clients:manage", "users:*"]).await;
+        let (status, _, body) = api
+            .call(
+                Method::PATCH,
+                "acme",
+                "/clients/robot",
+                Some(&writer),
+                Some(json!({"scopes": ["tessera:users:read", "tessera:users:write"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        app_token(
+            &server,
+            "acme",
+            robot,
+            Some(&resource),
+            "tessera:users:write",
+        )
+        .await
+        .unwrap()
+    };
+    let (status, _, body) = api
+        .call(
+            Method::POST,
+            "acme",
+            "/users",
+            Some(&token),
+            Some(json!({"email": "made-by-robot@acme.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, _, body) = api
+        .call(
+            Method::GET,
+            "acme",
+            "/audit-events?action=user.invited&actor=client:robot",
+            Some(&registrar),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["data"][0]["actor"], "client:robot");
+    let revoked = server
+        .http()
+        .post(format!("{}/revoke", server.issuer("acme")))
+        .basic_auth(robot.0, Some(robot.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let (status, ..) = api
+        .call(Method::GET, "acme", "/users", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn the_openapi_document_describes_every_endpoint_and_passes_a_validator() {
     let server = TestServer::start().await;

@@ -21,14 +21,23 @@ pub struct Member {
     pub meta: RequestMeta,
 }
 
-/// Another system acting with an API key of its tenant. Keys need no recent sign-in: they
-/// are bounded by their permissions and expiry instead.
+/// Another system acting through the management API with an API key of its tenant, or an
+/// application with an access token of its own. Neither needs a recent sign-in: they are
+/// bounded by their permissions and expiry instead.
 #[derive(Clone, Debug)]
 pub struct KeyHolder {
     pub tenant_id: TenantId,
-    pub key_id: Uuid,
+    pub credential: Credential,
     pub grants: Grants,
     pub meta: RequestMeta,
+}
+
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// The id of the API key.
+    ApiKey(Uuid),
+    /// The `client_id` of an application with a client-credentials access token.
+    Application(String),
 }
 
 impl Actor {

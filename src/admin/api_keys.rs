@@ -2,7 +2,7 @@
 //! shown once, listed with their last use, revoked; and recognised when another system
 //! presents one. Every change and every use is audited.
 
-use super::{access::KeyHolder, audit, audit_with, Actor};
+use super::{audit, audit_with, Actor, Credential, KeyHolder};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::api_key::{looks_like_key, PREFIX};
 use crate::domain::{
@@ -150,7 +150,7 @@ pub async fn authenticate(
         .map_err(AppError::from)?;
     let holder = KeyHolder {
         tenant_id: tenant.id,
-        key_id: key.id,
+        credential: Credential::ApiKey(key.id),
         grants: Grants::exactly(&key.permissions),
         meta,
     };

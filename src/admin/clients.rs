@@ -2,11 +2,11 @@
 //! line. Developers holding `clients:manage_own` see and change only the clients they
 //! registered; `clients:manage` covers every client.
 
-use super::{audit, audit_with, Actor};
+use super::{audit, audit_with, Actor, Credential, KeyHolder};
 use crate::crypto::{random_token, sha256_hex, signing};
 use crate::domain::{
-    AppType, Client, ClientKey, ClientType, GrantType, Invalid, RedirectUri, SigningAlg, Tenant,
-    Timestamp, TokenAuthMethod,
+    AppType, Client, ClientKey, ClientType, GrantType, Grants, Invalid, Permission, RedirectUri,
+    RequestMeta, SigningAlg, Tenant, Timestamp, TokenAuthMethod,
 };
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -79,6 +79,7 @@ pub async fn create(
     for scope in &scopes {
         Client::validate_scope(scope).map_err(|e| e.on("scopes"))?;
     }
+    check_api_scopes(actor, &scopes, &[])?;
     for resource in &new.resources {
         Client::validate_resource(resource).map_err(|e| e.on("resources"))?;
     }
@@ -161,6 +162,57 @@ fn grants(new: &NewClient) -> AppResult<Vec<GrantType>> {
         ));
     }
     Ok(grants)
+}
+
+/// The scopes of the management API among `scopes` carry permissions (`tessera:users:read`):
+/// each must be one, and nobody gives an application a permission they do not hold. Those it
+/// had `before` stay, so that someone else may still edit its other settings.
+fn check_api_scopes(actor: &Actor, scopes: &[String], before: &[String]) -> AppResult<()> {
+    let mut added = Vec::new();
+    for scope in scopes.iter().filter(|s| !before.contains(s)) {
+        if let Some(permission) = Permission::of_api_scope(scope) {
+            added.push(permission.map_err(|e| e.on("scopes"))?);
+        }
+    }
+    if actor.grants().is_some_and(|g| !g.include(&added)) {
+        let refused =
+            Invalid::new("An application cannot have a permission you do not hold yourself.");
+        return Err(refused.on("scopes").into());
+    }
+    Ok(())
+}
+
+/// An application acting through the management API with a client-credentials access token
+/// of its own, already verified, holding `scopes`: it acts with the permissions of the
+/// management API's scopes among them that it is still registered with. `None` when it is
+/// gone or disabled, so that a token outlives neither.
+pub async fn acting_application(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+    scopes: &[String],
+    meta: RequestMeta,
+) -> AppResult<Option<Actor>> {
+    let Some(client) = state
+        .store
+        .clients
+        .by_client_id(tenant.id, client_id)
+        .await?
+        .filter(|c| !c.disabled)
+    else {
+        return Ok(None);
+    };
+    let permissions: Vec<Permission> = scopes
+        .iter()
+        .filter(|s| client.scopes.contains(s))
+        .filter_map(|s| Permission::of_api_scope(s).and_then(Result::ok))
+        .collect();
+    Ok(Some(Actor::Key(KeyHolder {
+        tenant_id: tenant.id,
+        credential: Credential::Application(client.client_id),
+        grants: Grants::exactly(&permissions),
+        meta,
+    })))
 }
 
 /// OIDC RP-Initiated Logout 1.0 §2: registered like redirect URIs.
@@ -315,7 +367,9 @@ pub async fn update(
     client.name = Client::check_name(&settings.name)?;
     client.redirect_uris = AppType::of(&client).check_redirects(&settings.redirect_uris)?;
     client.post_logout_redirect_uris = post_logout_uris(&settings.post_logout_redirect_uris)?;
-    client.scopes = Client::check_scopes(&settings.scopes)?;
+    let scopes = Client::check_scopes(&settings.scopes)?;
+    check_api_scopes(actor, &scopes, &client.scopes)?;
+    client.scopes = scopes;
     Client::check_access_ttl(settings.access_token_ttl_secs)?;
     Client::check_refresh_ttl(settings.refresh_token_ttl_secs)?;
     client.require_consent = settings.require_consent;

@@ -16,7 +16,7 @@ pub mod users;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, TenantId};
 use crate::state::AppState;
-pub use access::{KeyHolder, Member};
+pub use access::{Credential, KeyHolder, Member};
 
 /// Who is making a change.
 #[derive(Clone, Debug)]
@@ -34,7 +34,10 @@ impl Actor {
         match self {
             Actor::Cli => "cli".into(),
             Actor::Member(m) => format!("user:{}", m.user_id),
-            Actor::Key(k) => format!("api_key:{}", k.key_id),
+            Actor::Key(k) => match &k.credential {
+                Credential::ApiKey(id) => format!("api_key:{id}"),
+                Credential::Application(client_id) => format!("client:{client_id}"),
+            },
         }
     }
 

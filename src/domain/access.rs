@@ -66,6 +66,12 @@ impl Permission {
         }
     }
 
+    /// The permission a scope of the management API carries: `None` for any other scope, an
+    /// error for `tessera:` and something that is not a permission.
+    pub fn of_api_scope(scope: &str) -> Option<Result<Self, Invalid>> {
+        scope.strip_prefix(API_SCOPE_PREFIX).map(Self::parse)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,6 +92,11 @@ impl Permission {
             )
     }
 }
+
+/// Scopes of the management API: `tessera:` and a permission (`tessera:users:read`). An
+/// application registered with them gets them in its client-credentials access tokens for the
+/// API, and acts with exactly those permissions.
+pub const API_SCOPE_PREFIX: &str = "tessera:";
 
 impl TryFrom<String> for Permission {
     type Error = Invalid;
@@ -314,6 +325,19 @@ impl Team {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_scopes_carry_permissions_and_other_scopes_none() {
+        let users = Permission::of_api_scope("tessera:users:read")
+            .unwrap()
+            .unwrap();
+        assert_eq!(users.as_str(), "users:read");
+        assert!(Permission::of_api_scope("tessera:users:*").unwrap().is_ok());
+        assert!(Permission::of_api_scope("tessera:root").unwrap().is_err());
+        assert!(Permission::of_api_scope("tessera:").unwrap().is_err());
+        assert!(Permission::of_api_scope("users:read").is_none());
+        assert!(Permission::of_api_scope("openid").is_none());
+    }
 
     fn grants(perms: &[&str]) -> Grants {
         let role = Role::new(

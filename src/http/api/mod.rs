@@ -10,9 +10,11 @@ mod keys;
 mod problem;
 mod users;
 
+use crate::admin::clients::acting_application;
 use crate::admin::{api_keys, Actor};
 use crate::domain::{Invalid, RequestMeta, Tenant, Timestamp};
 use crate::error::AppError;
+use crate::oidc::access_token::{self, Rejected};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
@@ -168,7 +170,9 @@ impl Modify for ApiKeys {
         let scheme = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .description(Some(
-                "An API key of the organisation: tsk_ and 43 more characters",
+                "An API key of the organisation (tsk_ and 43 more characters), or an access token \
+                 of an application's client-credentials grant for this API (resource: this \
+                 server's URL; scopes: tessera: and a permission, e.g. tessera:users:read)",
             ))
             .build();
         doc.components
@@ -183,8 +187,9 @@ async fn document(State(state): State<AppState>, Path(slug): Path<String>) -> Re
     match crate::oidc::any_tenant_by_slug(&state, &slug).await {
         Ok(Some(tenant)) => {
             let mut doc = ApiDoc::openapi();
-            let base = format!("{}/api/v1", state.config.issuer(tenant.slug.as_str()));
-            doc.servers = Some(vec![ServerBuilder::new().url(base).build()]);
+            doc.servers = Some(vec![ServerBuilder::new()
+                .url(api_base(&state, &tenant))
+                .build()]);
             Json(doc).into_response()
         }
         Ok(None) => Problem::not_found("There is no such organisation.").into_response(),
@@ -229,14 +234,20 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, key)| key.trim())
             .ok_or_else(|| {
-                Problem::unauthenticated("Send an API key as Authorization: Bearer tsk_…")
+                Problem::unauthenticated(
+                    "Send an API key (tsk_…) or an access token as Authorization: Bearer …",
+                )
             })?;
-        let actor = match api_keys::authenticate(state, &tenant, presented, meta.clone()).await {
-            Ok(actor) => actor,
-            Err(api_keys::KeyRefused::Refused) => {
-                return Err(Problem::unauthenticated("The API key is not valid."))
+        let actor = if presented.starts_with(crate::domain::api_key::PREFIX) {
+            match api_keys::authenticate(state, &tenant, presented, meta.clone()).await {
+                Ok(actor) => actor,
+                Err(api_keys::KeyRefused::Refused) => {
+                    return Err(Problem::unauthenticated("The API key is not valid."))
+                }
+                Err(api_keys::KeyRefused::Failed(e)) => return Err(Problem::of(e, &meta)),
             }
-            Err(api_keys::KeyRefused::Failed(e)) => return Err(Problem::of(e, &meta)),
+        } else {
+            application(state, &tenant, presented, meta.clone()).await?
         };
         within_rate(state, &tenant, &actor, &meta).await?;
         Ok(Self {
@@ -245,6 +256,50 @@ impl FromRequestParts<AppState> for Caller {
             meta,
         })
     }
+}
+
+/// The application whose client-credentials access token (RFC 9068) was presented: one for
+/// this API (its audience, RFC 8707), of no user, unrevoked, from an application that is still
+/// registered and enabled.
+async fn application(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    meta: RequestMeta,
+) -> Result<Actor, Problem> {
+    let refused =
+        |why: &str| Problem::unauthenticated(&format!("The access token is not valid: {why}."));
+    let (claims, record) = match access_token::validate(state, tenant, token).await {
+        Ok(valid) => valid,
+        Err(Rejected::Invalid(why)) => return Err(refused(why)),
+        Err(Rejected::Failed(e)) => return Err(Problem::of(e, &meta)),
+    };
+    if claims.aud != api_base(state, tenant) {
+        return Err(refused(
+            "its audience (the resource it was issued for) is not this API",
+        ));
+    }
+    if record.user_id.is_some() {
+        return Err(refused(
+            "it was issued for a person; use the client-credentials grant",
+        ));
+    }
+    acting_application(
+        state,
+        tenant,
+        &claims.client_id,
+        &record.scopes,
+        meta.clone(),
+    )
+    .await
+    .map_err(|e| Problem::of(e, &meta))?
+    .ok_or_else(|| refused("the application is disabled or deleted"))
+}
+
+/// The API's own URL: the audience of the access tokens it accepts, and the server of its
+/// description.
+fn api_base(state: &AppState, tenant: &Tenant) -> String {
+    format!("{}/api/v1", state.config.issuer(tenant.slug.as_str()))
 }
 
 impl Caller {
