@@ -2,8 +2,9 @@
 # Makes sure the servers the tests talk to are running on 127.0.0.1, installing what is
 # missing: PostgreSQL (5432) and Redis (6379) from Debian's packages, and from PyPI into
 # .venv-services/: SecantusDB (27017), a MongoDB-wire-protocol server, aiosmtpd, the SMTP
-# server the mail tests start for themselves, and openapi-spec-validator, which checks the
-# management API's OpenAPI document. Safe to run again: running
+# server the mail tests start for themselves, openapi-spec-validator, which checks the
+# management API's OpenAPI document, and scim2-client (with scim2-models and httpx2), the
+# SCIM client that provisions through the SCIM endpoints. Safe to run again: running
 # servers are left alone. Set TESSERA_TEST_MONGODB_URI to test against a MongoDB of your own
 # instead (SecantusDB is then not started).
 set -euo pipefail
@@ -12,6 +13,9 @@ TESSERA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECANTUS_VERSION=0.7.0b3
 AIOSMTPD_VERSION=1.4.6
 OPENAPI_VALIDATOR_VERSION=0.8.4
+SCIM_CLIENT_VERSION=0.13.2
+SCIM_MODELS_VERSION=0.12.3
+HTTPX2_VERSION=2.17.0
 SERVICES_VENV="$TESSERA_ROOT/.venv-services"
 
 services_log() { printf '==> %s\n' "$*" >&2; }
@@ -117,6 +121,9 @@ ensure_python_tools() {
   services_pip_install SecantusDB "$SECANTUS_VERSION"
   services_pip_install aiosmtpd "$AIOSMTPD_VERSION"
   services_pip_install openapi-spec-validator "$OPENAPI_VALIDATOR_VERSION"
+  services_pip_install scim2-models "$SCIM_MODELS_VERSION"
+  services_pip_install scim2-client "$SCIM_CLIENT_VERSION"
+  services_pip_install httpx2 "$HTTPX2_VERSION"
 }
 
 ensure_python_tools

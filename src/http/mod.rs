@@ -12,6 +12,7 @@ mod pages;
 mod passkeys;
 mod request_id;
 mod router;
+mod scim;
 mod server_fns;
 mod session_store;
 

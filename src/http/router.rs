@@ -3,7 +3,7 @@ use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::server_fns::{self, Pages};
 use super::{
-    api, audit_export, branding, data_export, metrics, pages, passkeys, BrowserSessionStore,
+    api, audit_export, branding, data_export, metrics, pages, passkeys, scim, BrowserSessionStore,
 };
 use crate::app::{shell, App};
 use crate::config::LogFormat;
@@ -114,7 +114,8 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
             "/t/{slug}/userinfo",
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
-        .merge(api::routes());
+        .merge(api::routes())
+        .merge(scim::routes());
     let pages = Router::new()
         .route(
             "/t/{slug}/authorize",

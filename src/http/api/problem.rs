@@ -49,6 +49,19 @@ impl Problem {
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn detail(&self) -> &str {
+        &self.body.detail
+    }
+
+    /// The headers the answer carries besides the body's (`WWW-Authenticate`, `Retry-After`).
+    pub fn into_headers(self) -> Vec<(header::HeaderName, HeaderValue)> {
+        self.headers
+    }
+
     fn header(mut self, name: header::HeaderName, value: &str) -> Self {
         if let Ok(value) = HeaderValue::from_str(value) {
             self.headers.push((name, value));
