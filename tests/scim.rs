@@ -128,6 +128,7 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
             Some(json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": "ada@acme.test",
+                "externalId": "4f1c-ada",
                 "name": {"givenName": "Ada", "familyName": "Lovelace"},
                 "emails": [{"value": "ada@acme.test", "type": "work", "primary": true}],
                 "active": true
@@ -136,6 +137,7 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     assert_eq!(made["name"]["formatted"], "Ada Lovelace");
+    assert_eq!(made["externalId"], "4f1c-ada");
     let ada = made["id"].as_str().unwrap().to_owned();
     let ada_id: UserId = ada.parse().unwrap();
 
@@ -181,7 +183,8 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
                 "Operations": [
                     {"op": "Replace", "path": "active", "value": "False"},
                     {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "ada.l@acme.test"},
-                    {"op": "Add", "value": {"displayName": "Countess Lovelace"}}
+                    {"op": "Add", "value": {"displayName": "Countess Lovelace"}},
+                    {"op": "Replace", "path": "externalId", "value": "4f1c-ada-2"}
                 ]
             })),
         )
@@ -193,6 +196,7 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
     assert!(user.blocked, "deactivated is blocked");
     assert_eq!(user.email.as_str(), "ada.l@acme.test");
     assert_eq!(user.name.as_deref(), Some("Countess Lovelace"));
+    assert_eq!(user.external_id.as_deref(), Some("4f1c-ada-2"));
     assert_eq!(body["active"], false);
 
     // A bad PATCH changes nothing, even when its first operation was fine.
@@ -208,6 +212,12 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
                    "Operations": [{"op": "replace", "path": "active", "value": true},
                                   {"op": "replace", "path": "x509Certificates", "value": "x"}]}),
             "invalidPath",
+        ),
+        (
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": "active", "value": true},
+                                  {"op": "replace", "path": "externalId", "value": "two\nlines"}]}),
+            "invalidValue",
         ),
         (
             json!({"Operations": [{"op": "replace", "path": "active", "value": true}]}),
@@ -236,6 +246,7 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
         "still blocked: nothing of a refused PATCH applied"
     );
     assert_eq!(user.email.as_str(), "ada.l@acme.test");
+    assert_eq!(user.external_id.as_deref(), Some("4f1c-ada-2"));
 
     // Filters: the forms clients send; what cannot be evaluated is refused.
     for (filter, total) in [
@@ -243,6 +254,7 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
         ("emails.value co \"@acme.test\"", 2),
         ("userName sw \"owner\" and active eq true", 1),
         ("active eq false", 1),
+        ("externalId eq \"4f1c-ada-2\"", 1),
         ("displayName eq \"nobody\"", 0),
     ] {
         let path = format!("/Users?filter={}", urlencoding(filter));

@@ -34,6 +34,7 @@ def main():
     made = scim.create(
         user_model(
             user_name="grace@acme.org",
+            external_id="hr-0042",
             name={"formatted": "Grace Hopper"},
             emails=[{"value": "grace@acme.org", "primary": True}],
             active=True,
@@ -46,6 +47,8 @@ def main():
     found = scim.query(user_model, query_parameters=SearchRequest(filter='userName eq "GRACE@acme.org"'))
     assert isinstance(found, ListResponse) and found.total_results == 1, found
     assert found.resources[0].id == made.id
+    by_hr = scim.query(user_model, query_parameters=SearchRequest(filter='externalId eq "hr-0042"'))
+    assert by_hr.total_results == 1 and by_hr.resources[0].external_id == "hr-0042", by_hr
     none = scim.query(user_model, query_parameters=SearchRequest(filter='userName sw "nobody"'))
     assert none.total_results == 0, none
     step("filtered users")

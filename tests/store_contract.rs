@@ -2470,9 +2470,11 @@ async fn users_are_updated_within_their_tenant(store: &Store) {
     ada.email_verified = true;
     ada.password_hash = Some("$argon2id$new".into());
     ada.name = Some("Ada L.".into());
+    ada.external_id = Some("hr-0042".into());
     store.users.update(a.id, &ada).await.unwrap();
     let found = store.users.by_id(a.id, ada.id).await.unwrap().unwrap();
     assert!(found.email_verified);
+    assert_eq!(found.external_id.as_deref(), Some("hr-0042"));
     assert_eq!(found.password_hash.as_deref(), Some("$argon2id$new"));
     assert_eq!(found.name.as_deref(), Some("Ada L."));
     // Taking another user's address is a conflict; the row stays as it was.

@@ -139,6 +139,37 @@ pub async fn update_profile(
     Ok(user)
 }
 
+/// Sets (or with an empty `raw`, removes) the id a provisioning system knows the user by.
+pub async fn set_external_id(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    id: UserId,
+    raw: &str,
+) -> AppResult<User> {
+    let mut user = writable(state, actor, tenant, id).await?;
+    let external_id = User::check_external_id(raw)?;
+    if external_id == user.external_id {
+        return Ok(user);
+    }
+    user.external_id = external_id;
+    user.updated_at = Timestamp::now();
+    state.store.users.update(tenant.id, &user).await?;
+    audit_with(
+        state,
+        actor,
+        tenant.id,
+        "user.updated",
+        target(&user),
+        format!(
+            "external_id={:?}",
+            user.external_id.as_deref().unwrap_or_default()
+        ),
+    )
+    .await;
+    Ok(user)
+}
+
 /// Blocks (ending every sign-in) or unblocks the user.
 pub async fn set_blocked(
     state: &AppState,

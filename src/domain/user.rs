@@ -15,6 +15,8 @@ pub struct User {
     pub login_count: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The id a provisioning system knows the person by (SCIM `externalId`, RFC 7643 §3.1).
+    pub external_id: Option<String>,
 }
 
 impl User {
@@ -34,6 +36,7 @@ impl User {
             login_count: 0,
             created_at: now,
             updated_at: now,
+            external_id: None,
         })
     }
 
@@ -43,6 +46,14 @@ impl User {
             Invalid::new("A name is at most 200 characters on one line.").on("name")
         })?;
         Ok(Some(name.to_owned()).filter(|n| !n.is_empty()))
+    }
+
+    /// A provisioning system's id: at most 200 characters on one line; empty is none.
+    pub fn check_external_id(raw: &str) -> Result<Option<String>, Invalid> {
+        let id = one_line(raw, 200).ok_or_else(|| {
+            Invalid::new("An external id is at most 200 characters on one line.").on("externalId")
+        })?;
+        Ok(Some(id.to_owned()).filter(|id| !id.is_empty()))
     }
 
     pub fn can_sign_in(&self) -> bool {

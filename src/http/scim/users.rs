@@ -33,6 +33,9 @@ fn to_scim(user: &User, base: &str) -> Value {
         body["name"] = json!({ "formatted": name });
         body["displayName"] = json!(name);
     }
+    if let Some(external_id) = &user.external_id {
+        body["externalId"] = json!(external_id);
+    }
     body
 }
 
@@ -44,6 +47,12 @@ fn values(user: &User, attribute: &str) -> Vec<Value> {
         "username" | "emails" | "emails.value" => vec![json!(user.email.to_string())],
         "displayname" | "name.formatted" => name(),
         "active" => vec![json!(!user.blocked)],
+        "externalid" => user
+            .external_id
+            .clone()
+            .map(Value::String)
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -135,6 +144,8 @@ struct UserBody {
     active: Option<Value>,
     #[serde(default)]
     password: Option<String>,
+    #[serde(default)]
+    external_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -207,6 +218,8 @@ pub async fn create(
     let email = body.email()?;
     let active = body.active()?;
     let name = body.full_name();
+    let external_id = body.external_id.as_deref().unwrap_or_default();
+    User::check_external_id(external_id).map_err(invalid)?;
     let new = NewUser {
         email: &email,
         name: name.as_deref(),
@@ -217,6 +230,11 @@ pub async fn create(
     let mut user = users::create(&state, actor, tenant, new)
         .await
         .map_err(caller.refused())?;
+    if !external_id.is_empty() {
+        user = users::set_external_id(&state, actor, tenant, user.id, external_id)
+            .await
+            .map_err(caller.refused())?;
+    }
     if active == Some(false) {
         user = users::set_blocked(&state, actor, tenant, user.id, true)
             .await
@@ -241,6 +259,7 @@ pub async fn replace(
         email: Some(body.email()?),
         name: Some(body.full_name().unwrap_or_default()),
         active: body.active()?,
+        external_id: Some(body.external_id.unwrap_or_default()),
     };
     let user = changes.apply(&state, &caller, user).await?;
     Ok(resource(
@@ -288,6 +307,7 @@ struct Changes {
     email: Option<String>,
     name: Option<String>,
     active: Option<bool>,
+    external_id: Option<String>,
 }
 
 impl Changes {
@@ -326,6 +346,8 @@ impl Changes {
                 ))
             }
             (_, "username") => self.email = Some(text(value)?),
+            (Op::Remove, "externalid") => self.external_id = Some(String::new()),
+            (_, "externalid") => self.external_id = Some(text(value)?),
             // `emails[type eq "work"].value` (Entra ID), `emails.value` or `emails` itself.
             (_, p) if p == "emails" || p.starts_with("emails[") || p == "emails.value" => {
                 let email = match value {
@@ -357,12 +379,21 @@ impl Changes {
         mut user: User,
     ) -> Result<User, ScimError> {
         let (actor, tenant) = (&caller.0.actor, &caller.0.tenant);
+        // Checked before anything changes, as the other fields are by the first use case.
+        if let Some(raw) = &self.external_id {
+            User::check_external_id(raw).map_err(invalid)?;
+        }
         if self.email.is_some() || self.name.is_some() {
             let email = self.email.unwrap_or_else(|| user.email.to_string());
             let name = self
                 .name
                 .unwrap_or_else(|| user.name.clone().unwrap_or_default());
             user = users::update_profile(state, actor, tenant, user.id, &email, &name)
+                .await
+                .map_err(caller.refused())?;
+        }
+        if let Some(raw) = &self.external_id {
+            user = users::set_external_id(state, actor, tenant, user.id, raw)
                 .await
                 .map_err(caller.refused())?;
         }
@@ -373,6 +404,10 @@ impl Changes {
         }
         Ok(user)
     }
+}
+
+fn invalid(refused: crate::domain::Invalid) -> ScimError {
+    ScimError::invalid_value(refused.message())
 }
 
 /// Deletes the user (restorable in the console); they are gone for SCIM.

@@ -176,6 +176,9 @@ struct UserDoc {
     updated_at: DateTime,
     /// Kept in the user's document so creating a user with roles is one atomic insert.
     roles: Vec<String>,
+    /// Absent in documents written before it existed.
+    #[serde(default)]
+    external_id: Option<String>,
 }
 
 impl UserDoc {
@@ -193,6 +196,7 @@ impl UserDoc {
             login_count: self.login_count,
             created_at: timestamp(self.created_at),
             updated_at: timestamp(self.updated_at),
+            external_id: self.external_id,
         })
     }
 }
@@ -218,6 +222,7 @@ impl UserRepo for MongoStore {
             created_at: date(user.created_at),
             updated_at: date(user.updated_at),
             roles,
+            external_id: user.external_id.clone(),
         };
         self.collection::<UserDoc>("users")
             .insert_one(document)
@@ -272,6 +277,7 @@ impl UserRepo for MongoStore {
                     "blocked": user.blocked,
                     "deleted_at": user.deleted_at.map(date),
                     "updated_at": date(user.updated_at),
+                    "external_id": &user.external_id,
                 } },
             )
             .await

@@ -155,6 +155,7 @@ macro_rules! identity_repo {
                     login_count: row.try_get("login_count")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
+                    external_id: row.try_get("external_id")?,
                 })
             }
 
@@ -165,8 +166,9 @@ macro_rules! identity_repo {
                     let mut db = self.tenant_tx(tenant).await?;
                     sqlx::query(
                         "INSERT INTO users (tenant_id, id, email, name, password_hash, email_verified, blocked,
-                                            deleted_at, last_login_at, login_count, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                            deleted_at, last_login_at, login_count, created_at, updated_at,
+                                            external_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                     )
                     .bind(tenant)
                     .bind(user.id)
@@ -180,6 +182,7 @@ macro_rules! identity_repo {
                     .bind(user.login_count)
                     .bind(user.created_at)
                     .bind(user.updated_at)
+                    .bind(&user.external_id)
                     .execute(&mut *db)
                     .await
                     .map_err(conflict("a user with this email"))?;
@@ -239,8 +242,8 @@ macro_rules! identity_repo {
                     let mut db = self.tenant(tenant).await?;
                     let done = sqlx::query(
                         "UPDATE users SET email = $1, name = $2, password_hash = $3, email_verified = $4,
-                                          blocked = $5, deleted_at = $6, updated_at = $7
-                         WHERE tenant_id = $8 AND id = $9",
+                                          blocked = $5, deleted_at = $6, updated_at = $7, external_id = $8
+                         WHERE tenant_id = $9 AND id = $10",
                     )
                     .bind(user.email.as_str())
                     .bind(&user.name)
@@ -249,6 +252,7 @@ macro_rules! identity_repo {
                     .bind(user.blocked)
                     .bind(user.deleted_at)
                     .bind(user.updated_at)
+                    .bind(&user.external_id)
                     .bind(tenant)
                     .bind(user.id)
                     .execute(&mut *db)
