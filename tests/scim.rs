@@ -345,6 +345,23 @@ async fn provisioning_clients_forms_work_and_bad_requests_change_nothing() {
         )
         .await;
     assert!(lean.get("members").is_none(), "{lean}");
+    let (_, bob) = scim
+        .call(Method::GET, &format!("/Users/{owner}"), None)
+        .await;
+    assert_eq!(
+        bob["groups"],
+        json!([{
+            "value": team_id,
+            "$ref": format!("{}/scim/v2/Groups/{team_id}", server.issuer("acme")),
+            "display": "Platform",
+            "type": "direct"
+        }])
+    );
+    let (_, ada_now) = scim.call(Method::GET, &format!("/Users/{ada}"), None).await;
+    assert!(
+        ada_now.get("groups").is_none(),
+        "removed from it: {ada_now}"
+    );
 
     // Another organisation's ids are not found; its key does not open this one.
     let (status, body) = scim

@@ -72,6 +72,8 @@ def main():
         group_model(display_name="Compilers", members=[{"value": made.id, "type": "User"}])
     )
     assert group.id and [m.value for m in group.members] == [made.id], group
+    member = scim.query(user_model, made.id)
+    assert [(g.value, g.display) for g in member.groups] == [(group.id, "Compilers")], member
     groups = scim.query(group_model, query_parameters=SearchRequest(filter='displayName co "compil"'))
     assert groups.total_results == 1, groups
     remove = PatchOp[group_model](
@@ -83,6 +85,7 @@ def main():
     scim.modify(group_model, group.id, remove)
     group = scim.query(group_model, group.id)
     assert group.display_name == "Compiler team" and not group.members, group
+    assert not scim.query(user_model, made.id).groups
     step("created, found and patched a group")
 
     scim.delete(group_model, group.id)

@@ -207,6 +207,19 @@ pub async fn team(state: &AppState, actor: &Actor, tenant: &Tenant, id: Uuid) ->
         .ok_or(AppError::NotFound)
 }
 
+/// The teams `user` is a member of (`users:read`, as reading the user).
+pub async fn teams_of(
+    state: &AppState,
+    actor: &Actor,
+    tenant: &Tenant,
+    user: UserId,
+) -> AppResult<Vec<Team>> {
+    actor.require(tenant, "users:read")?;
+    let ids = state.store.access.teams_of(tenant.id, user).await?;
+    let teams = state.store.access.teams(tenant.id).await?;
+    Ok(teams.into_iter().filter(|t| ids.contains(&t.id)).collect())
+}
+
 /// The team's roles, which acting on the team (or its members) hands out or takes away.
 async fn team_roles(state: &AppState, tenant: &Tenant, team: &Team) -> AppResult<Vec<Role>> {
     Ok(all_roles(state, tenant)

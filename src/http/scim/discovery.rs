@@ -128,6 +128,19 @@ fn schemas_of(state: &AppState, caller: &ScimCaller) -> Vec<Value> {
         attribute("active", "boolean", "False while the person is blocked"),
         with(
             attribute(
+                "groups",
+                "complex",
+                "The teams the person is in; changed through /Groups",
+            ),
+            json!({"multiValued": true, "mutability": "readOnly", "subAttributes": [
+                with(attribute("value", "string", "The team's id"), json!({"mutability": "readOnly"})),
+                with(attribute("$ref", "reference", "The team's URI"), json!({"mutability": "readOnly", "referenceTypes": ["Group"]})),
+                with(attribute("display", "string", "The team's name"), json!({"mutability": "readOnly"})),
+                with(attribute("type", "string", "Always direct"), json!({"mutability": "readOnly", "canonicalValues": ["direct"]})),
+            ]}),
+        ),
+        with(
+            attribute(
                 "password",
                 "string",
                 "Set on creation; without one the person is invited by email",
@@ -180,11 +193,12 @@ pub async fn schema(
 }
 
 fn list(all: Vec<Value>) -> Response {
-    Window {
+    let window = Window {
         start: 1,
         count: MAX_RESULTS,
-    }
-    .answer(all)
+    };
+    let (total, page) = window.cut(all);
+    window.answer(total, page)
 }
 
 fn one(all: Vec<Value>, id: &str, what: &str) -> Result<Response, ScimError> {

@@ -71,21 +71,26 @@ pub async fn list(
         .await
         .map_err(caller.refused())?;
     let base = caller.base(&state);
-    let mut found = Vec::new();
-    for team in teams.iter().filter(|t| {
-        filter.matches(|attribute| match attribute {
-            "displayname" => vec![json!(t.name)],
-            "id" => vec![json!(t.id.to_string())],
-            _ => Vec::new(),
+    let matching: Vec<&Team> = teams
+        .iter()
+        .filter(|t| {
+            filter.matches(|attribute| match attribute {
+                "displayname" => vec![json!(t.name)],
+                "id" => vec![json!(t.id.to_string())],
+                _ => Vec::new(),
+            })
         })
-    }) {
+        .collect();
+    let (total, teams) = window.cut(matching);
+    let mut page = Vec::new();
+    for team in teams {
         let members = match with_members(&params) {
             true => Some(members(&state, &caller, team).await?),
             false => None,
         };
-        found.push(to_scim(team, members.as_deref(), &base));
+        page.push(to_scim(team, members.as_deref(), &base));
     }
-    Ok(window.answer(found))
+    Ok(window.answer(total, page))
 }
 
 pub async fn get(

@@ -256,14 +256,19 @@ impl Window {
         Ok((filter, window))
     }
 
-    /// The list answer for `all` matching resources.
-    fn answer(&self, all: Vec<Value>) -> Response {
+    /// How many of `all` there are, and those within the window.
+    fn cut<T>(&self, all: Vec<T>) -> (usize, Vec<T>) {
         let total = all.len();
-        let page: Vec<Value> = all
+        let page = all
             .into_iter()
             .skip(self.start - 1)
             .take(self.count)
             .collect();
+        (total, page)
+    }
+
+    /// The list answer: `page`, the window of `total` matching resources.
+    fn answer(&self, total: usize, page: Vec<Value>) -> Response {
         let body = json!({
             "schemas": [LIST_SCHEMA],
             "totalResults": total,

@@ -5,8 +5,9 @@
 use super::{
     boolean, json_body, meta, resource, Op, Operation, PatchRequest, ScimCaller, ScimError, Window,
 };
+use crate::admin::roles;
 use crate::admin::users::{self, NewUser};
-use crate::domain::{User, UserId};
+use crate::domain::{Team, User, UserId};
 use crate::state::AppState;
 use crate::store::UserQuery;
 use axum::body::Bytes;
@@ -19,7 +20,15 @@ use std::collections::HashMap;
 
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-fn to_scim(user: &User, base: &str) -> Value {
+/// The user as SCIM has it, with the teams they are in (`groups`, read-only).
+async fn render(state: &AppState, caller: &ScimCaller, user: &User) -> Result<Value, ScimError> {
+    let teams = roles::teams_of(state, &caller.0.actor, &caller.0.tenant, user.id)
+        .await
+        .map_err(caller.refused())?;
+    Ok(to_scim(user, &teams, &caller.base(state)))
+}
+
+fn to_scim(user: &User, teams: &[Team], base: &str) -> Value {
     let name = user.name.clone().unwrap_or_default();
     let mut body = json!({
         "schemas": [SCHEMA],
@@ -35,6 +44,12 @@ fn to_scim(user: &User, base: &str) -> Value {
     }
     if let Some(external_id) = &user.external_id {
         body["externalId"] = json!(external_id);
+    }
+    if !teams.is_empty() {
+        body["groups"] = teams
+            .iter()
+            .map(|t| json!({"value": t.id.to_string(), "$ref": format!("{base}/Groups/{}", t.id), "display": t.name, "type": "direct"}))
+            .collect();
     }
     body
 }
@@ -86,7 +101,6 @@ pub async fn list(
         deleted: Some(false),
         ..UserQuery::default()
     };
-    let base = caller.base(&state);
     let mut found = Vec::new();
     let mut before = None;
     loop {
@@ -103,9 +117,8 @@ pub async fn list(
         before = page.last().map(|u| u.id);
         let full = page.len() == users::PAGE_LIMIT as usize;
         found.extend(
-            page.iter()
-                .filter(|u| filter.matches(|attribute| values(u, attribute)))
-                .map(|u| to_scim(u, &base)),
+            page.into_iter()
+                .filter(|u| filter.matches(|attribute| values(u, attribute))),
         );
         if !full {
             break;
@@ -113,7 +126,12 @@ pub async fn list(
     }
     // Oldest first, so that a client paging with startIndex meets newcomers at the end.
     found.reverse();
-    Ok(window.answer(found))
+    let (total, users) = window.cut(found);
+    let mut page = Vec::new();
+    for user in &users {
+        page.push(render(&state, &caller, user).await?);
+    }
+    Ok(window.answer(total, page))
 }
 
 pub async fn get(
@@ -124,7 +142,7 @@ pub async fn get(
     let user = find(&state, &caller, &id).await?;
     Ok(resource(
         StatusCode::OK,
-        to_scim(&user, &caller.base(&state)),
+        render(&state, &caller, &user).await?,
     ))
 }
 
@@ -242,7 +260,7 @@ pub async fn create(
     }
     Ok(resource(
         StatusCode::CREATED,
-        to_scim(&user, &caller.base(&state)),
+        render(&state, &caller, &user).await?,
     ))
 }
 
@@ -264,7 +282,7 @@ pub async fn replace(
     let user = changes.apply(&state, &caller, user).await?;
     Ok(resource(
         StatusCode::OK,
-        to_scim(&user, &caller.base(&state)),
+        render(&state, &caller, &user).await?,
     ))
 }
 
@@ -297,7 +315,7 @@ pub async fn patch(
     let user = changes.apply(&state, &caller, user).await?;
     Ok(resource(
         StatusCode::OK,
-        to_scim(&user, &caller.base(&state)),
+        render(&state, &caller, &user).await?,
     ))
 }
 
