@@ -207,17 +207,28 @@ pub async fn team(state: &AppState, actor: &Actor, tenant: &Tenant, id: Uuid) ->
         .ok_or(AppError::NotFound)
 }
 
-/// The teams `user` is a member of (`users:read`, as reading the user).
+/// The teams each of `users` is a member of, in their order (`users:read`, as reading them).
+/// The tenant's teams are read once, however many users.
 pub async fn teams_of(
     state: &AppState,
     actor: &Actor,
     tenant: &Tenant,
-    user: UserId,
-) -> AppResult<Vec<Team>> {
+    users: &[UserId],
+) -> AppResult<Vec<Vec<Team>>> {
     actor.require(tenant, "users:read")?;
-    let ids = state.store.access.teams_of(tenant.id, user).await?;
     let teams = state.store.access.teams(tenant.id).await?;
-    Ok(teams.into_iter().filter(|t| ids.contains(&t.id)).collect())
+    let mut found = Vec::with_capacity(users.len());
+    for user in users {
+        let ids = state.store.access.teams_of(tenant.id, *user).await?;
+        found.push(
+            teams
+                .iter()
+                .filter(|t| ids.contains(&t.id))
+                .cloned()
+                .collect(),
+        );
+    }
+    Ok(found)
 }
 
 /// The team's roles, which acting on the team (or its members) hands out or takes away.

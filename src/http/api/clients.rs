@@ -8,7 +8,7 @@ use super::problem::Refusals;
 use super::{field_renamed, json_body, secret_answer, Caller, Problem};
 use crate::admin::clients::{self, NewClient, Settings};
 use crate::crypto::random_token;
-use crate::domain::{Client, GrantType, Invalid, SigningAlg, Timestamp};
+use crate::domain::{Client, GrantType, Invalid, RedirectUri, SigningAlg, Timestamp};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -54,11 +54,12 @@ pub struct ClientOut {
     created_at: String,
 }
 
+fn uris(list: &[RedirectUri]) -> Vec<String> {
+    list.iter().map(|u| u.as_str().to_owned()).collect()
+}
+
 impl From<&Client> for ClientOut {
     fn from(client: &Client) -> Self {
-        let uris = |list: &[crate::domain::RedirectUri]| {
-            list.iter().map(|u| u.as_str().to_owned()).collect()
-        };
         Self {
             client_id: client.client_id.clone(),
             client_name: client.name.clone(),
@@ -299,8 +300,6 @@ pub async fn update(
     let client = clients::get(&state, actor, tenant, &client_id)
         .await
         .map_err(caller.refused())?;
-    let uris =
-        |list: &[crate::domain::RedirectUri]| list.iter().map(|u| u.as_str().to_owned()).collect();
     let settings = Settings {
         name: changes.client_name.unwrap_or(client.name.clone()),
         redirect_uris: changes

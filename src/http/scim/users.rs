@@ -20,12 +20,27 @@ use std::collections::HashMap;
 
 pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-/// The user as SCIM has it, with the teams they are in (`groups`, read-only).
-async fn render(state: &AppState, caller: &ScimCaller, user: &User) -> Result<Value, ScimError> {
-    let teams = roles::teams_of(state, &caller.0.actor, &caller.0.tenant, user.id)
+/// The users as SCIM has them, with the teams each is in (`groups`, read-only).
+async fn render_all(
+    state: &AppState,
+    caller: &ScimCaller,
+    users: &[User],
+) -> Result<Vec<Value>, ScimError> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let teams = roles::teams_of(state, &caller.0.actor, &caller.0.tenant, &ids)
         .await
         .map_err(caller.refused())?;
-    Ok(to_scim(user, &teams, &caller.base(state)))
+    let base = caller.base(state);
+    Ok(users
+        .iter()
+        .zip(&teams)
+        .map(|(user, teams)| to_scim(user, teams, &base))
+        .collect())
+}
+
+async fn render(state: &AppState, caller: &ScimCaller, user: &User) -> Result<Value, ScimError> {
+    let mut one = render_all(state, caller, std::slice::from_ref(user)).await?;
+    Ok(one.pop().unwrap_or_default())
 }
 
 fn to_scim(user: &User, teams: &[Team], base: &str) -> Value {
@@ -127,10 +142,7 @@ pub async fn list(
     // Oldest first, so that a client paging with startIndex meets newcomers at the end.
     found.reverse();
     let (total, users) = window.cut(found);
-    let mut page = Vec::new();
-    for user in &users {
-        page.push(render(&state, &caller, user).await?);
-    }
+    let page = render_all(&state, &caller, &users).await?;
     Ok(window.answer(total, page))
 }
 
