@@ -4,7 +4,8 @@
 # .venv-services/: SecantusDB (27017), a MongoDB-wire-protocol server, aiosmtpd, the SMTP
 # server the mail tests start for themselves, openapi-spec-validator, which checks the
 # management API's OpenAPI document, and scim2-client (with scim2-models and httpx2), the
-# SCIM client that provisions through the SCIM endpoints. Safe to run again: running
+# SCIM client that provisions through the SCIM endpoints, and standardwebhooks, the reference
+# library with which the webhook tests' receiver verifies signatures. Safe to run again: running
 # servers are left alone. Set TESSERA_TEST_MONGODB_URI to test against a MongoDB of your own
 # instead (SecantusDB is then not started).
 set -euo pipefail
@@ -16,6 +17,7 @@ OPENAPI_VALIDATOR_VERSION=0.8.4
 SCIM_CLIENT_VERSION=0.13.2
 SCIM_MODELS_VERSION=0.12.3
 HTTPX2_VERSION=2.17.0
+STANDARD_WEBHOOKS_VERSION=1.3.0
 SERVICES_VENV="$TESSERA_ROOT/.venv-services"
 
 services_log() { printf '==> %s\n' "$*" >&2; }
@@ -124,6 +126,7 @@ ensure_python_tools() {
   services_pip_install scim2-models "$SCIM_MODELS_VERSION"
   services_pip_install scim2-client "$SCIM_CLIENT_VERSION"
   services_pip_install httpx2 "$HTTPX2_VERSION"
+  services_pip_install standardwebhooks "$STANDARD_WEBHOOKS_VERSION"
 }
 
 ensure_python_tools

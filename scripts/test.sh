@@ -39,6 +39,7 @@ flows='binary(oidc_flow) | binary(hostile_input) | binary(token_lifecycle) | bin
 flows="$flows | binary(device_flow) | binary(logout) | binary(client_auth) | binary(signing_keys)"
 flows="$flows | binary(mfa) | binary(console) | binary(platform) | binary(signup)"
 flows="$flows | binary(api_keys) | binary(data_export) | binary(management_api) | binary(scim)"
+flows="$flows | binary(webhooks) | binary(webhooks_console)"
 for backend in postgresql mongodb redis; do
   filter="$flows"
   [ "$backend" = redis ] || filter="$filter | binary(housekeeping)"

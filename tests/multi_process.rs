@@ -1,8 +1,9 @@
 //! Several `tessera serve` processes on one PostgreSQL or MongoDB database, as behind a load
 //! balancer: a person signs in through both, and what one process issues the other honours;
 //! failed attempts are counted across both; concurrent owner changes through both keep an
-//! owner; and a back-channel logout queued by a process that is killed is delivered by the
-//! other.
+//! owner; a back-channel logout queued by a process that is killed is delivered by the
+//! other; webhook messages are each delivered once by two processes, and one whose delivery
+//! was cut short by the kill of its process is delivered by another.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -148,6 +149,7 @@ struct Installation {
     two: Process,
     tool: AppState,
     tenant: Tenant,
+    vars: HashMap<&'static str, String>,
     _storage: Box<dyn std::any::Any + Send>,
 }
 
@@ -158,6 +160,8 @@ async fn installation(backend: &str) -> Installation {
         "TESSERA_ENCRYPTION_KEY",
         tessera::crypto::EncryptionKey::generate().1,
     );
+    // The webhook receivers of these tests listen on loopback.
+    vars.insert("TESSERA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "true".into());
     // Both start at once on an empty database: one migrates, one creates the tenant `default`,
     // one creates its signing key, and neither fails.
     let public_url = format!("http://127.0.0.1:{}", free_port());
@@ -178,6 +182,7 @@ async fn installation(backend: &str) -> Installation {
         two,
         tool,
         tenant,
+        vars,
         _storage: storage.guard,
     }
 }
@@ -455,4 +460,153 @@ async fn a_logout_delivery_survives_the_kill_of_the_process_that_queued_it_on_po
 #[tokio::test]
 async fn a_logout_delivery_survives_the_kill_of_the_process_that_queued_it_on_mongodb() {
     a_logout_delivery_survives_the_kill_of_the_process_that_queued_it("mongodb").await;
+}
+
+/// A webhook receiver: the `webhook-id` of each delivery it got, in order. The first
+/// `hang_first` deliveries are held without an answer (as a receiver that is slow, or whose
+/// caller dies mid-request).
+#[derive(Clone, Default)]
+struct Hooks {
+    ids: Arc<Mutex<Vec<String>>>,
+    hang_first: Arc<Mutex<u32>>,
+}
+
+async fn hook(State(hooks): State<Hooks>, headers: axum::http::HeaderMap) -> AxumStatus {
+    let id = headers["webhook-id"].to_str().unwrap().to_owned();
+    hooks.ids.lock().unwrap().push(id);
+    let hang = {
+        let mut left = hooks.hang_first.lock().unwrap();
+        let hang = *left > 0;
+        *left = left.saturating_sub(1);
+        hang
+    };
+    if hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    AxumStatus::OK
+}
+
+impl Hooks {
+    async fn start(&self) -> String {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", socket.local_addr().unwrap());
+        let routes = Router::new()
+            .route("/hook", post(hook))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(socket, routes).await });
+        url
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().unwrap().clone()
+    }
+}
+
+async fn subscribe(site: &Installation, url: &str) -> uuid::Uuid {
+    let events = vec!["user.created".to_owned()];
+    tessera::admin::webhooks::create(&site.tool, &Actor::Cli, &site.tenant, url, "", &events)
+        .await
+        .unwrap()
+        .endpoint
+        .id
+}
+
+async fn webhooks_are_delivered_once_each_by_two_processes(backend: &str) {
+    let hooks = Hooks::default();
+    let url = hooks.start().await;
+    let site = installation(backend).await;
+    let endpoint = subscribe(&site, &url).await;
+    // The command-line state writes the events and their messages; the two servers deliver.
+    for n in 0..20 {
+        site.person(&format!("p{n}@example.com")).await;
+    }
+    wait_for("20 deliveries", 60, || hooks.ids().len() >= 20).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut ids = hooks.ids();
+    assert_eq!(ids.len(), 20, "each message once: {ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "20 messages");
+    let log = site
+        .tool
+        .store
+        .webhooks
+        .attempts(site.tenant.id, endpoint, 100)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 20);
+    assert!(log.iter().all(|a| a.succeeded && a.attempt == 1));
+    assert!(site
+        .tool
+        .store
+        .jobs
+        .pending(site.tenant.id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn webhooks_are_delivered_once_each_by_two_processes_on_postgresql() {
+    webhooks_are_delivered_once_each_by_two_processes("postgresql").await;
+}
+
+#[tokio::test]
+async fn webhooks_are_delivered_once_each_by_two_processes_on_mongodb() {
+    webhooks_are_delivered_once_each_by_two_processes("mongodb").await;
+}
+
+async fn a_webhook_cut_short_by_a_killed_process_is_delivered_by_another(backend: &str) {
+    let hooks = Hooks::default();
+    *hooks.hang_first.lock().unwrap() = 1;
+    let url = hooks.start().await;
+    let mut site = installation(backend).await;
+    // Only process one runs: it takes the delivery, and dies in the middle of it.
+    site.two.child.kill().unwrap();
+    site.two.child.wait().unwrap();
+    let endpoint = subscribe(&site, &url).await;
+    site.person("alice@example.com").await;
+    wait_for("the first attempt", 30, || hooks.ids().len() == 1).await;
+    site.one.child.kill().unwrap();
+    site.one.child.wait().unwrap();
+
+    // A new process takes the message once the dead one's lease has ended.
+    let public_url = site.vars["TESSERA_PUBLIC_URL"].clone();
+    let mut three = spawn(&site.vars, &public_url);
+    wait_until_ready(&mut three).await;
+    let lease = tessera::jobs::queue::LEASE_SECS as u64;
+    wait_for("the delivery by another process", lease + 60, || {
+        hooks.ids().len() == 2
+    })
+    .await;
+    let ids = hooks.ids();
+    assert_eq!(ids[0], ids[1], "the same message, with its idempotency id");
+    let mut log = Vec::new();
+    for _ in 0..50 {
+        log = site
+            .tool
+            .store
+            .webhooks
+            .attempts(site.tenant.id, endpoint, 10)
+            .await
+            .unwrap();
+        if !log.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(log.len(), 1, "the dead process logged nothing");
+    assert!(log[0].succeeded);
+    assert_eq!(log[0].attempt, 2, "the second lease of the message");
+    assert_eq!(log[0].message_id, ids[0]);
+}
+
+#[tokio::test]
+async fn a_webhook_cut_short_by_a_killed_process_is_delivered_by_another_on_postgresql() {
+    a_webhook_cut_short_by_a_killed_process_is_delivered_by_another("postgresql").await;
+}
+
+#[tokio::test]
+async fn a_webhook_cut_short_by_a_killed_process_is_delivered_by_another_on_mongodb() {
+    a_webhook_cut_short_by_a_killed_process_is_delivered_by_another("mongodb").await;
 }

@@ -9,10 +9,10 @@ use common::refresh;
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    ClientKey, ClientType, Consent, Email, Factor, FactorKind, FlowStep, GrantType, Job,
-    JobBacklog, KeyState, LoginFlow, Outcome, RedirectUri, RefreshToken, Role, SigningAlg,
-    SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod, User, UserId,
-    UserSession,
+    ClientKey, ClientType, Consent, DeliveryAttempt, Email, Factor, FactorKind, FlowStep,
+    GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, RedirectUri, RefreshToken, Role,
+    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod, User,
+    UserId, UserSession, WebhookEndpoint,
 };
 use tessera::store::group_commit::GroupCommit;
 use tessera::store::{
@@ -115,6 +115,8 @@ macro_rules! main_store_suite {
             overview_figures_count_sign_ins_people_and_clients_within_their_tenant,
             keys_due_for_rotation_are_found_across_tenants_in_one_query,
             api_keys_are_found_by_hash_used_and_revoked_within_their_tenant,
+            webhook_endpoints_and_their_delivery_log_stay_within_their_tenant,
+            audit_events_queue_the_webhook_messages_of_their_subscribers,
         );
     };
 }
@@ -962,6 +964,262 @@ async fn api_keys_are_found_by_hash_used_and_revoked_within_their_tenant(store: 
     assert!(store.api_keys.list(a.id).await.unwrap().is_empty());
 }
 
+fn webhook_endpoint(tenant: &Tenant, created_at: Timestamp) -> WebhookEndpoint {
+    WebhookEndpoint::new(
+        tenant.id,
+        "https://hooks.example.com/a",
+        "desc",
+        &["user.created".into()],
+        vec![1, 2, 3],
+        false,
+        created_at,
+    )
+    .unwrap()
+}
+
+fn delivery(endpoint: &WebhookEndpoint, at: Timestamp, succeeded: bool) -> DeliveryAttempt {
+    DeliveryAttempt {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: endpoint.tenant_id,
+        endpoint_id: endpoint.id,
+        message_id: format!("msg_{}", at.unix()),
+        event_type: "user.created".into(),
+        payload: r#"{"type":"user.created","data":{}}"#.into(),
+        attempt: 2,
+        at,
+        status: succeeded.then_some(200),
+        latency_ms: 1_234,
+        response: (if succeeded { "ok" } else { "refused" }).into(),
+        succeeded,
+    }
+}
+
+async fn webhook_endpoints_and_their_delivery_log_stay_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let now = Timestamp::now();
+    let t = |secs: i64| now.plus_secs(secs);
+    let old = webhook_endpoint(&a, t(-60));
+    let new = webhook_endpoint(&a, now);
+    let theirs = webhook_endpoint(&b, now);
+    let hooks = &store.webhooks;
+    hooks.create_endpoint(a.id, &old).await.unwrap();
+    hooks.create_endpoint(a.id, &new).await.unwrap();
+    hooks.create_endpoint(b.id, &theirs).await.unwrap();
+    assert!(
+        matches!(
+            hooks.create_endpoint(a.id, &old).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "an id is one endpoint's"
+    );
+    assert_eq!(
+        hooks.endpoints(a.id).await.unwrap(),
+        [new.clone(), old.clone()],
+        "newest first, every field survives the round trip"
+    );
+    assert_eq!(
+        hooks.endpoints(b.id).await.unwrap(),
+        std::slice::from_ref(&theirs)
+    );
+    assert_eq!(
+        hooks.endpoint(a.id, old.id).await.unwrap(),
+        Some(old.clone())
+    );
+    assert_eq!(hooks.endpoint(b.id, old.id).await.unwrap(), None);
+
+    // Every field but the id, tenant and creation time is stored.
+    let mut changed = old.clone();
+    changed.url = "https://hooks.example.com/b".into();
+    changed.description = "changed".into();
+    changed.events = vec!["user.deleted".into(), "user.updated".into()];
+    changed.secret = vec![4, 5, 6, 7];
+    changed.enabled = false;
+    changed.disabled_reason = Some("paused".into());
+    changed.failing_since = Some(t(-30));
+    changed.updated_at = t(5);
+    changed.created_at = t(-1_000);
+    assert!(hooks.update_endpoint(a.id, &changed).await.unwrap());
+    changed.created_at = old.created_at;
+    assert_eq!(
+        hooks.endpoint(a.id, old.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    let unknown = webhook_endpoint(&a, now);
+    assert!(!hooks.update_endpoint(a.id, &unknown).await.unwrap());
+    assert_eq!(hooks.endpoint(a.id, unknown.id).await.unwrap(), None);
+    let mut hijacked = changed.clone();
+    hijacked.url = "https://attacker.example.com/".into();
+    assert!(
+        !hooks.update_endpoint(b.id, &hijacked).await.unwrap(),
+        "another tenant's endpoint is not found"
+    );
+    assert_eq!(
+        hooks.endpoint(a.id, old.id).await.unwrap(),
+        Some(changed.clone())
+    );
+
+    // Failures: the first sets `failing_since`; the endpoint is disabled once it has been
+    // failing since `disable_before` or earlier, by one call only.
+    let stored = |id| async move { hooks.endpoint(a.id, id).await.unwrap().expect("endpoint") };
+    let reason = "Deliveries failed for 5 days";
+    let first = delivery(&new, t(100), false);
+    assert!(!hooks
+        .record_attempt(a.id, &first, t(0), reason)
+        .await
+        .unwrap());
+    assert_eq!(stored(new.id).await.failing_since, Some(t(100)));
+    let second = delivery(&new, t(200), false);
+    assert!(
+        !hooks
+            .record_attempt(a.id, &second, t(99), reason)
+            .await
+            .unwrap(),
+        "failing since after disable_before"
+    );
+    let after_second = stored(new.id).await;
+    assert!(after_second.enabled);
+    assert_eq!(after_second.disabled_reason, None);
+    assert_eq!(
+        after_second.failing_since,
+        Some(t(100)),
+        "the first failure since the last success"
+    );
+    let third = delivery(&new, t(300), false);
+    assert!(hooks
+        .record_attempt(a.id, &third, t(100), reason)
+        .await
+        .unwrap());
+    let disabled = stored(new.id).await;
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.disabled_reason.as_deref(), Some(reason));
+    assert_eq!(disabled.failing_since, Some(t(100)));
+    let fourth = delivery(&new, t(400), false);
+    assert!(
+        !hooks
+            .record_attempt(a.id, &fourth, t(400), "again")
+            .await
+            .unwrap(),
+        "disabled once"
+    );
+    assert_eq!(
+        stored(new.id).await.disabled_reason.as_deref(),
+        Some(reason)
+    );
+    let fifth = delivery(&new, t(500), true);
+    assert!(!hooks
+        .record_attempt(a.id, &fifth, t(500), reason)
+        .await
+        .unwrap());
+    assert_eq!(
+        stored(new.id).await.failing_since,
+        None,
+        "a success clears it"
+    );
+
+    // Attempts of another endpoint and of another tenant.
+    let elsewhere = delivery(&old, t(250), true);
+    assert!(!hooks
+        .record_attempt(a.id, &elsewhere, t(0), reason)
+        .await
+        .unwrap());
+    changed.failing_since = None;
+    assert_eq!(stored(old.id).await, changed, "a success says nothing else");
+    let their_attempt = delivery(&theirs, t(150), false);
+    assert!(!hooks
+        .record_attempt(b.id, &their_attempt, t(0), reason)
+        .await
+        .unwrap());
+    assert_eq!(
+        hooks
+            .endpoint(b.id, theirs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .failing_since,
+        Some(t(150))
+    );
+    assert_eq!(
+        stored(new.id).await.failing_since,
+        None,
+        "another tenant's failure says nothing of this endpoint"
+    );
+
+    assert_eq!(
+        hooks.attempts(a.id, new.id, 10).await.unwrap(),
+        [
+            fifth.clone(),
+            fourth.clone(),
+            third.clone(),
+            second.clone(),
+            first.clone()
+        ],
+        "newest first, every field survives the round trip"
+    );
+    assert_eq!(
+        hooks.attempts(a.id, new.id, 2).await.unwrap(),
+        [fifth.clone(), fourth.clone()]
+    );
+    assert_eq!(
+        hooks.attempts(a.id, old.id, 10).await.unwrap(),
+        std::slice::from_ref(&elsewhere)
+    );
+    assert!(hooks.attempts(b.id, new.id, 10).await.unwrap().is_empty());
+    assert!(hooks
+        .attempts(a.id, theirs.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        hooks.attempt(a.id, first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(hooks.attempt(b.id, first.id).await.unwrap(), None);
+    assert_eq!(
+        hooks.attempt(b.id, their_attempt.id).await.unwrap(),
+        Some(their_attempt.clone())
+    );
+
+    // The purge takes the old attempts of every tenant, a bounded batch at a time.
+    let cutoff = t(250);
+    assert_eq!(hooks.purge_attempts_before(cutoff, 2).await.unwrap(), 2);
+    assert_eq!(hooks.purge_attempts_before(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(hooks.purge_attempts_before(cutoff, 2).await.unwrap(), 0);
+    assert_eq!(
+        hooks.attempts(a.id, new.id, 10).await.unwrap(),
+        [fifth.clone(), fourth.clone(), third.clone()]
+    );
+    assert_eq!(hooks.attempt(a.id, first.id).await.unwrap(), None);
+    assert_eq!(hooks.attempt(b.id, their_attempt.id).await.unwrap(), None);
+    assert_eq!(
+        hooks.attempt(a.id, elsewhere.id).await.unwrap(),
+        Some(elsewhere.clone()),
+        "not before the cutoff"
+    );
+
+    // Deleting an endpoint deletes its log, only within its tenant.
+    assert!(!hooks.delete_endpoint(b.id, new.id).await.unwrap());
+    assert!(hooks.endpoint(a.id, new.id).await.unwrap().is_some());
+    assert!(hooks.delete_endpoint(a.id, new.id).await.unwrap());
+    assert!(
+        !hooks.delete_endpoint(a.id, new.id).await.unwrap(),
+        "deleted once"
+    );
+    assert_eq!(hooks.endpoint(a.id, new.id).await.unwrap(), None);
+    assert!(hooks.attempts(a.id, new.id, 10).await.unwrap().is_empty());
+    assert_eq!(hooks.attempt(a.id, fifth.id).await.unwrap(), None);
+    assert_eq!(hooks.endpoints(a.id).await.unwrap(), [changed]);
+    assert_eq!(
+        hooks.attempt(a.id, elsewhere.id).await.unwrap(),
+        Some(elsewhere.clone())
+    );
+    assert_eq!(hooks.endpoints(b.id).await.unwrap().len(), 1);
+
+    // Deleting the tenant deletes its endpoints and their log.
+    store.tenants.delete(a.id).await.unwrap();
+    assert!(hooks.endpoints(a.id).await.unwrap().is_empty());
+    assert_eq!(hooks.attempt(a.id, elsewhere.id).await.unwrap(), None);
+}
+
 fn signing_key(tenant: &Tenant, kid: &str, state: KeyState, created_at: i64) -> SigningKey {
     SigningKey {
         tenant_id: tenant.id,
@@ -1122,7 +1380,7 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
     let event = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
     store
         .batches
-        .write_batch(&[], &[], std::slice::from_ref(&event))
+        .write_batch(&[], &[], std::slice::from_ref(&event), &[])
         .await
         .unwrap();
     let issued = Issuance {
@@ -1130,21 +1388,24 @@ async fn a_batch_is_stored_whole_or_not_at_all(store: &Store) {
         refresh: None,
     };
     // The event is already stored, so the batch's second insert fails: the token's record
-    // must not stay behind (the group commit then retries each row alone).
+    // and the webhook message must not stay behind (the group commit then retries each row
+    // alone).
+    let message = job(&t, "{}", Timestamp::now());
     let refused = store
         .batches
-        .write_batch(&[], std::slice::from_ref(&issued), &[event])
+        .write_batch(&[], std::slice::from_ref(&issued), &[event], &[message])
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(
         store.artifacts.access_token(t.id, "jti-1").await.unwrap(),
         None
     );
+    assert!(store.jobs.pending(t.id).await.unwrap().is_empty());
 
     let fresh = AuditEvent::new(t.id, "token.issued", Outcome::Success, "client:app");
     store
         .batches
-        .write_batch(&[], &[issued], &[fresh])
+        .write_batch(&[], &[issued], &[fresh], &[])
         .await
         .unwrap();
     assert!(store
@@ -4149,4 +4410,59 @@ async fn keys_due_for_rotation_are_found_across_tenants_in_one_query(store: &Sto
         "the RSA key is due too"
     );
     assert!(due(50, 10).await.unwrap().is_empty());
+}
+
+/// The outbox: the group commit writes an event's webhook messages with it, one per enabled
+/// endpoint of its tenant subscribed to its type, and none for events no one can subscribe to.
+async fn audit_events_queue_the_webhook_messages_of_their_subscribers(store: &Store) {
+    use tessera::store::group_commit::Write;
+    use tessera::store::outbox::{Message, JOB};
+    let (a, b) = (tenant(store, "acme").await, tenant(store, "globex").await);
+    let subscribed = |t: &Tenant, events: &[&str]| {
+        let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        WebhookEndpoint::new(
+            t.id,
+            "https://hooks.example.com/",
+            "",
+            &events,
+            vec![1],
+            false,
+            Timestamp::now(),
+        )
+        .unwrap()
+    };
+    let wanted = subscribed(&a, &["user.created", "user.deleted"]);
+    let other_type = subscribed(&a, &["user.deleted"]);
+    let mut disabled = subscribed(&a, &["user.created"]);
+    disabled.enabled = false;
+    let other_tenant = subscribed(&b, &["user.created"]);
+    for e in [&wanted, &other_type, &disabled] {
+        store.webhooks.create_endpoint(a.id, e).await.unwrap();
+    }
+    store
+        .webhooks
+        .create_endpoint(b.id, &other_tenant)
+        .await
+        .unwrap();
+
+    let writer = GroupCommit::for_store(store);
+    let created = AuditEvent::new(a.id, "user.created", Outcome::Success, "cli").target("user:1");
+    let token = AuditEvent::new(a.id, "token.issued", Outcome::Success, "client:app");
+    let (one, two) = tokio::join!(
+        writer.write(Write::Audit(Box::new(created.clone()))),
+        writer.write(Write::Audit(Box::new(token))),
+    );
+    one.unwrap();
+    two.unwrap();
+    let queued = store.jobs.pending(a.id).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].kind, JOB);
+    let message: Message = serde_json::from_str(&queued[0].payload).unwrap();
+    assert_eq!(message, Message::of_event(&wanted, &created));
+    let body: serde_json::Value = serde_json::from_str(&message.body).unwrap();
+    assert_eq!(body["type"], "user.created");
+    assert_eq!(body["data"]["id"], created.id.to_string());
+    assert_eq!(body["data"]["target"], "user:1");
+    assert!(store.jobs.pending(b.id).await.unwrap().is_empty());
+    assert_eq!(store.audit.recent(a.id, None, 10).await.unwrap().len(), 2);
 }

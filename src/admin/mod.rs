@@ -12,6 +12,7 @@ pub mod platform;
 pub mod roles;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, TenantId};

@@ -21,6 +21,7 @@ use pages::{
         settings::AdminSettingsPage,
         teams::AdminTeamsPage,
         users::{AdminUserPage, AdminUsersPage},
+        webhooks::{AdminWebhookPage, AdminWebhooksPage},
         AdminHomePage,
     },
     backup_codes::BackupCodesPage,
@@ -99,6 +100,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/admin/teams") view=AdminTeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/api-keys") view=AdminApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/webhooks") view=AdminWebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/webhooks/:id") view=AdminWebhookPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/branding") view=AdminBrandingPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=PlatformPage ssr=SsrMode::Async/>

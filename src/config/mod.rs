@@ -122,7 +122,23 @@ pub struct Config {
     pub tenant_databases_open: u64,
     /// Requests one API key may make per minute (`TESSERA_API_REQUESTS_PER_MINUTE`).
     pub api_requests_per_minute: u64,
+    pub webhooks: WebhookSettings,
     encryption_key: Option<String>,
+}
+
+/// How webhooks are delivered (`jobs::webhooks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Whether endpoints may be on loopback, private, link-local or cloud-metadata addresses,
+    /// and use plain `http` (`TESSERA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`): for development and
+    /// tests; off, a tenant admin cannot make Tessera call into the network it runs in.
+    pub allow_private_networks: bool,
+    /// Redirects a delivery follows, each checked as the URL itself
+    /// (`TESSERA_WEBHOOKS_MAX_REDIRECTS`, 0 by default: a redirect is a failed delivery).
+    pub max_redirects: usize,
+    /// An endpoint whose deliveries have failed for this long, with no success between, is
+    /// disabled (`TESSERA_WEBHOOKS_DISABLE_AFTER_MINUTES`).
+    pub disable_after_secs: i64,
 }
 
 /// A setting that cannot be used; the message names the variable.
@@ -153,6 +169,15 @@ fn whole_number(
                 format!("{raw:?} is not a whole number from {min} to {max}"),
             )
         })
+}
+
+/// An on/off setting, off when unset.
+fn switch(get: &impl Fn(&str) -> Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None | Some("" | "false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(raw) => Err(invalid(var, format!("{raw:?} is neither true nor false"))),
+    }
 }
 
 fn invalid(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -255,6 +280,17 @@ impl Config {
             whole_number(&get, "TESSERA_TENANT_DATABASES_OPEN", 32, 1..=10_000)?;
         let api_requests_per_minute =
             whole_number(&get, "TESSERA_API_REQUESTS_PER_MINUTE", 600, 1..=1_000_000)?;
+        let webhooks = WebhookSettings {
+            allow_private_networks: switch(&get, "TESSERA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS")?,
+            max_redirects: whole_number(&get, "TESSERA_WEBHOOKS_MAX_REDIRECTS", 0, 0..=5)? as usize,
+            disable_after_secs: 60
+                * whole_number(
+                    &get,
+                    "TESSERA_WEBHOOKS_DISABLE_AFTER_MINUTES",
+                    3 * 24 * 60,
+                    0..=60 * 24 * 60,
+                )? as i64,
+        };
 
         Ok(Self {
             storage,
@@ -270,6 +306,7 @@ impl Config {
             tenant_placement,
             tenant_databases_open,
             api_requests_per_minute,
+            webhooks,
             encryption_key,
         })
     }

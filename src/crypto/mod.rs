@@ -2,6 +2,7 @@
 
 mod cipher;
 pub mod signing;
+pub mod webhook;
 
 pub use cipher::{EncryptionKey, KeyError};
 

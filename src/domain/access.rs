@@ -39,6 +39,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "api_keys:manage",
         "Create and revoke API keys, each with at most their own permissions",
     ),
+    (
+        "webhooks:manage",
+        "Add, change and remove webhook endpoints; read their delivery logs",
+    ),
 ];
 
 /// `resource:action`, `resource:*` or `*`.
@@ -257,6 +261,7 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
             "settings:manage",
             "audit:read",
             "api_keys:manage",
+            "webhooks:manage",
         ],
     ),
     (

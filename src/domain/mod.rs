@@ -18,6 +18,7 @@ mod session;
 mod tenant;
 mod time;
 mod user;
+pub mod webhook;
 
 pub use access::{Grants, Permission, Role, Team};
 pub use api_key::{ApiKey, KeyStatus};
@@ -37,6 +38,7 @@ pub use session::{BrowserSessionRecord, UserSession};
 pub use tenant::{Placement, Tenant, TenantSettings, TenantSlug, TenantStatus};
 pub use time::Timestamp;
 pub use user::User;
+pub use webhook::{DeliveryAttempt, WebhookEndpoint};
 
 /// A rule a value broke; the message is safe to show to the person who supplied it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,3 +5,4 @@
 pub mod purge;
 pub mod queue;
 pub mod rotate_keys;
+pub mod webhooks;

@@ -1,5 +1,6 @@
-//! Deletes expired browser sessions, sign-in sessions and protocol artifacts, a bounded batch per run, so tables
-//! filled by anonymous visitors cannot grow without end.
+//! Deletes expired browser sessions, sign-in sessions, protocol artifacts and old webhook
+//! delivery attempts, a bounded batch per run, so tables filled by anonymous visitors (or by
+//! a busy receiver's log) cannot grow without end.
 
 use crate::domain::Timestamp;
 use crate::store::{Store, StoreResult, ARTIFACT_RETENTION_SECS};
@@ -9,6 +10,8 @@ const EVERY: Duration = Duration::from_secs(5 * 60);
 /// Each process asks this often whether it is its turn; one turn per [`EVERY`] is taken.
 const ASK_EVERY: Duration = Duration::from_secs(60);
 const BATCH: u32 = 1_000;
+/// How long the webhook delivery log keeps an attempt.
+pub const DELIVERY_LOG_SECS: i64 = 30 * 86_400;
 
 /// Rows deleted by one run.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,6 +20,7 @@ pub struct Purged {
     pub user_sessions: u64,
     pub artifacts: u64,
     pub retired_keys: u64,
+    pub delivery_attempts: u64,
 }
 
 pub async fn run_once(store: &Store, now: Timestamp) -> StoreResult<Purged> {
@@ -28,6 +32,10 @@ pub async fn run_once(store: &Store, now: Timestamp) -> StoreResult<Purged> {
             .purge_expired(now.plus_secs(-ARTIFACT_RETENTION_SECS), BATCH)
             .await?,
         retired_keys: store.keys.purge_retired(now, BATCH).await?,
+        delivery_attempts: store
+            .webhooks
+            .purge_attempts_before(now.plus_secs(-DELIVERY_LOG_SECS), BATCH)
+            .await?,
     })
 }
 

@@ -4,6 +4,7 @@
 //! a job is never run by two processes at once and never lost (at least once).
 
 use crate::domain::{Job, Timestamp};
+use crate::jobs::webhooks;
 use crate::oidc::backchannel;
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -58,15 +59,23 @@ pub async fn run_due(state: &AppState) -> StoreResult<usize> {
 async fn run(state: &AppState, job: &Job) -> Result<(), String> {
     match job.kind.as_str() {
         backchannel::JOB => backchannel::deliver(state, job).await,
+        webhooks::JOB => webhooks::deliver(state, job).await,
         other => Err(format!("no handler for jobs of kind {other:?}")),
     }
 }
 
-/// How many attempts a job gets, by kind, before it is given up.
-fn attempts_allowed(kind: &str) -> i32 {
-    match kind {
-        backchannel::JOB => backchannel::ATTEMPTS,
-        _ => 1,
+/// When a job that failed is tried again, by kind; `None` when it is given up: a back-channel
+/// logout after a number of attempts, a webhook message once a day has passed since it was
+/// queued.
+fn next_attempt(job: &Job, now: Timestamp) -> Option<Timestamp> {
+    let run_at = now.plus_secs(pause_after(job.attempts));
+    match job.kind.as_str() {
+        backchannel::JOB => (job.attempts < backchannel::ATTEMPTS).then_some(run_at),
+        webhooks::JOB => {
+            let horizon = job.created_at.plus_secs(webhooks::RETRY_HORIZON_SECS);
+            (!horizon.is_before(run_at)).then_some(run_at)
+        }
+        _ => None,
     }
 }
 
@@ -76,19 +85,24 @@ async fn settle(state: &AppState, job: &Job, outcome: Result<(), String>) -> Sto
         Ok(()) => {
             state.store.jobs.finish(job, holder).await?;
         }
-        Err(why) if job.attempts < attempts_allowed(&job.kind) => {
-            let run_at = Timestamp::now().plus_secs(pause_after(job.attempts));
-            state.store.jobs.retry(job, holder, run_at, &why).await?;
-        }
-        Err(why) => {
-            // Only the holder of the lease gives up, once.
-            if state.store.jobs.finish(job, holder).await? {
-                let reason = format!("not delivered after {} attempts; last {why}", job.attempts);
-                match job.kind.as_str() {
-                    backchannel::JOB => backchannel::given_up(state, job, reason).await,
-                    kind => tracing::warn!(%kind, id = %job.id, %reason, "a job was given up"),
-                }
+        Err(why) => match next_attempt(job, Timestamp::now()) {
+            Some(run_at) => {
+                state.store.jobs.retry(job, holder, run_at, &why).await?;
             }
+            None => give_up(state, job, holder, why).await?,
+        },
+    }
+    Ok(())
+}
+
+/// Finishes a job that will not be tried again; only the holder of the lease gives up, once.
+async fn give_up(state: &AppState, job: &Job, holder: &str, why: String) -> StoreResult<()> {
+    if state.store.jobs.finish(job, holder).await? {
+        let reason = format!("not delivered after {} attempts; last {why}", job.attempts);
+        match job.kind.as_str() {
+            backchannel::JOB => backchannel::given_up(state, job, reason).await,
+            webhooks::JOB => webhooks::given_up(state, job, reason).await,
+            kind => tracing::warn!(%kind, id = %job.id, %reason, "a job was given up"),
         }
     }
     Ok(())
@@ -106,6 +120,27 @@ fn pause_after(attempts: i32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_messages_are_retried_for_a_day_and_logouts_a_few_times() {
+        let mut job = Job::new(
+            crate::domain::TenantId::generate(),
+            webhooks::JOB,
+            "{}".into(),
+        );
+        job.attempts = 30;
+        let created = job.created_at;
+        assert!(next_attempt(&job, created.plus_secs(3600)).is_some());
+        assert!(
+            next_attempt(&job, created.plus_secs(23 * 3600)).is_none(),
+            "an hour's pause would pass the day"
+        );
+        job.kind = backchannel::JOB.into();
+        job.attempts = backchannel::ATTEMPTS - 1;
+        assert!(next_attempt(&job, created).is_some());
+        job.attempts = backchannel::ATTEMPTS;
+        assert!(next_attempt(&job, created).is_none());
+    }
 
     #[test]
     fn pauses_triple_with_some_jitter_and_a_ceiling() {

@@ -8,7 +8,7 @@
 //! `store/sqlite/batches.rs`): a batch is one statement, and each request gets its own row's
 //! answer.
 
-use super::{Issuance, Redemption, Rotation, Store, StoreError, StoreResult};
+use super::{outbox, Issuance, Redemption, Rotation, Store, StoreError, StoreResult};
 use crate::domain::{AuditEvent, RefreshToken};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -63,7 +63,8 @@ impl<T: Clone + Send + 'static, R: Send + 'static> GroupCommit<T, R> {
 
 /// What the server writes through its group-commit writer: the records of token responses
 /// (each with its `token.issued` event), refresh-token rotations (the token spent together with
-/// the records of its replacement) and audit events. One writer for all, because SQLite takes
+/// the records of its replacement) and audit events, with the webhook messages they make
+/// (`outbox.rs`). One writer for all, because SQLite takes
 /// one writer at a time: two writers would wait on each other's locks.
 #[derive(Clone, Debug)]
 pub enum Write {
@@ -79,8 +80,10 @@ impl GroupCommit<Write, Written> {
     /// The writer in front of `store`'s token records and audit log.
     pub fn for_store(store: &Store) -> Self {
         let batches = store.batches.clone();
+        let webhooks = store.webhooks.clone();
         Self::start(move |rows: Vec<Write>| {
             let batches = batches.clone();
+            let webhooks = webhooks.clone();
             Box::pin(async move {
                 let (mut rotations, mut issued, mut events) = (Vec::new(), Vec::new(), Vec::new());
                 let mut rotates = Vec::with_capacity(rows.len());
@@ -96,8 +99,9 @@ impl GroupCommit<Write, Written> {
                         Write::Audit(e) => events.push(*e),
                     }
                 }
+                let jobs = outbox::messages_of(&*webhooks, &events).await?;
                 let mut outcomes = batches
-                    .write_batch(&rotations, &issued, &events)
+                    .write_batch(&rotations, &issued, &events, &jobs)
                     .await?
                     .into_iter();
                 Ok(rotates

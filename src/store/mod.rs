@@ -7,6 +7,7 @@ mod decode;
 pub mod group_commit;
 pub mod mongo;
 mod open;
+pub mod outbox;
 pub mod placement;
 pub mod postgres;
 pub mod redis;
@@ -18,9 +19,9 @@ pub use open::open;
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    Consent, Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken, Role,
-    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
-    UserSession,
+    Consent, DeliveryAttempt, Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken,
+    Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
+    UserSession, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -235,6 +236,51 @@ pub trait ApiKeyRepo: Send + Sync {
     ) -> StoreResult<()>;
     /// Revokes the key at `at`; false when there is no such key or it was revoked already.
     async fn revoke(&self, tenant: TenantId, id: Uuid, at: Timestamp) -> StoreResult<bool>;
+}
+
+/// The webhook endpoints of a tenant and the log of their deliveries (`domain::webhook`).
+#[async_trait]
+pub trait WebhookRepo: Send + Sync {
+    /// `Conflict` when the id exists.
+    async fn create_endpoint(
+        &self,
+        tenant: TenantId,
+        endpoint: &WebhookEndpoint,
+    ) -> StoreResult<()>;
+    /// The tenant's endpoints, newest first, disabled ones included.
+    async fn endpoints(&self, tenant: TenantId) -> StoreResult<Vec<WebhookEndpoint>>;
+    async fn endpoint(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<WebhookEndpoint>>;
+    /// Stores every field of `endpoint` but its id, tenant and creation time; false when there
+    /// is no such endpoint.
+    async fn update_endpoint(
+        &self,
+        tenant: TenantId,
+        endpoint: &WebhookEndpoint,
+    ) -> StoreResult<bool>;
+    /// Deletes the endpoint and its delivery log; false when there is no such endpoint.
+    async fn delete_endpoint(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+    /// Logs an attempt and what it says of its endpoint, in one step that several processes
+    /// may take at once: a success clears `failing_since`; a failure sets it when unset, and
+    /// disables the endpoint (saying `reason`) when it has been failing since `disable_before`
+    /// or earlier. True when this call disabled the endpoint.
+    async fn record_attempt(
+        &self,
+        tenant: TenantId,
+        attempt: &DeliveryAttempt,
+        disable_before: Timestamp,
+        reason: &str,
+    ) -> StoreResult<bool>;
+    /// The endpoint's logged attempts, newest first, at most `limit`.
+    async fn attempts(
+        &self,
+        tenant: TenantId,
+        endpoint: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryAttempt>>;
+    async fn attempt(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<DeliveryAttempt>>;
+    /// Housekeeping across all tenants: deletes at most `limit` attempts logged before
+    /// `before`; returns how many.
+    async fn purge_attempts_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -717,20 +763,48 @@ pub trait BatchRepo: Send + Sync {
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>>;
 }
 
-/// Spends a batch's refresh tokens one by one, then writes its token records, then its audit
-/// events: for records and events in two backends (Redis and another), or a backend without
-/// transactions over several collections (MongoDB). A failure after a token was spent loses
-/// that token (its client must sign in again), as it would between two separate calls.
+/// Spends a batch's refresh tokens one by one, then writes its token records, its jobs, then
+/// its audit events: for a backend without transactions over several collections (MongoDB).
+/// A failure after a token was spent loses that token (its client must sign in again), as it
+/// would between two separate calls. The jobs (webhook messages) go before their events and
+/// are written idempotently (a job already there is left as it is), so that a batch tried
+/// again writes each once, and a crash between the two leaves a message of an event rather
+/// than an event whose message is lost.
 pub(crate) async fn write_one_after_the_other(
     artifacts: &dyn OidcArtifactRepo,
     audit: &dyn AuditRepo,
+    queue: &dyn JobRepo,
     rotations: &[Rotation],
     issued: &[Issuance],
     events: &[AuditEvent],
+    jobs: &[Job],
 ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
+    let (outcomes, events) = spend_one_by_one(artifacts, rotations, issued, events).await?;
+    for job in jobs {
+        match queue.enqueue(job.tenant_id, job).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if !events.is_empty() {
+        audit.append_all(&events).await?;
+    }
+    Ok(outcomes)
+}
+
+/// Spends the refresh tokens of `rotations` one by one and stores the token records of the
+/// batch and of each rotation that spent its token; returns the outcomes and the audit events
+/// left to write (the batch's and those of the spent rotations).
+async fn spend_one_by_one(
+    artifacts: &dyn OidcArtifactRepo,
+    rotations: &[Rotation],
+    issued: &[Issuance],
+    events: &[AuditEvent],
+) -> StoreResult<(Vec<Redemption<RefreshToken>>, Vec<AuditEvent>)> {
     let mut outcomes = Vec::with_capacity(rotations.len());
     let (mut issued, mut events) = (issued.to_vec(), events.to_vec());
     for rotation in rotations {
@@ -746,10 +820,7 @@ pub(crate) async fn write_one_after_the_other(
     if !issued.is_empty() {
         artifacts.record_issued(&issued).await?;
     }
-    if !events.is_empty() {
-        audit.append_all(&events).await?;
-    }
-    Ok(outcomes)
+    Ok((outcomes, events))
 }
 
 /// What a batch stores: its own token records and events, then those of each rotation that
@@ -778,10 +849,11 @@ pub(crate) fn to_store<'a>(
     )
 }
 
-/// Token records in one backend, audit events in another.
+/// Token records in one backend (Redis); audit events and jobs in the main one, together as
+/// its own batches write them.
 struct Separate {
     artifacts: Arc<dyn OidcArtifactRepo>,
-    audit: Arc<dyn AuditRepo>,
+    main: Arc<dyn BatchRepo>,
 }
 
 #[async_trait]
@@ -791,8 +863,14 @@ impl BatchRepo for Separate {
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
-        write_one_after_the_other(&*self.artifacts, &*self.audit, rotations, issued, events).await
+        let (outcomes, events) =
+            spend_one_by_one(&*self.artifacts, rotations, issued, events).await?;
+        if !events.is_empty() || !jobs.is_empty() {
+            self.main.write_batch(&[], &[], &events, jobs).await?;
+        }
+        Ok(outcomes)
     }
 }
 
@@ -807,6 +885,7 @@ pub struct Store {
     pub factors: Arc<dyn FactorRepo>,
     pub access: Arc<dyn AccessRepo>,
     pub api_keys: Arc<dyn ApiKeyRepo>,
+    pub webhooks: Arc<dyn WebhookRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
     pub artifacts: Arc<dyn OidcArtifactRepo>,
@@ -832,6 +911,7 @@ impl Store {
             + FactorRepo
             + AccessRepo
             + ApiKeyRepo
+            + WebhookRepo
             + SigningKeyRepo
             + AuditRepo
             + OidcArtifactRepo
@@ -851,6 +931,7 @@ impl Store {
             factors: backend.clone(),
             access: backend.clone(),
             api_keys: backend.clone(),
+            webhooks: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),
             artifacts: backend.clone(),
@@ -882,7 +963,7 @@ impl Store {
         self.artifacts = artifacts.clone();
         self.batches = Arc::new(Separate {
             artifacts: artifacts.clone(),
-            audit: self.audit.clone(),
+            main: self.batches.clone(),
         });
         self.probes.push(Probe {
             name: format!("oidc_artifacts ({kind})"),

@@ -9,6 +9,7 @@ mod clients;
 mod keys;
 mod problem;
 mod users;
+mod webhooks;
 
 use crate::admin::clients::acting_application;
 use crate::admin::{api_keys, Actor};
@@ -103,6 +104,29 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/t/{slug}/api/v1/audit-events", get(audit::list))
         .route("/t/{slug}/api/v1/audit-events/export", get(audit::export))
+        .route(
+            "/t/{slug}/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/t/{slug}/api/v1/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/t/{slug}/api/v1/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/t/{slug}/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/t/{slug}/api/v1/webhooks/{id}/test", post(webhooks::test))
+        .route(
+            "/t/{slug}/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(webhooks::redeliver),
+        )
 }
 
 /// The API's description (OpenAPI 3.1), generated from the handlers' annotations.
@@ -147,7 +171,16 @@ pub fn routes() -> Router<AppState> {
         clients::enable,
         clients::delete,
         audit::list,
-        audit::export
+        audit::export,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::deliveries,
+        webhooks::test,
+        webhooks::redeliver
     ),
     components(schemas(problem::ProblemBody)),
     modifiers(&ApiKeys),
@@ -157,7 +190,8 @@ pub fn routes() -> Router<AppState> {
         (name = "teams", description = "Teams: their members hold their roles"),
         (name = "api-keys", description = "Keys for other systems, each with its permissions"),
         (name = "clients", description = "Applications: OAuth 2.0 and OpenID Connect clients"),
-        (name = "audit", description = "The audit log, read-only")
+        (name = "audit", description = "The audit log, read-only"),
+        (name = "webhooks", description = "Endpoints that receive the organisation's events, signed (Standard Webhooks)")
     )
 )]
 struct ApiDoc;

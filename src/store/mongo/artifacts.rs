@@ -1,10 +1,10 @@
 //! Login flows, authorization codes and access-token records.
 
 use super::{all, conflict, date, from_document, scoped, timestamp, to_document, MongoStore};
-use crate::domain::AuditEvent;
 use crate::domain::{
     AccessTokenRecord, AuthorizationCode, LoginFlow, RefreshToken, TenantId, Timestamp, UserId,
 };
+use crate::domain::{AuditEvent, Job};
 use crate::store::decode::parse;
 use crate::store::{
     write_one_after_the_other, BatchRepo, Ephemeral, Issuance, OidcArtifactRepo, Redemption,
@@ -135,8 +135,9 @@ impl BatchRepo for MongoStore {
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
-        write_one_after_the_other(self, self, rotations, issued, events).await
+        write_one_after_the_other(self, self, self, rotations, issued, events, jobs).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The job queue and the turns of scheduled jobs. A claim is one `findOneAndUpdate` per job,
 //! conditional on the job being unleased, so two processes never lease the same job.
 
-use super::{all, date, scoped, timestamp, MongoStore};
+use super::{all, conflict, date, scoped, timestamp, MongoStore};
 use crate::domain::{Job, JobBacklog, TenantId, Timestamp};
 use crate::store::{JobRepo, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -79,7 +79,8 @@ impl JobRepo for MongoStore {
         };
         self.collection::<JobDoc>("jobs")
             .insert_one(document)
-            .await?;
+            .await
+            .map_err(conflict("job"))?;
         Ok(())
     }
 

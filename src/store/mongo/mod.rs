@@ -14,6 +14,7 @@ mod identity;
 mod insights;
 mod jobs;
 mod records;
+mod webhooks;
 
 use super::{OpenError, Ping, StoreError, StoreResult, ARTIFACT_RETENTION_SECS};
 use crate::domain::{TenantId, Timestamp};
@@ -97,7 +98,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 20] = [
+        let plan: [(&str, Vec<IndexModel>); 22] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -159,6 +160,23 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     unique(doc! { "tenant_id": 1, "hash": 1 }),
+                ],
+            ),
+            (
+                "webhook_endpoints",
+                vec![unique(doc! { "tenant_id": 1, "id": 1 })],
+            ),
+            (
+                "webhook_deliveries",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    // An endpoint's log, newest first.
+                    index(
+                        doc! { "tenant_id": 1, "endpoint_id": 1, "at": -1, "id": -1 },
+                        |_| {},
+                    ),
+                    // The retention purge looks at every tenant's old attempts.
+                    index(doc! { "at": 1 }, |_| {}),
                 ],
             ),
             (
@@ -367,9 +385,11 @@ impl Ping for MongoStore {
 }
 
 /// Every collection whose documents belong to a tenant (carry `tenant_id`).
-const TENANT_COLLECTIONS: [&str; 17] = [
+const TENANT_COLLECTIONS: [&str; 19] = [
     "users",
     "api_keys",
+    "webhook_endpoints",
+    "webhook_deliveries",
     "roles",
     "teams",
     "team_members",

@@ -4,14 +4,14 @@
 use super::{Group, Placements, Route};
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
-    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, Factor, KeyState,
-    LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
-    TenantSlug, Timestamp, User, UserId, UserSession,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, DeliveryAttempt,
+    Factor, Job, KeyState, LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team,
+    Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
 };
 use crate::store::{
     AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
     FactorRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo,
-    SigningKeyRepo, Store, StoreResult, TenantRepo, UserQuery, UserRepo,
+    SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo, WebhookRepo,
 };
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -117,6 +117,25 @@ by_tenant! { ApiKeyRepo, api_keys;
     record_use(id: Uuid, at: Timestamp, since: Timestamp) -> ();
     revoke(id: Uuid, at: Timestamp) -> bool;
     {}
+}
+
+by_tenant! { WebhookRepo, webhooks;
+    create_endpoint(endpoint: &WebhookEndpoint) -> ();
+    endpoints() -> Vec<WebhookEndpoint>;
+    endpoint(id: Uuid) -> Option<WebhookEndpoint>;
+    update_endpoint(endpoint: &WebhookEndpoint) -> bool;
+    delete_endpoint(id: Uuid) -> bool;
+    record_attempt(attempt: &DeliveryAttempt, disable_before: Timestamp, reason: &str) -> bool;
+    attempts(endpoint: Uuid, limit: u32) -> Vec<DeliveryAttempt>;
+    attempt(id: Uuid) -> Option<DeliveryAttempt>;
+    {
+        async fn purge_attempts_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+            self.purge_everywhere(limit, |store, left| {
+                store.webhooks.purge_attempts_before(before, left)
+            })
+            .await
+        }
+    }
 }
 
 by_tenant! { SigningKeyRepo, keys;
@@ -250,16 +269,31 @@ impl Placements {
 #[async_trait]
 impl BatchRepo for Placements {
     /// One batch per store (the main one and each tenant database concerned), each whole or
-    /// not at all as that store writes it; the outcomes in the order of `rotations`.
+    /// not at all as that store writes it; the outcomes in the order of `rotations`. Jobs live
+    /// in the main store: those of tenants kept there go into its batch, with their events;
+    /// those of tenants with a database of their own are queued once their events are written
+    /// (idempotently: a job already queued is left as it is).
     async fn write_batch(
         &self,
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
         let rotations = self.grouped(rotations, |r| r.tenant).await?;
         let mut issued = self.grouped(issued, |i| i.access.tenant_id).await?;
         let mut events = self.grouped(events, |e| e.tenant_id).await?;
+        let (mut main_jobs, mut own_jobs) = (Vec::new(), Vec::new());
+        for group in self.grouped(jobs, |j| j.tenant_id).await? {
+            match group.route {
+                Route::Main(_) => main_jobs.extend(group.members),
+                Route::Own(_) => own_jobs.extend(group.members),
+            }
+        }
+        let mut jobs_of = |route: &Route<'_>| match route {
+            Route::Main(_) => std::mem::take(&mut main_jobs),
+            Route::Own(_) => Vec::new(),
+        };
         let mut outcomes: Vec<Option<Redemption<RefreshToken>>> = Vec::new();
         outcomes.resize_with(rotations.iter().map(|g| g.positions.len()).sum(), || None);
         for group in rotations {
@@ -268,7 +302,7 @@ impl BatchRepo for Placements {
             let written = group
                 .route
                 .batches
-                .write_batch(&group.members, &issued, &events)
+                .write_batch(&group.members, &issued, &events, &jobs_of(&group.route))
                 .await?;
             for (at, outcome) in group.positions.into_iter().zip(written) {
                 outcomes[at] = Some(outcome);
@@ -279,15 +313,28 @@ impl BatchRepo for Placements {
             group
                 .route
                 .batches
-                .write_batch(&[], &group.members, &events)
+                .write_batch(&[], &group.members, &events, &jobs_of(&group.route))
                 .await?;
         }
         for group in events {
             group
                 .route
                 .batches
-                .write_batch(&[], &[], &group.members)
+                .write_batch(&[], &[], &group.members, &jobs_of(&group.route))
                 .await?;
+        }
+        let main_jobs = jobs_of(&Route::Main(&self.main));
+        if !main_jobs.is_empty() {
+            self.main
+                .batches
+                .write_batch(&[], &[], &[], &main_jobs)
+                .await?;
+        }
+        for job in &own_jobs {
+            match self.main.jobs.enqueue(job.tenant_id, job).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(outcomes.into_iter().flatten().collect())
     }

@@ -7,9 +7,10 @@
 //!
 //! The copy goes through the repository contract, so it works between any two backends:
 //! roles, teams and members, people with their role assignments, second factors, consents and
-//! browser sign-ins, applications, signing keys, API keys, the audit log and refresh tokens. Short-lived
-//! protocol records (login flows, codes, access-token records, counters) are not copied:
-//! sign-ins in progress start again, and applications refresh their access tokens.
+//! browser sign-ins, applications, signing keys, API keys, webhook endpoints, the audit log
+//! and refresh tokens. Short-lived protocol records (login flows, codes, access-token records,
+//! counters) are not copied: sign-ins in progress start again, and applications refresh their
+//! access tokens. Nor is the webhooks' delivery log: the moved tenant starts with an empty one.
 
 use super::{Placements, TenantDatabase, PLACEMENT_STALE_SECS};
 use crate::domain::{KeyState, Placement, Tenant, TenantId, Timestamp, User};
@@ -34,6 +35,7 @@ pub struct Moved {
     pub clients: usize,
     pub keys: usize,
     pub api_keys: usize,
+    pub webhook_endpoints: usize,
     pub events: usize,
     pub refresh_tokens: usize,
 }
@@ -319,10 +321,36 @@ async fn sync(
     }
     moved.api_keys = api_keys.len();
 
+    // Endpoints change as deliveries succeed and fail; their delivery log stays behind.
+    let endpoints = from.webhooks.endpoints(tenant).await?;
+    let ours = by_key(to.webhooks.endpoints(tenant).await?, |e| e.id);
+    for endpoint in &endpoints {
+        match ours.get(&endpoint.id) {
+            None => to.webhooks.create_endpoint(tenant, endpoint).await?,
+            Some(mine) if mine != endpoint => {
+                to.webhooks.update_endpoint(tenant, endpoint).await?;
+            }
+            Some(_) => {}
+        }
+    }
+    for id in ours
+        .keys()
+        .filter(|id| !endpoints.iter().any(|e| &e.id == *id))
+    {
+        to.webhooks.delete_endpoint(tenant, *id).await?;
+    }
+    moved.webhook_endpoints = endpoints.len();
+
     moved.events = sync_audit(from, to, tenant).await?;
     progress(&format!(
-        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys and {} audit events",
-        moved.roles, moved.teams, moved.clients, moved.keys, moved.api_keys, moved.events
+        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys, {} webhook endpoints and {} audit events",
+        moved.roles,
+        moved.teams,
+        moved.clients,
+        moved.keys,
+        moved.api_keys,
+        moved.webhook_endpoints,
+        moved.events
     ));
     Ok(moved)
 }

@@ -4,9 +4,10 @@
 use super::artifact_statements::{
     insert_access_tokens, insert_refresh_tokens, rotate_refresh_tokens, select_access_tokens,
 };
+use super::job_statements::push_jobs;
 use super::records_statements::push_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
-use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, Job, RefreshToken, TenantId};
 use crate::store::sql::Finish;
 use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
 use sqlx::{Postgres, QueryBuilder};
@@ -31,7 +32,8 @@ impl PostgresStore {
     }
 }
 
-/// One transaction for a group commit's rotations, token records and audit events, each
+/// One transaction for a group commit's rotations, token records, audit events and the
+/// webhook messages of those events, each
 /// tenant's rows under that tenant's row-level security. The rotations go first, and only the
 /// responses whose token they spent are stored; the row locks of their UPDATEs decide races
 /// between processes.
@@ -42,6 +44,7 @@ impl BatchRepo for PostgresStore {
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
         let mut tx = self.batch().await?;
         let mut outcomes: Vec<Option<Redemption<RefreshToken>>> =
@@ -80,6 +83,12 @@ impl BatchRepo for PostgresStore {
             tx.rescope(tenant).await?;
             let mut insert = QueryBuilder::<Postgres>::new("");
             push_audit_events(&mut insert, group.into_iter().copied());
+            insert.build().execute(&mut *tx).await?;
+        }
+        for (tenant, group) in by_tenant(jobs, |j| j.tenant_id) {
+            tx.rescope(tenant).await?;
+            let mut insert = QueryBuilder::<Postgres>::new("");
+            push_jobs(&mut insert, group);
             insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;

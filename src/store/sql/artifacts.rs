@@ -394,7 +394,7 @@ macro_rules! artifact_repo {
                 }
 
                 async fn record_issued(&self, issued: &[Issuance]) -> StoreResult<()> {
-                    self.write_batch(&[], issued, &[]).await.map(drop)
+                    self.write_batch(&[], issued, &[], &[]).await.map(drop)
                 }
 
                 async fn access_token(

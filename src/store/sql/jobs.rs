@@ -10,7 +10,28 @@ macro_rules! job_repo {
             use crate::domain::{Job, JobBacklog, TenantId, Timestamp};
             use crate::store::sql::{Finish, Id};
             use crate::store::{JobRepo, StoreResult};
-            use sqlx::Row;
+            use sqlx::{QueryBuilder, Row};
+
+            /// Adds the INSERT of `jobs` to `query`: one statement for all (the group commit
+            /// writes a batch's webhook messages with its audit events).
+            pub(super) fn push_jobs<'r>(
+                query: &mut QueryBuilder<'r, <$row as Row>::Database>,
+                jobs: impl IntoIterator<Item = &'r Job>,
+            ) {
+                query.push(
+                    "INSERT INTO jobs (id, tenant_id, kind, payload, created_at, run_at, attempts, last_error) ",
+                );
+                query.push_values(jobs, |mut row, job| {
+                    row.push_bind(Id(job.id))
+                        .push_bind(job.tenant_id)
+                        .push_bind(&job.kind)
+                        .push_bind(&job.payload)
+                        .push_bind(job.created_at)
+                        .push_bind(job.run_at)
+                        .push_bind(job.attempts)
+                        .push_bind(&job.last_error);
+                });
+            }
 
             fn job_from_row(row: &$row) -> StoreResult<Job> {
                 Ok(Job {

@@ -10,6 +10,7 @@ pub mod insights;
 pub mod jobs;
 pub mod records;
 mod values;
+pub mod webhooks;
 
 pub use values::Id;
 

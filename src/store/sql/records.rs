@@ -368,11 +368,11 @@ macro_rules! records_repo {
             #[async_trait::async_trait]
             impl AuditRepo for $store {
                 async fn append(&self, e: &AuditEvent) -> StoreResult<()> {
-                    self.write_batch(&[], &[], std::slice::from_ref(e)).await.map(drop)
+                    self.write_batch(&[], &[], std::slice::from_ref(e), &[]).await.map(drop)
                 }
 
                 async fn append_all(&self, events: &[AuditEvent]) -> StoreResult<()> {
-                    self.write_batch(&[], &[], events).await.map(drop)
+                    self.write_batch(&[], &[], events, &[]).await.map(drop)
                 }
 
                 async fn recent(

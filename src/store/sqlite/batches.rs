@@ -5,9 +5,10 @@ use super::artifact_statements::{
     push_access_tokens, push_refresh_tokens, push_rotation, rotation_outcomes, select_access_tokens,
 };
 use super::connections::{Connections, Lent};
+use super::job_statements::push_jobs;
 use super::records_statements::push_audit_events;
 use super::SqliteStore;
-use crate::domain::{AccessTokenRecord, AuditEvent, RefreshToken, TenantId};
+use crate::domain::{AccessTokenRecord, AuditEvent, Job, RefreshToken, TenantId};
 use crate::store::group_commit::GroupCommit;
 use crate::store::sql::conflict;
 use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
@@ -58,8 +59,8 @@ impl SqliteStore {
     }
 }
 
-/// One transaction on the writer connection for a group commit's rotations, token records and
-/// audit events, of any tenants: each kind in one statement, and the statements sent to the
+/// One transaction on the writer connection for a group commit's rotations, token records,
+/// audit events and the webhook messages of those events, of any tenants: each kind in one statement, and the statements sent to the
 /// connection's thread together (two trips: `BEGIN` with the rotations' UPDATE, then the
 /// inserts with `COMMIT`; one without rotations). The hot paths queue for the batch's turn, and
 /// each trip to that thread and back waits for a core twice: with a trip per statement, a batch
@@ -74,9 +75,10 @@ impl BatchRepo for SqliteStore {
         rotations: &[Rotation],
         issued: &[Issuance],
         events: &[AuditEvent],
+        jobs: &[Job],
     ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
         let mut writer = self.writer.lend().await?;
-        let written = write_in_one_transaction(&mut writer, rotations, issued, events).await;
+        let written = write_in_one_transaction(&mut writer, rotations, issued, events, jobs).await;
         if written.is_err() {
             // A statement failed between BEGIN and COMMIT, which left the transaction open.
             let _ = sqlx::query("ROLLBACK").execute(&mut *writer).await;
@@ -90,6 +92,7 @@ async fn write_in_one_transaction(
     rotations: &[Rotation],
     issued: &[Issuance],
     events: &[AuditEvent],
+    jobs: &[Job],
 ) -> StoreResult<Vec<Redemption<RefreshToken>>> {
     let wanted: Vec<(TenantId, String)> = rotations
         .iter()
@@ -125,6 +128,10 @@ async fn write_in_one_transaction(
     }
     if !events.is_empty() {
         push_audit_events(&mut statements, events);
+        statements.push("; ");
+    }
+    if !jobs.is_empty() {
+        push_jobs(&mut statements, jobs);
         statements.push("; ");
     }
     statements.push("COMMIT");

@@ -47,6 +47,7 @@ where
         ("settings", "settings:manage"),
         ("audit", "audit:read"),
         ("api-keys", "api_keys:manage"),
+        ("webhooks", "webhooks:manage"),
     ]
     .iter()
     .filter(|(_, p)| actor.require(&ctx.tenant, p).is_ok())

@@ -14,6 +14,7 @@ mod roles;
 mod settings;
 mod teams;
 mod users;
+mod webhooks;
 
 pub use api_keys::*;
 pub use audit::*;
@@ -23,6 +24,7 @@ pub use roles::*;
 pub use settings::*;
 pub use teams::*;
 pub use users::*;
+pub use webhooks::*;
 
 #[cfg(feature = "ssr")]
 use super::server;
@@ -81,7 +83,8 @@ pub struct ConsoleNav {
     pub tenant_name: String,
     pub email: String,
     pub csrf: String,
-    /// Areas the person may open: `users`, `clients`, `roles`, `teams`, `settings`, `audit`.
+    /// Areas the person may open: `users`, `clients`, `roles`, `teams`, `settings`, `audit`,
+    /// `api-keys`, `webhooks`.
     pub areas: Vec<String>,
     pub flash: Option<Flash>,
 }

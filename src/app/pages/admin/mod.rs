@@ -10,6 +10,7 @@ pub mod roles;
 pub mod settings;
 pub mod teams;
 pub mod users;
+pub mod webhooks;
 
 use super::field::Checked;
 use super::{tenant_param, Card, Loading};
@@ -87,7 +88,7 @@ pub fn navigate_in_place(target: &str) -> bool {
 }
 
 /// One console area, as the navigation lists it.
-const AREAS: [(&str, &str); 8] = [
+const AREAS: [(&str, &str); 9] = [
     ("users", "Users"),
     ("clients", "Applications"),
     ("roles", "Roles"),
@@ -96,6 +97,7 @@ const AREAS: [(&str, &str); 8] = [
     ("settings", "Policies"),
     ("audit", "Audit log"),
     ("api-keys", "API keys"),
+    ("webhooks", "Webhooks"),
 ];
 
 /// Renders a console page from its loaded data: the sign-in offer, the not-allowed page, or
@@ -263,6 +265,7 @@ pub fn AdminHomePage() -> impl IntoView {
                             "roles" => "Decide who may do what: built-in roles and your own.",
                             "teams" => "Group people and give a whole team its roles.",
                             "api-keys" => "Keys that let other systems act in this organisation, each with the permissions you give it.",
+                            "webhooks" => "Endpoints of your own systems that hear of sign-ins and changes as they happen, with a log of every delivery.",
                             _ => "Every sign-in and change, who made it and from where; export it.",
                         };
                         view! { <li class="area"><a href=format!("{base}/{key}")>{*label}</a><p class="muted small">{what}</p></li> }
