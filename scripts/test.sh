@@ -69,7 +69,7 @@ done
 
 # Database-per-tenant mode: the storage contract and the flow tests again with every tenant
 # in a database of its own (a SQLite file, a PostgreSQL database, a MongoDB database each).
-contract='binary(store_contract) & (test(/^sqlite::/) | test(/^postgresql::/) | test(/^mongodb::/))'
+contract='binary(store_contract) & (test(/^sqlite::/) | test(/^postgresql::/) | test(/^mongodb::/) | test(/_changes::/))'
 step_start=$(date +%s)
 log "Running the storage contract with a database per tenant (TESSERA_TEST_PLACEMENT=dedicated)"
 if TESSERA_TEST_PLACEMENT=dedicated cargo nextest run --features ssr --no-fail-fast -E "$contract"; then

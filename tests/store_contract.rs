@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
     ClientKey, ClientType, Consent, DeliveryAttempt, Email, Factor, FactorKind, FlowStep,
-    GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, RedirectUri, RefreshToken, Role,
-    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod, User,
-    UserId, UserSession, WebhookEndpoint,
+    GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, Placement, RedirectUri, RefreshToken,
+    Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod,
+    User, UserId, UserSession, WebhookEndpoint,
 };
+use tessera::store::audited::{self, Outbound};
 use tessera::store::group_commit::GroupCommit;
 use tessera::store::{
     Access, AuditQuery, Issuance, Redemption, Rotation, Store, StoreError, UserQuery,
@@ -129,6 +130,10 @@ main_store_suite!(mongodb);
 // Redis, write the records first, then the events.)
 contract_suite!(sqlite_batches in sqlite; a_batch_is_stored_whole_or_not_at_all);
 contract_suite!(postgresql_batches in postgresql; a_batch_is_stored_whole_or_not_at_all);
+// A change and its audit events: one transaction where the backend has one for the call.
+contract_suite!(sqlite_changes in sqlite; changes_commit_together_with_their_audit_events);
+contract_suite!(postgresql_changes in postgresql; changes_commit_together_with_their_audit_events);
+contract_suite!(mongodb_changes in mongodb; changes_hand_their_audit_events_back_to_follow_them);
 // SQLite holds the rest; the OIDC-artifact contract runs against Redis.
 contract_suite!(redis;
     login_flows_expire_and_are_isolated,
@@ -4465,4 +4470,88 @@ async fn audit_events_queue_the_webhook_messages_of_their_subscribers(store: &St
     assert_eq!(body["data"]["target"], "user:1");
     assert!(store.jobs.pending(b.id).await.unwrap().is_empty());
     assert_eq!(store.audit.recent(a.id, None, 10).await.unwrap().len(), 2);
+}
+
+/// The audit event of a change and the webhook message it queues, as the use cases make them.
+fn outbound(t: &Tenant, action: &str) -> Outbound {
+    Outbound {
+        events: vec![AuditEvent::new(t.id, action, Outcome::Success, "cli")],
+        jobs: vec![job(t, "{}", Timestamp::now())],
+    }
+}
+
+/// SQLite and PostgreSQL commit a change's audit events and webhook messages in the change's
+/// own transaction: both are there once the call returns, and an event that cannot be written
+/// undoes the change. A tenant with a database of its own hands them back (the job queue is the
+/// main store's), as does a call that changed nothing.
+async fn changes_commit_together_with_their_audit_events(store: &Store) {
+    let t = tenant(store, "acme").await;
+    let person = user(store, &t, "ada@example.com").await;
+    let support = role("Support", &["users:read"]);
+    let rows = outbound(&t, "role.created");
+    let (event, message) = (rows.events[0].clone(), rows.jobs[0].clone());
+    let (created, left) =
+        audited::with_change(t.id, rows, store.access.create_role(t.id, &support)).await;
+    created.unwrap();
+    if matches!(t.placement, Placement::Dedicated { .. }) {
+        assert_eq!(left.map(|r| r.events), Some(vec![event]));
+        return;
+    }
+    assert!(left.is_none(), "the transaction took the rows");
+    let logged = store.audit.recent(t.id, None, 10).await.unwrap();
+    assert_eq!(logged.iter().map(|e| e.id).collect::<Vec<_>>(), [event.id]);
+    let queued = store.jobs.pending(t.id).await.unwrap();
+    assert_eq!(
+        queued.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [message.id]
+    );
+
+    // A statement that commits by itself elsewhere (SQLite) runs in a transaction here.
+    let assign = || store.access.assign_role(t.id, person.id, &support.id);
+    let (assigned, left) =
+        audited::with_change(t.id, outbound(&t, "role.assigned"), assign()).await;
+    assert!(assigned.unwrap());
+    assert!(left.is_none());
+    let (again, left) = audited::with_change(t.id, outbound(&t, "role.assigned"), assign()).await;
+    assert!(!again.unwrap(), "already held");
+    assert!(
+        left.is_some(),
+        "nothing changed, so nothing is committed to audit"
+    );
+    assert_eq!(store.audit.recent(t.id, None, 10).await.unwrap().len(), 2);
+    assert_eq!(store.jobs.pending(t.id).await.unwrap().len(), 2);
+
+    // The same event id again cannot be stored: the change goes with it, in a multi-statement
+    // transaction and in a single statement alike.
+    let replayed = || Outbound {
+        events: vec![event.clone()],
+        jobs: Vec::new(),
+    };
+    let ops = team("Ops", &[]);
+    let (made, _) =
+        audited::with_change(t.id, replayed(), store.access.create_team(t.id, &ops)).await;
+    assert!(made.is_err(), "{made:?}");
+    assert!(store.access.teams(t.id).await.unwrap().is_empty());
+    let unassign = store.access.unassign_role(t.id, person.id, &support.id);
+    let (taken, _) = audited::with_change(t.id, replayed(), unassign).await;
+    assert!(taken.is_err(), "{taken:?}");
+    let held = store.users.roles(t.id, person.id).await.unwrap();
+    assert!(held.contains(&support.id), "{held:?}");
+    assert_eq!(store.audit.recent(t.id, None, 10).await.unwrap().len(), 2);
+    assert_eq!(store.jobs.pending(t.id).await.unwrap().len(), 2);
+}
+
+/// MongoDB hands a change's audit events back, for the caller to write right after the change
+/// (an idempotent follow-up: each message's id derives from its event's).
+async fn changes_hand_their_audit_events_back_to_follow_them(store: &Store) {
+    let t = tenant(store, "acme").await;
+    let rows = outbound(&t, "role.created");
+    let event = rows.events[0].clone();
+    let support = role("Support", &["users:read"]);
+    let (created, left) =
+        audited::with_change(t.id, rows, store.access.create_role(t.id, &support)).await;
+    created.unwrap();
+    assert_eq!(left.map(|r| r.events), Some(vec![event]));
+    assert!(store.audit.recent(t.id, None, 10).await.unwrap().is_empty());
+    assert!(store.jobs.pending(t.id).await.unwrap().is_empty());
 }

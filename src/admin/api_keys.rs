@@ -2,7 +2,7 @@
 //! shown once, listed with their last use, revoked; and recognised when another system
 //! presents one. Every change and every use is audited.
 
-use super::{audit, audit_with, Actor, Credential, KeyHolder};
+use super::{audited, event_of, Actor, Credential, KeyHolder};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::api_key::{looks_like_key, PREFIX};
 use crate::domain::{
@@ -57,22 +57,15 @@ pub async fn create(
                 .on("permissions"),
         ));
     }
-    state.store.api_keys.create(tenant.id, &key).await?;
     let permissions: Vec<&str> = key.permissions.iter().map(|p| p.as_str()).collect();
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "api_key.created",
-        target(key.id),
-        format!(
-            "name={:?} permissions={} expires_at={}",
-            key.name,
-            permissions.join(","),
-            key.expires_at.rfc3339()
-        ),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "api_key.created", target(key.id)).reason(format!(
+        "name={:?} permissions={} expires_at={}",
+        key.name,
+        permissions.join(","),
+        key.expires_at.rfc3339()
+    ));
+    let change = state.store.api_keys.create(tenant.id, &key);
+    audited(state, actor, event, change).await?;
     Ok(NewKey { key, secret })
 }
 
@@ -80,15 +73,11 @@ pub async fn create(
 /// or one revoked already.
 pub async fn revoke(state: &AppState, actor: &Actor, tenant: &Tenant, id: Uuid) -> AppResult<()> {
     actor.require(tenant, MANAGE)?;
-    if !state
-        .store
-        .api_keys
-        .revoke(tenant.id, id, Timestamp::now())
-        .await?
-    {
+    let event = event_of(actor, tenant.id, "api_key.revoked", target(id));
+    let change = state.store.api_keys.revoke(tenant.id, id, Timestamp::now());
+    if !audited(state, actor, event, change).await? {
         return Err(AppError::NotFound);
     }
-    audit(state, actor, tenant.id, "api_key.revoked", target(id)).await;
     Ok(())
 }
 

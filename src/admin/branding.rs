@@ -1,6 +1,6 @@
 //! A tenant's look: display name, primary colour, support contacts and logo.
 
-use super::{audit_with, Actor};
+use super::{audited, event_of, Actor};
 use crate::domain::branding;
 use crate::domain::colour::contrast_warning;
 use crate::domain::{Logo, Tenant};
@@ -39,7 +39,6 @@ pub async fn save(
 ) -> AppResult<(Tenant, Option<String>)> {
     actor.require(tenant, MANAGE)?;
     let (changed, warning) = preview(tenant, look)?;
-    state.store.tenants.update(&changed).await?;
     let b = &changed.settings.branding;
     let detail = format!(
         "name={} colour={} support_url={} support_email={}",
@@ -49,7 +48,8 @@ pub async fn save(
         b.support_email.as_deref().unwrap_or("none"),
     );
     let target = format!("tenant:{}", tenant.slug);
-    audit_with(state, actor, tenant.id, "branding.updated", target, detail).await;
+    let event = event_of(actor, tenant.id, "branding.updated", target).reason(detail);
+    audited(state, actor, event, state.store.tenants.update(&changed)).await?;
     Ok((changed, warning))
 }
 
@@ -69,18 +69,10 @@ pub async fn set_logo(
         version: crate::crypto::sha256_hex(&data)[..12].to_owned(),
         data,
     });
-    state.store.tenants.update(&changed).await?;
     let target = format!("tenant:{}", tenant.slug);
     let detail = format!("{content_type}, {} bytes", bytes.len());
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "branding.logo_changed",
-        target,
-        detail,
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "branding.logo_changed", target).reason(detail);
+    audited(state, actor, event, state.store.tenants.update(&changed)).await?;
     Ok(())
 }
 
@@ -88,16 +80,8 @@ pub async fn remove_logo(state: &AppState, actor: &Actor, tenant: &Tenant) -> Ap
     actor.require(tenant, MANAGE)?;
     let mut changed = tenant.clone();
     changed.settings.branding.logo = None;
-    state.store.tenants.update(&changed).await?;
     let target = format!("tenant:{}", tenant.slug);
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "branding.logo_removed",
-        target,
-        String::new(),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "branding.logo_removed", target);
+    audited(state, actor, event, state.store.tenants.update(&changed)).await?;
     Ok(())
 }

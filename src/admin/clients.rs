@@ -2,7 +2,7 @@
 //! line. Developers holding `clients:manage_own` see and change only the clients they
 //! registered; `clients:manage` covers every client.
 
-use super::{audit, audit_with, Actor, Credential, KeyHolder};
+use super::{audited, event_of, Actor, Credential, KeyHolder};
 use crate::crypto::{random_token, sha256_hex, signing};
 use crate::domain::{
     AppType, Client, ClientKey, ClientType, GrantType, Grants, Invalid, Permission, RedirectUri,
@@ -136,15 +136,14 @@ pub async fn create(
         .keys
         .ensure_alg(tenant.id, client.id_token_alg)
         .await?;
-    state.store.clients.create(tenant.id, &client).await?;
-    audit(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "client.created",
         format!("client:{}", client.client_id),
-    )
-    .await;
+    );
+    let change = state.store.clients.create(tenant.id, &client);
+    audited(state, actor, event, change).await?;
     Ok((client, secret))
 }
 
@@ -265,15 +264,14 @@ pub async fn rotate_secret(
     client.previous_secret_hash = client.secret_hash.take();
     client.previous_secret_expires_at = Some(Timestamp::now().plus_secs(grace_secs));
     client.secret_hash = Some(sha256_hex(&secret));
-    state.store.clients.update(tenant.id, &client).await?;
-    audit(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "client.secret_rotated",
         format!("client:{client_id}"),
-    )
-    .await;
+    );
+    let change = state.store.clients.update(tenant.id, &client);
+    audited(state, actor, event, change).await?;
     Ok(secret)
 }
 
@@ -376,15 +374,14 @@ pub async fn update(
     client.access_token_ttl_secs = settings.access_token_ttl_secs;
     client.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
     client.logo_uri = Client::check_logo_uri(&settings.logo_uri)?;
-    state.store.clients.update(tenant.id, &client).await?;
-    audit(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "client.updated",
         format!("client:{client_id}"),
-    )
-    .await;
+    );
+    let change = state.store.clients.update(tenant.id, &client);
+    audited(state, actor, event, change).await?;
     Ok(client)
 }
 
@@ -398,20 +395,14 @@ pub async fn set_disabled(
 ) -> AppResult<Client> {
     let mut client = get(state, actor, tenant, client_id).await?;
     client.disabled = disabled;
-    state.store.clients.update(tenant.id, &client).await?;
     let action = if disabled {
         "client.disabled"
     } else {
         "client.enabled"
     };
-    audit(
-        state,
-        actor,
-        tenant.id,
-        action,
-        format!("client:{client_id}"),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, action, format!("client:{client_id}"));
+    let change = state.store.clients.update(tenant.id, &client);
+    audited(state, actor, event, change).await?;
     Ok(client)
 }
 
@@ -423,17 +414,16 @@ pub async fn delete(
 ) -> AppResult<()> {
     actor.require_fresh(tenant, MANAGE_OWN)?;
     let client = get(state, actor, tenant, client_id).await?;
-    if !state.store.clients.delete(tenant.id, client_id).await? {
-        return Err(AppError::NotFound);
-    }
-    audit_with(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "client.deleted",
         format!("client:{client_id}"),
-        format!("name={}", client.name),
     )
-    .await;
+    .reason(format!("name={}", client.name));
+    let change = state.store.clients.delete(tenant.id, client_id);
+    if !audited(state, actor, event, change).await? {
+        return Err(AppError::NotFound);
+    }
     Ok(())
 }

@@ -17,7 +17,9 @@ pub mod webhooks;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Outcome, TenantId};
 use crate::state::AppState;
+use crate::store::{audited::Effect, StoreResult};
 pub use access::{Credential, KeyHolder, Member};
+use std::future::Future;
 
 /// Who is making a change.
 #[derive(Clone, Debug)]
@@ -51,10 +53,26 @@ impl Actor {
     }
 }
 
+/// The event of `actor`'s successful `action` on `target` in `tenant`.
+fn event_of(actor: &Actor, tenant: TenantId, action: &str, target: String) -> AuditEvent {
+    AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name()).target(target)
+}
+
+/// Makes `change` and audits it with `event`, in the change's own transaction where the store
+/// has one (see [`AppState::audited`]).
+async fn audited<T: Effect>(
+    state: &AppState,
+    actor: &Actor,
+    event: AuditEvent,
+    change: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    state.audited(event, &actor.meta(), change).await
+}
+
 async fn audit(state: &AppState, actor: &Actor, tenant: TenantId, action: &str, target: String) {
-    let event =
-        AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name()).target(target);
-    state.audit(event, &actor.meta()).await;
+    state
+        .audit(event_of(actor, tenant, action, target), &actor.meta())
+        .await;
 }
 
 /// Like [`audit`], with a detail (never a secret) such as the reason given.
@@ -66,8 +84,6 @@ async fn audit_with(
     target: String,
     detail: String,
 ) {
-    let event = AuditEvent::new(tenant, action, Outcome::Success, actor.audit_name())
-        .target(target)
-        .reason(detail);
+    let event = event_of(actor, tenant, action, target).reason(detail);
     state.audit(event, &actor.meta()).await;
 }

@@ -2,7 +2,7 @@
 //! or through teams. Nobody hands out more than they hold, and the last owner stays.
 
 use super::access::{all_roles, keep_an_owner, Loss};
-use super::{audit, audit_with, Actor};
+use super::{audited, event_of, Actor};
 use crate::domain::access::OWNER;
 use crate::domain::{Role, Team, Tenant, UserId};
 use crate::error::{AppError, AppResult};
@@ -50,16 +50,15 @@ pub async fn create(
     actor.require(tenant, ROLES)?;
     let role = Role::new(name, description, permissions)?;
     actor.outranks(std::slice::from_ref(&role))?;
-    state.store.access.create_role(tenant.id, &role).await?;
-    audit_with(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "role.created",
         format!("role:{}", role.id),
-        permissions_detail(&role),
     )
-    .await;
+    .reason(permissions_detail(&role));
+    let change = state.store.access.create_role(tenant.id, &role);
+    audited(state, actor, event, change).await?;
     Ok(role)
 }
 
@@ -83,16 +82,15 @@ pub async fn update(
     actor.outranks(std::slice::from_ref(&role))?;
     role.set(name, description, permissions)?;
     actor.outranks(std::slice::from_ref(&role))?;
-    state.store.access.update_role(tenant.id, &role).await?;
-    audit_with(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "role.updated",
         format!("role:{}", role.id),
-        permissions_detail(&role),
     )
-    .await;
+    .reason(permissions_detail(&role));
+    let change = state.store.access.update_role(tenant.id, &role);
+    audited(state, actor, event, change).await?;
     Ok(role)
 }
 
@@ -102,17 +100,11 @@ pub async fn delete(state: &AppState, actor: &Actor, tenant: &Tenant, id: &str) 
     custom(&role)?;
     actor.outranks(std::slice::from_ref(&role))?;
     let _owner_kept = keep_an_owner(state, tenant, Loss::Role(id)).await?;
-    if !state.store.access.delete_role(tenant.id, id).await? {
+    let event = event_of(actor, tenant.id, "role.deleted", format!("role:{id}"));
+    let change = state.store.access.delete_role(tenant.id, id);
+    if !audited(state, actor, event, change).await? {
         return Err(AppError::NotFound);
     }
-    audit(
-        state,
-        actor,
-        tenant.id,
-        "role.deleted",
-        format!("role:{id}"),
-    )
-    .await;
     Ok(())
 }
 
@@ -137,22 +129,10 @@ pub async fn assign(
     let role = find(state, tenant, role).await?;
     existing_user(state, tenant, user).await?;
     actor.outranks(std::slice::from_ref(&role))?;
-    if state
-        .store
-        .access
-        .assign_role(tenant.id, user, &role.id)
-        .await?
-    {
-        audit_with(
-            state,
-            actor,
-            tenant.id,
-            "role.assigned",
-            format!("user:{user}"),
-            format!("role={}", role.id),
-        )
-        .await;
-    }
+    let event = event_of(actor, tenant.id, "role.assigned", format!("user:{user}"))
+        .reason(format!("role={}", role.id));
+    let change = state.store.access.assign_role(tenant.id, user, &role.id);
+    audited(state, actor, event, change).await?;
     Ok(())
 }
 
@@ -172,22 +152,10 @@ pub async fn unassign(
     } else {
         None
     };
-    if state
-        .store
-        .access
-        .unassign_role(tenant.id, user, &role.id)
-        .await?
-    {
-        audit_with(
-            state,
-            actor,
-            tenant.id,
-            "role.unassigned",
-            format!("user:{user}"),
-            format!("role={}", role.id),
-        )
-        .await;
-    }
+    let event = event_of(actor, tenant.id, "role.unassigned", format!("user:{user}"))
+        .reason(format!("role={}", role.id));
+    let change = state.store.access.unassign_role(tenant.id, user, &role.id);
+    audited(state, actor, event, change).await?;
     Ok(())
 }
 
@@ -249,15 +217,14 @@ pub async fn create_team(
 ) -> AppResult<Team> {
     actor.require(tenant, TEAMS)?;
     let team = Team::new(name, description)?;
-    state.store.access.create_team(tenant.id, &team).await?;
-    audit(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "team.created",
         format!("team:{}", team.id),
-    )
-    .await;
+    );
+    let change = state.store.access.create_team(tenant.id, &team);
+    audited(state, actor, event, change).await?;
     Ok(team)
 }
 
@@ -298,16 +265,13 @@ pub async fn update_team(
     };
     team.rename(name, description)?;
     team.roles = wanted;
-    state.store.access.update_team(tenant.id, &team).await?;
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "team.updated",
-        format!("team:{id}"),
-        format!("name={} roles={}", team.name, team.roles.join(",")),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "team.updated", format!("team:{id}")).reason(format!(
+        "name={} roles={}",
+        team.name,
+        team.roles.join(",")
+    ));
+    let change = state.store.access.update_team(tenant.id, &team);
+    audited(state, actor, event, change).await?;
     Ok(team)
 }
 
@@ -321,15 +285,9 @@ pub async fn delete_team(
     let team = team(state, actor, tenant, id).await?;
     actor.outranks(&team_roles(state, tenant, &team).await?)?;
     let _owner_kept = keep_an_owner(state, tenant, Loss::Team(id)).await?;
-    state.store.access.delete_team(tenant.id, id).await?;
-    audit(
-        state,
-        actor,
-        tenant.id,
-        "team.deleted",
-        format!("team:{id}"),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "team.deleted", format!("team:{id}"));
+    let change = state.store.access.delete_team(tenant.id, id);
+    audited(state, actor, event, change).await?;
     Ok(())
 }
 
@@ -354,17 +312,15 @@ pub async fn add_member(
     let team = team(state, actor, tenant, id).await?;
     existing_user(state, tenant, user).await?;
     actor.outranks(&team_roles(state, tenant, &team).await?)?;
-    if state.store.access.add_member(tenant.id, id, user).await? {
-        audit_with(
-            state,
-            actor,
-            tenant.id,
-            "team.member_added",
-            format!("user:{user}"),
-            format!("team={id}"),
-        )
-        .await;
-    }
+    let event = event_of(
+        actor,
+        tenant.id,
+        "team.member_added",
+        format!("user:{user}"),
+    )
+    .reason(format!("team={id}"));
+    let change = state.store.access.add_member(tenant.id, id, user);
+    audited(state, actor, event, change).await?;
     Ok(())
 }
 
@@ -379,21 +335,14 @@ pub async fn remove_member(
     let team = team(state, actor, tenant, id).await?;
     actor.outranks(&team_roles(state, tenant, &team).await?)?;
     let _owner_kept = keep_an_owner(state, tenant, Loss::Membership(id, user)).await?;
-    if state
-        .store
-        .access
-        .remove_member(tenant.id, id, user)
-        .await?
-    {
-        audit_with(
-            state,
-            actor,
-            tenant.id,
-            "team.member_removed",
-            format!("user:{user}"),
-            format!("team={id}"),
-        )
-        .await;
-    }
+    let event = event_of(
+        actor,
+        tenant.id,
+        "team.member_removed",
+        format!("user:{user}"),
+    )
+    .reason(format!("team={id}"));
+    let change = state.store.access.remove_member(tenant.id, id, user);
+    audited(state, actor, event, change).await?;
     Ok(())
 }

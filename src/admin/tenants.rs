@@ -1,4 +1,4 @@
-use super::{audit, audit_with, Actor};
+use super::{audit, audit_with, audited, event_of, Actor};
 use crate::domain::{FactorKind, Placement, Tenant, TenantSettings, TenantSlug, TenantStatus};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -115,7 +115,6 @@ pub async fn update_policies(
     settings.validate()?;
     let mut changed = tenant.clone();
     changed.settings = settings;
-    state.store.tenants.update(&changed).await?;
     let s = &changed.settings;
     let detail = format!(
         "session={}s idle={}s password_min={} block_common={} self_signup={} require_mfa={} factors={} access_token={}s refresh_idle={}s refresh_absolute={}s",
@@ -130,15 +129,14 @@ pub async fn update_policies(
         s.refresh_idle_secs,
         s.refresh_absolute_secs,
     );
-    super::audit_with(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "tenant.policy_changed",
         format!("tenant:{}", tenant.slug),
-        detail,
     )
-    .await;
+    .reason(detail);
+    audited(state, actor, event, state.store.tenants.update(&changed)).await?;
     Ok(changed)
 }
 

@@ -2,7 +2,7 @@
 //! someone's account.
 
 use super::access::{self, keep_an_owner, Loss};
-use super::{audit, audit_with, Actor};
+use super::{audit, audited, event_of, Actor};
 use crate::auth::account::{end_other_sign_ins, withdraw_consent};
 use crate::auth::recovery::{send_password_link, PasswordLink};
 use crate::domain::access::{ADMIN, OWNER};
@@ -49,16 +49,17 @@ pub async fn create(
         user.password_hash = Some(state.passwords.hash(password).await?);
     }
     let invite = user.password_hash.is_none();
-    state.store.users.create(tenant.id, &user, roles).await?;
-    if invite {
-        send_password_link(state, tenant, &user, PasswordLink::Invitation).await?;
-    }
     let action = if invite {
         "user.invited"
     } else {
         "user.created"
     };
-    audit(state, actor, tenant.id, action, target(&user)).await;
+    let event = event_of(actor, tenant.id, action, target(&user));
+    let change = state.store.users.create(tenant.id, &user, roles);
+    audited(state, actor, event, change).await?;
+    if invite {
+        send_password_link(state, tenant, &user, PasswordLink::Invitation).await?;
+    }
     Ok(user)
 }
 
@@ -134,8 +135,9 @@ pub async fn update_profile(
     user.email = email;
     user.name = name;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    audit(state, actor, tenant.id, "user.updated", target(&user)).await;
+    let event = event_of(actor, tenant.id, "user.updated", target(&user));
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
     Ok(user)
 }
 
@@ -154,19 +156,12 @@ pub async fn set_external_id(
     }
     user.external_id = external_id;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "user.updated",
-        target(&user),
-        format!(
-            "external_id={:?}",
-            user.external_id.as_deref().unwrap_or_default()
-        ),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "user.updated", target(&user)).reason(format!(
+        "external_id={:?}",
+        user.external_id.as_deref().unwrap_or_default()
+    ));
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
     Ok(user)
 }
 
@@ -187,16 +182,17 @@ pub async fn set_blocked(
     };
     user.blocked = blocked;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    if blocked {
-        end_other_sign_ins(state, tenant, &user, None).await?;
-    }
     let action = if blocked {
         "user.blocked"
     } else {
         "user.unblocked"
     };
-    audit(state, actor, tenant.id, action, target(&user)).await;
+    let event = event_of(actor, tenant.id, action, target(&user));
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
+    if blocked {
+        end_other_sign_ins(state, tenant, &user, None).await?;
+    }
     Ok(user)
 }
 
@@ -224,17 +220,16 @@ pub async fn force_password_reset(
     let mut user = writable(state, actor, tenant, id).await?;
     user.password_hash = None;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    end_other_sign_ins(state, tenant, &user, None).await?;
-    send_password_link(state, tenant, &user, PasswordLink::Reset).await?;
-    audit(
-        state,
+    let event = event_of(
         actor,
         tenant.id,
         "user.password_reset_forced",
         target(&user),
-    )
-    .await;
+    );
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
+    end_other_sign_ins(state, tenant, &user, None).await?;
+    send_password_link(state, tenant, &user, PasswordLink::Reset).await?;
     Ok(())
 }
 
@@ -273,9 +268,10 @@ pub async fn soft_delete(
     let _owner_kept = keep_an_owner(state, tenant, Loss::User(id)).await?;
     user.deleted_at = Some(Timestamp::now());
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
+    let event = event_of(actor, tenant.id, "user.deleted", target(&user));
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
     end_other_sign_ins(state, tenant, &user, None).await?;
-    audit(state, actor, tenant.id, "user.deleted", target(&user)).await;
     Ok(user)
 }
 
@@ -288,8 +284,9 @@ pub async fn restore(
     let mut user = writable(state, actor, tenant, id).await?;
     user.deleted_at = None;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    audit(state, actor, tenant.id, "user.restored", target(&user)).await;
+    let event = event_of(actor, tenant.id, "user.restored", target(&user));
+    let change = state.store.users.update(tenant.id, &user);
+    audited(state, actor, event, change).await?;
     Ok(user)
 }
 
@@ -306,18 +303,11 @@ pub async fn hard_delete(
     let user = writable(state, actor, tenant, id).await?;
     let _owner_kept = keep_an_owner(state, tenant, Loss::User(id)).await?;
     end_other_sign_ins(state, tenant, &user, None).await?;
-    if !state.store.users.delete(tenant.id, id).await? {
+    let event = event_of(actor, tenant.id, "user.purged", target(&user))
+        .reason(format!("email={}", user.email));
+    if !audited(state, actor, event, state.store.users.delete(tenant.id, id)).await? {
         return Err(AppError::NotFound);
     }
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "user.purged",
-        target(&user),
-        format!("email={}", user.email),
-    )
-    .await;
     Ok(())
 }
 
@@ -358,15 +348,9 @@ pub async fn create_first_owner(
     let mut user = User::new(tenant.id, Email::parse(email)?, Some("Administrator"))?;
     user.password_hash = Some(state.passwords.hash(password.clone()).await?);
     user.email_verified = true;
-    state.store.users.create(tenant.id, &user, &[OWNER]).await?;
-    audit(
-        state,
-        &Actor::Cli,
-        tenant.id,
-        "user.created",
-        format!("user:{}", user.id),
-    )
-    .await;
+    let event = event_of(&Actor::Cli, tenant.id, "user.created", target(&user));
+    let create = state.store.users.create(tenant.id, &user, &[OWNER]);
+    audited(state, &Actor::Cli, event, create).await?;
     Ok((user, password))
 }
 
@@ -381,19 +365,10 @@ pub async fn revoke_consent(
     client_id: &str,
 ) -> AppResult<u64> {
     let user = writable(state, actor, tenant, id).await?;
-    let revoked = withdraw_consent(state, tenant, user.id, client_id)
+    let by = actor.audit_name();
+    withdraw_consent(state, &actor.meta(), tenant, user.id, client_id, by)
         .await?
-        .ok_or(AppError::NotFound)?;
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "consent.revoked",
-        target(&user),
-        format!("client={client_id} tokens_revoked={revoked}"),
-    )
-    .await;
-    Ok(revoked)
+        .ok_or(AppError::NotFound)
 }
 
 /// Everything kept about one user, for a request from that person (GDPR Art. 15): what they

@@ -2,10 +2,10 @@
 //! once (sealed at rest), changed, enabled and disabled, removed; their delivery log, a test
 //! event, and sending a logged message again. Every change is audited.
 
-use super::{audit, audit_with, Actor};
+use super::{audit, audit_with, audited, event_of, Actor};
 use crate::crypto::webhook::new_secret;
 use crate::domain::webhook::EndpointChanges;
-use crate::domain::{DeliveryAttempt, Tenant, TenantId, Timestamp, WebhookEndpoint};
+use crate::domain::{AuditEvent, DeliveryAttempt, Tenant, TenantId, Timestamp, WebhookEndpoint};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::outbox::Message;
@@ -80,20 +80,13 @@ pub async fn create(
     endpoint.secret = state
         .secrets
         .seal(&bytes, &seal_context(tenant.id, endpoint.id));
-    state
-        .store
-        .webhooks
-        .create_endpoint(tenant.id, &endpoint)
-        .await?;
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "webhook.created",
-        target(endpoint.id),
-        format!("url={} events={}", endpoint.url, endpoint.events.join(",")),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "webhook.created", target(endpoint.id)).reason(format!(
+        "url={} events={}",
+        endpoint.url,
+        endpoint.events.join(",")
+    ));
+    let change = state.store.webhooks.create_endpoint(tenant.id, &endpoint);
+    audited(state, actor, event, change).await?;
     Ok(WithSecret { endpoint, secret })
 }
 
@@ -109,16 +102,12 @@ pub async fn update(
     let mut endpoint = find(state, tenant, id).await?;
     changes.apply(&mut endpoint, state.config.webhooks.allow_private_networks)?;
     endpoint.updated_at = Timestamp::now();
-    save(state, tenant, &endpoint).await?;
-    audit_with(
-        state,
-        actor,
-        tenant.id,
-        "webhook.updated",
-        target(id),
-        format!("url={} events={}", endpoint.url, endpoint.events.join(",")),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "webhook.updated", target(id)).reason(format!(
+        "url={} events={}",
+        endpoint.url,
+        endpoint.events.join(",")
+    ));
+    save(state, actor, &endpoint, event).await?;
     Ok(endpoint)
 }
 
@@ -137,13 +126,18 @@ pub async fn set_enabled(
     endpoint.disabled_reason = None;
     endpoint.failing_since = None;
     endpoint.updated_at = Timestamp::now();
-    save(state, tenant, &endpoint).await?;
     let action = if enabled {
         "webhook.enabled"
     } else {
         "webhook.disabled"
     };
-    audit(state, actor, tenant.id, action, target(id)).await;
+    save(
+        state,
+        actor,
+        &endpoint,
+        event_of(actor, tenant.id, action, target(id)),
+    )
+    .await?;
     Ok(endpoint)
 }
 
@@ -159,24 +153,18 @@ pub async fn rotate_secret(
     let (bytes, secret) = new_secret();
     endpoint.secret = state.secrets.seal(&bytes, &seal_context(tenant.id, id));
     endpoint.updated_at = Timestamp::now();
-    save(state, tenant, &endpoint).await?;
-    audit(
-        state,
-        actor,
-        tenant.id,
-        "webhook.secret_rotated",
-        target(id),
-    )
-    .await;
+    let event = event_of(actor, tenant.id, "webhook.secret_rotated", target(id));
+    save(state, actor, &endpoint, event).await?;
     Ok(WithSecret { endpoint, secret })
 }
 
 pub async fn delete(state: &AppState, actor: &Actor, tenant: &Tenant, id: Uuid) -> AppResult<()> {
     actor.require(tenant, MANAGE)?;
-    if !state.store.webhooks.delete_endpoint(tenant.id, id).await? {
+    let event = event_of(actor, tenant.id, "webhook.deleted", target(id));
+    let change = state.store.webhooks.delete_endpoint(tenant.id, id);
+    if !audited(state, actor, event, change).await? {
         return Err(AppError::NotFound);
     }
-    audit(state, actor, tenant.id, "webhook.deleted", target(id)).await;
     Ok(())
 }
 
@@ -259,13 +247,18 @@ async fn queue(state: &AppState, tenant: &Tenant, message: &Message, again: bool
         .await?)
 }
 
-async fn save(state: &AppState, tenant: &Tenant, endpoint: &WebhookEndpoint) -> AppResult<()> {
-    if !state
+/// Stores the changed endpoint, audited with `event`.
+async fn save(
+    state: &AppState,
+    actor: &Actor,
+    endpoint: &WebhookEndpoint,
+    event: AuditEvent,
+) -> AppResult<()> {
+    let update = state
         .store
         .webhooks
-        .update_endpoint(tenant.id, endpoint)
-        .await?
-    {
+        .update_endpoint(endpoint.tenant_id, endpoint);
+    if !audited(state, actor, event, update).await? {
         return Err(AppError::NotFound);
     }
     Ok(())

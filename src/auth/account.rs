@@ -1,9 +1,9 @@
 //! What a signed-in person does to their own account: change the password, end sign-ins, and
 //! prove a recent sign-in before sensitive changes.
 
-use super::{audit, mfa, one_time};
+use super::{audit, mfa, one_time, own_event};
 use crate::domain::RequestMeta;
-use crate::domain::{Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
+use crate::domain::{AuditEvent, Consent, Outcome, Tenant, Timestamp, User, UserId, UserSession};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -58,18 +58,15 @@ pub async fn change_password(
         return Err(AppError::invalid("Your current password is not right."));
     }
     crate::state::password::check_policy(&new, &tenant.settings).map_err(AppError::invalid)?;
-    set_password(state, tenant, user, new).await?;
-    let ended = end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
-    audit(
-        state,
-        meta,
+    let event = own_event(
         tenant,
         user,
         "account.password_changed",
         Outcome::Success,
-        format!("{ended} other sign-in(s) ended"),
-    )
-    .await;
+        "other sign-ins ended",
+    );
+    set_password(state, meta, tenant, user, new, event).await?;
+    end_other_sign_ins(state, tenant, user, Some(&current_session.id)).await?;
     mfa::notify(state, tenant, user, "Your password was changed.");
     Ok(())
 }
@@ -77,14 +74,17 @@ pub async fn change_password(
 /// Stores a new password hash for the person.
 pub async fn set_password(
     state: &AppState,
+    meta: &RequestMeta,
     tenant: &Tenant,
     user: &User,
     new: String,
+    event: AuditEvent,
 ) -> AppResult<()> {
     let mut changed = user.clone();
     changed.password_hash = Some(state.passwords.hash(new).await?);
     changed.updated_at = Timestamp::now();
-    Ok(state.store.users.update(tenant.id, &changed).await?)
+    let update = state.store.users.update(tenant.id, &changed);
+    Ok(state.audited(event, meta, update).await?)
 }
 
 /// Ends every sign-in of the person except `keep`, with the tokens bound to them; returns how
@@ -155,16 +155,17 @@ pub async fn allowed_apps(
 /// no consent; otherwise how many tokens were revoked.
 pub async fn withdraw_consent(
     state: &AppState,
+    meta: &RequestMeta,
     tenant: &Tenant,
     user: UserId,
     client_id: &str,
+    by: String,
 ) -> AppResult<Option<u64>> {
-    if !state
-        .store
-        .consents
-        .revoke(tenant.id, user, client_id)
-        .await?
-    {
+    let event = AuditEvent::new(tenant.id, "consent.revoked", Outcome::Success, by)
+        .target(format!("user:{user}"))
+        .reason(format!("client={client_id}"));
+    let revoke = state.store.consents.revoke(tenant.id, user, client_id);
+    if !state.audited(event, meta, revoke).await? {
         return Ok(None);
     }
     let revoked = state
@@ -222,16 +223,14 @@ pub async fn verify_email(
     }
     user.email_verified = true;
     user.updated_at = Timestamp::now();
-    state.store.users.update(tenant.id, &user).await?;
-    audit(
-        state,
-        meta,
+    let event = own_event(
         tenant,
         &user,
         "account.email_verified",
         Outcome::Success,
         "",
-    )
-    .await;
+    );
+    let update = state.store.users.update(tenant.id, &user);
+    state.audited(event, meta, update).await?;
     Ok(true)
 }

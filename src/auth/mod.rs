@@ -25,9 +25,21 @@ pub(super) async fn audit(
     outcome: Outcome,
     reason: impl Into<String>,
 ) {
+    state
+        .audit(own_event(tenant, user, action, outcome, reason), meta)
+        .await;
+}
+
+/// The event of `user`'s own `action` (an account change, a sign-in step).
+pub(super) fn own_event(
+    tenant: &Tenant,
+    user: &User,
+    action: &str,
+    outcome: Outcome,
+    reason: impl Into<String>,
+) -> AuditEvent {
     let actor = format!("user:{}", user.id);
-    let event = AuditEvent::new(tenant.id, action, outcome, actor.clone())
+    AuditEvent::new(tenant.id, action, outcome, actor.clone())
         .target(actor)
-        .reason(reason);
-    state.audit(event, meta).await;
+        .reason(reason)
 }

@@ -3,7 +3,7 @@
 //! for their second factor (or a backup code). Security questions are deliberately not offered
 //! (NIST SP 800-63B §5.1.1.2).
 
-use super::{account, audit};
+use super::{account, audit, own_event};
 use super::{mfa, one_time};
 use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};
@@ -168,18 +168,15 @@ pub async fn reset_password(
         email_verified: true,
         ..user.clone()
     };
-    account::set_password(state, tenant, &verified, new_password).await?;
-    let ended = account::end_other_sign_ins(state, tenant, &user, None).await?;
-    audit(
-        state,
-        meta,
+    let event = own_event(
         tenant,
         &user,
         "recovery.password_reset",
         Outcome::Success,
-        format!("{ended} sign-in(s) ended"),
-    )
-    .await;
+        "every sign-in ended",
+    );
+    account::set_password(state, meta, tenant, &verified, new_password, event).await?;
+    account::end_other_sign_ins(state, tenant, &user, None).await?;
     mfa::notify(
         state,
         tenant,

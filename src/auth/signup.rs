@@ -3,7 +3,7 @@
 //! whether or not an account exists (no enumeration): the owner of an existing account is told
 //! by email instead.
 
-use super::audit;
+use super::own_event;
 use super::recovery::{flooded, send_password_link, PasswordLink};
 use crate::domain::RequestMeta;
 use crate::domain::{Email, Outcome, Tenant, User};
@@ -39,17 +39,9 @@ pub async fn request(
         );
         return Ok(());
     }
-    state.store.users.create(tenant.id, &user, &[]).await?;
+    let event = own_event(tenant, &user, "user.signed_up", Outcome::Success, "");
+    let create = state.store.users.create(tenant.id, &user, &[]);
+    state.audited(event, meta, create).await?;
     send_password_link(state, tenant, &user, PasswordLink::Welcome).await?;
-    audit(
-        state,
-        meta,
-        tenant,
-        &user,
-        "user.signed_up",
-        Outcome::Success,
-        "",
-    )
-    .await;
     Ok(())
 }

@@ -21,11 +21,13 @@ use crate::domain::AuditEvent;
 use crate::domain::RequestMeta;
 use crate::mail::Mailer;
 use crate::store::{
+    audited::{self, Effect, Outbound},
     group_commit::{GroupCommit, Write, Written},
-    Store,
+    outbox, Store, StoreResult,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use std::future::Future;
 use std::sync::Arc;
 
 /// Cloned for every request (axum's `State`), so it is one pointer: cloning the parts
@@ -75,13 +77,43 @@ impl AppState {
     /// the storage fault that caused it surfaces on the request's own writes.
     pub async fn audit(&self, event: AuditEvent, meta: &RequestMeta) {
         metrics::audited(&event);
-        let action = event.action.clone();
-        if let Err(e) = self
-            .writer
-            .write(Write::Audit(Box::new(meta.stamp(event))))
-            .await
-        {
-            tracing::error!(request_id = ?meta.request_id, %action, error = %e, "audit write failed");
+        self.write_audit(meta.stamp(event)).await;
+    }
+
+    /// Makes `change`, a repository call for the event's tenant, and audits it with `event`
+    /// (stamped with the request's origin) only if it changed something. Where the store runs
+    /// the call in one transaction (SQLite, PostgreSQL), the event and the webhook messages it
+    /// queues commit in that transaction, so neither the change nor its event exists without
+    /// the other; elsewhere (MongoDB, a tenant's own database) they are written right after it,
+    /// as [`Self::audit`] writes (`store::audited`).
+    pub async fn audited<T: Effect>(
+        &self,
+        event: AuditEvent,
+        meta: &RequestMeta,
+        change: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let event = meta.stamp(event);
+        let tenant = event.tenant_id;
+        let jobs = outbox::messages_of(&*self.store.webhooks, std::slice::from_ref(&event)).await?;
+        let rows = Outbound {
+            events: vec![event.clone()],
+            jobs,
+        };
+        let (result, left) = audited::with_change(tenant, rows, change).await;
+        let done = result?;
+        if done.changed() {
+            metrics::audited(&event);
+            if left.is_some() {
+                self.write_audit(event).await;
+            }
+        }
+        Ok(done)
+    }
+
+    async fn write_audit(&self, event: AuditEvent) {
+        let (action, request_id) = (event.action.clone(), event.request_id.clone());
+        if let Err(e) = self.writer.write(Write::Audit(Box::new(event))).await {
+            tracing::error!(?request_id, %action, error = %e, "audit write failed");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `Arc<dyn …>` chosen from configuration. Tenant-scoped calls take a [`TenantId`] first, so a
 //! tenant-less query of tenant data cannot be written through this contract.
 
+pub mod audited;
 pub mod cached;
 mod decode;
 pub mod group_commit;

@@ -1,6 +1,7 @@
 //! The webhook outbox: the messages an audit event makes for the endpoints that subscribe to
-//! it, queued as jobs (`JobRepo`) in the same batch, and so the same transaction where the
-//! backend has one, as the event itself (`group_commit.rs`).
+//! it, queued as jobs (`JobRepo`) in the same transaction, where the backend has one, as the
+//! change the event records (`audited.rs`) or, for events that record no change, as the event
+//! itself (`group_commit.rs`).
 
 use super::{StoreResult, WebhookRepo};
 use crate::domain::webhook::{is_event_type, TEST_EVENT};

@@ -362,24 +362,23 @@ pub async fn withdraw_consent(
     };
     let page = account_page(&ctx);
     let withdrawn = if crate::domain::Client::validate_client_id(&client).is_ok() {
-        crate::auth::account::withdraw_consent(&ctx.state, &ctx.tenant, user.id, &client)
-            .await
-            .map_err(server::internal(&ctx))?
+        let by = format!("user:{}", user.id);
+        crate::auth::account::withdraw_consent(
+            &ctx.state,
+            &ctx.meta,
+            &ctx.tenant,
+            user.id,
+            &client,
+            by,
+        )
+        .await
+        .map_err(server::internal(&ctx))?
     } else {
         None
     };
-    let Some(revoked) = withdrawn else {
+    if withdrawn.is_none() {
         return server::go(&format!("{page}?error=not_found#apps"));
-    };
-    let event = crate::domain::AuditEvent::new(
-        ctx.tenant.id,
-        "consent.revoked",
-        crate::domain::Outcome::Success,
-        format!("user:{}", user.id),
-    )
-    .target(format!("user:{}", user.id))
-    .reason(format!("client={client} tokens_revoked={revoked}"));
-    ctx.state.audit(event, &ctx.meta).await;
+    }
     server::go(&format!("{page}?done=consent_withdrawn#apps"))
 }
 

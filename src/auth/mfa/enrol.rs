@@ -200,17 +200,15 @@ pub(crate) async fn enrol(
         created_at: now,
         last_used_at: None,
     };
-    state.store.factors.add(tenant.id, &factor).await?;
-    audit(
-        state,
-        meta,
+    let event = own_event(
         tenant,
         user,
         "mfa.enrolled",
         Outcome::Success,
         kind.as_str(),
-    )
-    .await;
+    );
+    let add = state.store.factors.add(tenant.id, &factor);
+    state.audited(event, meta, add).await?;
     notify(
         state,
         tenant,

@@ -9,8 +9,8 @@ mod verify;
 pub use enrol::*;
 pub use verify::*;
 
-use super::audit;
 use super::one_time::{self, CodeError};
+use super::{audit, own_event};
 use crate::crypto::random_token;
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Factor, FactorKind, Outcome, Tenant, Timestamp, User};
@@ -159,12 +159,15 @@ pub async fn remove(
     let Some(factor) = factors.iter().find(|f| f.id == factor_id) else {
         return Err(AppError::NotFound);
     };
-    if !state
-        .store
-        .factors
-        .remove(tenant.id, user.id, &factor.id)
-        .await?
-    {
+    let event = own_event(
+        tenant,
+        user,
+        "mfa.removed",
+        Outcome::Success,
+        factor.kind.as_str(),
+    );
+    let remove = state.store.factors.remove(tenant.id, user.id, &factor.id);
+    if !state.audited(event, meta, remove).await? {
         return Err(AppError::NotFound);
     }
     let others_left = factors
@@ -179,16 +182,6 @@ pub async fn remove(
                 .await?;
         }
     }
-    audit(
-        state,
-        meta,
-        tenant,
-        user,
-        "mfa.removed",
-        Outcome::Success,
-        factor.kind.as_str(),
-    )
-    .await;
     notify(
         state,
         tenant,
@@ -212,11 +205,11 @@ pub async fn reset(
     reason: &str,
 ) -> AppResult<u64> {
     let reason = AuditEvent::check_reason(reason)?;
-    let removed = state.store.factors.remove_all(tenant.id, user.id).await?;
     let event = AuditEvent::new(tenant.id, "mfa.reset", Outcome::Success, by)
         .target(actor(user))
         .reason(reason);
-    state.audit(event, meta).await;
+    let remove_all = state.store.factors.remove_all(tenant.id, user.id);
+    let removed = state.audited(event, meta, remove_all).await?;
     notify(
         state,
         tenant,

@@ -8,6 +8,7 @@ use crate::domain::{
     Factor, Job, KeyState, LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team,
     Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
 };
+use crate::store::audited;
 use crate::store::{
     AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
     FactorRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo,
@@ -28,7 +29,13 @@ macro_rules! by_tenant {
         impl $trait for Placements {
             $(
                 async fn $name(&self, tenant: TenantId $(, $arg: $ty)*) -> StoreResult<$ret> {
-                    self.of(tenant).await?.$field.$name(tenant $(, $arg)*).await
+                    let route = self.of(tenant).await?;
+                    let call = route.$field.$name(tenant $(, $arg)*);
+                    match route {
+                        Route::Main(_) => call.await,
+                        // Its transactions cannot hold the main store's job queue.
+                        Route::Own(_) => audited::apart(call).await,
+                    }
                 }
             )*
             $($rest)*
@@ -399,7 +406,12 @@ impl TenantRepo for Placements {
     }
 
     async fn update(&self, tenant: &Tenant) -> StoreResult<()> {
-        self.main.tenants.update(tenant).await
+        let call = self.main.tenants.update(tenant);
+        match self.of(tenant.id).await? {
+            Route::Main(_) => call.await,
+            // The tenant's audit events belong in its own database.
+            Route::Own(_) => audited::apart(call).await,
+        }
     }
 
     async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()> {

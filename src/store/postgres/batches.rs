@@ -8,9 +8,10 @@ use super::job_statements::push_jobs;
 use super::records_statements::push_audit_events;
 use super::{by_tenant, PostgresStore, TenantTx};
 use crate::domain::{AccessTokenRecord, AuditEvent, Job, RefreshToken, TenantId};
+use crate::store::audited::Outbound;
 use crate::store::sql::Finish;
 use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{postgres::PgConnection, Postgres, QueryBuilder};
 
 impl PostgresStore {
     /// Where the statements of the token hot paths run: a tenant transaction, as every call.
@@ -99,4 +100,22 @@ impl BatchRepo for PostgresStore {
 /// Each row with its place in the batch.
 fn indexed<T>(rows: &[T]) -> Vec<(usize, &T)> {
     rows.iter().enumerate().collect()
+}
+
+/// Inserts the audit events and webhook messages of a change in its transaction.
+pub(super) async fn insert_outbound(
+    db: &mut PgConnection,
+    rows: &Outbound,
+) -> Result<(), sqlx::Error> {
+    if !rows.events.is_empty() {
+        let mut insert = QueryBuilder::<Postgres>::new("");
+        push_audit_events(&mut insert, &rows.events);
+        insert.build().execute(&mut *db).await?;
+    }
+    if !rows.jobs.is_empty() {
+        let mut insert = QueryBuilder::<Postgres>::new("");
+        push_jobs(&mut insert, &rows.jobs);
+        insert.build().execute(&mut *db).await?;
+    }
+    Ok(())
 }

@@ -19,6 +19,7 @@ crate::store::sql::insights::insights_repo!(
 crate::store::sql::jobs::job_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::records::records_repo!(PostgresStore, sqlx::postgres::PgRow);
 
+use super::audited;
 use super::sql::Finish;
 use super::{OpenError, Ping, PoolUse, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
@@ -238,7 +239,15 @@ impl PostgresStore {
 }
 
 impl Finish for TenantTx {
-    async fn finish(self) -> Result<(), sqlx::Error> {
+    /// Row-level security admits the waiting rows only when they are the tenant's.
+    async fn finish(mut self) -> Result<(), sqlx::Error> {
+        if let Some(rows) = audited::take() {
+            batches::insert_outbound(&mut self, &rows).await?;
+        }
+        self.commit().await
+    }
+
+    async fn finish_unchanged(self) -> Result<(), sqlx::Error> {
         self.commit().await
     }
 }

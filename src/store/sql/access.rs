@@ -92,8 +92,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict("a role with this name"))?;
-                    tx.finish().await?;
-                    found(done.rows_affected())
+                                        found(tx.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn delete_role(&self, tenant: TenantId, id: &str) -> StoreResult<bool> {
@@ -109,8 +108,7 @@ macro_rules! access_repo {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn assign_role(
@@ -131,8 +129,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(missing_parent)?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn unassign_role(
@@ -151,8 +148,7 @@ macro_rules! access_repo {
                     .bind(role)
                     .execute(&mut *tx)
                     .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn role_holders(
@@ -255,8 +251,7 @@ macro_rules! access_repo {
                         .bind(Id(id))
                         .execute(&mut *tx)
                         .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn add_member(
@@ -277,8 +272,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(missing_parent)?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn remove_member(
@@ -297,8 +291,7 @@ macro_rules! access_repo {
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn members(&self, tenant: TenantId, team: Uuid) -> StoreResult<Vec<UserId>> {

@@ -109,8 +109,7 @@ macro_rules! api_key_repo {
                     .bind(Id(id))
                     .execute(&mut *tx)
                     .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
         }

@@ -73,6 +73,8 @@ macro_rules! identity_repo {
                 }
 
                 async fn update(&self, tenant: &Tenant) -> StoreResult<()> {
+                    // A tenant transaction: the audit events of a policy change commit with it.
+                    let mut db = self.tenant_tx(tenant.id).await?;
                     let done = sqlx::query(
                         "UPDATE tenants SET name = $1, status = $2, settings = $3, updated_at = $4 WHERE id = $5",
                     )
@@ -81,9 +83,9 @@ macro_rules! identity_repo {
                     .bind(Json(&tenant.settings))
                     .bind(Timestamp::now())
                     .bind(tenant.id)
-                    .execute(&self.pool)
+                    .execute(&mut *db)
                     .await?;
-                    found(done.rows_affected())
+                    found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn place(&self, id: TenantId, placement: &Placement) -> StoreResult<()> {
@@ -136,8 +138,7 @@ macro_rules! identity_repo {
                         .bind(id)
                         .execute(&mut *db)
                         .await?;
-                    db.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
 
@@ -234,8 +235,7 @@ macro_rules! identity_repo {
                     .bind(id)
                     .execute(&mut *db)
                     .await?;
-                    db.finish().await?;
-                    found(done.rows_affected())
+                                        found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
@@ -258,8 +258,7 @@ macro_rules! identity_repo {
                     .execute(&mut *db)
                     .await
                     .map_err(conflict("a user with this email"))?;
-                    db.finish().await?;
-                    found(done.rows_affected())
+                                        found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
@@ -361,8 +360,7 @@ macro_rules! identity_repo {
                         .bind(id)
                         .execute(&mut *db)
                         .await?;
-                    db.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
 
@@ -539,8 +537,7 @@ macro_rules! identity_repo {
                         .execute(&mut *db)
                         .await
                         .map_err(conflict("a client with this client id"))?;
-                    db.finish().await?;
-                    found(done.rows_affected())
+                                        found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {
@@ -560,8 +557,7 @@ macro_rules! identity_repo {
                         .bind(client_id)
                         .execute(&mut *db)
                         .await?;
-                    db.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
         }

@@ -19,8 +19,27 @@ use std::future::Future;
 
 /// Ends the statements of a repository call: a transaction commits; a pooled connection has
 /// committed each statement by itself.
-pub trait Finish {
+pub trait Finish: Sized + Send {
+    /// Commits; a transaction commits the audit events and webhook messages waiting for the
+    /// change it made with it (`store::audited`).
     fn finish(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Commits statements that changed nothing, leaving the waiting rows to the caller (who
+    /// audits nothing).
+    fn finish_unchanged(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Ends a call whose statement changed `rows` rows, as [`Self::finish`] when it changed
+    /// any, as [`Self::finish_unchanged`] otherwise; returns `rows`.
+    fn finish_changing(self, rows: u64) -> impl Future<Output = Result<u64, sqlx::Error>> + Send {
+        async move {
+            if rows > 0 {
+                self.finish().await?;
+            } else {
+                self.finish_unchanged().await?;
+            }
+            Ok(rows)
+        }
+    }
 }
 
 /// A value that does not decode is corrupt data; any other error means the database could not

@@ -129,8 +129,7 @@ macro_rules! webhook_repo {
                     .bind(Id(e.id))
                     .execute(&mut *tx)
                     .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn delete_endpoint(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
@@ -142,8 +141,7 @@ macro_rules! webhook_repo {
                             .bind(Id(id))
                             .execute(&mut *tx)
                             .await?;
-                    tx.finish().await?;
-                    Ok(done.rows_affected() == 1)
+                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn record_attempt(

@@ -9,6 +9,7 @@ use super::job_statements::push_jobs;
 use super::records_statements::push_audit_events;
 use super::SqliteStore;
 use crate::domain::{AccessTokenRecord, AuditEvent, Job, RefreshToken, TenantId};
+use crate::store::audited::Outbound;
 use crate::store::group_commit::GroupCommit;
 use crate::store::sql::conflict;
 use crate::store::{to_store, BatchRepo, Issuance, Redemption, Rotation, StoreResult};
@@ -141,4 +142,24 @@ async fn write_in_one_transaction(
         .await
         .map_err(conflict("token record"))?;
     Ok(outcomes)
+}
+
+/// Inserts the audit events and webhook messages of a change in its transaction, in one trip.
+pub(super) async fn insert_outbound(
+    db: &mut SqliteConnection,
+    rows: &Outbound,
+) -> Result<(), sqlx::Error> {
+    let mut statements = QueryBuilder::<Sqlite>::new("");
+    if !rows.events.is_empty() {
+        push_audit_events(&mut statements, &rows.events);
+        statements.push("; ");
+    }
+    if !rows.jobs.is_empty() {
+        push_jobs(&mut statements, &rows.jobs);
+    }
+    if statements.sql().is_empty() {
+        return Ok(());
+    }
+    statements.build().execute(db).await?;
+    Ok(())
 }

@@ -13,6 +13,7 @@ crate::store::sql::insights::insights_repo!(SqliteStore, sqlx::sqlite::SqliteRow
 crate::store::sql::jobs::job_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::records::records_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 
+use super::audited;
 use super::sql::Finish;
 use super::{Access, OpenError, Ping, PoolUse, StoreError, StoreResult};
 use crate::domain::{TenantId, Timestamp};
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, Sqlite, Transaction};
+use std::ops::{Deref, DerefMut};
 use std::{fs::File, path::Path, time::Duration};
 
 pub struct SqliteStore {
@@ -176,8 +178,13 @@ impl SqliteStore {
     /// Where the statements of a repository call shared with PostgreSQL run (see
     /// `store::sql`): a reader connection, each statement committed by itself. SQLite has no
     /// row-level security: the statements' own tenant filters are the isolation.
-    async fn tenant(&self, _tenant: TenantId) -> Result<Lent, sqlx::Error> {
-        self.readers.lend().await
+    /// A change whose audit events wait to commit with it (`store::audited`) runs in a
+    /// transaction instead.
+    async fn tenant(&self, tenant: TenantId) -> Result<Statements, sqlx::Error> {
+        if audited::waiting(tenant) {
+            return Ok(Statements::Together(self.pool.begin().await?));
+        }
+        Ok(Statements::OneByOne(self.readers.lend().await?))
     }
 
     /// Like [`Self::tenant`], for statements that take effect together or not at all.
@@ -248,14 +255,68 @@ impl SqliteStore {
     }
 }
 
+/// Where the statements of one repository call run (see [`SqliteStore::tenant`]).
+enum Statements {
+    /// A reader connection: each statement commits by itself.
+    OneByOne(Lent),
+    /// A transaction: the statements of a change whose audit events wait to commit with it.
+    Together(Transaction<'static, Sqlite>),
+}
+
+impl Deref for Statements {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Statements::OneByOne(lent) => lent,
+            Statements::Together(tx) => tx,
+        }
+    }
+}
+
+impl DerefMut for Statements {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Statements::OneByOne(lent) => lent,
+            Statements::Together(tx) => tx,
+        }
+    }
+}
+
 impl Finish for Lent {
     async fn finish(self) -> Result<(), sqlx::Error> {
         Ok(())
     }
+
+    async fn finish_unchanged(self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Finish for Statements {
+    async fn finish(self) -> Result<(), sqlx::Error> {
+        match self {
+            Statements::OneByOne(_) => Ok(()),
+            Statements::Together(tx) => tx.finish().await,
+        }
+    }
+
+    async fn finish_unchanged(self) -> Result<(), sqlx::Error> {
+        match self {
+            Statements::OneByOne(_) => Ok(()),
+            Statements::Together(tx) => tx.commit().await,
+        }
+    }
 }
 
 impl Finish for Transaction<'static, Sqlite> {
-    async fn finish(self) -> Result<(), sqlx::Error> {
+    async fn finish(mut self) -> Result<(), sqlx::Error> {
+        if let Some(rows) = audited::take() {
+            batches::insert_outbound(&mut self, &rows).await?;
+        }
+        self.commit().await
+    }
+
+    async fn finish_unchanged(self) -> Result<(), sqlx::Error> {
         self.commit().await
     }
 }
