@@ -8,8 +8,9 @@ mod common;
 
 use common::{backends, refresh, TestServer};
 use tessera::admin::{self, users::NewUser, Actor};
-use tessera::domain::{Placement, Tenant, TenantId, Timestamp};
+use tessera::domain::{Placement, Tenant, TenantId, Timestamp, User, WebhookEndpoint};
 use tessera::state::AppState;
+use tessera::store::outbox::Message;
 use tessera::store::placement::{Moved, Placements};
 use tessera::store::Store;
 
@@ -53,6 +54,36 @@ async fn person(state: &AppState, tenant: &Tenant, email: &str) {
     admin::users::create(state, &Actor::Cli, tenant, new)
         .await
         .unwrap();
+}
+
+const HOOK: &str = "https://hooks.example.com/acme";
+
+/// What an endpoint's owner set, and its sealed secret.
+fn settings(e: &WebhookEndpoint) -> (uuid::Uuid, String, Vec<String>, Vec<u8>, bool) {
+    (
+        e.id,
+        e.url.clone(),
+        e.events.clone(),
+        e.secret.clone(),
+        e.enabled,
+    )
+}
+
+/// Whether `store`'s job queue holds a message for `endpoint` about `user`.
+async fn queued_for(
+    store: &Store,
+    tenant: TenantId,
+    endpoint: &WebhookEndpoint,
+    user: &str,
+) -> bool {
+    store.jobs.pending(tenant).await.unwrap().iter().any(|job| {
+        let message: Message = serde_json::from_str(&job.payload).unwrap();
+        message.endpoint_id == endpoint.id && message.body.contains(user)
+    })
+}
+
+async fn person_of(store: &Store, tenant: TenantId, email: &str) -> User {
+    store.users.by_email(tenant, email).await.unwrap().unwrap()
 }
 
 async fn has_person(store: &Store, tenant: TenantId, email: &str) -> bool {
@@ -147,12 +178,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     let store = &server.state.store;
     let main = placements(&server).main();
     let keys = store.keys.list(acme.id).await.unwrap();
-    let p2 = store
-        .users
-        .by_email(acme.id, "p2@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let p2 = person_of(store, acme.id, "p2@acme.test").await;
     let (live, spent) = (
         refresh(&acme, &p2, "live", "f1"),
         refresh(&acme, &p2, "spent", "f2"),
@@ -180,6 +206,11 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         }
     };
     let (bot, sync) = (make_key("Bot").await, make_key("Sync").await);
+    let crm = ["user.created".to_string()];
+    let hook = admin::webhooks::create(&server.state, &Actor::Cli, &acme, HOOK, "CRM", &crm)
+        .await
+        .expect("webhook endpoint")
+        .endpoint;
     let events = store.audit.recent(acme.id, None, 100).await.unwrap().len();
     let lines = std::sync::Mutex::new(Vec::new());
     let progress = |line: &str| lines.lock().unwrap().push(line.to_owned());
@@ -193,19 +224,9 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
             tokio::task::block_in_place(|| {
                 tokio::runtime::Handle::current().block_on(async {
                     person(state, &acme, "late@acme.test").await;
-                    let p0 = store
-                        .users
-                        .by_email(acme.id, "p0@acme.test")
-                        .await
-                        .unwrap()
-                        .unwrap();
+                    let p0 = person_of(store, acme.id, "p0@acme.test").await;
                     assert!(store.users.delete(acme.id, p0.id).await.unwrap());
-                    let mut p1 = store
-                        .users
-                        .by_email(acme.id, "p1@acme.test")
-                        .await
-                        .unwrap()
-                        .unwrap();
+                    let mut p1 = person_of(store, acme.id, "p1@acme.test").await;
                     p1.name = Some("Renamed".into());
                     store.users.update(acme.id, &p1).await.unwrap();
                     assert!(store.api_keys.revoke(acme.id, sync.id, now).await.unwrap());
@@ -252,12 +273,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         .await
         .unwrap()
         .is_none());
-    let p1 = store
-        .users
-        .by_email(acme.id, "p1@acme.test")
-        .await
-        .unwrap()
-        .unwrap();
+    let p1 = person_of(store, acme.id, "p1@acme.test").await;
     assert_eq!(
         p1.name.as_deref(),
         Some("Renamed"),
@@ -278,6 +294,21 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     );
     assert_eq!(api_keys[1], bot);
     assert!(main.api_keys.list(acme.id).await.unwrap().is_empty());
+    // (Deliveries to the example address fail meanwhile, which the endpoint records.)
+    let hooks: Vec<_> = store.webhooks.endpoints(acme.id).await.unwrap();
+    assert_eq!(
+        hooks.iter().map(settings).collect::<Vec<_>>(),
+        [settings(&hook)],
+        "webhook endpoints arrive, sealed secret and all"
+    );
+    assert!(main.webhooks.endpoints(acme.id).await.unwrap().is_empty());
+    // A change in the tenant's own database queues its messages in the main store's queue.
+    person(&server.state, &acme, "after@acme.test").await;
+    let after = person_of(store, acme.id, "after@acme.test").await;
+    assert!(
+        queued_for(main, acme.id, &hook, &after.id.to_string()).await,
+        "the user.created message of a tenant in its own database"
+    );
     assert!(!lines.lock().unwrap().is_empty(), "it tells what it does");
 
     let again = relocate(&server.state, Placement::NEW_DATABASE, &progress).await;
@@ -286,7 +317,7 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     let back = relocate(&server.state, Placement::Shared, &progress)
         .await
         .expect("moved back");
-    assert_eq!((back.people, back.refresh_tokens), (3, 2));
+    assert_eq!((back.people, back.refresh_tokens), (4, 2));
     assert_eq!(
         main.artifacts.refresh_token(acme.id, "live").await.unwrap(),
         Some(live)
@@ -308,6 +339,11 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     }
     assert_eq!(main.keys.list(acme.id).await.unwrap(), keys);
     assert_eq!(main.api_keys.list(acme.id).await.unwrap(), api_keys);
+    let back_hooks = main.webhooks.endpoints(acme.id).await.unwrap();
+    assert_eq!(
+        back_hooks.iter().map(settings).collect::<Vec<_>>(),
+        [settings(&hook)]
+    );
     let moves = store
         .audit
         .recent(acme.id, Some("cli"), 100)

@@ -5,7 +5,9 @@
 use super::{audit, audit_with, audited, event_of, Actor};
 use crate::crypto::webhook::new_secret;
 use crate::domain::webhook::EndpointChanges;
-use crate::domain::{AuditEvent, DeliveryAttempt, Tenant, TenantId, Timestamp, WebhookEndpoint};
+use crate::domain::{
+    AuditEvent, DeliveryAttempt, Job, Tenant, TenantId, Timestamp, WebhookEndpoint,
+};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::outbox::Message;
@@ -196,7 +198,7 @@ pub async fn send_test(
     actor.require(tenant, MANAGE)?;
     let endpoint = find(state, tenant, id).await?;
     let message = Message::test(&endpoint, &actor.audit_name(), Timestamp::now());
-    queue(state, tenant, &message, false).await?;
+    queue(state, tenant, message.delivery(tenant.id)).await?;
     audit(state, actor, tenant.id, "webhook.test_sent", target(id)).await;
     Ok(message.message_id)
 }
@@ -226,7 +228,7 @@ pub async fn redeliver(
         event_type: logged.event_type.clone(),
         body: logged.payload.clone(),
     };
-    queue(state, tenant, &message, true).await?;
+    queue(state, tenant, message.redelivery(tenant.id)).await?;
     audit_with(
         state,
         actor,
@@ -239,8 +241,7 @@ pub async fn redeliver(
     Ok(logged)
 }
 
-async fn queue(state: &AppState, tenant: &Tenant, message: &Message, again: bool) -> AppResult<()> {
-    let job = message.job(tenant.id, again);
+async fn queue(state: &AppState, tenant: &Tenant, job: Job) -> AppResult<()> {
     Ok(state
         .queue
         .enqueue(&*state.store.jobs, tenant.id, &job)

@@ -66,20 +66,23 @@ impl Message {
         }
     }
 
-    /// The job that delivers it, due now; its id is the message's for a first delivery, a new
-    /// one for a redelivery.
-    pub fn job(&self, tenant: TenantId, redelivery: bool) -> Job {
-        let mut job = Job::new(
+    /// The job of its first delivery, due now, with the message's id: the same message queued
+    /// twice (a batch written again) is one job.
+    pub fn delivery(&self, tenant: TenantId) -> Job {
+        let mut job = self.redelivery(tenant);
+        if let Some(id) = self.message_id.strip_prefix("msg_") {
+            job.id = Uuid::parse_str(id).unwrap_or(job.id);
+        }
+        job
+    }
+
+    /// A job that sends it again, due now, with an id of its own.
+    pub fn redelivery(&self, tenant: TenantId) -> Job {
+        Job::new(
             tenant,
             JOB,
             serde_json::to_string(self).expect("plain data"),
-        );
-        if !redelivery {
-            if let Some(id) = self.message_id.strip_prefix("msg_") {
-                job.id = Uuid::parse_str(id).unwrap_or(job.id);
-            }
-        }
-        job
+        )
     }
 }
 
@@ -116,7 +119,7 @@ pub async fn messages_of(
             }
         };
         for endpoint in endpoints.iter().filter(|e| e.wants(&event.action)) {
-            jobs.push(Message::of_event(endpoint, event).job(event.tenant_id, false));
+            jobs.push(Message::of_event(endpoint, event).delivery(event.tenant_id));
         }
     }
     Ok(jobs)

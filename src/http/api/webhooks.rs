@@ -143,6 +143,11 @@ fn endpoint_id(raw: &str) -> Result<Uuid, Problem> {
         .map_err(|_| Problem::not_found("There is no such webhook here."))
 }
 
+fn delivery_id(raw: &str) -> Result<Uuid, Problem> {
+    raw.parse()
+        .map_err(|_| Problem::not_found("There is no such delivery here."))
+}
+
 /// The organisation's endpoints, newest first.
 #[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks",
     responses((status = 200, description = "Every endpoint, disabled ones included", body = WebhookList), Refusals),
@@ -324,7 +329,7 @@ pub async fn redeliver(
     caller: Caller,
     Path((_, id, delivery)): Path<(String, String, String)>,
 ) -> Result<(StatusCode, Json<Queued>), Problem> {
-    let (id, delivery) = (endpoint_id(&id)?, endpoint_id(&delivery)?);
+    let (id, delivery) = (endpoint_id(&id)?, delivery_id(&delivery)?);
     let logged = webhooks::redeliver(&state, &caller.actor, &caller.tenant, id, delivery)
         .await
         .map_err(caller.refused())?;

@@ -26,6 +26,22 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// Why a redirect to `url` is refused, `None` to follow it: `before` URLs came before it (the
+/// endpoint's own among them), at most `max` redirects are followed, and a `guarded` client
+/// follows only https to a name (resolved by [`GuardedResolver`]) or a public address.
+pub fn refused_redirect(url: &Url, before: usize, max: usize, guarded: bool) -> Option<String> {
+    if before > max {
+        return Some(format!("redirected more than {max} time(s)"));
+    }
+    if !guarded {
+        return None;
+    }
+    if url.scheme() != "https" {
+        return Some("redirected to a URL that is not https".into());
+    }
+    refused_literal(url).map(|why| format!("redirected to {why}"))
+}
+
 /// Why `url` may not be called, when its host is an IP literal that is forbidden (names are
 /// checked when they are resolved).
 pub fn refused_literal(url: &Url) -> Option<String> {
@@ -134,6 +150,33 @@ mod tests {
             refused("https://localhost/").is_none(),
             "checked when resolved"
         );
+    }
+
+    #[test]
+    fn redirects_are_counted_and_held_to_the_guard() {
+        let refused = |u: &str, before: usize, guarded: bool| {
+            refused_redirect(&Url::parse(u).unwrap(), before, 2, guarded)
+        };
+        assert_eq!(refused("https://hooks.example.com/next", 1, true), None);
+        assert_eq!(refused("https://1.1.1.1/next", 2, true), None);
+        assert!(
+            refused("https://hooks.example.com/", 3, true).is_some(),
+            "a third"
+        );
+        assert!(refused("https://hooks.example.com/", 3, false).is_some());
+        for private in [
+            "https://127.0.0.1/",
+            "https://10.0.0.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/",
+            "https://[::ffff:192.168.0.1]/",
+            "https://2130706433/",
+            "http://hooks.example.com/",
+        ] {
+            let why = refused(private, 1, true);
+            assert!(why.is_some(), "{private}");
+            assert_eq!(refused(private, 1, false), None, "{private}: allowed");
+        }
     }
 
     #[tokio::test]

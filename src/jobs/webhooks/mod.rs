@@ -169,22 +169,15 @@ fn client(settings: &WebhookSettings) -> reqwest::Client {
         return client.clone();
     }
     let guarded = !settings.allow_private_networks;
-    let (max, https_only) = (settings.max_redirects, guarded);
+    let max = settings.max_redirects;
     // `previous` holds the URLs before this redirect, the endpoint's own among them.
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if max == 0 {
-            attempt.stop() // the 3xx answer is the attempt's outcome
-        } else if attempt.previous().len() > max {
-            attempt.error(format!("redirected more than {max} time(s)"))
-        } else if https_only && attempt.url().scheme() != "https" {
-            attempt.error("redirected to a URL that is not https")
-        } else if let Some(why) = guarded
-            .then(|| guard::refused_literal(attempt.url()))
-            .flatten()
-        {
-            attempt.error(format!("redirected to {why}"))
-        } else {
-            attempt.follow()
+            return attempt.stop(); // the 3xx answer is the attempt's outcome
+        }
+        match guard::refused_redirect(attempt.url(), attempt.previous().len(), max, guarded) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
         }
     });
     let mut builder = reqwest::Client::builder()
