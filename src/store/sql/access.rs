@@ -92,7 +92,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict("a role with this name"))?;
-                                        found(tx.finish_changing(done.rows_affected()).await?)
+                    found(tx.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn delete_role(&self, tenant: TenantId, id: &str) -> StoreResult<bool> {
@@ -108,7 +108,7 @@ macro_rules! access_repo {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn assign_role(
@@ -129,7 +129,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(missing_parent)?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn unassign_role(
@@ -148,7 +148,7 @@ macro_rules! access_repo {
                     .bind(role)
                     .execute(&mut *tx)
                     .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn role_holders(
@@ -251,7 +251,7 @@ macro_rules! access_repo {
                         .bind(Id(id))
                         .execute(&mut *tx)
                         .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn add_member(
@@ -272,7 +272,7 @@ macro_rules! access_repo {
                     .execute(&mut *tx)
                     .await
                     .map_err(missing_parent)?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn remove_member(
@@ -291,7 +291,7 @@ macro_rules! access_repo {
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn members(&self, tenant: TenantId, team: Uuid) -> StoreResult<Vec<UserId>> {

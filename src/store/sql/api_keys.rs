@@ -109,7 +109,7 @@ macro_rules! api_key_repo {
                     .bind(Id(id))
                     .execute(&mut *tx)
                     .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
         }

@@ -82,7 +82,7 @@ macro_rules! factor_repo {
                     .bind(version)
                     .execute(&mut *tx)
                     .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn remove(&self, tenant: TenantId, user: UserId, id: &str) -> StoreResult<bool> {
@@ -94,7 +94,7 @@ macro_rules! factor_repo {
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn remove_all(&self, tenant: TenantId, user: UserId) -> StoreResult<u64> {
@@ -104,7 +104,7 @@ macro_rules! factor_repo {
                         .bind(user)
                         .execute(&mut *tx)
                         .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await?)
+                    Ok(tx.finish_changing(done.rows_affected()).await?)
                 }
             }
         }

@@ -138,7 +138,7 @@ macro_rules! identity_repo {
                         .bind(id)
                         .execute(&mut *db)
                         .await?;
-                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
 
@@ -235,7 +235,7 @@ macro_rules! identity_repo {
                     .bind(id)
                     .execute(&mut *db)
                     .await?;
-                                        found(db.finish_changing(done.rows_affected()).await?)
+                    found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn update(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
@@ -258,7 +258,7 @@ macro_rules! identity_repo {
                     .execute(&mut *db)
                     .await
                     .map_err(conflict("a user with this email"))?;
-                                        found(db.finish_changing(done.rows_affected()).await?)
+                    found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn roles(&self, tenant: TenantId, id: UserId) -> StoreResult<Vec<String>> {
@@ -360,7 +360,7 @@ macro_rules! identity_repo {
                         .bind(id)
                         .execute(&mut *db)
                         .await?;
-                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
 
@@ -537,7 +537,7 @@ macro_rules! identity_repo {
                         .execute(&mut *db)
                         .await
                         .map_err(conflict("a client with this client id"))?;
-                                        found(db.finish_changing(done.rows_affected()).await?)
+                    found(db.finish_changing(done.rows_affected()).await?)
                 }
 
                 async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Client>> {
@@ -557,7 +557,7 @@ macro_rules! identity_repo {
                         .bind(client_id)
                         .execute(&mut *db)
                         .await?;
-                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
             }
         }

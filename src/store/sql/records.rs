@@ -229,7 +229,7 @@ macro_rules! records_repo {
                     .bind(client_id)
                     .execute(&mut *db)
                     .await?;
-                                        Ok(db.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(db.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn upsert(&self, tenant: TenantId, c: &Consent) -> StoreResult<()> {

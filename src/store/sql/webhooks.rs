@@ -129,7 +129,7 @@ macro_rules! webhook_repo {
                     .bind(Id(e.id))
                     .execute(&mut *tx)
                     .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn delete_endpoint(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool> {
@@ -141,7 +141,7 @@ macro_rules! webhook_repo {
                             .bind(Id(id))
                             .execute(&mut *tx)
                             .await?;
-                                        Ok(tx.finish_changing(done.rows_affected()).await? == 1)
+                    Ok(tx.finish_changing(done.rows_affected()).await? == 1)
                 }
 
                 async fn record_attempt(
