@@ -211,10 +211,6 @@ async fn bad_parameters_are_returned_to_the_client_as_oauth_errors() {
             "invalid_request",
         ),
         (
-            AuthRequest::new(&app).set("request", "eyJ.x.y"),
-            "request_not_supported",
-        ),
-        (
             AuthRequest::new(&app).set("nonce", &"n".repeat(600)),
             "invalid_request",
         ),

@@ -760,8 +760,9 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
         Some(json!({
             "client_id": "billing",
             "client_name": "Billing",
-            "grant_types": ["client_credentials"],
-            "scopes": ["invoices"]
+            "grant_types": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+            "scopes": ["invoices"],
+            "token_exchange": {"audiences": ["https://ledger.example/"], "scopes": ["ledger:read"]}
         })),
     )
     .await;
@@ -769,7 +770,17 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
     assert_eq!(headers[header::LOCATION], "/t/acme/api/v1/clients/billing");
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(body["client"]["client_type"], "confidential");
-    assert_eq!(body["client"]["grant_types"], json!(["client_credentials"]));
+    assert_eq!(
+        body["client"]["grant_types"],
+        json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
+    assert_eq!(
+        body["client"]["token_exchange"],
+        json!({"audiences": ["https://ledger.example/"], "scopes": ["ledger:read"]})
+    );
     assert_eq!(
         body["client"]["token_endpoint_auth_method"],
         "client_secret_basic"
@@ -783,6 +794,12 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("client_secret").is_none(), "never read back");
     assert_eq!(body["scopes"], json!(["invoices"]));
+    assert_eq!(body["dpop_bound_access_tokens"], false, "off by default");
+    assert_eq!(body["require_dpop_nonce"], false, "off by default");
+    assert_eq!(
+        body["require_signed_request_object"], false,
+        "off by default"
+    );
 
     // A public web application with a generated id.
     let (status, _, body) = call(
@@ -792,12 +809,22 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
         Some(json!({
             "client_name": "Shop",
             "client_type": "public",
-            "redirect_uris": ["https://shop.example/callback"]
+            "redirect_uris": ["https://shop.example/callback"],
+            "dpop_bound_access_tokens": true,
+            "require_signed_request_object": true
         })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body["client_secret"].is_null());
+    assert_eq!(body["client"]["dpop_bound_access_tokens"], true);
+    assert_eq!(body["client"]["require_dpop_nonce"], false);
+    assert_eq!(body["client"]["require_signed_request_object"], true);
+    assert_eq!(
+        body["client"]["token_exchange"],
+        json!({"audiences": [], "scopes": []}),
+        "nothing by default"
+    );
     let shop = body["client"]["client_id"].as_str().unwrap().to_owned();
     assert_eq!(body["client"]["token_endpoint_auth_method"], "none");
 
@@ -814,6 +841,21 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
         (
             json!({"client_name": "X", "client_type": "secret"}),
             "client_type",
+        ),
+        (
+            json!({"client_name": "X", "client_type": "public",
+                "grant_types": ["urn:ietf:params:oauth:grant-type:token-exchange"]}),
+            "grant_types",
+        ),
+        (
+            json!({"client_name": "X", "grant_types": ["client_credentials"],
+                "token_exchange": {"audiences": ["ledger"]}}),
+            "token_exchange",
+        ),
+        (
+            json!({"client_name": "X", "grant_types": ["client_credentials"],
+                "token_exchange": {"scopes": ["a\\b"]}}),
+            "token_exchange",
         ),
         (
             json!({"client_name": "X", "redirect_uris": ["javascript:alert(1)"]}),
@@ -866,12 +908,31 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
         Method::PATCH,
         &format!("/clients/{shop}"),
         &manager,
-        Some(json!({"client_name": "Shop (new)", "access_token_ttl_secs": 600})),
+        Some(
+            json!({"client_name": "Shop (new)", "access_token_ttl_secs": 600,
+                    "require_dpop_nonce": true}),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["client_name"], "Shop (new)");
     assert_eq!(body["access_token_ttl_secs"], 600);
+    assert_eq!(body["require_dpop_nonce"], true);
+    assert_eq!(body["dpop_bound_access_tokens"], true, "not sent: kept");
+    assert_eq!(
+        body["require_signed_request_object"], true,
+        "not sent: kept"
+    );
+    let (status, _, body) = call(
+        Method::PATCH,
+        &format!("/clients/{shop}"),
+        &manager,
+        Some(json!({"require_signed_request_object": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["require_signed_request_object"], false);
+    assert_eq!(body["require_dpop_nonce"], true, "not sent: kept");
     assert_eq!(
         body["redirect_uris"],
         json!(["https://shop.example/callback"])
@@ -902,6 +963,49 @@ async fn keys_register_and_manage_clients_that_then_get_tokens() {
     assert_eq!(
         body["client_name"], "Shop (new)",
         "refusals changed nothing"
+    );
+
+    // The token-exchange policy is replaced whole, kept when not sent, and checked.
+    let (status, _, body) = call(
+        Method::PATCH,
+        "/clients/billing",
+        &manager,
+        Some(
+            json!({"token_exchange": {"audiences": ["https://ledger.example/", "urn:example:tax"],
+                    "scopes": ["ledger:read", "tax:read"]}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["token_exchange"],
+        json!({"audiences": ["https://ledger.example/", "urn:example:tax"],
+               "scopes": ["ledger:read", "tax:read"]})
+    );
+    let (status, headers, body) = call(
+        Method::PATCH,
+        "/clients/billing",
+        &manager,
+        Some(json!({"token_exchange": {"audiences": ["not a uri"]}})),
+    )
+    .await;
+    assert_eq!(
+        problem(status, &headers, &body),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(body["field"], "token_exchange", "{body}");
+    let (status, _, body) = call(
+        Method::PATCH,
+        "/clients/billing",
+        &manager,
+        Some(json!({"client_name": "Billing (new)"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["token_exchange"]["scopes"],
+        json!(["ledger:read", "tax:read"]),
+        "not sent: kept"
     );
 
     // Rotation without grace: the old secret stops at once, the new one works.

@@ -9,10 +9,10 @@ use common::refresh;
 use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    ClientKey, ClientType, Consent, DeliveryAttempt, Email, Factor, FactorKind, FlowStep,
-    GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, Placement, RedirectUri, RefreshToken,
-    Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod,
-    User, UserId, UserSession, WebhookEndpoint,
+    ClientKey, ClientType, Consent, DeliveryAttempt, Email, ExchangePolicy, Factor, FactorKind,
+    FlowStep, GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, Placement, RedirectUri,
+    RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp,
+    TokenAuthMethod, User, UserId, UserSession, WebhookEndpoint,
 };
 use tessera::store::audited::{self, Outbound};
 use tessera::store::group_commit::GroupCommit;
@@ -472,7 +472,11 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         client_type: ClientType::Confidential,
         secret_hash: Some("ab".repeat(32)),
         redirect_uris: vec![RedirectUri::parse("https://app.example/cb").unwrap()],
-        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        grant_types: vec![
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::TokenExchange,
+        ],
         scopes: vec!["openid".into(), "email".into()],
         require_pkce: true,
         require_consent: false,
@@ -484,6 +488,16 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         resources: vec!["https://api.example/".into()],
         id_token_alg: SigningAlg::EdDSA,
         require_par: true,
+        require_dpop: true,
+        require_dpop_nonce: true,
+        require_signed_request_object: true,
+        exchange: ExchangePolicy {
+            audiences: vec![
+                "https://orders.example/".into(),
+                "urn:example:ledger".into(),
+            ],
+            scopes: vec!["orders:read".into()],
+        },
         post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example/bye").unwrap()],
         backchannel_logout_uri: Some("https://app.example/backchannel".into()),
         jwks: Some(r#"{"keys":[]}"#.into()),
@@ -2426,6 +2440,12 @@ async fn clients_are_updated_and_listed_within_their_tenant(store: &Store) {
     app.previous_secret_hash = app.secret_hash.clone();
     app.previous_secret_expires_at = Some(Timestamp::from_unix(1_900_000_000));
     app.secret_hash = Some("cd".repeat(32));
+    app.require_dpop_nonce = false;
+    app.require_signed_request_object = false;
+    app.exchange
+        .audiences
+        .push("https://billing.example/".into());
+    app.exchange.scopes.clear();
     store.clients.update(a.id, &app).await.unwrap();
     assert_eq!(
         store.clients.by_client_id(a.id, "zeta-app").await.unwrap(),

@@ -586,6 +586,98 @@ async fn the_resource_server_named_by_the_audience_may_introspect() {
     assert_eq!(seen.aud(), Some(&vec![API.to_string()]));
 }
 
+/// The `aud` introspection tells of `token`.
+async fn audience(rp: &RelyingParty, token: &AccessToken) -> Vec<String> {
+    let seen = rp.introspect(token).request_async(&http()).await.unwrap();
+    seen.aud().cloned().unwrap_or_default()
+}
+
+/// RFC 8707 §2: `resource` may be repeated; the access token is for each of them, and a
+/// refresh may narrow them to some, never widen them.
+#[tokio::test]
+async fn several_resources_make_several_audiences_and_a_refresh_narrows_them() {
+    const REPORTS: &str = "https://reports.example.com/";
+    let server = TestServer::start().await;
+    server.user("default", "alice@example.com").await;
+    let app = server
+        .client_with(
+            "default",
+            "app",
+            false,
+            &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+            &["openid", "offline_access"],
+            &[API, REPORTS],
+        )
+        .await;
+    let rp = relying_party(&server, &app).await;
+    let (code, verifier) = authorize(&server, &app, "openid offline_access").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .add_extra_param("resource", API)
+        .add_extra_param("resource", REPORTS)
+        .request_async(&http())
+        .await
+        .expect("code exchange with two resources");
+    let both = vec![API.to_string(), REPORTS.to_string()];
+    assert_eq!(audience(&rp, tokens.access_token()).await, both);
+
+    let refresh_token = tokens.refresh_token().unwrap();
+    let narrowed = rp
+        .exchange_refresh_token(refresh_token)
+        .unwrap()
+        .add_extra_param("resource", REPORTS)
+        .request_async(&http())
+        .await
+        .expect("a refresh for one of the two");
+    assert_eq!(
+        audience(&rp, narrowed.access_token()).await,
+        vec![REPORTS.to_string()]
+    );
+    // The family keeps both: the next refresh without `resource` is for both again; one the
+    // grant did not name is refused, and so is one the client never registered.
+    let next = narrowed.refresh_token().unwrap();
+    for (resource, error) in [
+        ("https://elsewhere.example/", "invalid_target"),
+        ("not a uri", "invalid_target"),
+    ] {
+        let refused = rp
+            .exchange_refresh_token(next)
+            .unwrap()
+            .add_extra_param("resource", resource)
+            .request_async(&http())
+            .await;
+        assert_eq!(outcome(refused), error, "{resource}");
+    }
+    let widened = rp
+        .exchange_refresh_token(next)
+        .unwrap()
+        .request_async(&http())
+        .await
+        .expect("the refused attempts did not spend it");
+    assert_eq!(audience(&rp, widened.access_token()).await, both);
+
+    // A grant for one resource cannot be refreshed into a second one, though registered.
+    let (code, verifier) = authorize(&server, &app, "openid offline_access").await;
+    let one = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .add_extra_param("resource", API)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let wider = rp
+        .exchange_refresh_token(one.refresh_token().unwrap())
+        .unwrap()
+        .add_extra_param("resource", API)
+        .add_extra_param("resource", REPORTS)
+        .request_async(&http())
+        .await;
+    assert_eq!(outcome(wider), "invalid_target");
+}
+
 #[tokio::test]
 async fn a_replayed_code_also_revokes_the_refresh_tokens_it_issued() {
     let (server, app) = refreshing_app().await;

@@ -44,11 +44,11 @@ export async function signIn(page, { email, password, js }) {
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
-/** Waits for the consent page naming the client and clicks "Allow" or "Deny". */
-export async function answerConsent(page, { js, decision }) {
+/** Waits for the consent page naming the client (`app`, default the test client) and clicks "Allow" or "Deny". */
+export async function answerConsent(page, { js, decision, app = CLIENT.name }) {
   await page.waitForURL(onPath(CONSENT_PATH));
   await settle(page, js);
-  await page.getByText(CLIENT.name).first().waitFor({ state: 'visible' });
+  await page.getByText(app).first().waitFor({ state: 'visible' });
   await page.getByRole('button', { name: decision, exact: true }).click();
 }
 

@@ -5,8 +5,8 @@
 use super::{audited, event_of, Actor, Credential, KeyHolder};
 use crate::crypto::{random_token, sha256_hex, signing};
 use crate::domain::{
-    AppType, Client, ClientKey, ClientType, GrantType, Grants, Invalid, Permission, RedirectUri,
-    RequestMeta, SigningAlg, Tenant, Timestamp, TokenAuthMethod,
+    AppType, Client, ClientKey, ClientType, ExchangePolicy, GrantType, Grants, Invalid, Permission,
+    RedirectUri, RequestMeta, SigningAlg, Tenant, Timestamp, TokenAuthMethod,
 };
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -30,6 +30,14 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// RFC 9126 §6: refuse authorization requests that were not pushed.
     pub require_par: bool,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: refuse token requests without a DPoP proof.
+    pub require_dpop: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    pub require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    pub require_signed_request_object: bool,
+    /// RFC 8693: the audiences and scopes a token exchange may give it (none by default).
+    pub exchange: ExchangePolicy,
     /// A JWK Set (JSON) of the client's public keys: it then authenticates with
     /// `private_key_jwt` and gets no secret.
     pub jwks: Option<String>,
@@ -83,6 +91,7 @@ pub async fn create(
     for resource in &new.resources {
         Client::validate_resource(resource).map_err(|e| e.on("resources"))?;
     }
+    new.exchange.check()?;
     let jwks = match &new.jwks {
         Some(_) if new.public => {
             return Err(AppError::invalid(
@@ -121,6 +130,10 @@ pub async fn create(
         resources: new.resources,
         id_token_alg: new.id_token_alg,
         require_par: new.require_par,
+        require_dpop: new.require_dpop,
+        require_dpop_nonce: new.require_dpop_nonce,
+        require_signed_request_object: new.require_signed_request_object,
+        exchange: new.exchange,
         post_logout_redirect_uris,
         backchannel_logout_uri,
         jwks,
@@ -159,6 +172,11 @@ fn grants(new: &NewClient) -> AppResult<Vec<GrantType>> {
         return Err(AppError::invalid(
             "A public client cannot use client_credentials: it has no secret.",
         ));
+    }
+    // RFC 8693 §2.1: the exchanging client authenticates; a public one cannot.
+    if new.public && grants.contains(&GrantType::TokenExchange) {
+        let refused = Invalid::new("Only confidential clients may exchange tokens.");
+        return Err(refused.on("grant_types").into());
     }
     Ok(grants)
 }
@@ -348,6 +366,14 @@ pub struct Settings {
     /// As typed: separated by spaces.
     pub scopes: String,
     pub require_consent: bool,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub require_dpop: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    pub require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    pub require_signed_request_object: bool,
+    /// RFC 8693: the audiences and scopes a token exchange may give it.
+    pub exchange: ExchangePolicy,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     /// As typed: empty for none.
@@ -371,6 +397,11 @@ pub async fn update(
     Client::check_access_ttl(settings.access_token_ttl_secs)?;
     Client::check_refresh_ttl(settings.refresh_token_ttl_secs)?;
     client.require_consent = settings.require_consent;
+    client.require_dpop = settings.require_dpop;
+    client.require_dpop_nonce = settings.require_dpop_nonce;
+    client.require_signed_request_object = settings.require_signed_request_object;
+    settings.exchange.check()?;
+    client.exchange = settings.exchange;
     client.access_token_ttl_secs = settings.access_token_ttl_secs;
     client.refresh_token_ttl_secs = settings.refresh_token_ttl_secs;
     client.logo_uri = Client::check_logo_uri(&settings.logo_uri)?;

@@ -3,7 +3,7 @@
 mod startup;
 
 use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
-use crate::domain::{GrantType, Placement, SigningAlg};
+use crate::domain::{ExchangePolicy, GrantType, Placement, SigningAlg};
 use crate::error::AppError;
 use clap::{Args, Parser, Subcommand};
 use std::{io::Read, path::PathBuf, process::ExitCode};
@@ -22,6 +22,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Parsed once per run: the size of `client create` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default when no command is given).
@@ -180,6 +182,7 @@ enum UserCommand {
     },
 }
 
+#[allow(clippy::large_enum_variant)] // as `Command`
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a client. Confidential clients get a secret, printed once.
@@ -220,6 +223,22 @@ enum ClientCommand {
         /// Accept only pushed authorization requests (RFC 9126) from this client.
         #[arg(long = "require-par")]
         require_par: bool,
+        /// Refuse token requests without a DPoP proof: its tokens are sender-constrained
+        /// (RFC 9449 §5.2, dpop_bound_access_tokens).
+        #[arg(long = "require-dpop")]
+        require_dpop: bool,
+        /// Accept only DPoP proofs carrying a nonce this server issued (RFC 9449 §8).
+        #[arg(long = "require-dpop-nonce")]
+        require_dpop_nonce: bool,
+        /// Accept only authorization requests signed by the client (RFC 9101 request objects).
+        #[arg(long = "require-signed-request-object")]
+        require_signed_request_object: bool,
+        /// An audience (resource URI) this client may get by token exchange (RFC 8693); repeat for several.
+        #[arg(long = "exchange-audience", value_name = "URI")]
+        exchange_audiences: Vec<String>,
+        /// A scope this client may get by token exchange; repeat for several.
+        #[arg(long = "exchange-scope", value_name = "SCOPE")]
+        exchange_scopes: Vec<String>,
         /// A file with the client's public keys (JWK Set): it authenticates with
         /// private_key_jwt instead of a secret.
         #[arg(long = "jwks-file")]
@@ -247,8 +266,12 @@ fn parse_placement(raw: &str) -> Result<Placement, String> {
 }
 
 fn parse_grant(raw: &str) -> Result<GrantType, String> {
-    GrantType::parse(raw)
-        .ok_or_else(|| "expected authorization_code, refresh_token or client_credentials".into())
+    GrantType::parse(raw).ok_or_else(|| {
+        "expected authorization_code, refresh_token, client_credentials, \
+             urn:ietf:params:oauth:grant-type:device_code or \
+             urn:ietf:params:oauth:grant-type:token-exchange"
+            .into()
+    })
 }
 
 pub async fn run() -> ExitCode {
@@ -552,6 +575,11 @@ async fn execute(command: Command) -> Result<(), String> {
             post_logout_redirect_uris,
             backchannel_logout_uri,
             require_par,
+            require_dpop,
+            require_dpop_nonce,
+            require_signed_request_object,
+            exchange_audiences,
+            exchange_scopes,
             jwks_file,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
@@ -576,6 +604,13 @@ async fn execute(command: Command) -> Result<(), String> {
                 post_logout_redirect_uris,
                 backchannel_logout_uri,
                 require_par,
+                require_dpop,
+                require_dpop_nonce,
+                require_signed_request_object,
+                exchange: ExchangePolicy {
+                    audiences: exchange_audiences,
+                    scopes: exchange_scopes,
+                },
                 jwks,
                 logo_uri: None,
             };

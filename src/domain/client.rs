@@ -41,6 +41,9 @@ pub enum GrantType {
     /// RFC 8628 §3.4.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// RFC 8693: a service exchanges a token it was given for one to call another API.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -50,6 +53,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 
@@ -59,8 +63,61 @@ impl GrantType {
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
             "urn:ietf:params:oauth:grant-type:device_code" => Some(Self::DeviceCode),
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Some(Self::TokenExchange),
             _ => None,
         }
+    }
+}
+
+/// RFC 8693: what a client may obtain by exchanging a token it was given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangePolicy {
+    /// The audiences (RFC 8707 resource URIs) the new tokens may be for.
+    pub audiences: Vec<String>,
+    /// The scopes they may carry (never more than the exchanged token's).
+    pub scopes: Vec<String>,
+}
+
+impl ExchangePolicy {
+    /// At most this many audiences, and as many scopes.
+    pub const MAX: usize = 50;
+
+    /// Each audience an absolute URI without a fragment (RFC 8707 §2), at most [`Self::MAX`].
+    pub fn check_audiences(audiences: &[String]) -> Result<(), Invalid> {
+        if audiences.len() > Self::MAX {
+            let refused = Invalid::new("Allow at most 50 token-exchange audiences.");
+            return Err(refused.on("exchange_audiences"));
+        }
+        for audience in audiences {
+            Client::validate_resource(audience).map_err(|e| e.on("exchange_audiences"))?;
+        }
+        Ok(())
+    }
+
+    /// Each scope a valid scope token (RFC 6749 §3.3), at most [`Self::MAX`].
+    pub fn check_scopes(scopes: &[String]) -> Result<(), Invalid> {
+        if scopes.len() > Self::MAX {
+            let refused = Invalid::new("Allow at most 50 token-exchange scopes.");
+            return Err(refused.on("exchange_scopes"));
+        }
+        for scope in scopes {
+            Client::validate_scope(scope).map_err(|e| e.on("exchange_scopes"))?;
+        }
+        Ok(())
+    }
+
+    /// The policy as a form has it: audiences one a line, scopes separated by spaces.
+    pub fn from_form(audiences: &str, scopes: &str) -> Self {
+        Self {
+            audiences: uri_lines(audiences),
+            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        }
+    }
+
+    /// Both lists, as [`Self::check_audiences`] and [`Self::check_scopes`] want them.
+    pub fn check(&self) -> Result<(), Invalid> {
+        Self::check_audiences(&self.audiences)?;
+        Self::check_scopes(&self.scopes)
     }
 }
 
@@ -345,6 +402,15 @@ pub struct Client {
     pub id_token_alg: SigningAlg,
     /// RFC 9126 §6: authorization requests must be pushed first.
     pub require_par: bool,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests without a DPoP proof are refused.
+    pub require_dpop: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    pub require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed with one of
+    /// the client's keys (`request`, or pushed with one).
+    pub require_signed_request_object: bool,
+    /// RFC 8693 §2.1: the audiences and scopes a token exchange may give this client.
+    pub exchange: ExchangePolicy,
     /// OIDC RP-Initiated Logout §2: where the client may ask to go after signing out.
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// OIDC Back-Channel Logout §2.2: where logout tokens are posted.
@@ -396,10 +462,17 @@ impl Client {
         }
     }
 
-    /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
+    /// RFC 8707 §2: a resource indicator is an absolute URI without a fragment (and, as every
+    /// URI, without spaces: RFC 3986 §2).
     pub fn validate_resource(raw: &str) -> Result<(), Invalid> {
         match Url::parse(raw) {
-            Ok(url) if url.fragment().is_none() && raw.len() <= 2000 => Ok(()),
+            Ok(url)
+                if url.fragment().is_none()
+                    && raw.len() <= 2000
+                    && !raw.contains(|c: char| c.is_whitespace() || c.is_control()) =>
+            {
+                Ok(())
+            }
             _ => Err(Invalid::new(format!(
                 "Resource {raw:?} must be an absolute URI without a fragment."
             ))),
@@ -526,6 +599,28 @@ mod tests {
         );
         assert!(Client::check_refresh_ttl(300).is_ok());
         assert!(Client::check_name(" \u{7}bell ").is_err());
+    }
+
+    #[test]
+    fn token_exchange_grant_and_policy() {
+        let urn = "urn:ietf:params:oauth:grant-type:token-exchange";
+        assert_eq!(GrantType::parse(urn), Some(GrantType::TokenExchange));
+        assert_eq!(GrantType::TokenExchange.as_str(), urn);
+        assert_eq!(
+            serde_json::to_string(&GrantType::TokenExchange).unwrap(),
+            format!("{urn:?}")
+        );
+        assert!(AppType::ALL
+            .iter()
+            .all(|t| !t.grants().contains(&GrantType::TokenExchange)));
+        let policy = ExchangePolicy::from_form(" https://api.example/\n\nurn:x:y ", "a  b");
+        assert_eq!(policy.audiences, ["https://api.example/", "urn:x:y"]);
+        assert_eq!(policy.scopes, ["a", "b"]);
+        assert!(policy.check().is_ok());
+        let bad = ExchangePolicy::from_form("relative/path", "");
+        assert_eq!(bad.check().unwrap_err().field(), Some("exchange_audiences"));
+        let many = ExchangePolicy::from_form("", &"s ".repeat(51));
+        assert_eq!(many.check().unwrap_err().field(), Some("exchange_scopes"));
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub use access::{Grants, Permission, Role, Team};
 pub use api_key::{ApiKey, KeyStatus};
 pub use audit::{AuditEvent, Outcome};
 pub use branding::{Branding, Logo};
-pub use client::{uri_lines, AppType, Client, ClientType, GrantType, RedirectUri, TokenAuthMethod};
+pub use client::{
+    uri_lines, AppType, Client, ClientType, ExchangePolicy, GrantType, RedirectUri, TokenAuthMethod,
+};
 pub use email::Email;
 pub use factor::{acr, Factor, FactorKind};
 pub use ids::{ClientKey, TenantId, UserId};

@@ -164,7 +164,8 @@ pub struct RefreshToken {
     /// The browser sign-in the grant came from.
     pub session_id: String,
     pub scopes: Vec<String>,
-    /// RFC 8707 resource the grant is limited to: the audience of its access tokens.
+    /// RFC 8707 resources the grant is limited to, separated by spaces: the audiences of its
+    /// access tokens.
     pub resource: Option<String>,
     pub auth_time: Timestamp,
     pub amr: Vec<String>,
@@ -178,9 +179,21 @@ pub struct RefreshToken {
     /// Ends with the browser sign-in `session_id`; false for offline access, which outlives it.
     #[serde(default)]
     pub session_bound: bool,
+    /// RFC 9449 §5: the thumbprint of the DPoP key a public client's family is bound to; each
+    /// refresh must be proven with that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl RefreshToken {
+    /// The resources of [`Self::resource`], none when the grant named none.
+    pub fn resources(&self) -> Vec<String> {
+        self.resource
+            .as_deref()
+            .map(|r| r.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// Usable now: not spent, not revoked, not past either expiry.
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.rotated_at.is_none()

@@ -7,13 +7,13 @@ use crate::error::AppError;
 use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 
-/// RFC 9068 §2.2. `aud` is the requested resource (RFC 8707), else the client.
+/// RFC 9068 §2.2. `aud` is the requested resources (RFC 8707), else the client.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
     /// The user, or the client itself for client credentials (RFC 9068 §2.2).
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub client_id: String,
     pub scope: String,
     pub jti: String,
@@ -21,11 +21,69 @@ pub struct AccessClaims {
     pub exp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// RFC 8693 §4.1: who acts for `sub`, after a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7519 §4.1.3: one audience as a string, several as an array.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The resources a token is for, else the client itself.
+    pub fn of(resources: &[String], client_id: &str) -> Self {
+        match resources {
+            [] => Self::One(client_id.to_owned()),
+            [one] => Self::One(one.clone()),
+            many => Self::Many(many.to_vec()),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let values: &[String] = match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        };
+        values.iter().map(String::as_str)
+    }
+}
+
+/// RFC 7800 §3.1 confirmation, by JWK SHA-256 thumbprint (RFC 9449 §6.1).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+
+    /// The thumbprint of the DPoP key the token is bound to, if it is.
+    pub fn bound_key(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+
+    /// RFC 9449 §5 and §6.2: how the token is presented.
+    pub fn token_type(&self) -> &'static str {
+        token_type(self.bound_key())
+    }
+}
+
+/// `DPoP` for a token bound to a key, else `Bearer`.
+pub fn token_type(bound_key: Option<&str>) -> &'static str {
+    if bound_key.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
     }
 }
 

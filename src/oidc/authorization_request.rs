@@ -22,12 +22,6 @@ pub fn validate(
         }
     }
     // OIDC Core §6: request objects are not supported.
-    if params.contains_key("request") {
-        return Err((
-            "request_not_supported",
-            "request objects are not supported".into(),
-        ));
-    }
     if params.contains_key("request_uri") {
         return Err(invalid("a pushed request cannot name another request_uri"));
     }

@@ -3,6 +3,7 @@
 
 use super::authorization_request::{response_mode, validate};
 use super::error::{Fault, RETRY_AFTER_SECS};
+use super::request_object::{self, Refused};
 use super::{any_tenant_by_slug, pages::Page, parse_params};
 use crate::auth::{browser, login};
 use crate::crypto::{random_token, sha256_hex};
@@ -153,13 +154,25 @@ async fn authorize(
         }
         Err(e) => return internal_error(e, meta),
     };
-    // RFC 9126 §4: a pushed request replaces every other parameter.
-    let pushed = match params.get("request_uri") {
-        None => false,
+    // RFC 9126 §4: a pushed request replaces every other parameter; so does a request object
+    // (RFC 9101 §6.3).
+    let (pushed, signed) = match params.get("request_uri") {
+        None => match request_object::unpack(state, &tenant, &client, &params).await {
+            Ok(Some(unpacked)) => {
+                params = unpacked;
+                (false, true)
+            }
+            Ok(None) => (false, false),
+            // The redirect URI of a request that does not hold cannot be trusted.
+            Err(Refused::Invalid(why)) => {
+                return bad_request(&format!("The signed request is not valid: {why}."))
+            }
+            Err(Refused::Failed(e)) => return internal_error(e, meta),
+        },
         Some(request_uri) => match par::take(state, &tenant, &client, request_uri).await {
             Ok(Some(stored)) => {
-                params = stored;
-                true
+                params = stored.params;
+                (true, stored.signed)
             }
             Ok(None) => {
                 return bad_request(
@@ -191,6 +204,11 @@ async fn authorize(
         Err((
             "invalid_request",
             "this client must push its authorization requests (RFC 9126)".to_string(),
+        ))
+    } else if client.require_signed_request_object && !signed {
+        Err((
+            "invalid_request",
+            "this client must sign its authorization requests (RFC 9101)".to_string(),
         ))
     } else {
         validate(&params, &client)

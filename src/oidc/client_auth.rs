@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use jsonwebtoken::{jwk::JwkSet, Algorithm, Validation};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::{collections::HashMap, sync::Arc};
 
@@ -268,19 +268,7 @@ async fn verify_assertion(
     if !ASSERTION_ALGS.contains(&algorithm_name(header.alg)) {
         return Err("the assertion's algorithm is not accepted".into());
     }
-    let jwks: JwkSet = client
-        .jwks
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or("the client has no usable keys")?;
-    let jwk = match &header.kid {
-        Some(kid) => jwks.find(kid),
-        None if jwks.keys.len() == 1 => jwks.keys.first(),
-        None => None,
-    }
-    .ok_or("no registered key matches the assertion")?;
-    let key = signing::decoding_key(&serde_json::to_value(jwk).map_err(|_| "unusable key")?)
-        .map_err(|_| "the registered key is unusable")?;
+    let key = client_key(client, &header)?;
     let mut validation = Validation::new(header.alg);
     validation.set_audience(audiences);
     validation.set_issuer(&[client.client_id.as_str()]);
@@ -319,7 +307,28 @@ async fn verify_assertion(
     }
 }
 
-fn algorithm_name(alg: Algorithm) -> &'static str {
+/// The registered key of `client` that signed a JWT with `header`: the one its `kid` names, or
+/// the only one.
+pub(super) fn client_key(
+    client: &Client,
+    header: &jsonwebtoken::Header,
+) -> Result<DecodingKey, &'static str> {
+    let jwks: JwkSet = client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or("the client has no usable keys")?;
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or("no registered key matches the signature")?;
+    let key = serde_json::to_value(jwk).map_err(|_| "the registered key is unusable")?;
+    signing::decoding_key(&key).map_err(|_| "the registered key is unusable")
+}
+
+pub(super) fn algorithm_name(alg: Algorithm) -> &'static str {
     match alg {
         Algorithm::ES256 => "ES256",
         Algorithm::ES384 => "ES384",

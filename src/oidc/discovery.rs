@@ -56,6 +56,7 @@ pub fn metadata(issuer: &str) -> Value {
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
         ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SigningAlg::ALL.map(SigningAlg::as_str),
@@ -65,12 +66,16 @@ pub fn metadata(issuer: &str) -> Value {
         "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": super::dpop::ALGS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
-        // request_uri is for pushed requests only (RFC 9126), not OIDC Core §6 request objects.
+        // RFC 9101: request objects by value, at /authorize and pushed to /par.
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": ASSERTION_ALGS,
+        // request_uri is for pushed requests only (RFC 9126), not request objects by reference.
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     })

@@ -18,6 +18,8 @@ pub struct OAuthError {
     pub challenge: Option<String>,
     /// Set for 503s: seconds until a retry is worth it.
     pub retry_after: Option<u32>,
+    /// RFC 9449 §8: the nonce a DPoP client is to put in its next proof.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -28,6 +30,7 @@ impl OAuthError {
             description: description.into(),
             challenge: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -124,6 +127,9 @@ impl IntoResponse for OAuthError {
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(nonce) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            headers.insert("dpop-nonce", nonce);
         }
         response
     }

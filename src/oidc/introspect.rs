@@ -1,6 +1,6 @@
 //! Token introspection (RFC 7662) for authenticated clients. A client learns about a token
 //! only when the token was issued to it, or when it is the resource the token is meant for
-//! (the token's `aud` is one of its registered resources); otherwise, as for any token that is
+//! (an `aud` of the token is one of its registered resources); otherwise, as for any token that is
 //! unknown, expired or revoked, the answer is `{"active": false}` and nothing more (§2.2).
 
 use super::access_token::{self, Rejected};
@@ -86,12 +86,16 @@ async fn access(
         Err(Rejected::Invalid(_)) => return Ok(None),
         Err(Rejected::Failed(e)) => return Err(OAuthError::internal(meta, e)),
     };
-    if claims.client_id != client.client_id && !client.resources.contains(&claims.aud) {
+    let for_its_resource = claims
+        .aud
+        .iter()
+        .any(|aud| client.resources.iter().any(|r| r == aud));
+    if claims.client_id != client.client_id && !for_its_resource {
         return Ok(None);
     }
     let mut answer = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": claims.token_type(),
         "scope": claims.scope,
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -103,6 +107,13 @@ async fn access(
     });
     if let Some(auth_time) = claims.auth_time {
         answer["auth_time"] = json!(auth_time);
+    }
+    if let Some(act) = &claims.act {
+        answer["act"] = act.clone();
+    }
+    // RFC 9449 §6.2: the resource server checks the proof against the bound key.
+    if let Some(jkt) = claims.bound_key() {
+        answer["cnf"] = json!({ "jkt": jkt });
     }
     Ok(Some(answer))
 }
@@ -122,7 +133,7 @@ async fn refresh(
         .map_err(|e| OAuthError::internal(meta, e))?
         .filter(|t| t.is_active(Timestamp::now()) && t.client_id == client.client_id);
     Ok(found.map(|t| {
-        json!({
+        let mut answer = json!({
             "active": true,
             "token_type": "refresh_token",
             "scope": t.scopes.join(" "),
@@ -131,6 +142,10 @@ async fn refresh(
             "iss": state.config.issuer(tenant.slug.as_str()),
             "exp": t.expires_at.min(t.family_expires_at).unix(),
             "iat": t.issued_at.unix(),
-        })
+        });
+        if let Some(jkt) = &t.jkt {
+            answer["cnf"] = json!({ "jkt": jkt });
+        }
+        answer
     }))
 }

@@ -1,7 +1,8 @@
 //! Minting tokens for a grant the token endpoint has accepted: the JWT access token (with its
 //! record), the ID token, and the refresh token of a rotation family.
 
-use super::{access_token::AccessClaims, jwt, scopes};
+use super::access_token::{self, AccessClaims, Audience, Confirmation};
+use super::{jwt, scopes};
 use crate::crypto::{new_refresh_token, ordered_id};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -28,8 +29,8 @@ pub struct Grant<'a> {
     /// None for client credentials: the client acts for itself.
     pub user: Option<&'a User>,
     pub scopes: &'a [String],
-    /// RFC 8707: the audience of the access token, when the client named one.
-    pub resource: Option<&'a str>,
+    /// RFC 8707: the audiences of the access token, when the client named them.
+    pub resources: &'a [String],
     pub auth_time: Option<Timestamp>,
     pub amr: &'a [String],
     /// The authorization code the tokens come from (its replay revokes them).
@@ -38,6 +39,10 @@ pub struct Grant<'a> {
     pub family_id: Option<&'a str>,
     /// The browser sign-in behind the grant: the ID token's `sid` (back-channel logout).
     pub session_id: Option<&'a str>,
+    /// RFC 9449: the thumbprint of the DPoP key the access token is bound to.
+    pub jkt: Option<&'a str>,
+    /// RFC 8693 §4.1: who acts for the user, after a token exchange.
+    pub act: Option<&'a Value>,
 }
 
 /// The tokens of one response of the token endpoint.
@@ -47,6 +52,11 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// Adds a member to the answer.
+    pub fn insert(&mut self, name: &str, value: Value) {
+        self.body.insert(name.into(), value);
+    }
+
     pub fn into_response(self) -> Response {
         let mut response = Json(Value::Object(self.body)).into_response();
         let headers = response.headers_mut();
@@ -129,6 +139,7 @@ fn issued_event(grant: &Grant<'_>, meta: &RequestMeta) -> AuditEvent {
     };
     let reason = match grant.grant_type {
         GrantType::DeviceCode => "device_code",
+        GrantType::TokenExchange => "token_exchange",
         other => other.as_str(),
     };
     meta.stamp(
@@ -156,13 +167,17 @@ fn access_token(
             Some(user) => user.id.to_string(),
             None => client.client_id.clone(),
         },
-        aud: grant.resource.unwrap_or(&client.client_id).to_owned(),
+        aud: Audience::of(grant.resources, &client.client_id),
         client_id: client.client_id.clone(),
         scope: scope.clone(),
         jti: jti.clone(),
         iat: now.unix(),
         exp: expires_at.unix(),
         auth_time: grant.auth_time.map(Timestamp::unix),
+        act: grant.act.cloned(),
+        cnf: grant.jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let access_token = jwt::sign(keys, SigningAlg::DEFAULT, jwt::ACCESS_TOKEN_TYP, &claims)?;
     let record = AccessTokenRecord {
@@ -179,7 +194,10 @@ fn access_token(
     };
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
-    body.insert("token_type".into(), json!("Bearer"));
+    body.insert(
+        "token_type".into(),
+        json!(access_token::token_type(grant.jkt)),
+    );
     body.insert("expires_in".into(), json!(client.access_token_ttl_secs));
     body.insert("scope".into(), json!(scope));
     Ok((Issued { body, access_token }, record))
@@ -240,14 +258,16 @@ fn add_id_token(
 }
 
 /// What a refresh token continues: a new family (from a code) or the one being rotated. Its
-/// scopes and resource are the family's, even when this response's access token is narrower
+/// scopes and resources are the family's, even when this response's access token is narrower
 /// (RFC 6749 §6).
 pub struct Family<'a> {
     pub id: &'a str,
     pub expires_at: Timestamp,
     pub session_id: &'a str,
     pub scopes: &'a [String],
-    pub resource: Option<&'a str>,
+    pub resources: &'a [String],
+    /// RFC 9449 §5: the DPoP key a public client's refresh tokens are bound to.
+    pub jkt: Option<&'a str>,
 }
 
 /// Issues the next refresh token of `family`; its idle lifetime never outlasts the family.
@@ -267,7 +287,7 @@ fn add_refresh_token(
         user_id,
         session_id: family.session_id.to_owned(),
         scopes: family.scopes.to_vec(),
-        resource: family.resource.map(str::to_owned),
+        resource: (!family.resources.is_empty()).then(|| family.resources.join(" ")),
         auth_time: grant.auth_time.unwrap_or(now),
         amr: grant.amr.to_vec(),
         issued_at: now,
@@ -279,6 +299,7 @@ fn add_refresh_token(
         revoked_at: None,
         // OIDC Core §11: only `offline_access` keeps the grant alive after sign-out.
         session_bound: !family.scopes.iter().any(|s| s == "offline_access"),
+        jkt: family.jkt.map(str::to_owned),
     };
     issued.body.insert("refresh_token".into(), json!(value));
     token

@@ -8,6 +8,7 @@ pub mod backchannel;
 mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod introspect;
 mod issue;
@@ -16,6 +17,7 @@ pub mod logout;
 pub mod pages;
 pub mod par;
 pub mod pkce;
+mod request_object;
 pub mod revoke;
 pub mod scopes;
 pub mod token;
@@ -29,15 +31,30 @@ use error::OAuthError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Parameters that may be repeated, their values kept in order and separated by spaces:
+/// RFC 8707 §2 `resource`, whose values are absolute URIs (which hold no space), and RFC 8693
+/// §2.1 `audience`, whose values are compared with registered resources.
+const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
 /// Parses `application/x-www-form-urlencoded` input, refusing repeated parameters
-/// (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once).
-pub fn parse_params(raw: &str) -> Result<std::collections::HashMap<String, String>, String> {
+/// (RFC 6749 §3.1 and §3.2: parameters MUST NOT be included more than once) except the
+/// [`REPEATABLE`] ones.
+pub fn parse_params(raw: &str) -> Result<HashMap<String, String>, String> {
+    use std::collections::hash_map::Entry;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
         .map_err(|_| "the parameters are not valid form encoding".to_string())?;
-    let mut map = std::collections::HashMap::with_capacity(pairs.len());
+    let mut map = HashMap::with_capacity(pairs.len());
     for (k, v) in pairs {
-        if map.insert(k.clone(), v).is_some() {
-            return Err(format!("parameter {k} is repeated"));
+        match map.entry(k) {
+            Entry::Vacant(entry) => {
+                entry.insert(v);
+            }
+            Entry::Occupied(mut entry) if REPEATABLE.contains(&entry.key().as_str()) => {
+                let values = entry.get_mut();
+                values.push(' ');
+                values.push_str(&v);
+            }
+            Entry::Occupied(entry) => return Err(format!("parameter {} is repeated", entry.key())),
         }
     }
     Ok(map)
@@ -61,18 +78,27 @@ pub fn form_params(headers: &HeaderMap, body: &str) -> Result<HashMap<String, St
     parse_params(body).map_err(OAuthError::invalid_request)
 }
 
-/// RFC 8707 §2: the `resource` a client asks a token for; one it registered, or none.
-pub fn requested_resource<'a>(
-    params: &'a HashMap<String, String>,
+/// RFC 8707 §2: the resources a client asks a token for (`resource`, which may be repeated),
+/// each one it registered; none when it names none.
+pub fn requested_resources(
+    params: &HashMap<String, String>,
     client: &Client,
-) -> Result<Option<&'a str>, OAuthError> {
-    match params.get("resource") {
-        None => Ok(None),
-        Some(r) if client.resources.contains(r) => Ok(Some(r)),
-        Some(_) => Err(OAuthError::invalid_target(
-            "the resource is not registered for this client",
-        )),
+) -> Result<Vec<String>, OAuthError> {
+    let Some(raw) = params.get("resource") else {
+        return Ok(Vec::new());
+    };
+    let mut resources: Vec<String> = Vec::new();
+    for resource in raw.split(' ') {
+        if !client.resources.iter().any(|known| known == resource) {
+            return Err(OAuthError::invalid_target(
+                "a resource is not registered for this client",
+            ));
+        }
+        if !resources.iter().any(|r| r == resource) {
+            resources.push(resource.to_owned());
+        }
     }
+    Ok(resources)
 }
 
 /// What people and clients of a suspended tenant are told.

@@ -5,6 +5,7 @@
 use super::authorization_request::validate;
 use super::client_auth::{client_request, ClientRequest};
 use super::error::OAuthError;
+use super::request_object::{self, Refused};
 use crate::crypto::{random_token, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{Client, Tenant, Timestamp};
@@ -16,6 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -59,6 +61,27 @@ async fn handle(
             "request_uri cannot be pushed (RFC 9126 §2.1)",
         ));
     }
+    // RFC 9126 §3: a pushed request may be a request object (RFC 9101).
+    let signed = match request_object::unpack(state, &tenant, &client, &params).await {
+        Ok(Some(unpacked)) => {
+            params = unpacked;
+            true
+        }
+        Ok(None) => false,
+        Err(Refused::Invalid(why)) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_object",
+                why,
+            ))
+        }
+        Err(Refused::Failed(e)) => return Err(OAuthError::internal(meta, e)),
+    };
+    if client.require_signed_request_object && !signed {
+        return Err(OAuthError::invalid_request(
+            "this client must sign its authorization requests (RFC 9101)",
+        ));
+    }
     params.insert("client_id".into(), client.client_id.clone());
     if params
         .get("redirect_uri")
@@ -71,8 +94,9 @@ async fn handle(
     if let Err((code, description)) = validate(&params, &client) {
         return Err(OAuthError::new(StatusCode::BAD_REQUEST, code, description));
     }
+    let pushed = Pushed { params, signed };
     let request_uri = format!("{URN_PREFIX}{}", random_token(32));
-    let stored = serde_json::to_string(&params).map_err(|e| OAuthError::internal(meta, e))?;
+    let stored = serde_json::to_string(&pushed).map_err(|e| OAuthError::internal(meta, e))?;
     state
         .store
         .artifacts
@@ -96,6 +120,14 @@ async fn handle(
     Ok(response)
 }
 
+/// A pushed authorization request, as stored until the browser brings its `request_uri`.
+#[derive(Serialize, Deserialize)]
+pub struct Pushed {
+    pub params: HashMap<String, String>,
+    /// It came as a request object signed by the client (RFC 9101).
+    pub signed: bool,
+}
+
 /// The pushed request behind `request_uri`, spent by this call, if it exists, is still valid
 /// and was pushed by `client` (RFC 9126 §4).
 pub async fn take(
@@ -103,7 +135,7 @@ pub async fn take(
     tenant: &Tenant,
     client: &Client,
     request_uri: &str,
-) -> StoreResult<Option<HashMap<String, String>>> {
+) -> StoreResult<Option<Pushed>> {
     if !request_uri.starts_with(URN_PREFIX) || request_uri.len() > 256 {
         return Ok(None);
     }
@@ -115,10 +147,11 @@ pub async fn take(
     else {
         return Ok(None);
     };
-    let params: HashMap<String, String> = serde_json::from_str(&stored.value)
+    let pushed: Pushed = serde_json::from_str(&stored.value)
         .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-    Ok(params
+    Ok(pushed
+        .params
         .get("client_id")
         .is_some_and(|id| *id == client.client_id)
-        .then_some(params))
+        .then_some(pushed))
 }

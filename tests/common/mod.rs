@@ -231,6 +231,21 @@ impl TestServer {
         }
     }
 
+    /// The discovery document of `slug` (OIDC Discovery §4).
+    pub async fn discovery(&self, slug: &str) -> serde_json::Value {
+        self.http()
+            .get(format!(
+                "{}/.well-known/openid-configuration",
+                self.issuer(slug)
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn http(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .redirect(Policy::none())
@@ -569,5 +584,7 @@ pub fn refresh(tenant: &Tenant, user: &User, hash: &str, family: &str) -> Refres
         rotated_at: None,
         revoked_at: None,
         session_bound: true,
+        // Stored and read back by every backend's contract tests.
+        jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }

@@ -8,7 +8,9 @@ use super::problem::Refusals;
 use super::{field_renamed, json_body, secret_answer, Caller, Problem};
 use crate::admin::clients::{self, NewClient, Settings};
 use crate::crypto::random_token;
-use crate::domain::{Client, GrantType, Invalid, RedirectUri, SigningAlg, Timestamp};
+use crate::domain::{
+    Client, ExchangePolicy, GrantType, Invalid, RedirectUri, SigningAlg, Timestamp,
+};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -42,6 +44,14 @@ pub struct ClientOut {
     require_consent: bool,
     /// RFC 9126: authorization requests must be pushed first.
     require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof (sender-constrained tokens).
+    dpop_bound_access_tokens: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    require_signed_request_object: bool,
+    /// RFC 8693: what a token exchange may give the application.
+    token_exchange: TokenExchange,
     access_token_ttl_secs: i64,
     refresh_token_ttl_secs: i64,
     logo_uri: Option<String>,
@@ -52,6 +62,42 @@ pub struct ClientOut {
     previous_secret_expires_at: Option<String>,
     disabled: bool,
     created_at: String,
+}
+
+/// RFC 8693 §2.1: what a token exchange may give the application; empty lists allow nothing.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchange {
+    /// The audiences (RFC 8707 resource URIs, absolute) the new tokens may be for; at most 50.
+    #[serde(default)]
+    audiences: Vec<String>,
+    /// The scopes they may carry, never more than the exchanged token's; at most 50.
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+impl From<&ExchangePolicy> for TokenExchange {
+    fn from(policy: &ExchangePolicy) -> Self {
+        Self {
+            audiences: policy.audiences.clone(),
+            scopes: policy.scopes.clone(),
+        }
+    }
+}
+
+impl From<TokenExchange> for ExchangePolicy {
+    fn from(body: TokenExchange) -> Self {
+        Self {
+            audiences: body.audiences,
+            scopes: body.scopes,
+        }
+    }
+}
+
+/// The management API names the policy's fields inside `token_exchange`.
+fn exchange_fields(e: crate::error::AppError) -> crate::error::AppError {
+    let e = field_renamed("exchange_audiences", "token_exchange")(e);
+    field_renamed("exchange_scopes", "token_exchange")(e)
 }
 
 fn uris(list: &[RedirectUri]) -> Vec<String> {
@@ -78,6 +124,10 @@ impl From<&Client> for ClientOut {
             require_pkce: client.require_pkce,
             require_consent: client.require_consent,
             require_pushed_authorization_requests: client.require_par,
+            dpop_bound_access_tokens: client.require_dpop,
+            require_dpop_nonce: client.require_dpop_nonce,
+            require_signed_request_object: client.require_signed_request_object,
+            token_exchange: TokenExchange::from(&client.exchange),
             access_token_ttl_secs: client.access_token_ttl_secs,
             refresh_token_ttl_secs: client.refresh_token_ttl_secs,
             logo_uri: client.logo_uri.clone(),
@@ -131,6 +181,18 @@ pub struct NewClientBody {
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof (sender-constrained tokens).
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    #[serde(default)]
+    require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    #[serde(default)]
+    require_signed_request_object: bool,
+    /// RFC 8693: what a token exchange may give the application; nothing when absent.
+    #[serde(default)]
+    token_exchange: Option<TokenExchange>,
     /// Public keys (a JWK Set): the client then authenticates with `private_key_jwt` and gets
     /// no secret.
     #[serde(default)]
@@ -182,6 +244,10 @@ impl NewClientBody {
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             backchannel_logout_uri: self.backchannel_logout_uri,
             require_par: self.require_pushed_authorization_requests,
+            require_dpop: self.dpop_bound_access_tokens,
+            require_dpop_nonce: self.require_dpop_nonce,
+            require_signed_request_object: self.require_signed_request_object,
+            exchange: self.token_exchange.map(Into::into).unwrap_or_default(),
             jwks: self.jwks.map(|set| set.to_string()),
             logo_uri: self.logo_uri,
         })
@@ -234,6 +300,7 @@ pub async fn create(
     let (client, secret) = clients::create(&state, &caller.actor, &caller.tenant, new)
         .await
         .map_err(field_renamed("name", "client_name"))
+        .map_err(exchange_fields)
         .map_err(caller.refused())?;
     let location = format!(
         "/t/{}/api/v1/clients/{}",
@@ -275,6 +342,19 @@ pub struct ClientChanges {
     scopes: Option<Vec<String>>,
     #[serde(default)]
     require_consent: Option<bool>,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof (sender-constrained tokens).
+    #[serde(default)]
+    dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    #[serde(default)]
+    require_dpop_nonce: Option<bool>,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    #[serde(default)]
+    require_signed_request_object: Option<bool>,
+    /// RFC 8693: replaces what a token exchange may give the application (a list left out
+    /// is emptied).
+    #[serde(default)]
+    token_exchange: Option<TokenExchange>,
     #[serde(default)]
     access_token_ttl_secs: Option<i64>,
     #[serde(default)]
@@ -310,6 +390,18 @@ pub async fn update(
             .unwrap_or_else(|| uris(&client.post_logout_redirect_uris)),
         scopes: changes.scopes.unwrap_or(client.scopes.clone()).join(" "),
         require_consent: changes.require_consent.unwrap_or(client.require_consent),
+        require_dpop: changes
+            .dpop_bound_access_tokens
+            .unwrap_or(client.require_dpop),
+        require_dpop_nonce: changes
+            .require_dpop_nonce
+            .unwrap_or(client.require_dpop_nonce),
+        require_signed_request_object: changes
+            .require_signed_request_object
+            .unwrap_or(client.require_signed_request_object),
+        exchange: changes
+            .token_exchange
+            .map_or_else(|| client.exchange.clone(), Into::into),
         access_token_ttl_secs: changes
             .access_token_ttl_secs
             .unwrap_or(client.access_token_ttl_secs),
@@ -323,6 +415,7 @@ pub async fn update(
     let changed = clients::update(&state, actor, tenant, &client_id, settings)
         .await
         .map_err(field_renamed("name", "client_name"))
+        .map_err(exchange_fields)
         .map_err(caller.refused())?;
     Ok(Json(ClientOut::from(&changed)))
 }

@@ -308,9 +308,16 @@ async fn application(
         Err(Rejected::Invalid(why)) => return Err(refused(why)),
         Err(Rejected::Failed(e)) => return Err(Problem::of(e, &meta)),
     };
-    if claims.aud != api_base(state, tenant) {
+    let api = api_base(state, tenant);
+    if !claims.aud.iter().any(|aud| aud == api) {
         return Err(refused(
             "its audience (the resource it was issued for) is not this API",
+        ));
+    }
+    // RFC 9449 §7.2: a DPoP-bound token is no bearer token, and this API takes bearer tokens.
+    if claims.bound_key().is_some() {
+        return Err(refused(
+            "it is bound to a DPoP key, and this API takes bearer tokens only",
         ));
     }
     if record.user_id.is_some() {

@@ -2,7 +2,8 @@
 
 use super::{all, conflict, date, literal_regex, scoped, timestamp, MongoStore};
 use crate::domain::{
-    Client, Placement, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User, UserId,
+    Client, ExchangePolicy, Placement, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp,
+    User, UserId,
 };
 use crate::store::decode::{self, parse};
 use crate::store::{
@@ -466,6 +467,14 @@ struct ClientDoc {
     resources: Vec<String>,
     id_token_signed_response_alg: String,
     require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    require_dpop: bool,
+    #[serde(default)]
+    require_dpop_nonce: bool,
+    #[serde(default)]
+    require_signed_request_object: bool,
+    #[serde(default)]
+    token_exchange: ExchangePolicy,
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
     /// The JWK Set as JSON text: JWK member names need not be valid BSON field names.
@@ -503,6 +512,10 @@ impl ClientDoc {
             resources: self.resources,
             id_token_alg: decode::signing_alg(&self.id_token_signed_response_alg)?,
             require_par: self.require_pushed_authorization_requests,
+            require_dpop: self.require_dpop,
+            require_dpop_nonce: self.require_dpop_nonce,
+            require_signed_request_object: self.require_signed_request_object,
+            exchange: self.token_exchange,
             post_logout_redirect_uris: decode::redirect_uris(&self.post_logout_redirect_uris)?,
             backchannel_logout_uri: self.backchannel_logout_uri,
             jwks: self.jwks,
@@ -545,6 +558,10 @@ impl ClientDoc {
             resources: client.resources.clone(),
             id_token_signed_response_alg: client.id_token_alg.as_str().into(),
             require_pushed_authorization_requests: client.require_par,
+            require_dpop: client.require_dpop,
+            require_dpop_nonce: client.require_dpop_nonce,
+            require_signed_request_object: client.require_signed_request_object,
+            token_exchange: client.exchange.clone(),
             post_logout_redirect_uris: strings(&client.post_logout_redirect_uris),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             jwks: client.jwks.clone(),

@@ -7,8 +7,8 @@ macro_rules! identity_repo {
         mod identity_statements {
             use super::$store;
             use crate::domain::{
-                Client, Placement, Tenant, TenantId, TenantSettings, TenantSlug, Timestamp, User,
-                UserId,
+                Client, ExchangePolicy, Placement, Tenant, TenantId, TenantSettings, TenantSlug,
+                Timestamp, User, UserId,
             };
             use crate::store::sql::{conflict, found, contains_pattern, Finish, Id};
             use crate::store::{
@@ -370,6 +370,7 @@ macro_rules! identity_repo {
                 let Json(scopes): Json<Vec<String>> = row.try_get("scopes")?;
                 let Json(resources): Json<Vec<String>> = row.try_get("resources")?;
                 let Json(post_logout): Json<Vec<String>> = row.try_get("post_logout_redirect_uris")?;
+                let Json(exchange): Json<ExchangePolicy> = row.try_get("token_exchange")?;
                 Ok(Client {
                     key: row.try_get("id")?,
                     tenant_id: row.try_get("tenant_id")?,
@@ -390,6 +391,10 @@ macro_rules! identity_repo {
                     resources,
                     id_token_alg: decode::signing_alg(row.try_get("id_token_signed_response_alg")?)?,
                     require_par: row.try_get("require_pushed_authorization_requests")?,
+                    require_dpop: row.try_get("require_dpop")?,
+                    require_dpop_nonce: row.try_get("require_dpop_nonce")?,
+                    require_signed_request_object: row.try_get("require_signed_request_object")?,
+                    exchange,
                     post_logout_redirect_uris: decode::redirect_uris(&post_logout)?,
                     backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
                     jwks: row
@@ -405,7 +410,7 @@ macro_rules! identity_repo {
             }
 
             /// The settings columns of `clients`, in the order [`bind_settings`] binds them.
-            const CLIENT_SETTINGS: [&str; 25] = [
+            const CLIENT_SETTINGS: [&str; 29] = [
                 "client_id",
                 "name",
                 "client_type",
@@ -423,6 +428,10 @@ macro_rules! identity_repo {
                 "resources",
                 "id_token_signed_response_alg",
                 "require_pushed_authorization_requests",
+                "require_dpop",
+                "require_dpop_nonce",
+                "require_signed_request_object",
+                "token_exchange",
                 "post_logout_redirect_uris",
                 "backchannel_logout_uri",
                 "jwks",
@@ -460,6 +469,10 @@ macro_rules! identity_repo {
                     .bind(Json(&c.resources))
                     .bind(c.id_token_alg.as_str())
                     .bind(c.require_par)
+                    .bind(c.require_dpop)
+                    .bind(c.require_dpop_nonce)
+                    .bind(c.require_signed_request_object)
+                    .bind(Json(&c.exchange))
                     .bind(Json(&c.post_logout_redirect_uris))
                     .bind(&c.backchannel_logout_uri)
                     .bind(jwks.map(Json))

@@ -9,7 +9,7 @@ use super::Console;
 use crate::{
     admin::Actor,
     app::api::server::{self, Ctx},
-    domain::{uri_lines, whole_number, Invalid},
+    domain::{uri_lines, whole_number, ExchangePolicy, Invalid},
     error::{AppError, AppResult},
 };
 use leptos::prelude::*;
@@ -46,6 +46,16 @@ pub struct ClientPage {
     pub post_logout_redirect_uris: String,
     pub scopes: String,
     pub require_consent: bool,
+    /// RFC 9449 §5.2: token requests must carry a DPoP proof.
+    pub require_dpop: bool,
+    /// RFC 9449 §8: DPoP proofs must carry a nonce this server issued.
+    pub require_dpop_nonce: bool,
+    /// RFC 9101 §10.5: authorization requests must come as a request object signed by the client.
+    pub require_signed_request_object: bool,
+    /// RFC 8693: the audiences a token exchange may give it, one a line.
+    pub exchange_audiences: String,
+    /// RFC 8693: the scopes a token exchange may give it, separated by spaces.
+    pub exchange_scopes: String,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub logo_uri: String,
@@ -165,6 +175,11 @@ pub async fn save_client(
     #[server(default)] post_logout_redirect_uris: String,
     #[server(default)] scopes: String,
     #[server(default)] require_consent: Option<String>,
+    #[server(default)] require_dpop: Option<String>,
+    #[server(default)] require_dpop_nonce: Option<String>,
+    #[server(default)] require_signed_request_object: Option<String>,
+    #[server(default)] exchange_audiences: String,
+    #[server(default)] exchange_scopes: String,
     access_token_ttl_secs: String,
     refresh_token_ttl_secs: String,
     #[server(default)] logo_uri: String,
@@ -181,6 +196,10 @@ pub async fn save_client(
             post_logout_redirect_uris: uri_lines(&post_logout_redirect_uris),
             scopes,
             require_consent: require_consent.is_some(),
+            require_dpop: require_dpop.is_some(),
+            require_dpop_nonce: require_dpop_nonce.is_some(),
+            require_signed_request_object: require_signed_request_object.is_some(),
+            exchange: ExchangePolicy::from_form(&exchange_audiences, &exchange_scopes),
             access_token_ttl_secs: whole_number(
                 &access_token_ttl_secs,
                 "The access token lifetime",
@@ -324,6 +343,11 @@ async fn client_page(
         post_logout_redirect_uris: join(&client.post_logout_redirect_uris),
         scopes: client.scopes.join(" "),
         require_consent: client.require_consent,
+        require_dpop: client.require_dpop,
+        require_dpop_nonce: client.require_dpop_nonce,
+        require_signed_request_object: client.require_signed_request_object,
+        exchange_audiences: client.exchange.audiences.join("\n"),
+        exchange_scopes: client.exchange.scopes.join(" "),
         access_token_ttl_secs: client.access_token_ttl_secs,
         refresh_token_ttl_secs: client.refresh_token_ttl_secs,
         logo_uri: client.logo_uri.clone().unwrap_or_default(),

@@ -9,7 +9,9 @@ use crate::app::api::{
 use crate::app::pages::admin::revision;
 use crate::app::pages::field::Checked;
 use crate::app::pages::{query_param, tenant_param, Loading};
-use crate::domain::{uri_lines, whole_number, AppType, Client, Invalid, RedirectUri};
+use crate::domain::{
+    uri_lines, whole_number, AppType, Client, ExchangePolicy, Invalid, RedirectUri,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -247,6 +249,12 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
         flash,
         seconds(Client::check_refresh_ttl),
     );
+    let audiences = Checked::new("exchange-audiences", "exchange_audiences", flash, |raw| {
+        ExchangePolicy::check_audiences(&ExchangePolicy::from_form(raw, "").audiences)
+    });
+    let exchange_scopes = Checked::new("exchange-scopes", "exchange_scopes", flash, |raw| {
+        ExchangePolicy::check_scopes(&ExchangePolicy::from_form("", raw).scopes)
+    });
     let (redirect, post_logout) = (checks.redirect.clone(), checks.post_logout.clone());
     let uris = page.redirects.then(|| view! {
         <label for="redirect-uris">"Redirect URIs (one per line)"</label>
@@ -294,6 +302,29 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
                     <input id="consent" type="checkbox" name="require_consent" checked=page.require_consent/>
                     <label for="consent">"Ask people for consent"</label>
                 </div>
+                <div class="check">
+                    <input id="dpop" type="checkbox" name="require_dpop" checked=page.require_dpop aria-describedby="dpop-hint"/>
+                    <label for="dpop">"Require DPoP (sender-constrained tokens)"</label>
+                </div>
+                <div class="check">
+                    <input id="dpop-nonce" type="checkbox" name="require_dpop_nonce" checked=page.require_dpop_nonce aria-describedby="dpop-hint"/>
+                    <label for="dpop-nonce">"Require a server nonce in DPoP proofs"</label>
+                </div>
+                <p class="muted small" id="dpop-hint">"DPoP (RFC 9449) binds tokens to a key the application holds, so a stolen token is useless without it. The application must send a DPoP proof with each token request; with a server nonce, proofs cannot be made in advance."</p>
+                <div class="check">
+                    <input id="signed-requests" type="checkbox" name="require_signed_request_object" checked=page.require_signed_request_object aria-describedby="signed-requests-hint"/>
+                    <label for="signed-requests">"Require signed authorization requests (JAR)"</label>
+                </div>
+                <p class="muted small" id="signed-requests-hint">"JAR (RFC 9101) has the application send its authorization request as a request object signed with one of its keys, so nobody can alter it on the way; unsigned requests are refused."</p>
+                <label for="exchange-audiences">"Token exchange: audiences (one per line)"</label>
+                <textarea id="exchange-audiences" name="exchange_audiences" rows="2" maxlength="20000"
+                    aria-describedby=format!("exchange-hint {}", audiences.note_id()) aria-invalid=audiences.invalid() on:input=audiences.on_input()>{page.exchange_audiences.clone()}</textarea>
+                {audiences.note()}
+                <label for="exchange-scopes">"Token exchange: scopes (separated by spaces)"</label>
+                <textarea id="exchange-scopes" name="exchange_scopes" rows="2" maxlength="4000"
+                    aria-describedby=format!("exchange-hint {}", exchange_scopes.note_id()) aria-invalid=exchange_scopes.invalid() on:input=exchange_scopes.on_input()>{page.exchange_scopes.clone()}</textarea>
+                {exchange_scopes.note()}
+                <p class="muted small" id="exchange-hint">"Token exchange (RFC 8693) lets a service trade a token it was given for one to call another API: these are the APIs (absolute URIs) and scopes such new tokens may be for. Used only by applications allowed the token-exchange grant."</p>
                 <label for="access-ttl">"Access token lifetime (seconds)"</label>
                 <input id="access-ttl" type="text" inputmode="numeric" name="access_token_ttl_secs" value=page.access_token_ttl_secs.to_string() required maxlength="9"
                     aria-describedby=access.note_id() aria-invalid=access.invalid() on:input=access.on_input()/>

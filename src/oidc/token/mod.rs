@@ -1,9 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2; OIDC Core §3.1.3): the authorization code (§4.1.3),
 //! refresh token (§6) and client credentials (§4.4) grants.
 
+mod exchange;
+
 use super::client_auth::{client_request, ClientRequest};
+use super::dpop::{self, Expected};
 use super::issue::{self, Family, Grant, Minted};
-use super::{device, error::OAuthError, pkce, requested_resource};
+use super::{device, error::OAuthError, pkce, requested_resources};
 use crate::crypto::{refresh_token_key, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -60,6 +63,7 @@ async fn handle(
             "this client may not use this grant",
         ));
     }
+    let jkt = proven_key(state, &tenant, &client, meta, headers).await?;
     let context = Context {
         state,
         tenant: &tenant,
@@ -67,13 +71,50 @@ async fn handle(
         params: &params,
         meta,
         now: Timestamp::now(),
+        jkt: jkt.as_deref(),
     };
-    match grant_type {
+    let mut response = match grant_type {
         GrantType::AuthorizationCode => authorization_code(&context).await,
         GrantType::RefreshToken => refresh_token(&context).await,
         GrantType::ClientCredentials => client_credentials(&context).await,
         GrantType::DeviceCode => device_code(&context).await,
+        GrantType::TokenExchange => exchange::token_exchange(&context).await,
+    }?;
+    // RFC 9449 §8.2: the nonce for the client's next proof comes with each answer.
+    if client.require_dpop_nonce {
+        if let Ok(nonce) = dpop::new_nonce(state, &tenant).parse() {
+            response.headers_mut().insert("dpop-nonce", nonce);
+        }
     }
+    Ok(response)
+}
+
+/// RFC 9449 §5: the DPoP key the client proved it holds, if it sent a proof; a client
+/// registered for DPoP must.
+async fn proven_key(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+) -> Result<Option<String>, OAuthError> {
+    let expected = Expected {
+        method: "POST",
+        url: format!("{}/token", state.config.issuer(tenant.slug.as_str())),
+        access_token: None,
+        nonce_required: client.require_dpop_nonce,
+    };
+    let jkt = dpop::proven_key(state, tenant, headers, &expected)
+        .await
+        .map_err(|refused| refused.at_token_endpoint(state, tenant, meta))?;
+    if jkt.is_none() && client.require_dpop {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+            "this client must send a DPoP proof",
+        ));
+    }
+    Ok(jkt)
 }
 
 /// One authenticated token request.
@@ -84,9 +125,18 @@ struct Context<'a> {
     params: &'a HashMap<String, String>,
     meta: &'a RequestMeta,
     now: Timestamp,
+    /// RFC 9449: the DPoP key proven with the request, which the access token is bound to.
+    jkt: Option<&'a str>,
 }
 
 impl Context<'_> {
+    /// RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a confidential
+    /// client's are bound to its credentials already.
+    fn family_key(&self) -> Option<&str> {
+        self.jkt
+            .filter(|_| self.client.client_type == ClientType::Public)
+    }
+
     fn internal(&self, e: impl super::error::Fault) -> OAuthError {
         OAuthError::internal(self.meta, e)
     }
@@ -112,9 +162,20 @@ impl Context<'_> {
             .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing or too long")))
     }
 
-    /// RFC 8707 `resource`: must be one this client registered.
-    fn resource(&self) -> Result<Option<&str>, OAuthError> {
-        requested_resource(self.params, self.client)
+    /// The `scope` parameter's scopes (RFC 6749 §3.3), when the request has one.
+    fn requested_scopes(&self) -> Option<Vec<String>> {
+        self.params.get("scope").map(|requested| {
+            requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    /// RFC 8707 `resource`s: each must be one this client registered.
+    fn resources(&self) -> Result<Vec<String>, OAuthError> {
+        requested_resources(self.params, self.client)
     }
 
     /// The grant's user, when they may still sign in: a blocked or deleted user's grants
@@ -206,7 +267,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         }
         (None, None) => {}
     }
-    let resource = cx.resource()?;
+    let resources = cx.resources()?;
     let user = cx.user_who_can_sign_in(record.user_id).await?;
 
     let refreshable = cx.client.allows_grant(GrantType::RefreshToken);
@@ -216,19 +277,22 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         client: cx.client,
         user: Some(&user),
         scopes: &record.scopes,
-        resource,
+        resources: &resources,
         auth_time: Some(record.auth_time),
         amr: &record.amr,
         code_hash: Some(&code_hash),
         family_id: refreshable.then_some(code_hash.as_str()),
         session_id: Some(&record.session_id),
+        jkt: cx.jkt,
+        act: None,
     };
     let family = refreshable.then(|| Family {
         id: &code_hash,
         expires_at: cx.now.plus_secs(cx.client.refresh_family_ttl_secs),
         session_id: &record.session_id,
         scopes: &record.scopes,
-        resource,
+        resources: &resources,
+        jkt: cx.family_key(),
     });
     let issued = issue::tokens(
         cx.state,
@@ -260,15 +324,16 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
     if !cx.now.is_before(known.expires_at) || !cx.now.is_before(known.family_expires_at) {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
+    // RFC 9449 §5: a bound token is refreshed only with a proof of its key.
+    if known.jkt.is_some() && known.jkt.as_deref() != cx.jkt {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is bound to another DPoP key",
+        ));
+    }
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
-    let scopes = match cx.params.get("scope") {
+    let scopes = match cx.requested_scopes() {
         None => known.scopes.clone(),
         Some(requested) => {
-            let requested: Vec<String> = requested
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
             if requested.is_empty() || requested.iter().any(|s| !known.scopes.contains(s)) {
                 return Err(OAuthError::invalid_scope(
                     "the requested scope exceeds what was granted",
@@ -277,13 +342,19 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
             requested
         }
     };
-    if let Some(r) = cx.resource()? {
-        if known.resource.as_deref() != Some(r) {
-            return Err(OAuthError::invalid_target(
-                "the resource was not part of the original grant",
-            ));
-        }
+    // RFC 8707 §2.2: a refresh may ask for fewer of the grant's resources, never others.
+    let granted = known.resources();
+    let requested = cx.resources()?;
+    if requested.iter().any(|r| !granted.contains(r)) {
+        return Err(OAuthError::invalid_target(
+            "a resource was not part of the original grant",
+        ));
     }
+    let audiences = if requested.is_empty() {
+        &granted
+    } else {
+        &requested
+    };
     let user = cx.user_who_can_sign_in(known.user_id).await?;
     let grant = Grant {
         grant_type: GrantType::RefreshToken,
@@ -291,19 +362,22 @@ async fn refresh_token(cx: &Context<'_>) -> Result<Response, OAuthError> {
         client: cx.client,
         user: Some(&user),
         scopes: &scopes,
-        resource: known.resource.as_deref(),
+        resources: audiences,
         auth_time: Some(known.auth_time),
         amr: &known.amr,
         code_hash: None,
         family_id: Some(&known.family_id),
         session_id: Some(&known.session_id),
+        jkt: cx.jkt,
+        act: None,
     };
     let family = Family {
         id: &known.family_id,
         expires_at: known.family_expires_at,
         session_id: &known.session_id,
         scopes: &known.scopes,
-        resource: known.resource.as_deref(),
+        resources: &granted,
+        jkt: known.jkt.as_deref(),
     };
     // Signed before the token is spent, and stored only if it is: the token is spent in the
     // same transaction as its replacement is stored (one turn of the group-commit writer).
@@ -375,14 +449,9 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
         .filter(|s| !USER_SCOPES.contains(&s.as_str()))
         .cloned()
         .collect();
-    let scopes: Vec<String> = match cx.params.get("scope") {
+    let scopes: Vec<String> = match cx.requested_scopes() {
         None => allowed,
         Some(requested) => {
-            let requested: Vec<String> = requested
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
             if let Some(bad) = requested.iter().find(|s| !allowed.contains(s)) {
                 return Err(OAuthError::invalid_scope(format!(
                     "scope {bad:?} is not available to this client without a user"
@@ -391,19 +460,21 @@ async fn client_credentials(cx: &Context<'_>) -> Result<Response, OAuthError> {
             requested
         }
     };
-    let resource = cx.resource()?;
+    let resources = cx.resources()?;
     let grant = Grant {
         grant_type: GrantType::ClientCredentials,
         tenant: cx.tenant,
         client: cx.client,
         user: None,
         scopes: &scopes,
-        resource,
+        resources: &resources,
         auth_time: None,
         amr: &[],
         code_hash: None,
         family_id: None,
         session_id: None,
+        jkt: cx.jkt,
+        act: None,
     };
     // RFC 6749 §4.4.3: no refresh token; no user, so no ID token.
     let issued = issue::tokens(cx.state, &grant, None, None, cx.now, cx.meta)
@@ -426,12 +497,14 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         client: cx.client,
         user: Some(&user),
         scopes,
-        resource: None,
+        resources: &[],
         auth_time: Some(approval.auth_time),
         amr: &approval.amr,
         code_hash: None,
         family_id: Some(&family_id),
         session_id: Some(&approval.session_id),
+        jkt: cx.jkt,
+        act: None,
     };
     let family = cx
         .client
@@ -441,7 +514,8 @@ async fn device_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
             expires_at: cx.now.plus_secs(cx.client.refresh_family_ttl_secs),
             session_id: &approval.session_id,
             scopes,
-            resource: None,
+            resources: &[],
+            jkt: cx.family_key(),
         });
     let issued = issue::tokens(cx.state, &grant, None, family, cx.now, cx.meta)
         .await

@@ -1,0 +1,10 @@
+-- RFC 9449 (DPoP) per client: token requests must carry a DPoP proof (§5.2
+-- `dpop_bound_access_tokens`), and the proofs must carry a nonce this server issued (§8).
+-- RFC 9101 (JAR) §10.5 per client: authorization requests must come as a signed request object.
+-- RFC 8693 §2.1 per client: the audiences and scopes a token exchange may give it (JSON).
+-- Safe on a large table: adding a column with a constant default only rewrites the catalogue
+-- (no table rewrite); the ACCESS EXCLUSIVE lock on clients is held for that instant alone.
+ALTER TABLE clients ADD COLUMN require_dpop boolean NOT NULL DEFAULT false;
+ALTER TABLE clients ADD COLUMN require_dpop_nonce boolean NOT NULL DEFAULT false;
+ALTER TABLE clients ADD COLUMN require_signed_request_object boolean NOT NULL DEFAULT false;
+ALTER TABLE clients ADD COLUMN token_exchange jsonb NOT NULL DEFAULT '{"audiences":[],"scopes":[]}';
