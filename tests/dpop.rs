@@ -6,7 +6,7 @@
 mod common;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use common::{query, AuthRequest, TestClient, TestServer, PASSWORD};
+use common::{location, query, AuthRequest, TestClient, TestServer, PASSWORD};
 use reqwest::{header::HeaderMap, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tessera::admin::clients::NewClient;
@@ -449,5 +449,131 @@ async fn userinfo_and_refresh_honour_the_binding() {
     assert_eq!(
         payload(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
         holder.jkt()
+    );
+}
+
+/// A code for `request`, signed in as Alice in a fresh browser.
+async fn code_for(server: &TestServer, url: &str) -> String {
+    let callback = server
+        .browser()
+        .authorize(url, "alice@example.com", PASSWORD, "allow")
+        .await;
+    query(&callback)["code"].clone()
+}
+
+/// Redeems `code` of the public client `spa` with `proof`; the status and answer.
+async fn redeem(
+    server: &TestServer,
+    app: &TestClient,
+    code: &str,
+    proof: Option<String>,
+) -> (StatusCode, Value) {
+    let token_url = format!("{}/token", server.issuer("default"));
+    let mut request = server.http().post(&token_url).form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", app.redirect_uri.as_str()),
+        ("code_verifier", common::VERIFIER),
+        ("client_id", app.client_id.as_str()),
+    ]);
+    if let Some(proof) = proof {
+        request = request.header("DPoP", proof);
+    }
+    let (status, _, body) = send(request).await;
+    (status, body)
+}
+
+/// RFC 9449 §10: `dpop_jkt` in the authorization request, or a proof sent with a pushed one,
+/// binds the code to a key.
+#[tokio::test]
+async fn an_authorization_code_can_be_bound_to_a_key() {
+    let server = TestServer::start().await;
+    server.user("default", "alice@example.com").await;
+    let app = server.client("default", "spa", true).await;
+    let token_url = format!("{}/token", server.issuer("default"));
+    let holder = Holder::new();
+    let stranger = Holder::new();
+    let bound = AuthRequest::new(&app).set("dpop_jkt", &holder.jkt());
+
+    for (case, proof) in [
+        ("without a proof", None),
+        (
+            "with another key",
+            Some(stranger.proof("POST", &token_url, json!({}))),
+        ),
+    ] {
+        let code = code_for(&server, &bound.url(&server, "default")).await;
+        let (status, body) = redeem(&server, &app, &code, proof).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "a bound code redeemed {case}: {body}"
+        );
+    }
+    let code = code_for(&server, &bound.url(&server, "default")).await;
+    let (status, body) = redeem(
+        &server,
+        &app,
+        &code,
+        Some(holder.proof("POST", &token_url, json!({}))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("DPoP")),
+        "{body}"
+    );
+
+    let malformed = AuthRequest::new(&app).set("dpop_jkt", "not-a-thumbprint");
+    let refused = server
+        .browser()
+        .get(&malformed.url(&server, "default"))
+        .await;
+    let to = location(&refused).expect("an error for the client");
+    assert_eq!(query(&to)["error"], "invalid_request");
+
+    // Pushed with a proof: the code is bound to the proof's key.
+    let par_url = format!("{}/par", server.issuer("default"));
+    let push = |proof: String, request: &AuthRequest| {
+        server
+            .http()
+            .post(&par_url)
+            .header("DPoP", proof)
+            .form(&request.params)
+    };
+    let (status, _, body) = send(push(
+        holder.proof("POST", &par_url, json!({})),
+        &AuthRequest::new(&app),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let query_string = serde_urlencoded::to_string([
+        ("client_id", "spa"),
+        ("request_uri", body["request_uri"].as_str().unwrap()),
+    ])
+    .unwrap();
+    let code = code_for(
+        &server,
+        &format!("{}/authorize?{query_string}", server.issuer("default")),
+    )
+    .await;
+    let (status, body) = redeem(
+        &server,
+        &app,
+        &code,
+        Some(stranger.proof("POST", &token_url, json!({}))),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    // A proof of one key and a dpop_jkt of another: refused.
+    let (status, _, body) = send(push(stranger.proof("POST", &par_url, json!({})), &bound)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof")),
+        "{body}"
     );
 }

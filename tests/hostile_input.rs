@@ -621,6 +621,7 @@ async fn an_expired_code_is_refused() {
         amr: vec!["pwd".into()],
         issued_at: past,
         expires_at: past.plus_secs(60),
+        dpop_jkt: None,
     };
     server
         .state

@@ -542,6 +542,7 @@ fn code(tenant: &Tenant, user: &User, hash: &str, expires_at: Timestamp) -> Auth
         amr: vec!["pwd".into()],
         issued_at: Timestamp::now(),
         expires_at,
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 

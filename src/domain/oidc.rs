@@ -28,6 +28,9 @@ pub struct AuthorizationRequest {
     /// OIDC Core §3.1.2.1: the authentication context classes asked for, in order of preference.
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -98,6 +101,9 @@ pub struct AuthorizationCode {
     pub amr: Vec<String>,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
+    /// RFC 9449 §10: only a proof of this DPoP key redeems the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// Where a device authorization (RFC 8628) stands.

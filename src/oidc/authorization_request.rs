@@ -112,6 +112,19 @@ pub fn validate(
         return Err(invalid("nonce is too long"));
     }
 
+    // RFC 9449 §10: a JWK SHA-256 thumbprint, base64url without padding.
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(jkt)
+            if jkt.len() == 43
+                && jkt
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(jkt.clone())
+        }
+        Some(_) => return Err(invalid("dpop_jkt is not a JWK SHA-256 thumbprint")),
+    };
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: String::new(),
@@ -134,6 +147,7 @@ pub fn validate(
             .filter(|v| v.len() <= 100)
             .map(str::to_owned)
             .collect(),
+        dpop_jkt,
     })
 }
 

@@ -404,6 +404,7 @@ pub async fn continue_flow(
         amr: user_session.amr.clone(),
         issued_at: now,
         expires_at: now.plus_secs(CODE_LIFETIME_SECS),
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     if let Err(e) = state.store.artifacts.put_code(tenant.id, &record).await {
         return internal_error(e, meta);

@@ -4,6 +4,7 @@
 
 use super::authorization_request::validate;
 use super::client_auth::{client_request, ClientRequest};
+use super::dpop::{self, Expected};
 use super::error::OAuthError;
 use super::request_object::{self, Refused};
 use crate::crypto::{random_token, sha256_hex};
@@ -83,6 +84,7 @@ async fn handle(
         ));
     }
     params.insert("client_id".into(), client.client_id.clone());
+    bind_to_proven_key(state, &tenant, &client, meta, headers, &mut params).await?;
     if params
         .get("redirect_uri")
         .is_none_or(|r| client.redirect_uri(r).is_none())
@@ -118,6 +120,39 @@ async fn handle(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key, as
+/// `dpop_jkt` does; when both come they must name the same key.
+async fn bind_to_proven_key(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    params: &mut HashMap<String, String>,
+) -> Result<(), OAuthError> {
+    let expected = Expected {
+        method: "POST",
+        url: format!("{}/par", state.config.issuer(tenant.slug.as_str())),
+        access_token: None,
+        nonce_required: client.require_dpop_nonce,
+    };
+    let proven = dpop::proven_key(state, tenant, headers, &expected)
+        .await
+        .map_err(|refused| refused.at_token_endpoint(state, tenant, meta))?;
+    match (proven, params.get("dpop_jkt")) {
+        (Some(proven), Some(named)) if proven != *named => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+            "dpop_jkt names another key than the DPoP proof's",
+        )),
+        (Some(proven), _) => {
+            params.insert("dpop_jkt".into(), proven);
+            Ok(())
+        }
+        (None, _) => Ok(()),
+    }
 }
 
 /// A pushed authorization request, as stored until the browser brings its `request_uri`.

@@ -267,6 +267,12 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         }
         (None, None) => {}
     }
+    // RFC 9449 §10: a code bound to a key is redeemed only with a proof of that key.
+    if record.dpop_jkt.is_some() && record.dpop_jkt.as_deref() != cx.jkt {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code is bound to another DPoP key",
+        ));
+    }
     let resources = cx.resources()?;
     let user = cx.user_who_can_sign_in(record.user_id).await?;
 
