@@ -577,3 +577,110 @@ async fn an_authorization_code_can_be_bound_to_a_key() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_management_api_takes_a_bound_token_only_with_a_proof_of_its_key() {
+    let server = TestServer::start().await;
+    let api = format!("{}/api/v1", server.issuer("default"));
+    let users = format!("{api}/users");
+    let app = server
+        .register(
+            "default",
+            NewClient {
+                client_id: "robot".into(),
+                grants: vec![GrantType::ClientCredentials],
+                scopes: vec!["tessera:users:read".into()],
+                resources: vec![api.clone()],
+                ..Default::default()
+            },
+        )
+        .await;
+    let token_url = format!("{}/token", server.issuer("default"));
+    let holder = Holder::new();
+    let token_for = |proofs: Vec<String>| {
+        let mut request = server
+            .http()
+            .post(&token_url)
+            .basic_auth(&app.client_id, app.secret.as_deref())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "tessera:users:read"),
+                ("resource", api.as_str()),
+            ]);
+        for proof in proofs {
+            request = request.header("DPoP", proof);
+        }
+        async move {
+            send(request).await.2["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let bound = token_for(vec![holder.proof("POST", &token_url, json!({}))]).await;
+    let unbound = token_for(Vec::new()).await;
+    let call = |scheme: &str, token: &str, proof: Option<String>| {
+        let mut request = server
+            .http()
+            .get(&users)
+            .header("authorization", format!("{scheme} {token}"));
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        send(request)
+    };
+
+    // RFC 9449 §7.1: the DPoP scheme with a proof of the bound key for this request.
+    let proof = holder.proof_for_token("GET", &users, &bound);
+    let (status, _, body) = call("DPoP", &bound, Some(proof.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["data"].is_array());
+
+    let stranger = Holder::new();
+    let refusals = [
+        ("as a bearer token", "Bearer", bound.clone(), None),
+        ("without a proof", "DPoP", bound.clone(), None),
+        ("with a replayed proof", "DPoP", bound.clone(), Some(proof)),
+        (
+            "with a proof for another URL",
+            "DPoP",
+            bound.clone(),
+            Some(holder.proof_for_token("GET", &format!("{api}/roles"), &bound)),
+        ),
+        (
+            "with a proof for another method",
+            "DPoP",
+            bound.clone(),
+            Some(holder.proof_for_token("POST", &users, &bound)),
+        ),
+        (
+            "with a proof by another key",
+            "DPoP",
+            bound.clone(),
+            Some(stranger.proof_for_token("GET", &users, &bound)),
+        ),
+        (
+            "with a proof for another token",
+            "DPoP",
+            bound.clone(),
+            Some(holder.proof_for_token("GET", &users, &unbound)),
+        ),
+        (
+            "an unbound token in the DPoP scheme",
+            "DPoP",
+            unbound.clone(),
+            Some(holder.proof_for_token("GET", &users, &unbound)),
+        ),
+    ];
+    for (case, scheme, token, proof) in refusals {
+        let (status, headers, body) = call(scheme, &token, proof).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
+        assert!(!header(&headers, "www-authenticate").is_empty(), "{case}");
+    }
+    let (status, headers, _) = call("Bearer", &bound, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(header(&headers, "www-authenticate").starts_with("DPoP "));
+    // The unbound token still works as what it is.
+    let (status, _, _) = call("Bearer", &unbound, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

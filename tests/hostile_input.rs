@@ -622,6 +622,7 @@ async fn an_expired_code_is_refused() {
         issued_at: past,
         expires_at: past.plus_secs(60),
         dpop_jkt: None,
+        resources: Vec::new(),
     };
     server
         .state

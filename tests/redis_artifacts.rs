@@ -73,6 +73,7 @@ async fn every_artifact_key_expires_with_its_artifact() {
         issued_at: now,
         expires_at: now.plus_secs(60),
         dpop_jkt: None,
+        resources: Vec::new(),
     };
     store.artifacts.put_code(tenant.id, &code).await.unwrap();
     let kept = 60 + ARTIFACT_RETENTION_SECS;

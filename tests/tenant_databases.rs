@@ -206,6 +206,15 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         }
     };
     let (bot, sync) = (make_key("Bot").await, make_key("Sync").await);
+    let make_token = |name: &'static str| {
+        let (state, acme) = (&server.state, &acme);
+        async move {
+            admin::initial_tokens::create(state, &Actor::Cli, acme, name, 5, 7)
+                .await
+                .expect("initial access token")
+        }
+    };
+    let (partners, vendors) = (make_token("Partners").await, make_token("Vendors").await);
     let crm = ["user.created".to_string()];
     let hook = admin::webhooks::create(&server.state, &Actor::Cli, &acme, HOOK, "CRM", &crm)
         .await
@@ -230,6 +239,12 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
                     p1.name = Some("Renamed".into());
                     store.users.update(acme.id, &p1).await.unwrap();
                     assert!(store.api_keys.revoke(acme.id, sync.id, now).await.unwrap());
+                    let spent = store
+                        .initial_tokens
+                        .spend(acme.id, &partners.token.hash, now);
+                    assert_eq!(spent.await.unwrap().map(|t| t.uses), Some(1));
+                    let revoked = store.initial_tokens.revoke(acme.id, vendors.token.id, now);
+                    assert!(revoked.await.unwrap());
                 })
             });
         }
@@ -294,6 +309,18 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     );
     assert_eq!(api_keys[1], bot);
     assert!(main.api_keys.list(acme.id).await.unwrap().is_empty());
+    let initial_tokens = store.initial_tokens.list(acme.id).await.unwrap();
+    let states: Vec<_> = initial_tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.uses, t.revoked_at.is_some()))
+        .collect();
+    assert_eq!(
+        states,
+        [("Vendors", 0, true), ("Partners", 1, false)],
+        "initial access tokens arrive, used and revoked during the copy as well"
+    );
+    assert_eq!(moved.initial_tokens, 2);
+    assert!(main.initial_tokens.list(acme.id).await.unwrap().is_empty());
     // (Deliveries to the example address fail meanwhile, which the endpoint records.)
     let hooks: Vec<_> = store.webhooks.endpoints(acme.id).await.unwrap();
     assert_eq!(
@@ -339,6 +366,10 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     }
     assert_eq!(main.keys.list(acme.id).await.unwrap(), keys);
     assert_eq!(main.api_keys.list(acme.id).await.unwrap(), api_keys);
+    assert_eq!(
+        main.initial_tokens.list(acme.id).await.unwrap(),
+        initial_tokens
+    );
     let back_hooks = main.webhooks.endpoints(acme.id).await.unwrap();
     assert_eq!(
         back_hooks.iter().map(settings).collect::<Vec<_>>(),

@@ -679,6 +679,96 @@ async fn several_resources_make_several_audiences_and_a_refresh_narrows_them() {
 }
 
 #[tokio::test]
+async fn resources_named_in_the_authorization_request_bound_the_grant() {
+    const REPORTS: &str = "https://reports.example.com/";
+    const LEDGER: &str = "https://ledger.example.com/";
+    let server = TestServer::start().await;
+    server.user("default", "alice@example.com").await;
+    let app = server
+        .client_with(
+            "default",
+            "app",
+            false,
+            &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+            &["openid", "offline_access"],
+            &[API, REPORTS, LEDGER],
+        )
+        .await;
+    let rp = relying_party(&server, &app).await;
+    let browser = server.browser();
+    // RFC 8707 §2.1: `resource`, repeated, in the authorization request.
+    let sign_in = |resources: &[&str]| {
+        let mut request = AuthRequest::new(&app).set("scope", "openid offline_access");
+        for resource in resources {
+            request
+                .params
+                .push(("resource".into(), resource.to_string()));
+        }
+        request
+    };
+    let request = sign_in(&[API, REPORTS]);
+    let callback = browser
+        .authorize(
+            &request.url(&server, "default"),
+            "alice@example.com",
+            PASSWORD,
+            "allow",
+        )
+        .await;
+    let code = query(&callback)["code"].clone();
+    let exchange = |code: String, verifier: String, resources: &'static [&'static str]| {
+        let rp = &rp;
+        async move {
+            let mut request = rp
+                .exchange_code(AuthorizationCode::new(code))
+                .unwrap()
+                .set_pkce_verifier(PkceCodeVerifier::new(verifier));
+            for resource in resources {
+                request = request.add_extra_param("resource", *resource);
+            }
+            request.request_async(&http()).await
+        }
+    };
+    // Without `resource` at the token endpoint the tokens are for every one named.
+    let tokens = exchange(code, request.verifier.clone(), &[])
+        .await
+        .expect("the code");
+    let both = vec![API.to_string(), REPORTS.to_string()];
+    assert_eq!(audience(&rp, tokens.access_token()).await, both);
+    // The refresh family holds the authorization request's resources: never the third.
+    let refused = rp
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .unwrap()
+        .add_extra_param("resource", LEDGER)
+        .request_async(&http())
+        .await;
+    assert_eq!(outcome(refused), "invalid_target");
+
+    // The token request may narrow them, never add one the authorization request left out.
+    let request = sign_in(&[API, REPORTS]);
+    let callback = browser.open(&request.url(&server, "default")).await;
+    let code = query(&callback)["code"].clone();
+    let wider = exchange(code, request.verifier.clone(), &[API, LEDGER]).await;
+    assert_eq!(outcome(wider), "invalid_target");
+    let request = sign_in(&[API, REPORTS]);
+    let callback = browser.open(&request.url(&server, "default")).await;
+    let code = query(&callback)["code"].clone();
+    let narrowed = exchange(code, request.verifier.clone(), &[REPORTS])
+        .await
+        .expect("one of the two");
+    assert_eq!(
+        audience(&rp, narrowed.access_token()).await,
+        vec![REPORTS.to_string()]
+    );
+
+    // A resource the client never registered is refused at the authorization endpoint, back
+    // at the client's redirect URI with `invalid_target`.
+    let request = sign_in(&["https://elsewhere.example/"]);
+    let refused = browser.open(&request.url(&server, "default")).await;
+    assert_eq!(query(&refused)["error"], "invalid_target", "{refused}");
+}
+
+#[tokio::test]
 async fn a_replayed_code_also_revokes_the_refresh_tokens_it_issued() {
     let (server, app) = refreshing_app().await;
     let rp = relying_party(&server, &app).await;

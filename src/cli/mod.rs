@@ -613,6 +613,7 @@ async fn execute(command: Command) -> Result<(), String> {
                 },
                 jwks,
                 logo_uri: None,
+                secret_method: None,
             };
             let (client, secret) = admin::clients::create(&state, &Actor::Cli, &tenant, new)
                 .await

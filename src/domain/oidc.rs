@@ -31,6 +31,9 @@ pub struct AuthorizationRequest {
     /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// RFC 8707 §2.1: the resources the tokens of this grant may be for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 impl AuthorizationRequest {
@@ -104,6 +107,10 @@ pub struct AuthorizationCode {
     /// RFC 9449 §10: only a proof of this DPoP key redeems the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// RFC 8707 §2.1: the resources named in the authorization request; the token request
+    /// may name fewer of them, never others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 /// Where a device authorization (RFC 8628) stands.

@@ -44,6 +44,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("code.replayed", "An authorization code was presented twice"),
     ("consent.revoked", "A person withdrew a consent"),
     ("client.created", "An application was registered"),
+    (
+        "client.registered",
+        "An application registered itself (dynamic client registration)",
+    ),
     ("client.updated", "An application was changed"),
     (
         "client.secret_rotated",
@@ -64,6 +68,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("team.member_removed", "A person left a team"),
     ("api_key.created", "An API key was created"),
     ("api_key.revoked", "An API key was revoked"),
+    (
+        "initial_access_token.created",
+        "An initial access token for dynamic registration was made",
+    ),
+    (
+        "initial_access_token.revoked",
+        "An initial access token was revoked",
+    ),
     ("tenant.policy_changed", "The organisation's policy changed"),
 ];
 /// The type of the event "send a test event" sends; no endpoint subscribes to it.

@@ -125,6 +125,9 @@ pub fn validate(
         }
         Some(_) => return Err(invalid("dpop_jkt is not a JWK SHA-256 thumbprint")),
     };
+    // RFC 8707 §2.1: each resource registered for the client, else `invalid_target`.
+    let resources =
+        super::requested_resources(params, client).map_err(|e| (e.code, e.description))?;
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: String::new(),
@@ -148,6 +151,7 @@ pub fn validate(
             .map(str::to_owned)
             .collect(),
         dpop_jkt,
+        resources,
     })
 }
 

@@ -405,6 +405,7 @@ pub async fn continue_flow(
         issued_at: now,
         expires_at: now.plus_secs(CODE_LIFETIME_SECS),
         dpop_jkt: request.dpop_jkt.clone(),
+        resources: request.resources.clone(),
     };
     if let Err(e) = state.store.artifacts.put_code(tenant.id, &record).await {
         return internal_error(e, meta);

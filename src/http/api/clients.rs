@@ -61,6 +61,9 @@ pub struct ClientOut {
     /// Until when the secret before the last rotation still works.
     previous_secret_expires_at: Option<String>,
     disabled: bool,
+    /// It registered itself (RFC 7591) and manages its registration with its registration
+    /// access token (RFC 7592).
+    self_registered: bool,
     created_at: String,
 }
 
@@ -141,6 +144,7 @@ impl From<&Client> for ClientOut {
                 .filter(|at| *at > Timestamp::now())
                 .map(Timestamp::rfc3339),
             disabled: client.disabled,
+            self_registered: client.registration_token_hash.is_some(),
             created_at: client.created_at.rfc3339(),
         }
     }
@@ -250,6 +254,7 @@ impl NewClientBody {
             exchange: self.token_exchange.map(Into::into).unwrap_or_default(),
             jwks: self.jwks.map(|set| set.to_string()),
             logo_uri: self.logo_uri,
+            secret_method: None,
         })
     }
 }

@@ -16,6 +16,7 @@ use crate::admin::{api_keys, Actor};
 use crate::domain::{Invalid, RequestMeta, Tenant, Timestamp};
 use crate::error::AppError;
 use crate::oidc::access_token::{self, Rejected};
+use crate::oidc::dpop::{self, dpop_challenge, Expected};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
@@ -259,20 +260,36 @@ impl FromRequestParts<AppState> for Caller {
                 "This organisation is suspended.",
             ));
         }
-        // RFC 6750 §2.1: the scheme is case-insensitive.
-        let presented = parts
+        // RFC 6750 §2.1 and RFC 9449 §7.1: the scheme is case-insensitive.
+        let (scheme, presented) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim())
+            .filter(|(scheme, _)| {
+                scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+            })
+            .map(|(scheme, key)| (scheme, key.trim()))
             .ok_or_else(|| {
                 Problem::unauthenticated(
-                    "Send an API key (tsk_…) or an access token as Authorization: Bearer …",
+                    "Send an API key (tsk_…) or an access token as Authorization: Bearer …, or a DPoP-bound access token as Authorization: DPoP … with its proof",
                 )
             })?;
+        let proof = scheme.eq_ignore_ascii_case("dpop").then(|| Presented {
+            method: parts.method.as_str(),
+            url: format!(
+                "{}{}",
+                state.config.public_url.as_str().trim_end_matches('/'),
+                parts.uri.path()
+            ),
+            headers: &parts.headers,
+        });
         let actor = if presented.starts_with(crate::domain::api_key::PREFIX) {
+            if proof.is_some() {
+                return Err(Problem::unauthenticated(
+                    "An API key is no DPoP-bound token: send it as Authorization: Bearer.",
+                ));
+            }
             match api_keys::authenticate(state, &tenant, presented, meta.clone()).await {
                 Ok(actor) => actor,
                 Err(api_keys::KeyRefused::Refused) => {
@@ -281,7 +298,7 @@ impl FromRequestParts<AppState> for Caller {
                 Err(api_keys::KeyRefused::Failed(e)) => return Err(Problem::of(e, &meta)),
             }
         } else {
-            application(state, &tenant, presented, meta.clone()).await?
+            application(state, &tenant, presented, proof, meta.clone()).await?
         };
         within_rate(state, &tenant, &actor, &meta).await?;
         Ok(Self {
@@ -292,13 +309,22 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// An access token presented in the DPoP scheme (RFC 9449 §7.1), with what its proof must name.
+struct Presented<'a> {
+    method: &'a str,
+    url: String,
+    headers: &'a axum::http::HeaderMap,
+}
+
 /// The application whose client-credentials access token (RFC 9068) was presented: one for
 /// this API (its audience, RFC 8707), of no user, unrevoked, from an application that is still
-/// registered and enabled.
+/// registered and enabled. A DPoP-bound token comes in the DPoP scheme with a proof of its key
+/// for this request; an unbound one as a bearer token (RFC 9449 §7).
 async fn application(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
+    proof: Option<Presented<'_>>,
     meta: RequestMeta,
 ) -> Result<Actor, Problem> {
     let refused =
@@ -314,11 +340,44 @@ async fn application(
             "its audience (the resource it was issued for) is not this API",
         ));
     }
-    // RFC 9449 §7.2: a DPoP-bound token is no bearer token, and this API takes bearer tokens.
-    if claims.bound_key().is_some() {
-        return Err(refused(
-            "it is bound to a DPoP key, and this API takes bearer tokens only",
-        ));
+    match (claims.bound_key(), proof) {
+        (None, None) => {}
+        // §7.2: a bound token is no bearer token.
+        (Some(_), None) => {
+            return Err(Problem::dpop(dpop_challenge(
+                "invalid_token",
+                "the token is bound to a DPoP key: present it with the DPoP scheme and a proof",
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(refused(
+                "it is not bound to a DPoP key: present it as Authorization: Bearer",
+            ))
+        }
+        (Some(bound), Some(presented)) => {
+            let nonce_required = state
+                .store
+                .clients
+                .shared_by_client_id(tenant.id, &claims.client_id)
+                .await
+                .map_err(|e| Problem::of(e.into(), &meta))?
+                .is_some_and(|client| client.require_dpop_nonce);
+            let expected = Expected {
+                method: presented.method,
+                url: presented.url,
+                access_token: Some(token),
+                nonce_required,
+            };
+            let proven = dpop::proven_key(state, tenant, presented.headers, &expected)
+                .await
+                .map_err(|refused| Problem::dpop(refused.at_resource(state, tenant, &meta)))?;
+            if proven.as_deref() != Some(bound) {
+                return Err(Problem::dpop(dpop_challenge(
+                    "invalid_dpop_proof",
+                    "a proof of the key the token is bound to must come with it",
+                )));
+            }
+        }
     }
     if record.user_id.is_some() {
         return Err(refused(

@@ -77,6 +77,19 @@ impl Problem {
         )
     }
 
+    /// A refused DPoP presentation (RFC 9449 §7.1): the protocol's answer as a problem, with its
+    /// `DPoP` challenge and, when the proof must carry a fresh nonce, `DPoP-Nonce` (§9).
+    pub fn dpop(refused: crate::oidc::error::OAuthError) -> Self {
+        let mut problem = Self::new(refused.status, refused.description);
+        if let Some(challenge) = &refused.challenge {
+            problem = problem.header(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = &refused.dpop_nonce {
+            problem = problem.header(header::HeaderName::from_static("dpop-nonce"), nonce);
+        }
+        problem
+    }
+
     pub fn too_many(retry_after_secs: i64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,

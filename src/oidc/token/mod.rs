@@ -273,7 +273,24 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
             "the authorization code is bound to another DPoP key",
         ));
     }
-    let resources = cx.resources()?;
+    // RFC 8707 §2.2: resources named in the authorization request bound the grant; the token
+    // request may ask for fewer of them, never others, and without any gets them all.
+    let asked = cx.resources()?;
+    let granted = if record.resources.is_empty() {
+        asked.clone()
+    } else {
+        record.resources.clone()
+    };
+    if asked.iter().any(|r| !granted.contains(r)) {
+        return Err(OAuthError::invalid_target(
+            "a resource was not named in the authorization request",
+        ));
+    }
+    let resources = if asked.is_empty() {
+        granted.clone()
+    } else {
+        asked
+    };
     let user = cx.user_who_can_sign_in(record.user_id).await?;
 
     let refreshable = cx.client.allows_grant(GrantType::RefreshToken);
@@ -297,7 +314,7 @@ async fn authorization_code(cx: &Context<'_>) -> Result<Response, OAuthError> {
         expires_at: cx.now.plus_secs(cx.client.refresh_family_ttl_secs),
         session_id: &record.session_id,
         scopes: &record.scopes,
-        resources: &resources,
+        resources: &granted,
         jkt: cx.family_key(),
     });
     let issued = issue::tokens(

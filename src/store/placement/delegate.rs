@@ -5,14 +5,16 @@ use super::{Group, Placements, Route};
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, DeliveryAttempt,
-    Factor, Job, KeyState, LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team,
-    Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
+    Factor, InitialAccessToken, Job, KeyState, LoginFlow, Placement, RefreshToken, Role,
+    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
+    UserSession, WebhookEndpoint,
 };
 use crate::store::audited;
 use crate::store::{
     AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
-    FactorRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo,
-    SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo, WebhookRepo,
+    FactorRepo, InitialTokenRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation,
+    SessionRepo, SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo,
+    WebhookRepo,
 };
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -122,6 +124,14 @@ by_tenant! { ApiKeyRepo, api_keys;
     list() -> Vec<ApiKey>;
     by_hash(hash: &str) -> Option<ApiKey>;
     record_use(id: Uuid, at: Timestamp, since: Timestamp) -> ();
+    revoke(id: Uuid, at: Timestamp) -> bool;
+    {}
+}
+
+by_tenant! { InitialTokenRepo, initial_tokens;
+    create(token: &InitialAccessToken) -> ();
+    list() -> Vec<InitialAccessToken>;
+    spend(hash: &str, at: Timestamp) -> Option<InitialAccessToken>;
     revoke(id: Uuid, at: Timestamp) -> bool;
     {}
 }
