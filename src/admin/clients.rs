@@ -41,6 +41,8 @@ pub struct NewClient {
     /// A JWK Set (JSON) of the client's public keys: it then authenticates with
     /// `private_key_jwt` and gets no secret.
     pub jwks: Option<String>,
+    /// Where the client publishes its public keys (RFC 7591 §2), instead of `jwks`: the same.
+    pub jwks_uri: Option<String>,
     /// An https image shown with the name on the consent page.
     pub logo_uri: Option<String>,
 }
@@ -92,19 +94,11 @@ pub async fn create(
         Client::validate_resource(resource).map_err(|e| e.on("resources"))?;
     }
     new.exchange.check()?;
-    let jwks = match &new.jwks {
-        Some(_) if new.public => {
-            return Err(AppError::invalid(
-                "A public client has no keys: it cannot use private_key_jwt.",
-            ));
-        }
-        Some(raw) => Some(validate_jwks(raw)?),
-        None => None,
-    };
-    let (auth_method, secret) = match (&jwks, new.public) {
+    let (jwks, jwks_uri) = public_keys(state, &new)?;
+    let (auth_method, secret) = match (jwks.is_some() || jwks_uri.is_some(), new.public) {
         (_, true) => (TokenAuthMethod::None, None),
-        (Some(_), false) => (TokenAuthMethod::PrivateKeyJwt, None),
-        (None, false) => (TokenAuthMethod::ClientSecretBasic, Some(random_token(32))),
+        (true, false) => (TokenAuthMethod::PrivateKeyJwt, None),
+        (false, false) => (TokenAuthMethod::ClientSecretBasic, Some(random_token(32))),
     };
     let client = Client {
         key: ClientKey::generate(),
@@ -137,6 +131,7 @@ pub async fn create(
         post_logout_redirect_uris,
         backchannel_logout_uri,
         jwks,
+        jwks_uri,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
         logo_uri,
@@ -237,27 +232,33 @@ fn post_logout_uris(raw: &[String]) -> Result<Vec<RedirectUri>, Invalid> {
     RedirectUri::parse_all(raw).map_err(|e| e.on("post_logout_redirect_uris"))
 }
 
-/// A JWK Set of public keys we can verify with; a private key in it is refused, since a client
-/// that sends one has leaked it.
-fn validate_jwks(raw: &str) -> AppResult<String> {
-    let invalid = |why: &str| AppError::invalid(format!("The JWK Set is not usable: {why}."));
-    let set: serde_json::Value = serde_json::from_str(raw).map_err(|_| invalid("not JSON"))?;
-    let keys = set["keys"]
-        .as_array()
-        .filter(|k| !k.is_empty() && k.len() <= 20)
-        .ok_or_else(|| invalid("it needs 1 to 20 keys in \"keys\""))?;
-    for key in keys {
-        if ["d", "p", "q", "dp", "dq", "qi", "k"]
-            .iter()
-            .any(|private| key.get(private).is_some())
-        {
-            return Err(invalid(
-                "it holds a private or symmetric key; register public keys only",
-            ));
-        }
-        signing::decoding_key(key).map_err(|e| invalid(&e))?;
+/// The client's public keys, inline or by reference (RFC 7591 §2: never both); a public client
+/// has none. A reference is checked as the fetch will be, so that a private address is refused
+/// now rather than at each sign-in.
+fn public_keys(state: &AppState, new: &NewClient) -> AppResult<(Option<String>, Option<String>)> {
+    let loopback_http = state.config.fetch_allow_private_networks;
+    let raw_uri = new.jwks_uri.as_deref().unwrap_or_default();
+    let jwks_uri = Client::check_jwks_uri(raw_uri, loopback_http)?;
+    if let Some(why) = jwks_uri.as_deref().and_then(|u| state.fetcher.refused(u)) {
+        let refused = Invalid::new(format!("The key set address (jwks_uri) is refused: {why}."));
+        return Err(refused.on("jwks_uri").into());
     }
-    Ok(set.to_string())
+    match (&new.jwks, jwks_uri) {
+        (None, None) => Ok((None, None)),
+        _ if new.public => Err(AppError::invalid(
+            "A public client has no keys: it cannot use private_key_jwt.",
+        )),
+        (Some(_), Some(_)) => {
+            let both = Invalid::new("Give the keys (jwks) or their address (jwks_uri), not both.");
+            Err(both.on("jwks_uri").into())
+        }
+        (Some(raw), None) => {
+            let set = signing::public_key_set(raw)
+                .map_err(|why| AppError::invalid(format!("The JWK Set is not usable: {why}.")))?;
+            Ok((Some(set), None))
+        }
+        (None, Some(uri)) => Ok((None, Some(uri))),
+    }
 }
 
 /// Gives a secret client a new secret, printed once; the old one keeps working for
