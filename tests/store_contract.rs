@@ -106,7 +106,7 @@ macro_rules! main_store_suite {
             audit_events_are_searched_by_each_filter_a_page_at_a_time,
             audit_purge_removes_only_old_events_a_bounded_batch_at_a_time,
             deleting_a_tenant_removes_its_rows_and_leaves_others,
-            clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant,
+            clients_keep_their_creator_logo_and_key_address_and_are_deleted_within_their_tenant,
             consents_are_listed_per_user_and_revoked_within_their_tenant,
             expired_records_give_way_and_leases_end_only_by_their_holder,
             counters_count_every_concurrent_event_within_their_window_and_tenant,
@@ -502,6 +502,7 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example/bye").unwrap()],
         backchannel_logout_uri: Some("https://app.example/backchannel".into()),
         jwks: Some(r#"{"keys":[]}"#.into()),
+        jwks_uri: None,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
         logo_uri: None,
@@ -4255,17 +4256,21 @@ async fn deleting_a_tenant_removes_its_rows_and_leaves_others(store: &Store) {
         .is_empty());
 }
 
-async fn clients_keep_their_creator_and_logo_and_are_deleted_within_their_tenant(store: &Store) {
+async fn clients_keep_their_creator_logo_and_key_address_and_are_deleted_within_their_tenant(
+    store: &Store,
+) {
     let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
     let developer = user(store, &a, "dev@example.com").await;
     let mut app = client(&a, "app");
     app.created_by = Some(developer.id);
     app.logo_uri = Some("https://app.example/logo.png".into());
+    app.jwks = None;
+    app.jwks_uri = Some("https://app.example/.well-known/jwks.json".into());
     store.clients.create(a.id, &app).await.unwrap();
     assert_eq!(
         store.clients.by_client_id(a.id, "app").await.unwrap(),
         Some(app.clone()),
-        "creator and logo are stored"
+        "creator, logo and the address of its keys are stored"
     );
     assert!(
         !store.clients.delete(b.id, "app").await.unwrap(),

@@ -41,6 +41,8 @@ pub struct NewClient {
     /// A JWK Set (JSON) of the client's public keys: it then authenticates with
     /// `private_key_jwt` and gets no secret.
     pub jwks: Option<String>,
+    /// Where the client publishes its public keys (RFC 7591 §2), instead of `jwks`: the same.
+    pub jwks_uri: Option<String>,
     /// An https image shown with the name on the consent page.
     pub logo_uri: Option<String>,
     /// How a confidential client with a secret sends it (RFC 7591 §2
@@ -61,7 +63,7 @@ pub async fn create(
     new: NewClient,
 ) -> AppResult<(Client, Option<String>)> {
     actor.require(tenant, MANAGE_OWN)?;
-    let (client, secret) = build(actor, tenant, new)?;
+    let (client, secret) = build(state, actor, tenant, new)?;
     store_new(state, actor, &client, "client.created").await?;
     Ok((client, secret))
 }
@@ -69,6 +71,7 @@ pub async fn create(
 /// The client `new` describes, checked with the console's field rules, and its secret when it
 /// has one; nothing is stored.
 pub(super) fn build(
+    state: &AppState,
     actor: &Actor,
     tenant: &Tenant,
     new: NewClient,
@@ -108,19 +111,11 @@ pub(super) fn build(
         Client::validate_resource(resource).map_err(|e| e.on("resources"))?;
     }
     new.exchange.check()?;
-    let jwks = match &new.jwks {
-        Some(_) if new.public => {
-            let refused =
-                Invalid::new("A public client has no keys: it cannot use private_key_jwt.");
-            return Err(refused.on("jwks").into());
-        }
-        Some(raw) => Some(validate_jwks(raw)?),
-        None => None,
-    };
-    let (auth_method, secret) = match (&jwks, new.public) {
+    let (jwks, jwks_uri) = public_keys(state, &new)?;
+    let (auth_method, secret) = match (jwks.is_some() || jwks_uri.is_some(), new.public) {
         (_, true) => (TokenAuthMethod::None, None),
-        (Some(_), false) => (TokenAuthMethod::PrivateKeyJwt, None),
-        (None, false) => (secret_method(new.secret_method)?, Some(random_token(32))),
+        (true, false) => (TokenAuthMethod::PrivateKeyJwt, None),
+        (false, false) => (secret_method(new.secret_method)?, Some(random_token(32))),
     };
     let client = Client {
         key: ClientKey::generate(),
@@ -153,6 +148,7 @@ pub(super) fn build(
         post_logout_redirect_uris,
         backchannel_logout_uri,
         jwks,
+        jwks_uri,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
         logo_uri,
@@ -279,29 +275,36 @@ fn post_logout_uris(raw: &[String]) -> Result<Vec<RedirectUri>, Invalid> {
     RedirectUri::parse_all(raw).map_err(|e| e.on("post_logout_redirect_uris"))
 }
 
-/// A JWK Set of public keys we can verify with; a private key in it is refused, since a client
-/// that sends one has leaked it.
-fn validate_jwks(raw: &str) -> AppResult<String> {
-    let invalid = |why: &str| {
-        AppError::from(Invalid::new(format!("The JWK Set is not usable: {why}.")).on("jwks"))
-    };
-    let set: serde_json::Value = serde_json::from_str(raw).map_err(|_| invalid("not JSON"))?;
-    let keys = set["keys"]
-        .as_array()
-        .filter(|k| !k.is_empty() && k.len() <= 20)
-        .ok_or_else(|| invalid("it needs 1 to 20 keys in \"keys\""))?;
-    for key in keys {
-        if ["d", "p", "q", "dp", "dq", "qi", "k"]
-            .iter()
-            .any(|private| key.get(private).is_some())
-        {
-            return Err(invalid(
-                "it holds a private or symmetric key; register public keys only",
-            ));
-        }
-        signing::decoding_key(key).map_err(|e| invalid(&e))?;
+/// The client's public keys, inline or by reference (RFC 7591 §2: never both); a public client
+/// has none. A reference is checked as the fetch will be, so that a private address is refused
+/// now rather than at each sign-in.
+fn public_keys(state: &AppState, new: &NewClient) -> AppResult<(Option<String>, Option<String>)> {
+    let loopback_http = state.config.fetch_allow_private_networks;
+    let raw_uri = new.jwks_uri.as_deref().unwrap_or_default();
+    let jwks_uri = Client::check_jwks_uri(raw_uri, loopback_http)?;
+    if let Some(why) = jwks_uri.as_deref().and_then(|u| state.fetcher.refused(u)) {
+        let refused = Invalid::new(format!("The key set address (jwks_uri) is refused: {why}."));
+        return Err(refused.on("jwks_uri").into());
     }
-    Ok(set.to_string())
+    match (&new.jwks, jwks_uri) {
+        (None, None) => Ok((None, None)),
+        _ if new.public => {
+            let refused =
+                Invalid::new("A public client has no keys: it cannot use private_key_jwt.");
+            Err(refused.on("jwks").into())
+        }
+        (Some(_), Some(_)) => {
+            let both = Invalid::new("Give the keys (jwks) or their address (jwks_uri), not both.");
+            Err(both.on("jwks_uri").into())
+        }
+        (Some(raw), None) => {
+            let set = signing::public_key_set(raw).map_err(|why| {
+                Invalid::new(format!("The JWK Set is not usable: {why}.")).on("jwks")
+            })?;
+            Ok((Some(set), None))
+        }
+        (None, Some(uri)) => Ok((None, Some(uri))),
+    }
 }
 
 /// Gives a secret client a new secret, printed once; the old one keeps working for

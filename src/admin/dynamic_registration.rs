@@ -100,7 +100,7 @@ pub async fn register(
     }
     new.client_id = random_token(16);
     let (mut client, secret) =
-        clients::build(&registrant(tenant, None, meta.clone()), tenant, new)?;
+        clients::build(state, &registrant(tenant, None, meta.clone()), tenant, new)?;
     let spent = match initial_token {
         Some(token) => {
             let hash = sha256_hex(token);
@@ -192,7 +192,7 @@ pub async fn replace(
     new.resources = client.resources.clone();
     new.exchange = client.exchange.clone();
     let actor = application(tenant, &client, meta);
-    let (mut changed, new_secret) = clients::build(&actor, tenant, new)?;
+    let (mut changed, new_secret) = clients::build(state, &actor, tenant, new)?;
     if changed.client_type != client.client_type {
         let why = match client.client_type {
             ClientType::Public => {

@@ -243,6 +243,10 @@ enum ClientCommand {
         /// private_key_jwt instead of a secret.
         #[arg(long = "jwks-file")]
         jwks_file: Option<PathBuf>,
+        /// An https URL where the client publishes its public keys (RFC 7591 jwks_uri), instead
+        /// of --jwks-file: the same, fetched when its JWTs are checked.
+        #[arg(long = "jwks-uri", value_name = "URL", conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
     },
     /// Give a client a new secret, printed once; the old one works until the grace period ends.
     RotateSecret {
@@ -581,6 +585,7 @@ async fn execute(command: Command) -> Result<(), String> {
             exchange_audiences,
             exchange_scopes,
             jwks_file,
+            jwks_uri,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
                 .await
@@ -612,6 +617,7 @@ async fn execute(command: Command) -> Result<(), String> {
                     scopes: exchange_scopes,
                 },
                 jwks,
+                jwks_uri,
                 logo_uri: None,
                 secret_method: None,
             };

@@ -6,6 +6,7 @@ use crate::domain::TenantSlug;
 use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
 use crate::state::keys::KeyRing;
+use crate::state::outbound::Fetcher;
 use crate::state::{password::Passwords, relying_party::RelyingParty, throttle::LoginThrottle};
 use crate::state::{AppState, Shared};
 use crate::store::{group_commit::GroupCommit, Access, OpenError};
@@ -85,6 +86,7 @@ pub async fn build_state(
     }
     let leptos_options = leptos_options(config.listen)?;
     let throttle = Arc::new(LoginThrottle::new(store.artifacts.clone()));
+    let fetcher = Fetcher::new(config.fetch_allow_private_networks);
     Ok(AppState::new(Shared {
         writer: GroupCommit::for_store(&store),
         keys: Arc::new(KeyRing::new(store.clone(), resolved.key.clone())),
@@ -96,6 +98,8 @@ pub async fn build_state(
         passwords: Passwords::default(),
         throttle,
         queue: Default::default(),
+        fetcher,
+        key_sets: Default::default(),
         leptos_options,
     }))
 }

@@ -123,6 +123,11 @@ pub struct Config {
     /// Requests one API key may make per minute (`TESSERA_API_REQUESTS_PER_MINUTE`).
     pub api_requests_per_minute: u64,
     pub webhooks: WebhookSettings,
+    /// Whether clients' documents (`jwks_uri`, `request_uri`) may be fetched from loopback,
+    /// private, link-local or cloud-metadata addresses, and plain `http` to a loopback host
+    /// (`TESSERA_FETCH_ALLOW_PRIVATE_NETWORKS`): for development and tests; off, a client
+    /// cannot make Tessera call into the network it runs in.
+    pub fetch_allow_private_networks: bool,
     encryption_key: Option<String>,
 }
 
@@ -291,6 +296,7 @@ impl Config {
                     0..=60 * 24 * 60,
                 )? as i64,
         };
+        let fetch_allow_private_networks = switch(&get, "TESSERA_FETCH_ALLOW_PRIVATE_NETWORKS")?;
 
         Ok(Self {
             storage,
@@ -307,6 +313,7 @@ impl Config {
             tenant_databases_open,
             api_requests_per_minute,
             webhooks,
+            fetch_allow_private_networks,
             encryption_key,
         })
     }

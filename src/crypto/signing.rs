@@ -196,6 +196,27 @@ pub fn decoding_key(jwk: &Value) -> Result<DecodingKey, String> {
     DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable JWK: {e}"))
 }
 
+/// A client's JWK Set of public keys we can verify with, as compact JSON, or why not: 1 to 20
+/// keys, each usable by [`decoding_key`]. A private key in it is refused, since a client that
+/// sends one has leaked it.
+pub fn public_key_set(raw: &str) -> Result<String, String> {
+    let set: Value = serde_json::from_str(raw).map_err(|_| "not JSON".to_owned())?;
+    let keys = set["keys"]
+        .as_array()
+        .filter(|k| !k.is_empty() && k.len() <= 20)
+        .ok_or("it needs 1 to 20 keys in \"keys\"")?;
+    for key in keys {
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|private| key.get(private).is_some())
+        {
+            return Err("it holds a private or symmetric key; register public keys only".into());
+        }
+        decoding_key(key)?;
+    }
+    Ok(set.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -253,6 +253,24 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// A URL Tessera may fetch a client's document from: its keys (RFC 7591 §2 `jwks_uri`) or a
+/// request object by reference (RFC 9101 §5.2 `request_uri`). https, at most 2000 characters,
+/// without a fragment or credentials; plain http only to a loopback host, and only when
+/// `loopback_http` (the operator allows private networks: development and tests).
+pub fn fetchable_url(raw: &str, loopback_http: bool) -> Option<Url> {
+    let url = Url::parse(raw).ok()?;
+    let scheme = match url.scheme() {
+        "https" => true,
+        "http" => loopback_http && is_loopback(&url),
+        _ => false,
+    };
+    let plain = url.host().is_some()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    (scheme && plain && raw.len() <= 2000).then_some(url)
+}
+
 /// What a developer is building; it decides a new client's defaults (RFC 9700 §2.1, RFC 8252,
 /// RFC 8628).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -417,6 +435,9 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// The client's public keys (a JWK Set, JSON) for `private_key_jwt` (RFC 7523).
     pub jwks: Option<String>,
+    /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`: never
+    /// together with `jwks`), fetched when a JWT of the client is checked.
+    pub jwks_uri: Option<String>,
     /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<Timestamp>,
@@ -504,6 +525,22 @@ impl Client {
                 "The logo is an https:// address of an image, at most 2000 characters.",
             )
             .on("logo_uri")),
+        }
+    }
+
+    /// RFC 7591 §2 `jwks_uri`: where the client publishes its public keys, or nothing; http to
+    /// a loopback host only with `loopback_http` ([`fetchable_url`]).
+    pub fn check_jwks_uri(raw: &str, loopback_http: bool) -> Result<Option<String>, Invalid> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        match fetchable_url(raw, loopback_http) {
+            Some(_) => Ok(Some(raw.to_owned())),
+            None => Err(Invalid::new(
+                "The key set address (jwks_uri) is an https:// URL of at most 2000 characters, without a fragment or credentials.",
+            )
+            .on("jwks_uri")),
         }
     }
 
@@ -643,6 +680,33 @@ mod tests {
         ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn key_set_addresses_are_https_unless_loopback_is_allowed() {
+        let uri = |raw: &str, loopback: bool| Client::check_jwks_uri(raw, loopback);
+        assert_eq!(uri(" ", false).unwrap(), None);
+        assert!(uri("https://app.example/jwks.json", false)
+            .unwrap()
+            .is_some());
+        assert!(uri("http://127.0.0.1:8080/jwks", true).unwrap().is_some());
+        for bad in [
+            "http://127.0.0.1:8080/jwks",
+            "http://app.example/jwks",
+            "https://app.example/jwks#keys",
+            "https://user:pw@app.example/jwks",
+            "file:///etc/passwd",
+            "/relative",
+        ] {
+            let refused = uri(bad, false).unwrap_err();
+            assert_eq!(refused.field(), Some("jwks_uri"), "{bad}");
+        }
+        assert!(
+            uri("http://app.example/jwks", true).is_err(),
+            "http to loopback only"
+        );
+        let long = format!("https://app.example/{}", "k".repeat(2000));
+        assert!(uri(&long, false).is_err());
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub use api_key::{ApiKey, KeyStatus};
 pub use audit::{AuditEvent, Outcome};
 pub use branding::{Branding, Logo};
 pub use client::{
-    uri_lines, AppType, Client, ClientType, ExchangePolicy, GrantType, RedirectUri, TokenAuthMethod,
+    fetchable_url, uri_lines, AppType, Client, ClientType, ExchangePolicy, GrantType, RedirectUri,
+    TokenAuthMethod,
 };
 pub use email::Email;
 pub use factor::{acr, Factor, FactorKind};

@@ -155,9 +155,23 @@ async fn authorize(
         Err(e) => return internal_error(e, meta),
     };
     // RFC 9126 §4: a pushed request replaces every other parameter; so does a request object
-    // (RFC 9101 §6.3).
+    // (RFC 9101 §6.3), by value or by reference.
     let (pushed, signed) = match params.get("request_uri") {
-        None => match request_object::unpack(state, &tenant, &client, &params).await {
+        Some(request_uri) if par::is_pushed(request_uri) => {
+            match par::take(state, &tenant, &client, request_uri).await {
+                Ok(Some(stored)) => {
+                    params = stored.params;
+                    (true, stored.signed)
+                }
+                Ok(None) => {
+                    return bad_request(
+                        "The request has expired or was already used. Go back to the application and start again.",
+                    )
+                }
+                Err(e) => return internal_error(e, meta),
+            }
+        }
+        _ => match request_object::unpack(state, &tenant, &client, &params).await {
             Ok(Some(unpacked)) => {
                 params = unpacked;
                 (false, true)
@@ -168,18 +182,6 @@ async fn authorize(
                 return bad_request(&format!("The signed request is not valid: {why}."))
             }
             Err(Refused::Failed(e)) => return internal_error(e, meta),
-        },
-        Some(request_uri) => match par::take(state, &tenant, &client, request_uri).await {
-            Ok(Some(stored)) => {
-                params = stored.params;
-                (true, stored.signed)
-            }
-            Ok(None) => {
-                return bad_request(
-                    "The request has expired or was already used. Go back to the application and start again.",
-                )
-            }
-            Err(e) => return internal_error(e, meta),
         },
     };
     // OIDC Core §3.1.2.1 makes redirect_uri REQUIRED; it must match a registration exactly.

@@ -3,15 +3,16 @@
 //! `private_key_jwt` (RFC 7523) and `none` for public clients. One method per request, and the
 //! one the client registered (a secret client may use either secret method).
 
+use super::client_keys::{client_key, Unverifiable};
 use super::{any_tenant_by_slug, error::OAuthError, form_params};
-use crate::crypto::{constant_time_eq, sha256_hex, signing};
+use crate::crypto::{constant_time_eq, sha256_hex};
 use crate::domain::RequestMeta;
 use crate::domain::{AuditEvent, Client, ClientType, Outcome, Tenant, Timestamp, TokenAuthMethod};
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use std::{collections::HashMap, sync::Arc};
 
@@ -184,6 +185,15 @@ impl From<&str> for Refusal {
     }
 }
 
+impl From<Unverifiable> for Refusal {
+    fn from(refused: Unverifiable) -> Self {
+        match refused {
+            Unverifiable::Because(why) => why.into(),
+            Unverifiable::Failed(e) => Self::Failed(e),
+        }
+    }
+}
+
 async fn check(
     state: &AppState,
     tenant: &Tenant,
@@ -268,7 +278,7 @@ async fn verify_assertion(
     if !ASSERTION_ALGS.contains(&algorithm_name(header.alg)) {
         return Err("the assertion's algorithm is not accepted".into());
     }
-    let key = client_key(client, &header)?;
+    let key = client_key(state, tenant, client, &header).await?;
     let mut validation = Validation::new(header.alg);
     validation.set_audience(audiences);
     validation.set_issuer(&[client.client_id.as_str()]);
@@ -305,27 +315,6 @@ async fn verify_assertion(
         Err(StoreError::Conflict(_)) => Err("the assertion was used before (replay)".into()),
         Err(e) => Err(Refusal::Failed(e)),
     }
-}
-
-/// The registered key of `client` that signed a JWT with `header`: the one its `kid` names, or
-/// the only one.
-pub(super) fn client_key(
-    client: &Client,
-    header: &jsonwebtoken::Header,
-) -> Result<DecodingKey, &'static str> {
-    let jwks: JwkSet = client
-        .jwks
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or("the client has no usable keys")?;
-    let jwk = match &header.kid {
-        Some(kid) => jwks.find(kid),
-        None if jwks.keys.len() == 1 => jwks.keys.first(),
-        None => None,
-    }
-    .ok_or("no registered key matches the signature")?;
-    let key = serde_json::to_value(jwk).map_err(|_| "the registered key is unusable")?;
-    signing::decoding_key(&key).map_err(|_| "the registered key is unusable")
 }
 
 pub(super) fn algorithm_name(alg: Algorithm) -> &'static str {

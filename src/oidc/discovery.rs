@@ -74,11 +74,12 @@ pub fn metadata(issuer: &str) -> Value {
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
-        // RFC 9101: request objects by value, at /authorize and pushed to /par.
+        // RFC 9101: request objects by value, at /authorize and pushed to /par, and by
+        // reference (§5.2) at /authorize, from any https URL: none is registered.
         "request_parameter_supported": true,
         "request_object_signing_alg_values_supported": ASSERTION_ALGS,
-        // request_uri is for pushed requests only (RFC 9126), not request objects by reference.
-        "request_uri_parameter_supported": false,
+        "request_uri_parameter_supported": true,
+        "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
     })
 }

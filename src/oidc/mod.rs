@@ -6,6 +6,7 @@ mod authorization_request;
 pub mod authorize;
 pub mod backchannel;
 mod client_auth;
+mod client_keys;
 pub mod device;
 pub mod discovery;
 pub mod dpop;

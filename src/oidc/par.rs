@@ -163,6 +163,11 @@ pub struct Pushed {
     pub signed: bool,
 }
 
+/// Whether `request_uri` names a pushed request (rather than a request object by reference).
+pub fn is_pushed(request_uri: &str) -> bool {
+    request_uri.starts_with(URN_PREFIX)
+}
+
 /// The pushed request behind `request_uri`, spent by this call, if it exists, is still valid
 /// and was pushed by `client` (RFC 9126 §4).
 pub async fn take(
@@ -171,7 +176,7 @@ pub async fn take(
     client: &Client,
     request_uri: &str,
 ) -> StoreResult<Option<Pushed>> {
-    if !request_uri.starts_with(URN_PREFIX) || request_uri.len() > 256 {
+    if !is_pushed(request_uri) || request_uri.len() > 256 {
         return Ok(None);
     }
     let Some(stored) = state

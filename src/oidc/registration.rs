@@ -256,26 +256,23 @@ fn new_client(m: Metadata, replacement: bool) -> Result<NewClient, Invalid> {
         // RFC 7591 §2: "MUST NOT both be present".
         return Err(Invalid::new("Send jwks or jwks_uri, not both.").on("jwks_uri"));
     }
-    if m.jwks_uri.is_some() {
-        let why = "jwks_uri is not supported yet: send the keys themselves in jwks.";
-        return Err(Invalid::new(why).on("jwks_uri"));
-    }
+    let keys = m.jwks.is_some() || m.jwks_uri.is_some();
     let method = match m.token_endpoint_auth_method.as_deref() {
-        None if m.jwks.is_some() => TokenAuthMethod::PrivateKeyJwt,
+        None if keys => TokenAuthMethod::PrivateKeyJwt,
         None => TokenAuthMethod::ClientSecretBasic,
         Some(raw) => TokenAuthMethod::parse(raw).ok_or_else(|| {
             let why = format!("{raw:?} is not one of client_secret_basic, client_secret_post, private_key_jwt and none.");
             Invalid::new(why).on("token_endpoint_auth_method")
         })?,
     };
-    match (method, m.jwks.is_some()) {
+    match (method, keys) {
         (TokenAuthMethod::PrivateKeyJwt, false) => {
-            let why = "private_key_jwt needs the application's public keys in jwks.";
+            let why = "private_key_jwt needs the application's public keys in jwks or at jwks_uri.";
             return Err(Invalid::new(why).on("jwks"));
         }
         (TokenAuthMethod::PrivateKeyJwt, true) | (_, false) => {}
         (_, true) => {
-            let why = "Keys in jwks go with token_endpoint_auth_method private_key_jwt.";
+            let why = "Keys (jwks, jwks_uri) go with token_endpoint_auth_method private_key_jwt.";
             return Err(Invalid::new(why).on("token_endpoint_auth_method"));
         }
     }
@@ -325,6 +322,7 @@ fn new_client(m: Metadata, replacement: bool) -> Result<NewClient, Invalid> {
         require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
         require_signed_request_object: m.require_signed_request_object.unwrap_or(false),
         jwks: m.jwks.map(|set| set.to_string()),
+        jwks_uri: m.jwks_uri,
         logo_uri: m.logo_uri,
         secret_method: Some(method).filter(|m| {
             matches!(
@@ -412,6 +410,7 @@ fn answer(state: &AppState, tenant: &Tenant, status: StatusCode, r: Registered) 
             .and_then(|raw| serde_json::from_str(raw).ok())
             .unwrap_or(Value::Null),
     );
+    put("jwks_uri", json!(client.jwks_uri));
     put(
         "post_logout_redirect_uris",
         json!(uris(&client.post_logout_redirect_uris)),

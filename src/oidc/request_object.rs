@@ -1,15 +1,18 @@
 //! Signed authorization requests (JAR, RFC 9101): the parameters of an authorization request
 //! as the claims of a JWT the client signed with one of its registered keys, sent by value in
-//! `request`, at `/authorize` or pushed to `/par`. Its parameters replace every other one
-//! (§6.3), so nothing in the request can be changed on the way through the browser.
+//! `request`, at `/authorize` or pushed to `/par`, or by reference in `request_uri` (§5.2) at
+//! `/authorize`. Its parameters replace every other one (§6.3), so nothing in the request can
+//! be changed on the way through the browser.
 
-use super::client_auth::{algorithm_name, client_key, ASSERTION_ALGS};
+use super::client_auth::{algorithm_name, ASSERTION_ALGS};
+use super::client_keys::{client_key, Unverifiable};
 use crate::crypto::sha256_hex;
 use crate::domain::{Client, Tenant, Timestamp};
 use crate::state::AppState;
 use crate::store::StoreError;
 use jsonwebtoken::Validation;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A request object is a one-time message: one that lives longer would need a longer replay
@@ -17,6 +20,8 @@ use std::collections::HashMap;
 const MAX_LIFETIME_SECS: i64 = 3600;
 /// What a request object may carry; a large `claims` request fits well within it.
 const MAX_LEN: usize = 16 * 1024;
+/// RFC 9101 §5.2: what a request object by reference is served as (any other type is taken too).
+const MEDIA_TYPE: &str = "application/oauth-authz-req+jwt";
 /// Claims of the JWT itself rather than parameters of the request.
 const JWT_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 
@@ -33,6 +38,15 @@ impl From<&'static str> for Refused {
     }
 }
 
+impl From<Unverifiable> for Refused {
+    fn from(refused: Unverifiable) -> Self {
+        match refused {
+            Unverifiable::Because(why) => Self::Invalid(why),
+            Unverifiable::Failed(e) => Self::Failed(e),
+        }
+    }
+}
+
 /// The parameters of the request object in `params` (RFC 9101 §6.3: only those count, with
 /// the `client_id` they were sent with), or `None` when the request carries none.
 pub async fn unpack(
@@ -41,12 +55,13 @@ pub async fn unpack(
     client: &Client,
     params: &HashMap<String, String>,
 ) -> Result<Option<HashMap<String, String>>, Refused> {
-    let Some(jwt) = params.get("request") else {
-        return Ok(None);
+    let jwt = match (params.get("request"), params.get("request_uri")) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => return Err("send request or request_uri, not both".into()),
+        (Some(jwt), None) => Cow::Borrowed(jwt),
+        (None, Some(uri)) => Cow::Owned(fetch(state, tenant, client, uri).await?),
     };
-    if params.contains_key("request_uri") {
-        return Err("send request or request_uri, not both".into());
-    }
+    let jwt = jwt.as_ref();
     if jwt.len() > MAX_LEN {
         return Err("the request object is too long".into());
     }
@@ -55,7 +70,7 @@ pub async fn unpack(
     if !ASSERTION_ALGS.contains(&algorithm_name(header.alg)) {
         return Err("the request object's algorithm is not accepted".into());
     }
-    let key = client_key(client, &header)?;
+    let key = client_key(state, tenant, client, &header).await?;
     let issuer = state.config.issuer(tenant.slug.as_str());
     let mut validation = Validation::new(header.alg);
     validation.set_audience(&[issuer.as_str()]);
@@ -102,6 +117,36 @@ pub async fn unpack(
         .collect();
     unpacked.insert("client_id".into(), client.client_id.clone());
     Ok(Some(unpacked))
+}
+
+/// The request object at `uri` (RFC 9101 §5.2), fetched through the SSRF guard; why it could
+/// not be is logged, never shown. Only a client with keys may send one, since only its signed
+/// request objects count: the URL is any https URL (RFC 9101 §10.4.1 would have clients
+/// register theirs), and the guard keeps the fetch out of Tessera's own network.
+async fn fetch(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    uri: &str,
+) -> Result<String, Refused> {
+    if client.jwks.is_none() && client.jwks_uri.is_none() {
+        return Err("the client has no keys to sign a request object with".into());
+    }
+    let fetched = state
+        .fetcher
+        .get(uri, MEDIA_TYPE)
+        .await
+        .and_then(|body| String::from_utf8(body).map_err(|_| "not UTF-8".to_owned()));
+    match fetched {
+        Ok(jwt) => Ok(jwt.trim().to_owned()),
+        Err(why) => {
+            tracing::warn!(
+                tenant = %tenant.slug, client = %client.client_id, request_uri = %uri,
+                reason = %why, "a request object could not be fetched"
+            );
+            Err("the request_uri could not be fetched".into())
+        }
+    }
 }
 
 /// A request object with a `jti` works once (RFC 9101 §10.4 leaves replay to the server).

@@ -1,10 +1,13 @@
 //! What every request handler shares, built once at start-up: the store, the signing keys,
-//! password hashing, sign-in throttling and the WebAuthn relying party. What several processes
-//! must agree on (throttling counters, leases, queued jobs) lives in the store, not here.
+//! password hashing, sign-in throttling, the WebAuthn relying party and the fetcher of clients'
+//! documents. What several processes must agree on (throttling counters, leases, queued jobs,
+//! when a client's keys may be fetched again) lives in the store, not here.
 
+pub mod key_sets;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+pub mod outbound;
 pub mod password;
 pub mod queue;
 pub mod relying_party;
@@ -64,6 +67,10 @@ pub struct Shared {
     pub writer: GroupCommit<Write, Written>,
     /// This process's side of the shared job queue (`jobs::queue`).
     pub queue: queue::Queue,
+    /// Fetches clients' documents (`jwks_uri`, `request_uri`) through the SSRF guard.
+    pub fetcher: outbound::Fetcher,
+    /// Clients' keys fetched from their `jwks_uri`, for a few minutes.
+    pub key_sets: key_sets::KeySets,
 }
 
 impl FromRef<AppState> for LeptosOptions {

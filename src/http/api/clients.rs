@@ -58,6 +58,8 @@ pub struct ClientOut {
     backchannel_logout_uri: Option<String>,
     /// Its public keys (a JWK Set) for `private_key_jwt`.
     jwks: Option<serde_json::Value>,
+    /// Where it publishes its public keys instead (RFC 7591 §2).
+    jwks_uri: Option<String>,
     /// Until when the secret before the last rotation still works.
     previous_secret_expires_at: Option<String>,
     disabled: bool,
@@ -139,6 +141,7 @@ impl From<&Client> for ClientOut {
                 .jwks
                 .as_deref()
                 .and_then(|raw| serde_json::from_str(raw).ok()),
+            jwks_uri: client.jwks_uri.clone(),
             previous_secret_expires_at: client
                 .previous_secret_expires_at
                 .filter(|at| *at > Timestamp::now())
@@ -201,6 +204,10 @@ pub struct NewClientBody {
     /// no secret.
     #[serde(default)]
     jwks: Option<serde_json::Value>,
+    /// An https URL where the client publishes its public keys (RFC 7591 §2), instead of
+    /// `jwks`: the same, fetched when its JWTs are checked.
+    #[serde(default)]
+    jwks_uri: Option<String>,
     /// An https image shown beside the name on the consent page.
     #[serde(default)]
     logo_uri: Option<String>,
@@ -253,6 +260,7 @@ impl NewClientBody {
             require_signed_request_object: self.require_signed_request_object,
             exchange: self.token_exchange.map(Into::into).unwrap_or_default(),
             jwks: self.jwks.map(|set| set.to_string()),
+            jwks_uri: self.jwks_uri,
             logo_uri: self.logo_uri,
             secret_method: None,
         })

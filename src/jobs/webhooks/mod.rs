@@ -3,14 +3,13 @@
 //! the time it took and the start of its answer. Failed attempts are tried again by the job
 //! queue for up to a day; an endpoint that keeps failing for the configured time is disabled.
 
-mod guard;
-
 use crate::admin::webhooks::seal_context;
 use crate::config::WebhookSettings;
 use crate::crypto::webhook::signature;
 use crate::domain::webhook::{RESPONSE_START_CHARS, TEST_EVENT};
 use crate::domain::{duration_words, AuditEvent, DeliveryAttempt, Job, Outcome, RequestMeta};
 use crate::domain::{Timestamp, WebhookEndpoint};
+use crate::state::outbound::{explain, guard};
 use crate::state::AppState;
 use crate::store::outbox::Message;
 use crate::store::StoreError;
@@ -193,21 +192,4 @@ fn client(settings: &WebhookSettings) -> reqwest::Client {
         .expect("an HTTP client with default TLS settings");
     clients.push((settings.clone(), client.clone()));
     client
-}
-
-/// An error with its causes: reqwest's own message alone ("error sending request") hides
-/// whether the guard refused, the name did not resolve, or the connection was refused.
-fn explain(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        "unreachable".to_owned()
-    };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -479,6 +479,8 @@ struct ClientDoc {
     backchannel_logout_uri: Option<String>,
     /// The JWK Set as JSON text: JWK member names need not be valid BSON field names.
     jwks: Option<String>,
+    #[serde(default)]
+    jwks_uri: Option<String>,
     previous_secret_hash: Option<String>,
     previous_secret_expires_at: Option<DateTime>,
     disabled: bool,
@@ -521,6 +523,7 @@ impl ClientDoc {
             post_logout_redirect_uris: decode::redirect_uris(&self.post_logout_redirect_uris)?,
             backchannel_logout_uri: self.backchannel_logout_uri,
             jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
             previous_secret_hash: self.previous_secret_hash,
             previous_secret_expires_at: self.previous_secret_expires_at.map(timestamp),
             disabled: self.disabled,
@@ -568,6 +571,7 @@ impl ClientDoc {
             post_logout_redirect_uris: strings(&client.post_logout_redirect_uris),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             jwks: client.jwks.clone(),
+            jwks_uri: client.jwks_uri.clone(),
             previous_secret_hash: client.previous_secret_hash.clone(),
             previous_secret_expires_at: client.previous_secret_expires_at.map(date),
             disabled: client.disabled,

@@ -400,6 +400,7 @@ macro_rules! identity_repo {
                     jwks: row
                         .try_get::<Option<Json<serde_json::Value>>, _>("jwks")?
                         .map(|Json(jwks)| jwks.to_string()),
+                    jwks_uri: row.try_get("jwks_uri")?,
                     previous_secret_hash: row.try_get("previous_secret_hash")?,
                     previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
                     disabled: row.try_get("disabled")?,
@@ -411,7 +412,7 @@ macro_rules! identity_repo {
             }
 
             /// The settings columns of `clients`, in the order [`bind_settings`] binds them.
-            const CLIENT_SETTINGS: [&str; 30] = [
+            const CLIENT_SETTINGS: [&str; 31] = [
                 "client_id",
                 "name",
                 "client_type",
@@ -436,6 +437,7 @@ macro_rules! identity_repo {
                 "post_logout_redirect_uris",
                 "backchannel_logout_uri",
                 "jwks",
+                "jwks_uri",
                 "previous_secret_hash",
                 "previous_secret_expires_at",
                 "disabled",
@@ -478,6 +480,7 @@ macro_rules! identity_repo {
                     .bind(Json(&c.post_logout_redirect_uris))
                     .bind(&c.backchannel_logout_uri)
                     .bind(jwks.map(Json))
+                    .bind(&c.jwks_uri)
                     .bind(&c.previous_secret_hash)
                     .bind(c.previous_secret_expires_at)
                     .bind(c.disabled)

@@ -1,8 +1,10 @@
-//! The SSRF guard of webhook deliveries (OWASP SSRF Prevention Cheat Sheet): a tenant admin
-//! chooses the URL, so unless the operator allows private networks, a delivery never reaches
-//! a loopback, private, link-local, shared (carrier-grade NAT) or cloud-metadata address. The
-//! check runs on the addresses DNS gives, just before connecting (so a name that resolves
-//! elsewhere by the time of the request is caught), on IP literals, and on every redirect.
+//! The SSRF guard of every request Tessera makes to a URL someone else chose (OWASP SSRF
+//! Prevention Cheat Sheet): webhook deliveries, where a tenant admin chooses the URL, and
+//! clients' documents (`jwks_uri`, `request_uri`), where a client does. Unless the operator
+//! allows private networks, such a request never reaches a loopback, private, link-local,
+//! shared (carrier-grade NAT) or cloud-metadata address. The check runs on the addresses DNS
+//! gives, just before connecting (so a name that resolves elsewhere by the time of the request
+//! is caught), on IP literals, and on every redirect.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -53,7 +55,7 @@ pub fn refused_literal(url: &Url) -> Option<String> {
     forbidden(ip).then(|| format!("{ip} is a private address"))
 }
 
-/// Whether `ip` is somewhere a delivery may not go.
+/// Whether `ip` is somewhere a guarded request may not go.
 pub fn forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => forbidden_v4(ip),
