@@ -9,8 +9,8 @@ Usage: bench/run.sh [options]
 
 Builds Tessera (profile production: release with link-time optimisation, as deployed) and
 the ceiling server, starts Tessera on a fresh SQLite database (or PostgreSQL), registers a
-user and three clients with the command line, drives each endpoint with wrk on 127.0.0.1,
-and prints a markdown table (also written to
+user and three clients with the command line (four with the cc-dpop run), drives each
+endpoint with wrk on 127.0.0.1, and prints a markdown table (also written to
 bench/results/) with requests per second, latency, server CPU per request, memory, and the
 ratio to the ceiling with the issue's targets.
 
@@ -29,9 +29,15 @@ Options:
                          processes use under 15% of a core; for shared machines.
   --perf                 Record a CPU profile (perf) of the server during the
                          client-credentials run; the report goes to bench/results/.
-  --perf-on ENDPOINT     Profile this run instead (one of the --only names; implies --perf).
-  --only LIST            Comma-separated subset of: ceiling,discovery,jwks,cc,introspect,
-                         userinfo,refresh,signin,mixed (the ceiling always runs).
+  --perf-on ENDPOINT     Profile this run instead (one of the --only names but ceiling,
+                         signin and mixed; implies --perf).
+  --only LIST            Comma-separated subset of: ceiling,discovery,jwks,cc,cc-dpop,
+                         introspect,userinfo,refresh,signin,mixed (the ceiling always runs).
+                         cc-dpop is the client-credentials run with a fresh DPoP proof
+                         (RFC 9449) in every request, made by bench/dpop-proofs.mjs just
+                         before each wrk run; it needs --warmup and --duration of at most
+                         40 s (the server accepts a proof for 60 s), and is left out of
+                         the default list otherwise.
   -h, --help             This text.
 
 Environment:
@@ -55,7 +61,8 @@ LOG_LEVEL=warn
 PERF=0
 PERF_ON=cc
 WAIT_QUIET=0
-ONLY="ceiling,discovery,jwks,cc,introspect,userinfo,refresh,signin,mixed"
+ONLY_GIVEN=0
+ONLY="ceiling,discovery,jwks,cc,cc-dpop,introspect,userinfo,refresh,signin,mixed"
 
 need_value() { if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 while [ "$#" -gt 0 ]; do
@@ -72,7 +79,7 @@ while [ "$#" -gt 0 ]; do
     --perf) PERF=1 ;;
     --perf-on) need_value "$@"; PERF=1; PERF_ON="$2"; shift ;;
     --wait-quiet) need_value "$@"; WAIT_QUIET="$2"; shift ;;
-    --only) need_value "$@"; ONLY="ceiling,$2"; shift ;;
+    --only) need_value "$@"; ONLY="ceiling,$2"; ONLY_GIVEN=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -84,10 +91,20 @@ for n in "$WARMUP" "$DURATION" "$THREADS" "$CONNECTIONS" "$SIGNIN_CONCURRENCY" "
 done
 [ "$CONNECTIONS" -ge "$THREADS" ] || die "--connections must be at least --threads"
 wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
+# The proofs of a wrk run are all made just before it, and the server takes each for 60 s
+# after its iat only: the last ones of a longer run would be refused as too old.
+# Left out of the default list then; asked for by --only, an error.
+DPOP_MAX_RUN=40
+if wanted cc-dpop && { [ "$WARMUP" -gt "$DPOP_MAX_RUN" ] || [ "$DURATION" -gt "$DPOP_MAX_RUN" ]; }; then
+  [ "$ONLY_GIVEN" = 0 ] ||
+    die "the cc-dpop run needs --warmup and --duration of at most $DPOP_MAX_RUN s (DPoP proofs expire after 60 s); leave it out of --only for longer runs"
+  log "Leaving out the cc-dpop run: it needs --warmup and --duration of at most $DPOP_MAX_RUN s (DPoP proofs expire after 60 s)"
+  ONLY=${ONLY/,cc-dpop,/,}
+fi
 case "$PERF_ON" in
-  discovery|jwks|cc|introspect|userinfo|refresh)
+  discovery|jwks|cc|cc-dpop|introspect|userinfo|refresh)
     if [ "$PERF" = 1 ] && ! wanted "$PERF_ON"; then die "--perf-on $PERF_ON: that run is not in --only"; fi ;;
-  *) die "--perf-on takes one of discovery, jwks, cc, introspect, userinfo, refresh" ;;
+  *) die "--perf-on takes one of discovery, jwks, cc, cc-dpop, introspect, userinfo, refresh" ;;
 esac
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -363,6 +380,19 @@ basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
 SERVICE_BASIC=$(basic bench-service "$SERVICE_SECRET")
 API_BASIC=$(basic bench-api "$API_SECRET")
 WEB_BASIC=$(basic bench-web "$WEB_SECRET")
+# The cc-dpop run's service: like bench-service, but it must send a DPoP proof with every
+# token request, so a request without one (or with a bad one) is refused, not answered with
+# a Bearer token, and shows among the non-2xx answers.
+if wanted cc-dpop; then
+  log "Registering the client bench-dpop (client credentials, --require-dpop)"
+  tessera_cli client create --tenant default --client-id bench-dpop --name "Bench DPoP Service" \
+    --grant client_credentials --scope bench:read --resource "$RESOURCE" --require-dpop \
+    >"$TMP/dpop.out" 2>&1 ||
+    die "could not register bench-dpop with --require-dpop (does this tessera support DPoP?): $(tail -3 "$TMP/dpop.out")"
+  DPOP_SECRET=$(secret_of "$TMP/dpop.out")
+  [ -n "$DPOP_SECRET" ] || die "a client secret was not printed by 'tessera client create' for bench-dpop"
+  DPOP_BASIC=$(basic bench-dpop "$DPOP_SECRET")
+fi
 
 export BENCH_CLIENT_SECRET="$WEB_SECRET" BENCH_PASSWORD="$PASSWORD"
 driver=(node "$BENCH/signin.mjs" --base "$BASE" --tenant default --client-id bench-web
@@ -409,14 +439,20 @@ measure() {
   while :; do
     wait_quiet
     if [ "$key" = refresh ]; then fresh_refresh_tokens; fi
+    if [ "$key" = cc-dpop ]; then dpop_proofs warmup "$WARMUP"; fi
     log "Measuring $label: ${WARMUP}s warm-up, ${DURATION}s measured ($THREADS threads, $CONNECTIONS connections)"
-    wrk_once "$WARMUP" "$url" "$script" "$TMP/$key.warmup.txt" "$@" BENCH_TOKENS="$TMP/refresh-warmup.tsv"
+    wrk_once "$WARMUP" "$url" "$script" "$TMP/$key.warmup.txt" "$@" BENCH_TOKENS="$TMP/refresh-warmup.tsv" \
+      BENCH_PROOFS="$TMP/dpop-warmup.txt"
+    # The measured run's proofs are made after the warm-up (so they are fresh), before the
+    # server's CPU time is read (so making them does not count).
+    if [ "$key" = cc-dpop ]; then dpop_proofs measured "$DURATION"; fi
     snap_begin "$pid"
     if [ "$key" = "$PERF_ON" ] && [ "$PERF" = 1 ]; then
       perf record -q -F 499 -g -p "$pid" -o "$TMP/perf.data" -- sleep "$DURATION" >"$TMP/perf.log" 2>&1 &
       PERF_PID=$!
     fi
-    wrk_once "$DURATION" "$url" "$script" "$TMP/$key.txt" "$@" BENCH_TOKENS="$TMP/refresh-measured.tsv"
+    wrk_once "$DURATION" "$url" "$script" "$TMP/$key.txt" "$@" BENCH_TOKENS="$TMP/refresh-measured.tsv" \
+      BENCH_PROOFS="$TMP/dpop-measured.txt"
     if [ -n "$PERF_PID" ]; then
       # (perf stops with its `sleep`, as wrk does; waited for first so its CPU counts as ours)
       wait "$PERF_PID" || log "WARNING: perf record failed: $(tail -3 "$TMP/perf.log")"
@@ -445,6 +481,42 @@ fresh_refresh_tokens() {
   timeout 300 "${driver[@]}" --tokens "$REFRESH_SEED" --out "$TMP/refresh-measured.tsv"
 }
 
+# DPoP proofs (RFC 9449) for the cc-dpop run: each is taken once and for 60 s after its iat,
+# so every wrk run gets its own file, made just before it by bench/dpop-proofs.mjs (wrk's
+# Lua cannot sign ES256), all signed by one key. How many: twice the requests per second
+# already seen on the token endpoint (the client-credentials run's before the warm-up, the
+# warm-up's before the measured run; 6000 at least) for each second of the run. A thread
+# that runs out sends an invalid proof (a non-2xx answer, counted as "dry"), never a spent one.
+DPOP_KEY="$TMP/dpop-key.pem"
+DPOP_MIN_RATE=6000
+# dpop_proofs PHASE SECONDS: writes $TMP/dpop-PHASE.txt for a run of SECONDS.
+dpop_proofs() {
+  local phase=$1 seconds=$2 seen="" rate count took
+  if [ "$phase" = measured ] && [ -s "$TMP/cc-dpop.warmup.txt" ]; then
+    local dry
+    dry=$(field dry "$TMP/cc-dpop.warmup.txt")
+    [ "${dry:-0}" -eq 0 ] || log "The warm-up ran out of DPoP proofs ($dry requests without one); making more"
+    seen=$(awk -v r="$(field requests "$TMP/cc-dpop.warmup.txt")" -v d="$(field duration_us "$TMP/cc-dpop.warmup.txt")" \
+      'BEGIN { if (r > 0 && d > 0) printf "%.0f", r / (d / 1e6) }')
+  elif [ -n "${RPS[cc]:-}" ]; then
+    seen=${RPS[cc]}
+  fi
+  rate=$(( ${seen:-0} * 2 > DPOP_MIN_RATE ? ${seen:-0} * 2 : DPOP_MIN_RATE ))
+  count=$(( rate * seconds + CONNECTIONS * 4 ))
+  log "Making $count DPoP proofs for the ${seconds}s $phase run ($rate per second)"
+  rm -f "$TMP/dpop-warmup.txt" "$TMP/dpop-measured.txt"
+  timeout 120 node "$BENCH/dpop-proofs.mjs" --key "$DPOP_KEY" --htu "$ISSUER/token" --count "$count" \
+    --out "$TMP/dpop-$phase.txt" 2>"$TMP/dpop-$phase.json" ||
+    die "bench/dpop-proofs.mjs failed: $(tail -3 "$TMP/dpop-$phase.json")"
+  took=$(json_field "$(tail -1 "$TMP/dpop-$phase.json")" seconds)
+  log "Made them in ${took}s ($(json_field "$(tail -1 "$TMP/dpop-$phase.json")" per_second) per second)"
+  # The first proof is as old as the making when the run starts; the last sent, the making
+  # plus the run at most. 5 s to spare for wrk's start and whole-second iats.
+  if awk -v t="$took" -v s="$seconds" 'BEGIN { exit !(t + s + 5 > 60) }'; then
+    die "making the DPoP proofs took ${took}s: with the ${seconds}s run, the last ones would be older than the 60 s the server accepts; use a shorter --duration (or --quick)"
+  fi
+}
+
 # The busy-machine check after each measured run (SNAP_OTHER from snap_end).
 check_other() {
   OTHER[$1]=$SNAP_OTHER
@@ -461,7 +533,7 @@ record() {
     printf '\n### %s (server CPU %s ms; other processes %s%% of a core)\n\n' "$label" "$SNAP_MS" "$SNAP_OTHER"
     cat "$out"
   } >>"$RAW"
-  local requests duration p50 p99 non2xx errors dry
+  local requests duration p50 p99 non2xx errors dry dry_note=""
   requests=$(field requests "$out")
   duration=$(field duration_us "$out")
   p50=$(field p50_us "$out")
@@ -471,6 +543,9 @@ record() {
   non2xx=${non2xx:-0}
   errors=$(( $(field connect_errors "$out") + $(field read_errors "$out") + $(field write_errors "$out") + $(field timeouts "$out") ))
   dry=$(field dry "$out")
+  if [ "${dry:-0}" -gt 0 ]; then
+    if [ "$key" = cc-dpop ]; then dry_note=", DPoP proofs ran out $dry times"; else dry_note=", refresh queue dry $dry"; fi
+  fi
   LABEL[$key]=$label
   RPS[$key]=$(awk -v r="$requests" -v d="$duration" 'BEGIN { printf "%.0f", r / (d / 1e6) }')
   P50[$key]=$(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }')
@@ -486,7 +561,7 @@ record() {
   fi
   BAD[$key]=""
   if [ "$non2xx" -gt 0 ] || [ "$errors" -gt 0 ] || [ "${dry:-0}" -gt 0 ]; then
-    BAD[$key]="non-2xx $non2xx, socket errors $errors${dry:+, refresh queue dry $dry}"
+    BAD[$key]="non-2xx $non2xx, socket errors $errors$dry_note"
     FLAGS+=("$label: ${BAD[$key]}")
     log "WARNING: $label: ${BAD[$key]}"
   fi
@@ -531,6 +606,27 @@ fi
 if wanted cc; then
   measure cc "client credentials (POST /token)" "$SERVER_PID" "$ISSUER/token" static.lua \
     BENCH_METHOD=POST BENCH_BODY="$CC_BODY" BENCH_AUTHORIZATION="$SERVICE_BASIC"
+fi
+
+# The same grant with a DPoP proof: what checking the proof's signature and storing its jti
+# (the replay marker) add to a token request. Once before measuring, with curl: the answer
+# must be a DPoP-bound token, or the figures would be of something else.
+check_cc_dpop() {
+  local proof status token_type
+  proof=$(timeout 60 node "$BENCH/dpop-proofs.mjs" --key "$DPOP_KEY" --htu "$ISSUER/token" --count 1 \
+    --out - 2>"$TMP/dpop-check.json") || die "bench/dpop-proofs.mjs failed: $(tail -3 "$TMP/dpop-check.json")"
+  status=$(curl -sS -o "$TMP/cc-dpop.json" -w '%{http_code}' --max-time 10 -H "Authorization: $DPOP_BASIC" \
+    -H "DPoP: $proof" -d "$CC_BODY" "$ISSUER/token") || die "the client-credentials grant with a DPoP proof failed"
+  [ "$status" = 200 ] ||
+    die "the client-credentials grant with a DPoP proof was refused (HTTP $status): $(cat "$TMP/cc-dpop.json")"
+  token_type=$(json_field "$(cat "$TMP/cc-dpop.json")" token_type)
+  [ "$token_type" = DPoP ] ||
+    die "the client-credentials grant with a DPoP proof gave token_type '$token_type', not DPoP: $(cat "$TMP/cc-dpop.json")"
+}
+if wanted cc-dpop; then
+  check_cc_dpop
+  measure cc-dpop "client credentials with DPoP (POST /token)" "$SERVER_PID" "$ISSUER/token" dpop.lua \
+    BENCH_BODY="$CC_BODY" BENCH_AUTHORIZATION="$DPOP_BASIC"
 fi
 
 if wanted introspect; then
@@ -704,6 +800,11 @@ ceiling_rps=${RPS[ceiling]}
     v=$(mark "$factor" 1.5 '<='); [ "$v" = pass ] || failures=$((failures + 1))
     printf '| client-credentials p99 during %s sign-ins (%s sign-ins/s) vs alone | %s ms vs %s ms: %s× | ≤ 1.5× | %s |\n' \
       "$MIXED_CONCURRENCY" "$MIXED_SIGNINS" "${P99[mixed]}" "${P99[cc]}" "$factor" "$v"
+  fi
+  if [ -n "${RPS[cc-dpop]:-}" ] && [ -n "${RPS[cc]:-}" ]; then
+    printf '\nDPoP on the client-credentials grant: %s× the requests per second without it (%s vs %s); %s vs %s server CPU ms per request.\n' \
+      "$(awk -v a="${RPS[cc-dpop]}" -v b="${RPS[cc]}" 'BEGIN { printf "%.2f", a / b }')" "${RPS[cc-dpop]}" "${RPS[cc]}" \
+      "${CPU[cc-dpop]}" "${CPU[cc]}"
   fi
   if [ "${#FLAGS[@]}" -gt 0 ]; then
     printf '\n**Flagged** (the figures above include these):\n\n'
