@@ -174,8 +174,24 @@ async fn an_application_registers_itself_with_a_client_library_and_signs_a_perso
         redirect_uri: CALLBACK.into(),
     };
     let request = AuthRequest::new(&app).set("scope", "openid email");
-    let callback = server
-        .browser()
+    let browser = server.browser();
+    let landed = browser.open(&request.url(&server, "default")).await;
+    let consent_url = browser
+        .follow(
+            browser
+                .sign_in(&landed, "alice@example.com", PASSWORD)
+                .await,
+        )
+        .await
+        .expect_err("the consent page")
+        .url()
+        .to_string();
+    let consent = browser.page(&consent_url).await;
+    assert!(
+        consent.contains(r#"data-testid="self-registered""#),
+        "people are told nobody reviewed the application"
+    );
+    let callback = browser
         .authorize(
             &request.url(&server, "default"),
             "alice@example.com",
@@ -277,6 +293,19 @@ async fn refused_registrations_say_which_field_and_change_nothing() {
         (
             json!({ "logo_uri": "http://app.example/logo.png" }),
             "logo_uri",
+        ),
+        // Posted to through the SSRF guard; a private address is refused at once.
+        (
+            json!({ "backchannel_logout_uri": "https://169.254.169.254/latest" }),
+            "backchannel_logout_uri",
+        ),
+        (
+            json!({ "backchannel_logout_uri": "https://10.0.0.5/logout" }),
+            "backchannel_logout_uri",
+        ),
+        (
+            json!({ "jwks_uri": "https://192.168.1.10/jwks.json" }),
+            "jwks_uri",
         ),
         (json!({ "client_name": "x".repeat(500) }), "client_name"),
         (

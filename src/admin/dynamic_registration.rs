@@ -95,6 +95,7 @@ pub async fn register(
         return Err(Refused::Token);
     }
     check_self_scopes(&new.scopes)?;
+    check_backchannel_uri(state, &new)?;
     if initial_token.is_none() {
         throttle(state, tenant, &meta).await?;
     }
@@ -188,6 +189,7 @@ pub async fn replace(
         }
     }
     check_self_scopes(&new.scopes)?;
+    check_backchannel_uri(state, &new)?;
     new.client_id = client.client_id.clone();
     new.resources = client.resources.clone();
     new.exchange = client.exchange.clone();
@@ -288,6 +290,24 @@ async fn throttle(state: &AppState, tenant: &Tenant, meta: &RequestMeta) -> Resu
         return Err(Refused::Throttled);
     }
     Ok(())
+}
+
+/// A self-registered application's back-channel logout URI is posted to through the SSRF
+/// guard; one the guard refuses outright is refused now.
+fn check_backchannel_uri(state: &AppState, new: &NewClient) -> Result<(), Refused> {
+    let refused = new
+        .backchannel_logout_uri
+        .as_deref()
+        .and_then(|uri| state.fetcher.refused(uri));
+    match refused {
+        Some(why) => {
+            let why = format!("The back-channel logout URI is refused: {why}.");
+            Err(Refused::Metadata(
+                Invalid::new(why).on("backchannel_logout_uri"),
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
 /// RFC 7591 §2 `scope`: only the scopes of [`SELF_SCOPES`].

@@ -17,6 +17,8 @@ pub struct ConsentView {
     pub client_name: String,
     /// The application's https logo, when it registered one.
     pub client_logo: Option<String>,
+    /// It registered itself (RFC 7591): no admin of the organisation has reviewed it.
+    pub self_registered: bool,
     pub user_email: String,
     pub scopes: Vec<ScopeLine>,
     pub flow: String,
@@ -44,6 +46,7 @@ pub async fn load_consent_page(
     Ok(Some(ConsentView {
         tenant_name: ctx.tenant.name.clone(),
         client_name: client.name,
+        self_registered: client.registration_token_hash.is_some(),
         client_logo: client.logo_uri,
         user_email: user.email.to_string(),
         scopes,

@@ -42,6 +42,11 @@ fn ConsentForm(view: ConsentView, tenant: String) -> impl IntoView {
             {view.client_logo.map(|src| view! { <img class="client-logo" src=src alt="" width="48" height="48"/> })}
             <h1>{format!("{} wants to access your account", view.client_name)}</h1>
             <p class="identity"><span class="muted">"Signed in as "</span><strong>{view.user_email}</strong></p>
+            {view.self_registered.then(|| view! {
+                <p class="notice caution" data-testid="self-registered">
+                    "This application registered itself: nobody at the organisation has reviewed it. Allow it only if you know it."
+                </p>
+            })}
             <Alert code=error/>
             <p>"It will be able to:"</p>
             <ul class="scopes">{scopes}</ul>

@@ -91,6 +91,23 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// POSTs `form` to `url` under the same guard: how a self-registered application, whose
+    /// URLs anyone may have chosen, is told of a sign-out (OIDC Back-Channel Logout §2.5).
+    /// The answer's status, or why there is none (for the log only).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::StatusCode, String> {
+        if let Some(why) = self.refused(url) {
+            return Err(format!("refused: {why}"));
+        }
+        let response = self.client.post(url).form(form).send().await;
+        response.map(|r| r.status()).map_err(|e| explain(&e))
+    }
+}
+
 /// An error with its causes: reqwest's own message alone ("error sending request") hides
 /// whether the guard refused, the name did not resolve, or the connection was refused.
 pub fn explain(error: &reqwest::Error) -> String {
