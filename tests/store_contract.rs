@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use tessera::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
     ClientKey, ClientType, Consent, DeliveryAttempt, Email, ExchangePolicy, Factor, FactorKind,
-    FlowStep, GrantType, Job, JobBacklog, KeyState, LoginFlow, Outcome, Placement, RedirectUri,
+    FlowStep, GrantType, InitialAccessToken, Job, JobBacklog, KeyState, LoginFlow, Outcome, Placement, RedirectUri,
     RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp,
     TokenAuthMethod, User, UserId, UserSession, WebhookEndpoint,
 };
@@ -116,6 +116,7 @@ macro_rules! main_store_suite {
             overview_figures_count_sign_ins_people_and_clients_within_their_tenant,
             keys_due_for_rotation_are_found_across_tenants_in_one_query,
             api_keys_are_found_by_hash_used_and_revoked_within_their_tenant,
+            initial_tokens_are_spent_once_per_use_and_revoked_within_their_tenant,
             webhook_endpoints_and_their_delivery_log_stay_within_their_tenant,
             audit_events_queue_the_webhook_messages_of_their_subscribers,
         );
@@ -505,6 +506,7 @@ fn client(tenant: &Tenant, client_id: &str) -> Client {
         previous_secret_expires_at: None,
         logo_uri: None,
         created_by: None,
+        registration_token_hash: Some("cd".repeat(32)),
         disabled: false,
         created_at: Timestamp::now(),
     }
@@ -982,6 +984,75 @@ async fn api_keys_are_found_by_hash_used_and_revoked_within_their_tenant(store: 
     // Deleting the tenant deletes its keys.
     store.tenants.delete(a.id).await.unwrap();
     assert!(store.api_keys.list(a.id).await.unwrap().is_empty());
+}
+
+fn initial_token(tenant: &Tenant, hash: &str, max_uses: i64, created: i64) -> InitialAccessToken {
+    InitialAccessToken::new(
+        tenant.id,
+        "Partners",
+        max_uses,
+        7,
+        "tsi_abcdef".into(),
+        hash.into(),
+        "cli".into(),
+        Timestamp::from_unix(created),
+    )
+    .unwrap()
+}
+
+async fn initial_tokens_are_spent_once_per_use_and_revoked_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let now = Timestamp::now();
+    let old = initial_token(&a, "hash-old", 3, now.unix() - 60);
+    let new = initial_token(&a, "hash-new", 1, now.unix());
+    let tokens = &store.initial_tokens;
+    tokens.create(a.id, &old).await.unwrap();
+    tokens.create(a.id, &new).await.unwrap();
+    assert!(
+        matches!(
+            tokens.create(a.id, &initial_token(&a, "hash-old", 1, 5)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a hash is one token's"
+    );
+    assert_eq!(
+        tokens.list(a.id).await.unwrap(),
+        [new.clone(), old.clone()],
+        "newest first, every field survives the round trip"
+    );
+    // Another tenant neither sees, spends nor revokes it.
+    assert!(tokens.list(b.id).await.unwrap().is_empty());
+    assert_eq!(tokens.spend(b.id, "hash-old", now).await.unwrap(), None);
+    assert!(!tokens.revoke(b.id, old.id, now).await.unwrap());
+
+    // Three uses, spent concurrently: exactly three callers win.
+    let spends = (0..6).map(|_| tokens.spend(a.id, "hash-old", now));
+    let won: Vec<_> = futures_util::future::join_all(spends)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut counts: Vec<i64> = won.iter().flatten().map(|t| t.uses).collect();
+    counts.sort();
+    assert_eq!(counts, [1, 2, 3], "each use counted once");
+    assert_eq!(tokens.spend(a.id, "hash-old", now).await.unwrap(), None, "used up");
+
+    // Neither an expired nor a revoked token is spent.
+    assert_eq!(
+        tokens.spend(a.id, "hash-new", new.expires_at).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert!(tokens.revoke(a.id, new.id, now).await.unwrap());
+    assert!(!tokens.revoke(a.id, new.id, now).await.unwrap(), "revoked once");
+    assert_eq!(tokens.spend(a.id, "hash-new", now).await.unwrap(), None, "revoked");
+    let listed = tokens.list(a.id).await.unwrap();
+    assert_eq!(listed[0].revoked_at, Some(now));
+    assert_eq!(listed[0].uses, 0);
+
+    // Deleting the tenant deletes its tokens.
+    store.tenants.delete(a.id).await.unwrap();
+    assert!(tokens.list(a.id).await.unwrap().is_empty());
 }
 
 fn webhook_endpoint(tenant: &Tenant, created_at: Timestamp) -> WebhookEndpoint {

@@ -36,8 +36,12 @@ pub struct KeyHolder {
 pub enum Credential {
     /// The id of the API key.
     ApiKey(Uuid),
-    /// The `client_id` of an application with a client-credentials access token.
+    /// The `client_id` of an application with a client-credentials access token, or with its
+    /// registration access token (RFC 7592).
     Application(String),
+    /// An application registering itself (RFC 7591), with the id of the initial access token
+    /// it presented, if any.
+    Registration(Option<Uuid>),
 }
 
 impl Actor {

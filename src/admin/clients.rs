@@ -43,6 +43,10 @@ pub struct NewClient {
     pub jwks: Option<String>,
     /// An https image shown with the name on the consent page.
     pub logo_uri: Option<String>,
+    /// How a confidential client with a secret sends it (RFC 7591 §2
+    /// `token_endpoint_auth_method`): `client_secret_basic` unless it asks for
+    /// `client_secret_post`.
+    pub secret_method: Option<TokenAuthMethod>,
 }
 
 const MANAGE: &str = "clients:manage";
@@ -57,6 +61,18 @@ pub async fn create(
     new: NewClient,
 ) -> AppResult<(Client, Option<String>)> {
     actor.require(tenant, MANAGE_OWN)?;
+    let (client, secret) = build(actor, tenant, new)?;
+    store_new(state, actor, &client, "client.created").await?;
+    Ok((client, secret))
+}
+
+/// The client `new` describes, checked with the console's field rules, and its secret when it
+/// has one; nothing is stored.
+pub(super) fn build(
+    actor: &Actor,
+    tenant: &Tenant,
+    new: NewClient,
+) -> AppResult<(Client, Option<String>)> {
     Client::validate_client_id(&new.client_id)?;
     let logo_uri = Client::check_logo_uri(new.logo_uri.as_deref().unwrap_or_default())?;
     let name = Client::check_name(&new.name)?;
@@ -94,9 +110,8 @@ pub async fn create(
     new.exchange.check()?;
     let jwks = match &new.jwks {
         Some(_) if new.public => {
-            return Err(AppError::invalid(
-                "A public client has no keys: it cannot use private_key_jwt.",
-            ));
+            let refused = Invalid::new("A public client has no keys: it cannot use private_key_jwt.");
+            return Err(refused.on("jwks").into());
         }
         Some(raw) => Some(validate_jwks(raw)?),
         None => None,
@@ -104,7 +119,10 @@ pub async fn create(
     let (auth_method, secret) = match (&jwks, new.public) {
         (_, true) => (TokenAuthMethod::None, None),
         (Some(_), false) => (TokenAuthMethod::PrivateKeyJwt, None),
-        (None, false) => (TokenAuthMethod::ClientSecretBasic, Some(random_token(32))),
+        (None, false) => (
+            secret_method(new.secret_method)?,
+            Some(random_token(32)),
+        ),
     };
     let client = Client {
         key: ClientKey::generate(),
@@ -141,23 +159,49 @@ pub async fn create(
         previous_secret_expires_at: None,
         logo_uri,
         created_by: actor.user_id(),
+        registration_token_hash: None,
         disabled: false,
         created_at: Timestamp::now(),
     };
+    Ok((client, secret))
+}
+
+/// How a client with a secret sends it; `client_secret_basic` unless another is asked for.
+fn secret_method(asked: Option<TokenAuthMethod>) -> Result<TokenAuthMethod, Invalid> {
+    match asked {
+        None => Ok(TokenAuthMethod::ClientSecretBasic),
+        Some(m @ (TokenAuthMethod::ClientSecretBasic | TokenAuthMethod::ClientSecretPost)) => Ok(m),
+        Some(other) => {
+            let why = format!(
+                "{} does not go with a secret: use client_secret_basic or client_secret_post.",
+                other.as_str()
+            );
+            Err(Invalid::new(why).on("token_endpoint_auth_method"))
+        }
+    }
+}
+
+/// Stores `client`, built by [`build`], and audits it as `action`.
+pub(super) async fn store_new(
+    state: &AppState,
+    actor: &Actor,
+    client: &Client,
+    action: &str,
+) -> AppResult<()> {
     // The key its ID tokens need is in the JWKS before the client exists.
     state
         .keys
-        .ensure_alg(tenant.id, client.id_token_alg)
+        .ensure_alg(client.tenant_id, client.id_token_alg)
         .await?;
     let event = event_of(
         actor,
-        tenant.id,
-        "client.created",
+        client.tenant_id,
+        action,
         format!("client:{}", client.client_id),
     );
-    let change = state.store.clients.create(tenant.id, &client);
+    let change = state.store.clients.create(client.tenant_id, client);
     audited(state, actor, event, change).await?;
-    Ok((client, secret))
+    Ok(())
 }
 
 fn grants(new: &NewClient) -> AppResult<Vec<GrantType>> {
@@ -169,9 +213,8 @@ fn grants(new: &NewClient) -> AppResult<Vec<GrantType>> {
     grants.sort_by_key(|g| g.as_str());
     grants.dedup();
     if new.public && grants.contains(&GrantType::ClientCredentials) {
-        return Err(AppError::invalid(
-            "A public client cannot use client_credentials: it has no secret.",
-        ));
+        let refused = Invalid::new("A public client cannot use client_credentials: it has no secret.");
+        return Err(refused.on("grant_types").into());
     }
     // RFC 8693 §2.1: the exchanging client authenticates; a public one cannot.
     if new.public && grants.contains(&GrantType::TokenExchange) {
@@ -240,7 +283,8 @@ fn post_logout_uris(raw: &[String]) -> Result<Vec<RedirectUri>, Invalid> {
 /// A JWK Set of public keys we can verify with; a private key in it is refused, since a client
 /// that sends one has leaked it.
 fn validate_jwks(raw: &str) -> AppResult<String> {
-    let invalid = |why: &str| AppError::invalid(format!("The JWK Set is not usable: {why}."));
+    let invalid =
+        |why: &str| AppError::from(Invalid::new(format!("The JWK Set is not usable: {why}.")).on("jwks"));
     let set: serde_json::Value = serde_json::from_str(raw).map_err(|_| invalid("not JSON"))?;
     let keys = set["keys"]
         .as_array()

@@ -6,6 +6,8 @@ pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod clients;
+pub mod dynamic_registration;
+pub mod initial_tokens;
 pub mod insights;
 pub mod keys;
 pub mod platform;
@@ -40,6 +42,8 @@ impl Actor {
             Actor::Key(k) => match &k.credential {
                 Credential::ApiKey(id) => format!("api_key:{id}"),
                 Credential::Application(client_id) => format!("client:{client_id}"),
+                Credential::Registration(None) => "registration".into(),
+                Credential::Registration(Some(id)) => format!("initial_access_token:{id}"),
             },
         }
     }

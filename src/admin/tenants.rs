@@ -117,12 +117,13 @@ pub async fn update_policies(
     changed.settings = settings;
     let s = &changed.settings;
     let detail = format!(
-        "session={}s idle={}s password_min={} block_common={} self_signup={} require_mfa={} factors={} access_token={}s refresh_idle={}s refresh_absolute={}s",
+        "session={}s idle={}s password_min={} block_common={} self_signup={} open_registration={} require_mfa={} factors={} access_token={}s refresh_idle={}s refresh_absolute={}s",
         s.session_lifetime_secs,
         s.session_idle_timeout_secs,
         s.password_min_length,
         s.block_common_passwords,
         s.self_signup,
+        s.open_registration,
         s.require_mfa,
         s.allowed_factors.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
         s.access_token_secs,

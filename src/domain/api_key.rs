@@ -102,10 +102,16 @@ impl ApiKey {
     }
 }
 
-/// Whether `raw` has the shape of a key (the prefix, then 43 base64url characters): anything
-/// else is refused before a hash is computed or storage is asked.
+/// Whether `raw` has the shape of a key: anything else is refused before a hash is computed
+/// or storage is asked.
 pub fn looks_like_key(raw: &str) -> bool {
-    raw.strip_prefix(PREFIX).is_some_and(|secret| {
+    has_secret_shape(PREFIX, raw)
+}
+
+/// Whether `raw` is `prefix` then 43 base64url characters (256 random bits), the shape of
+/// every secret Tessera hands out with a prefix.
+pub fn has_secret_shape(prefix: &str, raw: &str) -> bool {
+    raw.strip_prefix(prefix).is_some_and(|secret| {
         secret.len() == 43
             && secret
                 .bytes()

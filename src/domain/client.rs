@@ -425,6 +425,10 @@ pub struct Client {
     pub logo_uri: Option<String>,
     /// The person who registered it in the console; a developer manages only their own.
     pub created_by: Option<UserId>,
+    /// RFC 7592 §1.1: SHA-256 (hex) of the registration access token with which the
+    /// application manages its own registration; only applications that registered themselves
+    /// (RFC 7591) have one.
+    pub registration_token_hash: Option<String>,
     pub created_at: Timestamp,
 }
 

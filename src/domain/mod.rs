@@ -13,6 +13,7 @@ mod ids;
 pub mod insights;
 mod job;
 mod oidc;
+pub mod registration;
 mod request;
 mod session;
 mod tenant;
@@ -35,6 +36,7 @@ pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
     FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
 };
+pub use registration::{InitialAccessToken, InitialTokenStatus};
 pub use request::RequestMeta;
 pub use session::{BrowserSessionRecord, UserSession};
 pub use tenant::{Placement, Tenant, TenantSettings, TenantSlug, TenantStatus};

@@ -135,6 +135,8 @@ pub struct TenantSettings {
     pub access_token_secs: i64,
     /// People may create their own account (confirmed by a link sent to their address).
     pub self_signup: bool,
+    /// RFC 7591 §3: applications may register themselves without an initial access token.
+    pub open_registration: bool,
     pub branding: Branding,
 }
 
@@ -225,6 +227,7 @@ impl Default for TenantSettings {
             block_common_passwords: true,
             access_token_secs: 600,
             self_signup: false,
+            open_registration: false,
             branding: Branding::default(),
         }
     }

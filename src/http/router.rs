@@ -8,7 +8,9 @@ use super::{
 use crate::app::{shell, App};
 use crate::config::LogFormat;
 use crate::domain::RequestMeta;
-use crate::oidc::{authorize, device, discovery, introspect, logout, par, revoke, token, userinfo};
+use crate::oidc::{
+    authorize, device, discovery, introspect, logout, par, registration, revoke, token, userinfo,
+};
 use crate::state::AppState;
 use axum::{
     body::Body,
@@ -106,6 +108,13 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
         .route("/t/{slug}/introspect", post(introspect::introspect))
         .route("/t/{slug}/revoke", post(revoke::revoke))
         .route("/t/{slug}/par", post(par::push))
+        .route("/t/{slug}/register", post(registration::register))
+        .route(
+            "/t/{slug}/register/{client_id}",
+            get(registration::read)
+                .put(registration::replace)
+                .delete(registration::delete),
+        )
         .route(
             "/t/{slug}/device_authorization",
             post(device::device_authorization),

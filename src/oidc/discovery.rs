@@ -43,6 +43,8 @@ pub fn metadata(issuer: &str) -> Value {
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        // RFC 7591 §3; whether an initial access token is needed is the tenant's policy.
+        "registration_endpoint": format!("{issuer}/register"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": false,

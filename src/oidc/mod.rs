@@ -17,6 +17,7 @@ pub mod logout;
 pub mod pages;
 pub mod par;
 pub mod pkce;
+pub mod registration;
 mod request_object;
 pub mod revoke;
 pub mod scopes;

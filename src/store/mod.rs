@@ -20,7 +20,7 @@ pub use open::open;
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    Consent, DeliveryAttempt, Factor, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken,
+    Consent, DeliveryAttempt, Factor, InitialAccessToken, Job, JobBacklog, LoginFlow, Outcome, Placement, RefreshToken,
     Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
     UserSession, WebhookEndpoint,
 };
@@ -216,6 +216,26 @@ pub trait ClientRepo: Send + Sync {
     /// Deletes the client; false when there is no such client. Its tokens die with it: every
     /// token endpoint looks the client up first.
     async fn delete(&self, tenant: TenantId, client_id: &str) -> StoreResult<bool>;
+}
+
+/// RFC 7591 §3: the tenant's initial access tokens, with which applications register.
+#[async_trait]
+pub trait InitialTokenRepo: Send + Sync {
+    /// `Conflict` when the id or the hash exists.
+    async fn create(&self, tenant: TenantId, token: &InitialAccessToken) -> StoreResult<()>;
+    /// The tenant's tokens, newest first, spent, expired and revoked ones included.
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<InitialAccessToken>>;
+    /// Counts one use of the token whose hash is `hash`, if at `at` it is unrevoked, unexpired
+    /// and has a use left; the token as it now stands, `None` when it could not be used. One
+    /// statement, so two processes never spend the same last use.
+    async fn spend(
+        &self,
+        tenant: TenantId,
+        hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<InitialAccessToken>>;
+    /// Revokes the token at `at`; false when there is no such token or it was revoked already.
+    async fn revoke(&self, tenant: TenantId, id: Uuid, at: Timestamp) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -886,6 +906,7 @@ pub struct Store {
     pub factors: Arc<dyn FactorRepo>,
     pub access: Arc<dyn AccessRepo>,
     pub api_keys: Arc<dyn ApiKeyRepo>,
+    pub initial_tokens: Arc<dyn InitialTokenRepo>,
     pub webhooks: Arc<dyn WebhookRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
@@ -912,6 +933,7 @@ impl Store {
             + FactorRepo
             + AccessRepo
             + ApiKeyRepo
+            + InitialTokenRepo
             + WebhookRepo
             + SigningKeyRepo
             + AuditRepo
@@ -932,6 +954,7 @@ impl Store {
             factors: backend.clone(),
             access: backend.clone(),
             api_keys: backend.clone(),
+            initial_tokens: backend.clone(),
             webhooks: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),

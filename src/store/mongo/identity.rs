@@ -486,6 +486,8 @@ struct ClientDoc {
     logo_uri: Option<String>,
     #[serde(default)]
     created_by: Option<String>,
+    #[serde(default)]
+    registration_token_hash: Option<String>,
     created_at: DateTime,
     updated_at: DateTime,
 }
@@ -524,6 +526,7 @@ impl ClientDoc {
             disabled: self.disabled,
             logo_uri: self.logo_uri,
             created_by: self.created_by.as_deref().map(parse).transpose()?,
+            registration_token_hash: self.registration_token_hash,
             created_at: timestamp(self.created_at),
         })
     }
@@ -570,6 +573,7 @@ impl ClientDoc {
             disabled: client.disabled,
             logo_uri: client.logo_uri.clone(),
             created_by: client.created_by.map(|u| u.to_string()),
+            registration_token_hash: client.registration_token_hash.clone(),
             created_at: date(client.created_at),
             updated_at: date(Timestamp::now()),
         }

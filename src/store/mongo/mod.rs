@@ -11,6 +11,7 @@ mod api_keys;
 mod artifacts;
 mod factors;
 mod identity;
+mod initial_tokens;
 mod insights;
 mod jobs;
 mod records;
@@ -157,6 +158,13 @@ impl MongoStore {
             ),
             (
                 "api_keys",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    unique(doc! { "tenant_id": 1, "hash": 1 }),
+                ],
+            ),
+            (
+                "initial_access_tokens",
                 vec![
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     unique(doc! { "tenant_id": 1, "hash": 1 }),
@@ -385,9 +393,10 @@ impl Ping for MongoStore {
 }
 
 /// Every collection whose documents belong to a tenant (carry `tenant_id`).
-const TENANT_COLLECTIONS: [&str; 19] = [
+const TENANT_COLLECTIONS: [&str; 20] = [
     "users",
     "api_keys",
+    "initial_access_tokens",
     "webhook_endpoints",
     "webhook_deliveries",
     "roles",

@@ -5,12 +5,12 @@ use super::{Group, Placements, Route};
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, DeliveryAttempt,
-    Factor, Job, KeyState, LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team,
+    Factor, InitialAccessToken, Job, KeyState, LoginFlow, Placement, RefreshToken, Role, SigningAlg, SigningKey, Team,
     Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
 };
 use crate::store::audited;
 use crate::store::{
-    AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
+    AccessRepo, ApiKeyRepo, InitialTokenRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
     FactorRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation, SessionRepo,
     SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo, WebhookRepo,
 };
@@ -122,6 +122,14 @@ by_tenant! { ApiKeyRepo, api_keys;
     list() -> Vec<ApiKey>;
     by_hash(hash: &str) -> Option<ApiKey>;
     record_use(id: Uuid, at: Timestamp, since: Timestamp) -> ();
+    revoke(id: Uuid, at: Timestamp) -> bool;
+    {}
+}
+
+by_tenant! { InitialTokenRepo, initial_tokens;
+    create(token: &InitialAccessToken) -> ();
+    list() -> Vec<InitialAccessToken>;
+    spend(hash: &str, at: Timestamp) -> Option<InitialAccessToken>;
     revoke(id: Uuid, at: Timestamp) -> bool;
     {}
 }

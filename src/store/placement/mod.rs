@@ -114,6 +114,7 @@ impl Placements {
             factors: placements.clone(),
             access: placements.clone(),
             api_keys: placements.clone(),
+            initial_tokens: placements.clone(),
             webhooks: placements.clone(),
             keys: placements.clone(),
             audit: placements.clone(),

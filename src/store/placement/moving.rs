@@ -35,6 +35,7 @@ pub struct Moved {
     pub clients: usize,
     pub keys: usize,
     pub api_keys: usize,
+    pub initial_tokens: usize,
     pub webhook_endpoints: usize,
     pub events: usize,
     pub refresh_tokens: usize,
@@ -321,6 +322,26 @@ async fn sync(
     }
     moved.api_keys = api_keys.len();
 
+    // Initial access tokens are never deleted; in between, one may have been used or revoked.
+    let tokens = from.initial_tokens.list(tenant).await?;
+    let ours = by_key(to.initial_tokens.list(tenant).await?, |t| t.id);
+    for token in &tokens {
+        let Some(mine) = ours.get(&token.id) else {
+            to.initial_tokens.create(tenant, token).await?;
+            continue;
+        };
+        // Spending counts one use at a time; at its creation the token could still be used.
+        for _ in mine.uses..token.uses {
+            (to.initial_tokens)
+                .spend(tenant, &token.hash, token.created_at)
+                .await?;
+        }
+        if let (None, Some(at)) = (mine.revoked_at, token.revoked_at) {
+            to.initial_tokens.revoke(tenant, token.id, at).await?;
+        }
+    }
+    moved.initial_tokens = tokens.len();
+
     // Endpoints change as deliveries succeed and fail; their delivery log stays behind.
     let endpoints = from.webhooks.endpoints(tenant).await?;
     let ours = by_key(to.webhooks.endpoints(tenant).await?, |e| e.id);
@@ -343,12 +364,13 @@ async fn sync(
 
     moved.events = sync_audit(from, to, tenant).await?;
     progress(&format!(
-        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys, {} webhook endpoints and {} audit events",
+        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys, {} initial access tokens, {} webhook endpoints and {} audit events",
         moved.roles,
         moved.teams,
         moved.clients,
         moved.keys,
         moved.api_keys,
+        moved.initial_tokens,
         moved.webhook_endpoints,
         moved.events
     ));

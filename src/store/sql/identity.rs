@@ -405,12 +405,13 @@ macro_rules! identity_repo {
                     disabled: row.try_get("disabled")?,
                     logo_uri: row.try_get("logo_uri")?,
                     created_by: row.try_get("created_by")?,
+                    registration_token_hash: row.try_get("registration_token_hash")?,
                     created_at: row.try_get("created_at")?,
                 })
             }
 
             /// The settings columns of `clients`, in the order [`bind_settings`] binds them.
-            const CLIENT_SETTINGS: [&str; 29] = [
+            const CLIENT_SETTINGS: [&str; 30] = [
                 "client_id",
                 "name",
                 "client_type",
@@ -440,6 +441,7 @@ macro_rules! identity_repo {
                 "disabled",
                 "logo_uri",
                 "created_by",
+                "registration_token_hash",
             ];
 
             type Query<'q> = sqlx::query::Query<'q, Db, <Db as Database>::Arguments<'q>>;
@@ -480,7 +482,8 @@ macro_rules! identity_repo {
                     .bind(c.previous_secret_expires_at)
                     .bind(c.disabled)
                     .bind(&c.logo_uri)
-                    .bind(c.created_by))
+                    .bind(c.created_by)
+                    .bind(&c.registration_token_hash))
             }
 
             /// `$first, $first+1, …` for `count` parameters.

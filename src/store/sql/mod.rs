@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod artifacts;
 pub mod factors;
 pub mod identity;
+pub mod initial_tokens;
 pub mod insights;
 pub mod jobs;
 pub mod records;
