@@ -92,8 +92,7 @@ pub async fn register(
         throttle(state, tenant, &meta).await?;
     }
     new.client_id = random_token(16);
-    let registrant = registrant(tenant, None, meta.clone());
-    let (mut client, secret) = clients::build(&registrant, tenant, new)?;
+    let (mut client, secret) = clients::build(&registrant(tenant, None, meta.clone()), tenant, new)?;
     let spent = match initial_token {
         Some(token) => {
             let hash = sha256_hex(token);
@@ -112,8 +111,8 @@ pub async fn register(
     };
     let registration_token = format!("{MANAGEMENT_PREFIX}{}", random_token(32));
     client.registration_token_hash = Some(sha256_hex(&registration_token));
-    let registrant = registrant(tenant, spent, meta);
-    clients::store_new(state, &registrant, &client, "client.registered").await?;
+    let actor = registrant(tenant, spent, meta);
+    clients::store_new(state, &actor, &client, "client.registered").await?;
     Ok(Registered {
         client,
         secret,
@@ -217,8 +216,7 @@ pub async fn replace(
     state
         .keys
         .ensure_alg(tenant.id, changed.id_token_alg)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     let event = event_of(&actor, tenant.id, "client.updated", target(&client))
         .reason("by its registration access token");
     let change = state.store.clients.update(tenant.id, &changed);

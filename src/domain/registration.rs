@@ -111,7 +111,7 @@ mod tests {
     fn token(uses: i64, days: i64) -> Result<InitialAccessToken, Invalid> {
         let now = Timestamp::from_unix(1_000_000);
         InitialAccessToken::new(
-            TenantId::new(),
+            TenantId::generate(),
             "Partner onboarding",
             uses,
             days,

@@ -250,6 +250,7 @@ impl NewClientBody {
             exchange: self.token_exchange.map(Into::into).unwrap_or_default(),
             jwks: self.jwks.map(|set| set.to_string()),
             logo_uri: self.logo_uri,
+            secret_method: None,
         })
     }
 }

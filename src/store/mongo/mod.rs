@@ -99,7 +99,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 22] = [
+        let plan: [(&str, Vec<IndexModel>); 23] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
