@@ -47,6 +47,11 @@ fn every_command_has_help() {
         vec!["tenant", "move", "--help"],
         vec!["user", "create", "--help"],
         vec!["client", "create", "--help"],
+        vec!["client", "initial-token", "--help"],
+        vec!["client", "initial-token", "create", "--help"],
+        vec!["client", "initial-token", "list", "--help"],
+        vec!["client", "initial-token", "revoke", "--help"],
+        vec!["tenant", "policy", "--help"],
         vec!["keys", "list", "--help"],
         vec!["keys", "rotate", "--help"],
         vec!["backup", "--help"],
@@ -564,4 +569,174 @@ fn a_tenant_of_its_own_is_created_migrated_and_moved_from_the_command_line() {
     );
     assert!(again.status.success());
     assert!(text(&again.stdout).contains("is shared already"));
+}
+
+#[test]
+fn initial_tokens_are_made_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tessera(
+        dir.path(),
+        &["client", "initial-token", "list", "--tenant", "default"],
+        None,
+    );
+    assert!(empty.status.success(), "{}", text(&empty.stderr));
+    assert!(text(&empty.stdout).contains("no initial access tokens"));
+
+    let made = tessera(
+        dir.path(),
+        &[
+            "client",
+            "initial-token",
+            "create",
+            "--tenant",
+            "default",
+            "--name",
+            "Partner onboarding",
+            "--uses",
+            "5",
+            "--days",
+            "30",
+        ],
+        None,
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let out = text(&made.stdout);
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .expect("token printed");
+    assert!(token.starts_with("tsi_") && token.len() > 40, "{token}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("id printed")
+        .to_owned();
+    assert!(out.contains("shown only this once"), "{out}");
+    assert!(out.contains("Authorization: Bearer <token>") && out.contains("/t/default/register"));
+
+    let listed = text(
+        &tessera(
+            dir.path(),
+            &["client", "initial-token", "list", "--tenant", "default"],
+            None,
+        )
+        .stdout,
+    );
+    let line = listed.lines().find(|l| l.contains(&id)).expect("listed");
+    assert!(line.contains("Active") && line.contains("0 of 5"), "{line}");
+    assert!(line.contains("Partner onboarding") && line.contains(&token[..10]));
+    assert!(!listed.contains(&token[10..]), "never the token itself");
+
+    for bad in [
+        vec!["--uses", "0", "--days", "7"],
+        vec!["--uses", "1001", "--days", "7"],
+        vec!["--uses", "5", "--days", "2"],
+        vec!["--uses", "many", "--days", "7"],
+    ] {
+        let mut args = vec![
+            "client",
+            "initial-token",
+            "create",
+            "--tenant",
+            "default",
+            "--name",
+            "Bad",
+        ];
+        args.extend(bad.iter().copied());
+        let out = tessera(dir.path(), &args, None);
+        assert!(!out.status.success(), "{bad:?}");
+        assert_eq!(text(&out.stderr).lines().count(), 1, "{bad:?}: one line");
+    }
+
+    let revoked = tessera(
+        dir.path(),
+        &[
+            "client",
+            "initial-token",
+            "revoke",
+            "--tenant",
+            "default",
+            &id,
+        ],
+        None,
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert!(text(&revoked.stdout).contains("Revoked"));
+    let listed = text(
+        &tessera(
+            dir.path(),
+            &["client", "initial-token", "list", "--tenant", "default"],
+            None,
+        )
+        .stdout,
+    );
+    let line = listed.lines().find(|l| l.contains(&id)).expect("listed");
+    assert!(line.contains("Revoked"), "{line}");
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "the bad ones made nothing: {listed}"
+    );
+    for bad in [id.as_str(), "not-an-id"] {
+        let again = tessera(
+            dir.path(),
+            &[
+                "client",
+                "initial-token",
+                "revoke",
+                "--tenant",
+                "default",
+                bad,
+            ],
+            None,
+        );
+        assert!(!again.status.success(), "{bad}");
+        assert_eq!(text(&again.stderr).lines().count(), 1, "{bad}: one line");
+    }
+
+    // Open registration is a policy of the tenant.
+    let on = tessera(
+        dir.path(),
+        &[
+            "tenant",
+            "policy",
+            "--tenant",
+            "default",
+            "--open-registration",
+            "on",
+        ],
+        None,
+    );
+    assert!(on.status.success(), "{}", text(&on.stderr));
+    assert!(
+        text(&on.stdout).contains("open registration of applications on"),
+        "{}",
+        text(&on.stdout)
+    );
+    let shown = tessera(
+        dir.path(),
+        &["tenant", "policy", "--tenant", "default"],
+        None,
+    );
+    assert!(text(&shown.stdout).contains("open registration of applications on"));
+    let off = tessera(
+        dir.path(),
+        &[
+            "tenant",
+            "policy",
+            "--tenant",
+            "default",
+            "--open-registration",
+            "off",
+            "--require-mfa",
+            "on",
+        ],
+        None,
+    );
+    assert!(off.status.success(), "{}", text(&off.stderr));
+    let out = text(&off.stdout);
+    assert!(
+        out.contains("open registration of applications off") && out.contains("required"),
+        "{out}"
+    );
 }

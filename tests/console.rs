@@ -1290,3 +1290,271 @@ async fn the_overview_draws_the_tenants_activity() {
         "no audit:read, no figures"
     );
 }
+
+/// App registration (RFC 7591) in the console: an initial access token is made with a name, a
+/// number of registrations and a lifetime, shown once and listed with its hint (never itself),
+/// used by an application that registers itself (marked "Self-registered" in the list and on
+/// its page), and revoked; only those with `clients:manage` see the page or change anything;
+/// the open-registration switch of the policies is saved.
+#[tokio::test]
+async fn initial_access_tokens_and_self_registered_applications() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let issuer = org.server.issuer("acme");
+
+    let page = admin.browser.page("/t/acme/admin/registration").await;
+    assert!(page.contains("Make a token") && page.contains("No initial access tokens yet"));
+    assert!(page.contains("Open registration is off"), "{page}");
+    assert!(page.contains(&format!("{issuer}/register")));
+    let clients = admin.browser.page("/t/acme/admin/clients").await;
+    assert!(
+        clients.contains("href=\"/t/acme/admin/registration\""),
+        "linked from the applications"
+    );
+
+    // Refused input names its field; nothing is made.
+    for (name, uses, days, field) in [
+        ("", "5", "7", "token-name"),
+        ("Partners", "0", "7", "token-uses"),
+        ("Partners", "1001", "7", "token-uses"),
+        ("Partners", "many", "7", "token-uses"),
+        ("Partners", "5", "2", "token-expires"),
+        ("Partners", "5", "forever", "token-expires"),
+    ] {
+        let response = post(
+            admin,
+            "admin_initial_token_create",
+            &[("name", name), ("uses", uses), ("expires", days)],
+        )
+        .await;
+        let page = admin.browser.page(&location(&response).unwrap()).await;
+        assert!(
+            !field_note(&page, field).trim().is_empty(),
+            "{name:?} {uses} {days}: note at {field}"
+        );
+    }
+    let stored = state
+        .store
+        .initial_tokens
+        .list(org.tenant.id)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "nothing made from bad input");
+
+    // Made: shown once, then listed with its hint and uses, never the token itself.
+    let response = post(
+        admin,
+        "admin_initial_token_create",
+        &[
+            ("name", "Partner onboarding"),
+            ("uses", "5"),
+            ("expires", "30"),
+        ],
+    )
+    .await;
+    let to = location(&response).expect("to the registration page");
+    assert_eq!(to, "/t/acme/admin/registration?show=1");
+    let page = admin.browser.page(&to).await;
+    let secret = common::hidden_value(&page, "data-testid=\"initial-token-secret\"")
+        .expect("the token, once");
+    assert!(secret.starts_with("tsi_"), "{secret}");
+    assert!(
+        page.contains("Authorization: Bearer &lt;token"),
+        "how to use it"
+    );
+    assert!(page.contains(&format!("POST {issuer}/register")));
+    assert!(page.contains("shown only this once"));
+    let again = admin.browser.page("/t/acme/admin/registration").await;
+    assert!(!again.contains(&secret[4..]), "shown only once");
+    assert!(again.contains("Partner onboarding"));
+    assert!(again.contains(&format!("{}…", &secret[..10])), "its hint");
+    let row = again
+        .split("<tr>")
+        .find(|r| r.contains("Partner onboarding"))
+        .expect("listed");
+    assert!(row.contains("0 of 5") && row.contains("Active"), "{row}");
+    let stored = state
+        .store
+        .initial_tokens
+        .list(org.tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let token = &stored[0];
+    assert_eq!(token.hash, tessera::crypto::sha256_hex(&secret));
+    assert_eq!(
+        token.expires_at.unix() - token.created_at.unix(),
+        30 * 86_400
+    );
+
+    // An application registers itself with it and shows in the console, marked.
+    let response = org
+        .server
+        .http()
+        .post(format!("{issuer}/register"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({
+            "redirect_uris": ["https://partner.example/callback"],
+            "client_name": "Partner portal",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let registered: serde_json::Value = response.json().await.unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let clients = admin.browser.page("/t/acme/admin/clients").await;
+    let row = clients
+        .split("<tr>")
+        .find(|r| r.contains("Partner portal"))
+        .expect("listed");
+    assert!(row.contains("Self-registered"), "{row}");
+    assert_eq!(
+        clients.matches("Self-registered").count(),
+        1,
+        "only that one"
+    );
+    let page = admin
+        .browser
+        .page(&format!("/t/acme/admin/clients/{client_id}"))
+        .await;
+    assert!(page.contains("Self-registered") && page.contains("RFC 7592"));
+    assert!(page.contains(&format!("{issuer}/register/{client_id}")));
+    let page = admin.browser.page("/t/acme/admin/registration").await;
+    assert!(page.contains("1 of 5"), "the use is counted");
+
+    // Those without clients:manage: no page, no link, no change.
+    let id = token.id.to_string();
+    for role in ["developer", "auditor", "member"] {
+        let person = org.person(role);
+        let page = person.browser.page("/t/acme/admin/registration").await;
+        assert!(
+            page.contains("You do not have permission") && !page.contains("Make a token"),
+            "{role}"
+        );
+        assert!(!page.contains("Partner onboarding"), "{role}");
+        let response = post(
+            person,
+            "admin_initial_token_create",
+            &[("name", "Mine"), ("uses", "1"), ("expires", "1")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{role}");
+        let response = post(
+            person,
+            "admin_initial_token_revoke",
+            &[("token", &id), ("confirm", "yes")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{role}");
+    }
+    let developer = org.person("developer");
+    let clients = developer.browser.page("/t/acme/admin/clients").await;
+    assert!(!clients.contains("/t/acme/admin/registration"), "no link");
+    assert_eq!(
+        state
+            .store
+            .initial_tokens
+            .list(org.tenant.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Revoked (with the box ticked): listed as such, and refused at the endpoint.
+    post(admin, "admin_initial_token_revoke", &[("token", &id)]).await;
+    let stored = state
+        .store
+        .initial_tokens
+        .list(org.tenant.id)
+        .await
+        .unwrap();
+    assert!(stored[0].revoked_at.is_none(), "not without confirmation");
+    let response = post(
+        admin,
+        "admin_initial_token_revoke",
+        &[("token", &id), ("confirm", "yes")],
+    )
+    .await;
+    assert!(response.status().is_redirection());
+    let stored = state
+        .store
+        .initial_tokens
+        .list(org.tenant.id)
+        .await
+        .unwrap();
+    assert!(stored[0].revoked_at.is_some());
+    let page = admin.browser.page("/t/acme/admin/registration").await;
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains("Partner onboarding"))
+        .expect("listed");
+    assert!(
+        row.contains("Revoked") && !row.contains("t0-revoke"),
+        "{row}"
+    );
+    let response = post(
+        admin,
+        "admin_initial_token_revoke",
+        &[("token", &id), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "revoked already");
+    let refused = org
+        .server
+        .http()
+        .post(format!("{issuer}/register"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({ "redirect_uris": ["https://partner.example/callback"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let actions = org.server.audit_actions("acme").await;
+    for action in [
+        "initial_access_token.created",
+        "initial_access_token.revoked",
+    ] {
+        assert!(actions.iter().any(|(a, ..)| a == action), "{action}");
+    }
+
+    // The open-registration switch: on the policies page, saved with the other policies.
+    let settings = admin.browser.page("/t/acme/admin/settings").await;
+    assert!(settings.contains("name=\"open_registration\""));
+    assert!(settings.contains("limited to 20 an hour per address"));
+    let mut form = policy_form("8", "30");
+    form.push(("open_registration", "on"));
+    let response = post(admin, "admin_settings_save", &form).await;
+    assert!(response.status().is_redirection());
+    let tenant = state
+        .store
+        .tenants
+        .by_id(org.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tenant.settings.open_registration);
+    let page = admin.browser.page("/t/acme/admin/registration").await;
+    assert!(page.contains("Open registration is on"));
+    let open = org
+        .server
+        .http()
+        .post(format!("{issuer}/register"))
+        .json(&serde_json::json!({ "redirect_uris": ["https://open.example/callback"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), StatusCode::CREATED, "no token needed now");
+    let response = post(admin, "admin_settings_save", &policy_form("8", "30")).await;
+    assert!(response.status().is_redirection());
+    let tenant = state
+        .store
+        .tenants
+        .by_id(org.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!tenant.settings.open_registration, "unticked: off again");
+}

@@ -232,8 +232,7 @@ pub async fn replace(
     state
         .keys
         .ensure_alg(tenant.id, changed.id_token_alg)
-        .await
-        .map_err(AppError::from)?;
+        .await?;
     let event = event_of(&actor, tenant.id, "client.updated", target(&client))
         .reason("by its registration access token");
     let change = state.store.clients.update(tenant.id, &changed);

@@ -103,6 +103,10 @@ enum TenantCommand {
         /// Comma-separated factor kinds people may use: totp, email_code, passkey.
         #[arg(long)]
         factors: Option<String>,
+        /// Let applications register themselves without an initial access token (open
+        /// dynamic client registration, RFC 7591; limited to 20 an hour per address).
+        #[arg(long, value_enum)]
+        open_registration: Option<OnOff>,
     },
 }
 
@@ -258,6 +262,44 @@ enum ClientCommand {
         /// Seconds the old secret keeps working.
         #[arg(long = "grace-secs", default_value_t = 86400)]
         grace_secs: i64,
+    },
+    /// Initial access tokens, which let applications register themselves (dynamic client
+    /// registration, RFC 7591) a limited number of times.
+    #[command(subcommand)]
+    InitialToken(InitialTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum InitialTokenCommand {
+    /// Make a token, printed once. Applications send it as `Authorization: Bearer <token>`
+    /// with `POST {issuer}/register`.
+    Create {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        /// What the token is for, e.g. "Partner onboarding" (1 to 60 characters).
+        #[arg(long)]
+        name: String,
+        /// How many applications it may register: 1 to 1000.
+        #[arg(long)]
+        uses: i64,
+        /// How many days it works: 1, 7, 30 or 90.
+        #[arg(long)]
+        days: i64,
+    },
+    /// List the tenant's tokens: id, status, registrations made of those allowed, expiry.
+    List {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a token at once; applications it registered stay.
+    Revoke {
+        /// Slug of the tenant, e.g. default.
+        #[arg(long)]
+        tenant: String,
+        /// The token's id, as `initial-token list` shows it.
+        id: String,
     },
 }
 
@@ -486,6 +528,7 @@ async fn execute(command: Command) -> Result<(), String> {
             tenant,
             require_mfa,
             factors,
+            open_registration,
         }) => {
             let tenant = admin::tenants::find(&state, &tenant)
                 .await
@@ -504,13 +547,24 @@ async fn execute(command: Command) -> Result<(), String> {
                 ),
             };
             let require = require_mfa.map(|v| v == OnOff::On);
-            let changed =
-                admin::tenants::set_mfa_policy(&state, &Actor::Cli, &tenant, require, allowed)
+            let mut changed =
+                if require.is_some() || allowed.is_some() || open_registration.is_none() {
+                    admin::tenants::set_mfa_policy(&state, &Actor::Cli, &tenant, require, allowed)
+                        .await
+                        .map_err(describe)?
+                } else {
+                    tenant
+                };
+            if let Some(open) = open_registration {
+                let mut settings = changed.settings.clone();
+                settings.open_registration = open == OnOff::On;
+                changed = admin::tenants::update_policies(&state, &Actor::Cli, &changed, settings)
                     .await
                     .map_err(describe)?;
+            }
             let s = &changed.settings;
             println!(
-                "Tenant {}: second factor {}; allowed: {}.",
+                "Tenant {}: second factor {}; allowed: {}; open registration of applications {}.",
                 changed.slug,
                 if s.require_mfa {
                     "required"
@@ -521,7 +575,8 @@ async fn execute(command: Command) -> Result<(), String> {
                     .iter()
                     .map(|k| k.as_str())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if s.open_registration { "on" } else { "off" }
             );
             Ok(())
         }
@@ -656,6 +711,94 @@ async fn execute(command: Command) -> Result<(), String> {
                     .map_err(describe)?;
             println!("client_secret: {secret}");
             println!("Store the secret now: it is shown only once. The old secret works for {grace_secs} more seconds.");
+            Ok(())
+        }
+        Command::Client(ClientCommand::InitialToken(command)) => {
+            initial_token(&state, command).await
+        }
+    }
+}
+
+async fn initial_token(
+    state: &crate::state::AppState,
+    command: InitialTokenCommand,
+) -> Result<(), String> {
+    use admin::initial_tokens;
+    match command {
+        InitialTokenCommand::Create {
+            tenant,
+            name,
+            uses,
+            days,
+        } => {
+            let tenant = admin::tenants::find(state, &tenant)
+                .await
+                .map_err(describe)?;
+            let made = initial_tokens::create(state, &Actor::Cli, &tenant, &name, uses, days)
+                .await
+                .map_err(describe)?;
+            let issuer = state.config.issuer(tenant.slug.as_str());
+            println!(
+                "Made the initial access token {:?} in tenant {}: {} registration(s) until {}.",
+                made.token.name,
+                tenant.slug,
+                made.token.max_uses,
+                made.token.expires_at.rfc3339()
+            );
+            println!("id: {}", made.token.id);
+            println!("token: {}", made.secret);
+            println!("This token is shown only this once.");
+            println!("Applications send it as `Authorization: Bearer <token>` with `POST {issuer}/register`.");
+            Ok(())
+        }
+        InitialTokenCommand::List { tenant } => {
+            let tenant = admin::tenants::find(state, &tenant)
+                .await
+                .map_err(describe)?;
+            let tokens = initial_tokens::list(state, &Actor::Cli, &tenant)
+                .await
+                .map_err(describe)?;
+            if tokens.is_empty() {
+                println!("Tenant {} has no initial access tokens.", tenant.slug);
+                return Ok(());
+            }
+            let now = crate::domain::Timestamp::now();
+            println!(
+                "{:<36} {:<8} {:<11} {:<10} {:<20} name",
+                "id", "status", "uses", "hint", "expires"
+            );
+            for t in tokens {
+                println!(
+                    "{:<36} {:<8} {:<11} {:<10} {:<20} {}",
+                    t.id,
+                    t.status(now).label(),
+                    format!("{} of {}", t.uses, t.max_uses),
+                    t.hint,
+                    t.expires_at.rfc3339(),
+                    t.name
+                );
+            }
+            Ok(())
+        }
+        InitialTokenCommand::Revoke { tenant, id } => {
+            let tenant = admin::tenants::find(state, &tenant)
+                .await
+                .map_err(describe)?;
+            let parsed = id
+                .parse::<uuid::Uuid>()
+                .map_err(|_| format!("{id:?} is not a token id (see initial-token list)"))?;
+            initial_tokens::revoke(state, &Actor::Cli, &tenant, parsed)
+                .await
+                .map_err(|e| match e {
+                    AppError::NotFound => {
+                        format!(
+                            "tenant {} has no token {id}, or it is revoked already",
+                            tenant.slug
+                        )
+                    }
+                    e => describe(e),
+                })?;
+            println!("Revoked the initial access token {id}: applications can no longer register with it.");
             Ok(())
         }
     }

@@ -21,6 +21,8 @@ pub struct ClientLine {
     pub name: String,
     pub kind: String,
     pub disabled: bool,
+    /// It registered itself (RFC 7591).
+    pub self_registered: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,9 @@ pub struct ClientPage {
     pub refresh_token_ttl_secs: i64,
     pub logo_uri: String,
     pub disabled: bool,
+    /// It registered itself (RFC 7591) and manages its registration with its registration
+    /// access token (RFC 7592).
+    pub self_registered: bool,
     pub grants: String,
     pub auth_method: String,
     pub issuer: String,
@@ -82,6 +87,7 @@ pub async fn load_admin_clients(tenant: String) -> Result<Console<ClientsPage>, 
                         name: c.name.clone(),
                         kind: crate::domain::AppType::of(c).describe().0.into(),
                         disabled: c.disabled,
+                        self_registered: c.registration_token_hash.is_some(),
                     })
                     .collect(),
                 types: crate::domain::AppType::ALL
@@ -352,6 +358,7 @@ async fn client_page(
         refresh_token_ttl_secs: client.refresh_token_ttl_secs,
         logo_uri: client.logo_uri.clone().unwrap_or_default(),
         disabled: client.disabled,
+        self_registered: client.registration_token_hash.is_some(),
         grants: client
             .grant_types
             .iter()

@@ -41,6 +41,7 @@ where
     let areas = [
         ("users", "users:read"),
         ("clients", "clients:manage_own"),
+        ("registration", "clients:manage"),
         ("roles", "roles:manage"),
         ("teams", "teams:manage"),
         ("branding", "branding:manage"),

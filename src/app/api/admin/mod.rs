@@ -10,6 +10,7 @@ mod branding;
 mod clients;
 #[cfg(feature = "ssr")]
 mod console;
+mod registration;
 mod roles;
 mod settings;
 mod teams;
@@ -20,6 +21,7 @@ pub use api_keys::*;
 pub use audit::*;
 pub use branding::*;
 pub use clients::*;
+pub use registration::*;
 pub use roles::*;
 pub use settings::*;
 pub use teams::*;
@@ -83,8 +85,8 @@ pub struct ConsoleNav {
     pub tenant_name: String,
     pub email: String,
     pub csrf: String,
-    /// Areas the person may open: `users`, `clients`, `roles`, `teams`, `settings`, `audit`,
-    /// `api-keys`, `webhooks`.
+    /// Areas the person may open: `users`, `clients`, `registration`, `roles`, `teams`,
+    /// `settings`, `audit`, `api-keys`, `webhooks`.
     pub areas: Vec<String>,
     pub flash: Option<Flash>,
 }

@@ -31,6 +31,8 @@ pub struct SettingsPage {
     pub password_min_length: usize,
     pub block_common_passwords: bool,
     pub self_signup: bool,
+    /// Applications may register themselves without an initial access token (RFC 7591).
+    pub open_registration: bool,
     pub require_mfa: bool,
     /// (factor kind, label, allowed)
     pub factors: Vec<(String, String, bool)>,
@@ -58,6 +60,7 @@ pub async fn load_admin_settings(tenant: String) -> Result<Console<SettingsPage>
                 password_min_length: s.password_min_length,
                 block_common_passwords: s.block_common_passwords,
                 self_signup: s.self_signup,
+                open_registration: s.open_registration,
                 require_mfa: s.require_mfa,
                 factors: FactorKind::ENROLLABLE
                     .iter()
@@ -82,6 +85,7 @@ pub async fn save_settings(
     #[server(default)] block_common_passwords: Option<String>,
     #[server(default)] require_mfa: Option<String>,
     #[server(default)] self_signup: Option<String>,
+    #[server(default)] open_registration: Option<String>,
     #[server(default)] factors: Vec<String>,
     access_token_minutes: String,
     refresh_idle_days: String,
@@ -114,6 +118,7 @@ pub async fn save_settings(
         settings.block_common_passwords = block_common_passwords.is_some();
         settings.require_mfa = require_mfa.is_some();
         settings.self_signup = self_signup.is_some();
+        settings.open_registration = open_registration.is_some();
         settings.allowed_factors = factors
             .iter()
             .map(|f| {

@@ -37,9 +37,12 @@ fn Clients(nav: ConsoleNav, page: ClientsPage) -> impl IntoView {
         .iter()
         .map(|c| {
             let status = if c.disabled { "Disabled" } else { "Active" };
+            let marker = c
+                .self_registered
+                .then(|| view! { " "<span class="badge">"Self-registered"</span> });
             view! {
                 <tr>
-                    <td><a href=format!("{base}/{}", c.client_id)>{c.name.clone()}</a></td>
+                    <td><a href=format!("{base}/{}", c.client_id)>{c.name.clone()}</a>{marker}</td>
                     <td><code>{c.client_id.clone()}</code></td>
                     <td>{c.kind.clone()}</td>
                     <td>{status}</td>
@@ -47,8 +50,13 @@ fn Clients(nav: ConsoleNav, page: ClientsPage) -> impl IntoView {
             }
         })
         .collect_view();
+    // Those who may hand out initial access tokens find them from here.
+    let registration = nav.areas.iter().any(|a| a == "registration").then(|| {
+        let href = format!("/t/{}/admin/registration", nav.tenant);
+        view! { " "<a href=href>"Let applications register themselves"</a> }
+    });
     view! {
-        <p><a class="button primary small-button" href=format!("{base}/new")>"New application"</a></p>
+        <p><a class="button primary small-button" href=format!("{base}/new")>"New application"</a>{registration}</p>
         {if page.clients.is_empty() {
             view! { <p class="empty">"No applications yet. Register one with \"New application\": you will get its client id, and a secret for server-side apps."</p> }.into_any()
         } else {
@@ -270,7 +278,13 @@ fn Client(nav: ConsoleNav, page: ClientPage) -> impl IntoView {
     let confirm = Checked::server_only("confirm", "confirm", flash);
     view! {
         <p class="lead"><strong>{page.name.clone()}</strong>" · "{page.kind.clone()}
-            {page.disabled.then(|| view! { <span class="badge warn">"disabled"</span> })}</p>
+            {page.disabled.then(|| view! { <span class="badge warn">"disabled"</span> })}
+            {page.self_registered.then(|| view! { " "<span class="badge">"Self-registered"</span> })}</p>
+        {page.self_registered.then(|| view! {
+            <p data-testid="self-registered">"This application registered itself (dynamic client registration, RFC 7591). It manages its own registration through RFC 7592 with its registration access token, at "
+                <code>{format!("{}/register/{}", page.issuer, page.client_id)}</code>
+                ": it may read, replace or delete it there, so changes made here last until it replaces its registration."</p>
+        })}
         {secret}
         <section aria-labelledby="connect">
             <h2 id="connect">"Connect your application"</h2>

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod branding;
 pub mod clients;
 mod overview;
+pub mod registration;
 pub mod roles;
 pub mod settings;
 pub mod teams;
@@ -88,9 +89,10 @@ pub fn navigate_in_place(target: &str) -> bool {
 }
 
 /// One console area, as the navigation lists it.
-const AREAS: [(&str, &str); 9] = [
+const AREAS: [(&str, &str); 10] = [
     ("users", "Users"),
     ("clients", "Applications"),
+    ("registration", "App registration"),
     ("roles", "Roles"),
     ("teams", "Teams"),
     ("branding", "Branding"),
@@ -262,6 +264,7 @@ pub fn AdminHomePage() -> impl IntoView {
                             "branding" => "Your name, logo, colour and support contacts on the sign-in pages.",
                             "settings" => "Session lifetimes, password rules, two-step sign-in and token lifetimes.",
                             "clients" => "Register applications, get their client id and secret, and a configuration to paste.",
+                            "registration" => "Initial access tokens that let applications register themselves, and whether they may without one.",
                             "roles" => "Decide who may do what: built-in roles and your own.",
                             "teams" => "Group people and give a whole team its roles.",
                             "api-keys" => "Keys that let other systems act in this organisation, each with the permissions you give it.",

@@ -1,4 +1,5 @@
-//! Policies: sign-in lifetimes, password rules, second factors and token lifetimes.
+//! Policies: sign-in lifetimes, password rules, self sign-up, open registration of
+//! applications, second factors and token lifetimes.
 
 use super::{console_form, console_page, Reauthenticate};
 use crate::app::api::{
@@ -140,6 +141,13 @@ fn Settings(nav: ConsoleNav, page: SettingsPage) -> impl IntoView {
                 <div class="check">
                     <input id="self-signup" type="checkbox" name="self_signup" checked=page.self_signup/>
                     <label for="self-signup">"People may create their own account (confirmed by a link sent to their address)"</label>
+                </div>
+            </fieldset>
+            <fieldset class="picker">
+                <legend>"Applications"</legend>
+                <div class="check">
+                    <input id="open-registration" type="checkbox" name="open_registration" checked=page.open_registration/>
+                    <label for="open-registration">"Applications may register themselves without an initial access token (open dynamic client registration, limited to 20 an hour per address)"</label>
                 </div>
             </fieldset>
             <fieldset class="picker">
