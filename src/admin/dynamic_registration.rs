@@ -16,6 +16,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::StoreError;
 use uuid::Uuid;
 
 /// Why a request was refused: RFC 7591 §3.2.2 and RFC 7592 §2 name the answers.
@@ -35,6 +36,12 @@ pub enum Refused {
     Metadata(Invalid),
     #[error(transparent)]
     Failed(AppError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        Self::Failed(e.into())
+    }
 }
 
 impl From<AppError> for Refused {
@@ -107,7 +114,7 @@ pub async fn register(
             let hash = sha256_hex(token);
             let now = Timestamp::now();
             let spent = state.store.initial_tokens.spend(tenant.id, &hash, now);
-            match spent.await.map_err(AppError::from)? {
+            match spent.await? {
                 Some(token) => Some(token.id),
                 None => {
                     let event = refuse("unknown, expired, used up or revoked initial access token");
@@ -142,7 +149,7 @@ pub async fn authenticate(
         Some(token) => {
             let client = state.store.clients.by_client_id(tenant.id, client_id);
             let hash = sha256_hex(token);
-            client.await.map_err(AppError::from)?.filter(|c| {
+            client.await?.filter(|c| {
                 !c.disabled
                     && c.registration_token_hash
                         .as_deref()
@@ -236,9 +243,7 @@ pub async fn replace(
     let event = event_of(&actor, tenant.id, "client.updated", target(&client))
         .reason("by its registration access token");
     let change = state.store.clients.update(tenant.id, &changed);
-    audited(state, &actor, event, change)
-        .await
-        .map_err(AppError::from)?;
+    audited(state, &actor, event, change).await?;
     Ok(Registered {
         client: changed,
         secret,
@@ -259,10 +264,7 @@ pub async fn delete(
         client.name
     ));
     let change = state.store.clients.delete(tenant.id, &client.client_id);
-    if !audited(state, &actor, event, change)
-        .await
-        .map_err(AppError::from)?
-    {
+    if !audited(state, &actor, event, change).await? {
         return Err(Refused::Token);
     }
     Ok(())
@@ -277,7 +279,7 @@ async fn throttle(state: &AppState, tenant: &Tenant, meta: &RequestMeta) -> Resu
             .store
             .artifacts
             .count_ephemeral(tenant.id, "open-registration", address, until);
-    if counted.await.map_err(AppError::from)? > OPEN_PER_ADDRESS {
+    if counted.await? > OPEN_PER_ADDRESS {
         let event = AuditEvent::new(
             tenant.id,
             "client.registration_refused",
