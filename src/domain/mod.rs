@@ -7,6 +7,7 @@ mod audit;
 pub mod branding;
 mod client;
 pub mod colour;
+pub mod connection;
 mod email;
 mod factor;
 mod ids;
@@ -29,6 +30,7 @@ pub use client::{
     fetchable_url, uri_lines, AppType, Client, ClientType, ExchangePolicy, GrantType, RedirectUri,
     TokenAuthMethod,
 };
+pub use connection::{ClaimMapping, Connection, LinkedIdentity, Preset, Protocol};
 pub use email::Email;
 pub use factor::{acr, Factor, FactorKind};
 pub use ids::{ClientKey, TenantId, UserId};

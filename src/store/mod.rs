@@ -20,9 +20,9 @@ pub use open::open;
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    Consent, DeliveryAttempt, Factor, InitialAccessToken, Job, JobBacklog, LoginFlow, Outcome,
-    Placement, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug,
-    Timestamp, User, UserId, UserSession, WebhookEndpoint,
+    Connection, Consent, DeliveryAttempt, Factor, InitialAccessToken, Job, JobBacklog,
+    LinkedIdentity, LoginFlow, Outcome, Placement, RefreshToken, Role, SigningAlg, SigningKey,
+    Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -236,6 +236,51 @@ pub trait InitialTokenRepo: Send + Sync {
     ) -> StoreResult<Option<InitialAccessToken>>;
     /// Revokes the token at `at`; false when there is no such token or it was revoked already.
     async fn revoke(&self, tenant: TenantId, id: Uuid, at: Timestamp) -> StoreResult<bool>;
+}
+
+/// The tenant's upstream identity providers (`domain::connection`) and the upstream
+/// identities linked to its people. Links die with their connection.
+#[async_trait]
+pub trait ConnectionRepo: Send + Sync {
+    /// `Conflict` when the id or the slug exists in the tenant.
+    async fn create(&self, tenant: TenantId, connection: &Connection) -> StoreResult<()>;
+    /// Replaces the connection's settings (found by its id); `NotFound` when it does not
+    /// exist, `Conflict` when its new slug is another's.
+    async fn update(&self, tenant: TenantId, connection: &Connection) -> StoreResult<()>;
+    /// The tenant's connections in slug order, disabled ones included.
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Connection>>;
+    async fn by_slug(&self, tenant: TenantId, slug: &str) -> StoreResult<Option<Connection>>;
+    /// Deletes the connection and its links; false when there is no such connection.
+    async fn delete(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
+
+    /// `Conflict` when the upstream identity (connection, subject) is linked already, to
+    /// anyone.
+    async fn link(&self, tenant: TenantId, link: &LinkedIdentity) -> StoreResult<()>;
+    /// The link of the upstream identity, if any.
+    async fn linked(
+        &self,
+        tenant: TenantId,
+        connection: Uuid,
+        subject: &str,
+    ) -> StoreResult<Option<LinkedIdentity>>;
+    /// The person's links, oldest first.
+    async fn links_of(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<LinkedIdentity>>;
+    /// Records a sign-in through the link at `at`.
+    async fn record_link_use(
+        &self,
+        tenant: TenantId,
+        connection: Uuid,
+        subject: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Removes the person's link; false when the person has no such link.
+    async fn unlink(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        connection: Uuid,
+        subject: &str,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

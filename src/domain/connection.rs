@@ -1,0 +1,294 @@
+//! Upstream identity providers a tenant's people may sign in with (connections), and the
+//! upstream identities linked to local accounts. A preset (Google, Microsoft Entra ID, GitHub)
+//! is a template over the two generic kinds: OpenID Connect, and OAuth 2 with a userinfo URL.
+
+use super::{one_line, Invalid, TenantId, Timestamp, UserId};
+use uuid::Uuid;
+
+/// The most connections one tenant may have (one sign-in button each).
+pub const MAX_CONNECTIONS: usize = 20;
+/// The most email domains one connection may claim for home-realm discovery.
+pub const MAX_DOMAINS: usize = 50;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// Names the connection in its callback URL (`/t/{tenant}/upstream/{slug}/callback`);
+    /// unique in the tenant.
+    pub slug: String,
+    /// What the sign-in button names: "Continue with {name}".
+    pub name: String,
+    pub preset: Preset,
+    pub protocol: Protocol,
+    pub client_id: String,
+    /// The client secret sealed with the encryption key (AES-256-GCM, `crypto::cipher`),
+    /// base64; `None` for a public client.
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub claims: ClaimMapping,
+    /// Email domains whose people go straight to this provider (home-realm discovery),
+    /// lower-case.
+    pub domains: Vec<String>,
+    /// Whether a first sign-in of someone without an account here creates one (just-in-time
+    /// provisioning).
+    pub provisioning: bool,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Which template a connection was made from; the console shows only the fields it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    Oidc,
+    OAuth2,
+    Google,
+    Microsoft,
+    GitHub,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [
+        Preset::Google,
+        Preset::Microsoft,
+        Preset::GitHub,
+        Preset::Oidc,
+        Preset::OAuth2,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::OAuth2 => "oauth2",
+            Self::Google => "google",
+            Self::Microsoft => "microsoft",
+            Self::GitHub => "github",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Oidc => "OpenID Connect provider",
+            Self::OAuth2 => "OAuth 2 provider",
+            Self::Google => "Google",
+            Self::Microsoft => "Microsoft Entra ID",
+            Self::GitHub => "GitHub",
+        }
+    }
+}
+
+/// How Tessera talks to the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenID Connect: the endpoints and keys come from the issuer's discovery document
+    /// (OIDC Discovery §4), and an ID token proves the sign-in.
+    Oidc { issuer: String },
+    /// OAuth 2 (RFC 6749 §4.1): the identity is what the userinfo URL answers for the access
+    /// token.
+    OAuth2 {
+        authorization_endpoint: String,
+        token_endpoint: String,
+        userinfo_endpoint: String,
+    },
+}
+
+impl Protocol {
+    /// The issuer an OIDC provider's responses must name (RFC 9207, OIDC Core §3.1.3.7).
+    pub fn issuer(&self) -> Option<&str> {
+        match self {
+            Self::Oidc { issuer } => Some(issuer),
+            Self::OAuth2 { .. } => None,
+        }
+    }
+}
+
+/// Which claims of the provider's ID token or userinfo answer carry the identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimMapping {
+    pub subject: String,
+    pub email: String,
+    pub email_verified: String,
+    pub name: String,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            subject: "sub".into(),
+            email: "email".into(),
+            email_verified: "email_verified".into(),
+            name: "name".into(),
+        }
+    }
+}
+
+/// An identity at a connection's provider, linked to a local account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub tenant_id: TenantId,
+    pub connection_id: Uuid,
+    /// The provider's stable id of the person (`sub`, or the mapped claim).
+    pub subject: String,
+    pub user_id: UserId,
+    /// The email the provider gave when the link was made, to recognise it on the account page.
+    pub email: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl Connection {
+    /// The domain of `email` is one of this connection's.
+    pub fn claims_domain_of(&self, email: &str) -> bool {
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+        domain.is_some_and(|d| self.domains.iter().any(|own| *own == d))
+    }
+}
+
+/// A connection's slug: 1 to 40 lower-case letters, digits and dashes, starting with a letter.
+pub fn check_slug(raw: &str) -> Result<String, Invalid> {
+    let slug = raw.trim();
+    let ok = (1..=40).contains(&slug.len())
+        && slug.starts_with(|c: char| c.is_ascii_lowercase())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        return Err(Invalid::new(
+            "A short name is 1 to 40 lower-case letters, digits and dashes, starting with a letter.",
+        )
+        .on("slug"));
+    }
+    Ok(slug.to_owned())
+}
+
+/// The button's name: 1 to 60 characters on one line.
+pub fn check_name(raw: &str) -> Result<String, Invalid> {
+    match one_line(raw, 60) {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ => Err(Invalid::new("A name is 1 to 60 characters on one line.").on("name")),
+    }
+}
+
+/// Email domains, one per line or separated by commas or spaces: lower-cased, deduplicated.
+pub fn check_domains(raw: &str) -> Result<Vec<String>, Invalid> {
+    let mut domains: Vec<String> = Vec::new();
+    for part in raw.split(|c: char| c == ',' || c.is_whitespace()) {
+        let domain = part.trim().trim_start_matches('@').to_ascii_lowercase();
+        if domain.is_empty() {
+            continue;
+        }
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.len() <= 253
+            && domain.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            });
+        if !labels_ok {
+            return Err(Invalid::new(format!(
+                "{domain:?} is not an email domain like example.com."
+            ))
+            .on("domains"));
+        }
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    if domains.len() > MAX_DOMAINS {
+        return Err(Invalid::new(format!("At most {MAX_DOMAINS} domains.")).on("domains"));
+    }
+    Ok(domains)
+}
+
+/// Scopes separated by spaces: each printable ASCII without quotes or backslashes
+/// (RFC 6749 §3.3), at most 20.
+pub fn check_scopes(raw: &str) -> Result<Vec<String>, Invalid> {
+    let scopes: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
+    let valid = |s: &String| {
+        s.len() <= 200
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    };
+    if scopes.len() > 20 || !scopes.iter().all(valid) {
+        return Err(Invalid::new(
+            "Scopes are up to 20 words separated by spaces, without quotes or backslashes.",
+        )
+        .on("scopes"));
+    }
+    Ok(scopes)
+}
+
+/// A claim name of the mapping: 1 to 100 characters, letters, digits, `_`, `-`, `:` and `.`.
+pub fn check_claim(raw: &str, field: &'static str) -> Result<String, Invalid> {
+    let claim = raw.trim();
+    let ok = (1..=100).contains(&claim.len())
+        && claim
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c));
+    if !ok {
+        return Err(Invalid::new(
+            "A claim name is 1 to 100 letters, digits, underscores, dashes, colons or dots.",
+        )
+        .on(field));
+    }
+    Ok(claim.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_lowercased_deduplicated_and_checked() {
+        assert_eq!(
+            check_domains("Example.com, @corp.example.org\nexample.com").unwrap(),
+            vec!["example.com", "corp.example.org"]
+        );
+        assert!(check_domains("localhost").is_err());
+        assert!(check_domains("exa mple.com/x").is_err());
+        assert!(check_domains("-bad.com").is_err());
+    }
+
+    #[test]
+    fn a_connection_claims_only_its_own_domains() {
+        let connection = Connection {
+            id: Uuid::nil(),
+            tenant_id: TenantId::from(Uuid::nil()),
+            slug: "corp".into(),
+            name: "Corp".into(),
+            preset: Preset::Oidc,
+            protocol: Protocol::Oidc {
+                issuer: "https://idp.example.com".into(),
+            },
+            client_id: "c".into(),
+            client_secret: None,
+            scopes: vec![],
+            claims: ClaimMapping::default(),
+            domains: vec!["corp.example".into()],
+            provisioning: false,
+            enabled: true,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        };
+        assert!(connection.claims_domain_of("Ann@CORP.example"));
+        assert!(!connection.claims_domain_of("ann@sub.corp.example"));
+        assert!(!connection.claims_domain_of("ann@evilcorp.example"));
+    }
+
+    #[test]
+    fn slugs_scopes_and_claims_are_checked() {
+        assert!(check_slug("google-work").is_ok());
+        assert!(check_slug("Google").is_err());
+        assert!(check_slug("1x").is_err());
+        assert!(check_scopes("openid email \"x").is_err());
+        assert_eq!(check_scopes("openid  email").unwrap(), ["openid", "email"]);
+        assert!(check_claim("https://x/claims", "email").is_err());
+        assert!(check_claim("user.email", "email").is_ok());
+    }
+}
