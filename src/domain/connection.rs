@@ -145,7 +145,7 @@ impl Connection {
     /// The domain of `email` is one of this connection's.
     pub fn claims_domain_of(&self, email: &str) -> bool {
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
-        domain.is_some_and(|d| self.domains.iter().any(|own| *own == d))
+        domain.is_some_and(|d| self.domains.contains(&d))
     }
 }
 
