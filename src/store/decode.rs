@@ -3,8 +3,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::domain::{
-    ClientType, Email, FactorKind, GrantType, KeyState, Outcome, Permission, RedirectUri,
-    SigningAlg, TenantSlug, TenantStatus, TokenAuthMethod,
+    ClientType, Email, FactorKind, GrantType, KeyState, Outcome, Permission, Preset, Protocol,
+    RedirectUri, SigningAlg, TenantSlug, TenantStatus, TokenAuthMethod,
 };
 use std::str::FromStr;
 
@@ -71,4 +71,24 @@ pub fn key_state(raw: &str) -> StoreResult<KeyState> {
 
 pub fn factor_kind(raw: &str) -> StoreResult<FactorKind> {
     FactorKind::parse(raw).ok_or_else(|| corrupt("factor kind", raw))
+}
+
+pub fn preset(raw: &str) -> StoreResult<Preset> {
+    Preset::parse(raw).ok_or_else(|| corrupt("connection preset", raw))
+}
+
+/// A connection's protocol from its kind and the addresses stored beside it, in the order of
+/// `store::protocol_columns`: only those of its kind may be present.
+pub fn protocol(kind: &str, addresses: [Option<String>; 4]) -> StoreResult<Protocol> {
+    match (kind, addresses) {
+        ("oidc", [Some(issuer), None, None, None]) => Ok(Protocol::Oidc { issuer }),
+        ("oauth2", [None, Some(authorization), Some(token), Some(userinfo)]) => {
+            Ok(Protocol::OAuth2 {
+                authorization_endpoint: authorization,
+                token_endpoint: token,
+                userinfo_endpoint: userinfo,
+            })
+        }
+        _ => Err(corrupt("connection protocol", kind)),
+    }
 }

@@ -21,8 +21,9 @@ use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
     AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
     Connection, Consent, DeliveryAttempt, Factor, InitialAccessToken, Job, JobBacklog,
-    LinkedIdentity, LoginFlow, Outcome, Placement, RefreshToken, Role, SigningAlg, SigningKey,
-    Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession, WebhookEndpoint,
+    LinkedIdentity, LoginFlow, Outcome, Placement, Protocol, RefreshToken, Role, SigningAlg,
+    SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId, UserSession,
+    WebhookEndpoint,
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -254,7 +255,7 @@ pub trait ConnectionRepo: Send + Sync {
     async fn delete(&self, tenant: TenantId, id: Uuid) -> StoreResult<bool>;
 
     /// `Conflict` when the upstream identity (connection, subject) is linked already, to
-    /// anyone.
+    /// anyone; `NotFound` when the connection or the person does not exist.
     async fn link(&self, tenant: TenantId, link: &LinkedIdentity) -> StoreResult<()>;
     /// The link of the upstream identity, if any.
     async fn linked(
@@ -1053,6 +1054,27 @@ pub(crate) fn sealed_database(placement: &Placement) -> StoreResult<Option<&str>
         Placement::Dedicated { database: None } => Err(StoreError::Corrupt(
             "a dedicated tenant without its database".into(),
         )),
+    }
+}
+
+/// What a backend keeps of a connection's protocol: its kind, then its issuer, authorization,
+/// token and userinfo endpoints, those of the other kind empty (read by `decode::protocol`).
+pub(crate) fn protocol_columns(protocol: &Protocol) -> (&'static str, [Option<&str>; 4]) {
+    match protocol {
+        Protocol::Oidc { issuer } => ("oidc", [Some(issuer), None, None, None]),
+        Protocol::OAuth2 {
+            authorization_endpoint,
+            token_endpoint,
+            userinfo_endpoint,
+        } => (
+            "oauth2",
+            [
+                None,
+                Some(authorization_endpoint),
+                Some(token_endpoint),
+                Some(userinfo_endpoint),
+            ],
+        ),
     }
 }
 

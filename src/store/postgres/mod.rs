@@ -8,6 +8,7 @@ mod batches;
 crate::store::sql::access::access_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::api_keys::api_key_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::initial_tokens::initial_token_repo!(PostgresStore, sqlx::postgres::PgRow);
+crate::store::sql::connections::connection_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::webhooks::webhook_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::artifacts::artifact_repo!(PostgresStore, sqlx::postgres::PgRow);
 crate::store::sql::factors::factor_repo!(PostgresStore, sqlx::postgres::PgRow);

@@ -342,8 +342,8 @@ macro_rules! identity_repo {
 
                 async fn delete(&self, tenant: TenantId, id: UserId) -> StoreResult<bool> {
                     let mut db = self.tenant_tx(tenant).await?;
-                    // Sign-ins, consents, factors, roles and memberships go by cascade; tokens name the
-                    // user without a foreign key.
+                    // Sign-ins, consents, factors, linked identities, roles and memberships go by
+                    // cascade; tokens name the user without a foreign key.
                     for sql in [
                         "DELETE FROM refresh_tokens
                          WHERE tenant_id = $1 AND data ->> 'user_id' = CAST($2 AS TEXT)",

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod artifacts;
+pub mod connections;
 pub mod factors;
 pub mod identity;
 pub mod initial_tokens;
@@ -70,6 +71,15 @@ pub fn missing_parent(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         _ => e.into(),
+    }
+}
+
+/// [`conflict`] and [`missing_parent`] together, for a row that is unique and names parents
+/// that may be gone.
+pub fn conflict_or_missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => missing_parent(e),
     }
 }
 

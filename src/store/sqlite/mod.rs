@@ -6,6 +6,7 @@ mod connections;
 crate::store::sql::access::access_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::api_keys::api_key_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::initial_tokens::initial_token_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
+crate::store::sql::connections::connection_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::webhooks::webhook_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::artifacts::artifact_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
 crate::store::sql::factors::factor_repo!(SqliteStore, sqlx::sqlite::SqliteRow);
