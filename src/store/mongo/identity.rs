@@ -434,6 +434,7 @@ impl UserRepo for MongoStore {
             ("user_sessions", "user_id"),
             ("consents", "user_id"),
             ("factors", "user_id"),
+            ("linked_identities", "user_id"),
             ("team_members", "user_id"),
             ("access_tokens", "user_id"),
             ("refresh_tokens", "token.user_id"),

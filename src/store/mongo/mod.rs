@@ -9,6 +9,7 @@
 mod access;
 mod api_keys;
 mod artifacts;
+mod connections;
 mod factors;
 mod identity;
 mod initial_tokens;
@@ -99,7 +100,7 @@ impl MongoStore {
             })
         };
         let retention = ARTIFACT_RETENTION_SECS as u64;
-        let plan: [(&str, Vec<IndexModel>); 23] = [
+        let plan: [(&str, Vec<IndexModel>); 25] = [
             (
                 "tenants",
                 vec![unique(doc! { "id": 1 }), unique(doc! { "slug": 1 })],
@@ -168,6 +169,23 @@ impl MongoStore {
                 vec![
                     unique(doc! { "tenant_id": 1, "id": 1 }),
                     unique(doc! { "tenant_id": 1, "hash": 1 }),
+                ],
+            ),
+            (
+                "connections",
+                vec![
+                    unique(doc! { "tenant_id": 1, "id": 1 }),
+                    unique(doc! { "tenant_id": 1, "slug": 1 }),
+                ],
+            ),
+            (
+                "linked_identities",
+                vec![
+                    unique(doc! { "tenant_id": 1, "connection_id": 1, "subject": 1 }),
+                    index(
+                        doc! { "tenant_id": 1, "user_id": 1, "created_at": 1 },
+                        |_| {},
+                    ),
                 ],
             ),
             (
@@ -393,10 +411,12 @@ impl Ping for MongoStore {
 }
 
 /// Every collection whose documents belong to a tenant (carry `tenant_id`).
-const TENANT_COLLECTIONS: [&str; 20] = [
+const TENANT_COLLECTIONS: [&str; 22] = [
     "users",
     "api_keys",
     "initial_access_tokens",
+    "connections",
+    "linked_identities",
     "webhook_endpoints",
     "webhook_deliveries",
     "roles",
