@@ -8,11 +8,12 @@ use common::backends::{self, Provisioned};
 use common::refresh;
 use std::collections::HashMap;
 use tessera::domain::{
-    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, Client,
-    ClientKey, ClientType, Consent, DeliveryAttempt, Email, ExchangePolicy, Factor, FactorKind,
-    FlowStep, GrantType, InitialAccessToken, Job, JobBacklog, KeyState, LoginFlow, Outcome,
-    Placement, RedirectUri, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId,
-    TenantSlug, Timestamp, TokenAuthMethod, User, UserId, UserSession, WebhookEndpoint,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, BrowserSessionRecord, ClaimMapping,
+    Client, ClientKey, ClientType, Connection, Consent, DeliveryAttempt, Email, ExchangePolicy,
+    Factor, FactorKind, FlowStep, GrantType, InitialAccessToken, Job, JobBacklog, KeyState,
+    LinkedIdentity, LoginFlow, Outcome, Placement, Preset, Protocol, RedirectUri, RefreshToken,
+    Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, TokenAuthMethod,
+    User, UserId, UserSession, WebhookEndpoint,
 };
 use tessera::store::audited::{self, Outbound};
 use tessera::store::group_commit::GroupCommit;
@@ -117,6 +118,9 @@ macro_rules! main_store_suite {
             keys_due_for_rotation_are_found_across_tenants_in_one_query,
             api_keys_are_found_by_hash_used_and_revoked_within_their_tenant,
             initial_tokens_are_spent_once_per_use_and_revoked_within_their_tenant,
+            connections_are_created_listed_updated_and_deleted_within_their_tenant,
+            identities_are_linked_once_and_go_with_their_connection_person_and_tenant,
+            concurrent_links_of_one_identity_have_exactly_one_winner,
             webhook_endpoints_and_their_delivery_log_stay_within_their_tenant,
             audit_events_queue_the_webhook_messages_of_their_subscribers,
         );
@@ -1071,6 +1075,387 @@ async fn initial_tokens_are_spent_once_per_use_and_revoked_within_their_tenant(s
     // Deleting the tenant deletes its tokens.
     store.tenants.delete(a.id).await.unwrap();
     assert!(tokens.list(a.id).await.unwrap().is_empty());
+}
+
+fn connection(tenant: &Tenant, slug: &str, protocol: Protocol) -> Connection {
+    let created = Timestamp::from_unix(1_700_000_000);
+    Connection {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant.id,
+        slug: slug.into(),
+        name: format!("Corp {slug}"),
+        preset: Preset::Oidc,
+        protocol,
+        client_id: format!("tessera-{slug}"),
+        client_secret: Some("c2VhbGVkIHNlY3JldA==".into()),
+        scopes: vec!["openid".into(), "email".into()],
+        claims: ClaimMapping::default(),
+        domains: vec![format!("{slug}.example"), "corp.example".into()],
+        provisioning: true,
+        enabled: true,
+        created_at: created,
+        updated_at: created,
+    }
+}
+
+fn oidc(issuer: &str) -> Protocol {
+    Protocol::Oidc {
+        issuer: issuer.into(),
+    }
+}
+
+fn github() -> Protocol {
+    Protocol::OAuth2 {
+        authorization_endpoint: "https://github.com/login/oauth/authorize".into(),
+        token_endpoint: "https://github.com/login/oauth/access_token".into(),
+        userinfo_endpoint: "https://api.github.com/user".into(),
+    }
+}
+
+fn link(connection: &Connection, person: &User, subject: &str, created: i64) -> LinkedIdentity {
+    LinkedIdentity {
+        tenant_id: person.tenant_id,
+        connection_id: connection.id,
+        subject: subject.into(),
+        user_id: person.id,
+        email: Some(person.email.as_str().into()),
+        created_at: Timestamp::from_unix(created),
+        last_used_at: None,
+    }
+}
+
+async fn connections_are_created_listed_updated_and_deleted_within_their_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let connections = &store.connections;
+    let corp = connection(&a, "corpa", oidc("https://idp.corp.example"));
+    let hub = Connection {
+        preset: Preset::GitHub,
+        client_secret: None,
+        claims: ClaimMapping {
+            subject: "id".into(),
+            email: "email".into(),
+            email_verified: "verified".into(),
+            name: "login".into(),
+        },
+        domains: Vec::new(),
+        provisioning: false,
+        enabled: false,
+        ..connection(&a, "corp-b", github())
+    };
+    connections.create(a.id, &corp).await.unwrap();
+    connections.create(a.id, &hub).await.unwrap();
+    assert_eq!(
+        connections.list(a.id).await.unwrap(),
+        [hub.clone(), corp.clone()],
+        "in the slugs' byte order, disabled ones too; every field survives the round trip"
+    );
+    assert_eq!(
+        connections.by_slug(a.id, "corpa").await.unwrap(),
+        Some(corp.clone())
+    );
+    assert_eq!(connections.by_slug(a.id, "corp").await.unwrap(), None);
+
+    let twin = connection(&a, "corpa", oidc("https://other.example"));
+    assert!(
+        matches!(
+            connections.create(a.id, &twin).await,
+            Err(StoreError::Conflict("connection"))
+        ),
+        "a slug is one connection's in its tenant"
+    );
+    let same_id = Connection {
+        slug: "other".into(),
+        ..corp.clone()
+    };
+    assert!(matches!(
+        connections.create(a.id, &same_id).await,
+        Err(StoreError::Conflict("connection"))
+    ));
+    // Another tenant may use the slug, and finds none of these.
+    let theirs = connection(&b, "corpa", oidc("https://idp.beta.example"));
+    connections.create(b.id, &theirs).await.unwrap();
+    assert_eq!(
+        connections.by_slug(b.id, "corpa").await.unwrap(),
+        Some(theirs.clone())
+    );
+    assert_eq!(connections.by_slug(b.id, "corp-b").await.unwrap(), None);
+
+    // An update replaces every setting, the kind of protocol too, and keeps the creation time.
+    let changed = Connection {
+        slug: "corp".into(),
+        name: "Corp (OAuth)".into(),
+        preset: Preset::OAuth2,
+        protocol: github(),
+        client_id: "another-client".into(),
+        client_secret: None,
+        scopes: vec!["read:user".into()],
+        claims: ClaimMapping {
+            subject: "user.id".into(),
+            email: "mail".into(),
+            email_verified: "mail_verified".into(),
+            name: "display_name".into(),
+        },
+        domains: vec!["corp.example".into()],
+        provisioning: false,
+        enabled: false,
+        updated_at: Timestamp::from_unix(1_800_000_000),
+        ..corp.clone()
+    };
+    let rewritten = Connection {
+        created_at: Timestamp::from_unix(5),
+        ..changed.clone()
+    };
+    connections.update(a.id, &rewritten).await.unwrap();
+    assert_eq!(
+        connections.by_slug(a.id, "corp").await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(
+        connections.by_slug(a.id, "corpa").await.unwrap(),
+        None,
+        "its old slug is free"
+    );
+    let taken = Connection {
+        slug: "corp-b".into(),
+        ..changed.clone()
+    };
+    assert!(
+        matches!(
+            connections.update(a.id, &taken).await,
+            Err(StoreError::Conflict("connection"))
+        ),
+        "another's slug"
+    );
+    let unknown = connection(&a, "ghost", oidc("https://ghost.example"));
+    assert!(matches!(
+        connections.update(a.id, &unknown).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        matches!(
+            connections.update(b.id, &changed).await,
+            Err(StoreError::NotFound)
+        ),
+        "not another tenant's"
+    );
+
+    assert!(
+        !connections.delete(b.id, hub.id).await.unwrap(),
+        "not another tenant's"
+    );
+    assert!(connections.delete(a.id, hub.id).await.unwrap());
+    assert!(!connections.delete(a.id, hub.id).await.unwrap(), "gone");
+    assert_eq!(connections.list(a.id).await.unwrap(), [changed]);
+
+    // Deleting the tenant deletes its connections.
+    store.tenants.delete(a.id).await.unwrap();
+    assert!(connections.list(a.id).await.unwrap().is_empty());
+    assert_eq!(connections.list(b.id).await.unwrap(), [theirs]);
+}
+
+async fn identities_are_linked_once_and_go_with_their_connection_person_and_tenant(store: &Store) {
+    let (a, b) = (tenant(store, "alpha").await, tenant(store, "beta").await);
+    let connections = &store.connections;
+    let corp = connection(&a, "corp", oidc("https://idp.corp.example"));
+    let hub = connection(&a, "github", github());
+    for c in [&corp, &hub] {
+        connections.create(a.id, c).await.unwrap();
+    }
+    let ada = user(store, &a, "ada@example.com").await;
+    let grace = user(store, &a, "grace@example.com").await;
+    let ada_corp = link(&corp, &ada, "ada-1", 1_700_000_100);
+    let ada_hub = LinkedIdentity {
+        email: None,
+        ..link(&hub, &ada, "12345", 1_700_000_000)
+    };
+    let grace_corp = link(&corp, &grace, "grace-1", 1_700_000_000);
+    for l in [&ada_corp, &ada_hub, &grace_corp] {
+        connections.link(a.id, l).await.unwrap();
+    }
+    assert_eq!(
+        connections.links_of(a.id, ada.id).await.unwrap(),
+        [ada_hub.clone(), ada_corp.clone()],
+        "oldest first; every field survives the round trip"
+    );
+    assert_eq!(
+        connections.linked(a.id, corp.id, "ada-1").await.unwrap(),
+        Some(ada_corp.clone())
+    );
+    assert_eq!(
+        connections.linked(a.id, hub.id, "ada-1").await.unwrap(),
+        None,
+        "a subject is its provider's"
+    );
+
+    assert!(
+        matches!(
+            connections
+                .link(a.id, &link(&corp, &grace, "ada-1", 5))
+                .await,
+            Err(StoreError::Conflict("linked identity"))
+        ),
+        "an upstream identity is linked to one person"
+    );
+    assert!(matches!(
+        connections.link(a.id, &ada_corp).await,
+        Err(StoreError::Conflict("linked identity"))
+    ));
+    let stranger = User::new(a.id, Email::parse("nobody@example.com").unwrap(), None).unwrap();
+    assert!(
+        matches!(
+            connections
+                .link(a.id, &link(&corp, &stranger, "x", 5))
+                .await,
+            Err(StoreError::NotFound)
+        ),
+        "only for a person who exists"
+    );
+    let unmade = connection(&a, "unmade", oidc("https://unmade.example"));
+    assert!(
+        matches!(
+            connections.link(a.id, &link(&unmade, &ada, "x", 5)).await,
+            Err(StoreError::NotFound)
+        ),
+        "only through a connection that exists"
+    );
+
+    // Another tenant links the same subject at its own provider, and neither finds, uses nor
+    // removes the links of this one, nor links through its connections.
+    let theirs = connection(&b, "corp", oidc("https://idp.corp.example"));
+    connections.create(b.id, &theirs).await.unwrap();
+    let bob = user(store, &b, "ada@example.com").await;
+    let bob_corp = link(&theirs, &bob, "ada-1", 1_700_000_000);
+    connections.link(b.id, &bob_corp).await.unwrap();
+    assert!(matches!(
+        connections.link(b.id, &link(&corp, &bob, "bob", 5)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        connections.linked(b.id, corp.id, "ada-1").await.unwrap(),
+        None
+    );
+    assert!(connections.links_of(b.id, ada.id).await.unwrap().is_empty());
+    let used = Timestamp::from_unix(1_800_000_000);
+    connections
+        .record_link_use(b.id, corp.id, "ada-1", used)
+        .await
+        .unwrap();
+    assert!(!connections
+        .unlink(b.id, ada.id, corp.id, "ada-1")
+        .await
+        .unwrap());
+    assert_eq!(
+        connections.linked(a.id, corp.id, "ada-1").await.unwrap(),
+        Some(ada_corp.clone()),
+        "untouched"
+    );
+
+    connections
+        .record_link_use(a.id, corp.id, "ada-1", used)
+        .await
+        .unwrap();
+    let ada_corp = LinkedIdentity {
+        last_used_at: Some(used),
+        ..ada_corp
+    };
+    assert_eq!(
+        connections.linked(a.id, corp.id, "ada-1").await.unwrap(),
+        Some(ada_corp.clone())
+    );
+    connections
+        .record_link_use(a.id, corp.id, "unlinked-meanwhile", used)
+        .await
+        .expect("a use of a link that is gone changes nothing");
+
+    assert!(
+        !connections
+            .unlink(a.id, grace.id, corp.id, "ada-1")
+            .await
+            .unwrap(),
+        "not another person's link"
+    );
+    assert!(connections
+        .unlink(a.id, ada.id, hub.id, "12345")
+        .await
+        .unwrap());
+    assert!(
+        !connections
+            .unlink(a.id, ada.id, hub.id, "12345")
+            .await
+            .unwrap(),
+        "gone"
+    );
+    assert_eq!(
+        connections.links_of(a.id, ada.id).await.unwrap(),
+        [ada_corp]
+    );
+
+    // Deleting a connection deletes its links: made again, it has none.
+    assert!(connections.delete(a.id, corp.id).await.unwrap());
+    for person in [&ada, &grace] {
+        assert!(connections
+            .links_of(a.id, person.id)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    connections.create(a.id, &corp).await.unwrap();
+    assert_eq!(
+        connections.linked(a.id, corp.id, "grace-1").await.unwrap(),
+        None
+    );
+
+    // Deleting a person for good deletes their links.
+    connections.link(a.id, &grace_corp).await.unwrap();
+    connections.link(a.id, &ada_hub).await.unwrap();
+    assert!(store.users.delete(a.id, grace.id).await.unwrap());
+    assert_eq!(
+        connections.linked(a.id, corp.id, "grace-1").await.unwrap(),
+        None
+    );
+    assert_eq!(connections.links_of(a.id, ada.id).await.unwrap(), [ada_hub]);
+
+    // Deleting the tenant deletes its links; the other tenant keeps its own.
+    store.tenants.delete(a.id).await.unwrap();
+    assert!(connections.links_of(a.id, ada.id).await.unwrap().is_empty());
+    assert_eq!(
+        connections.linked(a.id, hub.id, "12345").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        connections.links_of(b.id, bob.id).await.unwrap(),
+        [bob_corp]
+    );
+}
+
+async fn concurrent_links_of_one_identity_have_exactly_one_winner(store: &Store) {
+    let a = tenant(store, "tenant-a").await;
+    let corp = connection(&a, "corp", oidc("https://idp.corp.example"));
+    store.connections.create(a.id, &corp).await.unwrap();
+    let people = [
+        user(store, &a, "ada@example.com").await,
+        user(store, &a, "grace@example.com").await,
+    ];
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, attempt) = (store.clone(), link(&corp, &people[i % 2], "shared", 1));
+            tokio::spawn(async move {
+                let outcome = store.connections.link(attempt.tenant_id, &attempt).await;
+                (attempt.user_id, outcome)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (person, Ok(())) => winners.push(person),
+            (_, Err(StoreError::Conflict("linked identity"))) => {}
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "one link wins");
+    let held = store.connections.linked(a.id, corp.id, "shared").await;
+    assert_eq!(held.unwrap().map(|l| l.user_id), Some(winners[0]));
 }
 
 fn webhook_endpoint(tenant: &Tenant, created_at: Timestamp) -> WebhookEndpoint {

@@ -953,6 +953,7 @@ pub struct Store {
     pub access: Arc<dyn AccessRepo>,
     pub api_keys: Arc<dyn ApiKeyRepo>,
     pub initial_tokens: Arc<dyn InitialTokenRepo>,
+    pub connections: Arc<dyn ConnectionRepo>,
     pub webhooks: Arc<dyn WebhookRepo>,
     pub keys: Arc<dyn SigningKeyRepo>,
     pub audit: Arc<dyn AuditRepo>,
@@ -980,6 +981,7 @@ impl Store {
             + AccessRepo
             + ApiKeyRepo
             + InitialTokenRepo
+            + ConnectionRepo
             + WebhookRepo
             + SigningKeyRepo
             + AuditRepo
@@ -1001,6 +1003,7 @@ impl Store {
             access: backend.clone(),
             api_keys: backend.clone(),
             initial_tokens: backend.clone(),
+            connections: backend.clone(),
             webhooks: backend.clone(),
             keys: backend.clone(),
             audit: backend.clone(),

@@ -4,17 +4,17 @@
 use super::{Group, Placements, Route};
 use crate::domain::insights::{ClientUse, DaySignIns, People};
 use crate::domain::{
-    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Consent, DeliveryAttempt,
-    Factor, InitialAccessToken, Job, KeyState, LoginFlow, Placement, RefreshToken, Role,
-    SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug, Timestamp, User, UserId,
-    UserSession, WebhookEndpoint,
+    AccessTokenRecord, ApiKey, AuditEvent, AuthorizationCode, Client, Connection, Consent,
+    DeliveryAttempt, Factor, InitialAccessToken, Job, KeyState, LinkedIdentity, LoginFlow,
+    Placement, RefreshToken, Role, SigningAlg, SigningKey, Team, Tenant, TenantId, TenantSlug,
+    Timestamp, User, UserId, UserSession, WebhookEndpoint,
 };
 use crate::store::audited;
 use crate::store::{
-    AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConsentRepo, Ephemeral,
-    FactorRepo, InitialTokenRepo, InsightsRepo, Issuance, OidcArtifactRepo, Redemption, Rotation,
-    SessionRepo, SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo, UserQuery, UserRepo,
-    WebhookRepo,
+    AccessRepo, ApiKeyRepo, AuditQuery, AuditRepo, BatchRepo, ClientRepo, ConnectionRepo,
+    ConsentRepo, Ephemeral, FactorRepo, InitialTokenRepo, InsightsRepo, Issuance, OidcArtifactRepo,
+    Redemption, Rotation, SessionRepo, SigningKeyRepo, Store, StoreError, StoreResult, TenantRepo,
+    UserQuery, UserRepo, WebhookRepo,
 };
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
@@ -133,6 +133,20 @@ by_tenant! { InitialTokenRepo, initial_tokens;
     list() -> Vec<InitialAccessToken>;
     spend(hash: &str, at: Timestamp) -> Option<InitialAccessToken>;
     revoke(id: Uuid, at: Timestamp) -> bool;
+    {}
+}
+
+by_tenant! { ConnectionRepo, connections;
+    create(connection: &Connection) -> ();
+    update(connection: &Connection) -> ();
+    list() -> Vec<Connection>;
+    by_slug(slug: &str) -> Option<Connection>;
+    delete(id: Uuid) -> bool;
+    link(link: &LinkedIdentity) -> ();
+    linked(connection: Uuid, subject: &str) -> Option<LinkedIdentity>;
+    links_of(user: UserId) -> Vec<LinkedIdentity>;
+    record_link_use(connection: Uuid, subject: &str, at: Timestamp) -> ();
+    unlink(user: UserId, connection: Uuid, subject: &str) -> bool;
     {}
 }
 

@@ -115,6 +115,7 @@ impl Placements {
             access: placements.clone(),
             api_keys: placements.clone(),
             initial_tokens: placements.clone(),
+            connections: placements.clone(),
             webhooks: placements.clone(),
             keys: placements.clone(),
             audit: placements.clone(),
