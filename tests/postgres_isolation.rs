@@ -43,6 +43,7 @@ async fn fixture() -> Fixture {
             step: tessera::domain::FlowStep::Identify,
             denied: false,
             return_to: None,
+            upstream: None,
             created_at: now,
             expires_at: now.plus_secs(600),
         };

@@ -48,6 +48,7 @@ async fn every_artifact_key_expires_with_its_artifact() {
         step: FlowStep::Identify,
         denied: false,
         return_to: None,
+        upstream: None,
         created_at: now,
         expires_at: now.plus_secs(600),
     };

@@ -581,6 +581,7 @@ fn flow(tenant: &Tenant, id: &str, expires_at: Timestamp) -> LoginFlow {
         },
         denied: false,
         return_to: None,
+        upstream: None,
         created_at: Timestamp::now(),
         expires_at,
     }

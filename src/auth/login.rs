@@ -3,7 +3,7 @@
 //! Each step accepts only the input it expects, and only from the browser the flow belongs to.
 
 use super::mfa::{self, MfaError};
-use super::{browser, reveal};
+use super::{browser, reveal, upstream};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -81,6 +81,7 @@ pub async fn start_flow(
         step: FlowStep::Identify,
         denied: false,
         return_to,
+        upstream: None,
         created_at: now,
         expires_at: now.plus_secs(FLOW_LIFETIME_SECS),
     };
@@ -135,7 +136,7 @@ pub async fn verify_password(
     session: &Session,
     meta: &RequestMeta,
     tenant: &Tenant,
-    mut flow: LoginFlow,
+    flow: LoginFlow,
     password: String,
 ) -> Result<LoginFlow, LoginError> {
     let FlowStep::Password { email } = &flow.step else {
@@ -203,7 +204,21 @@ pub async fn verify_password(
         )
         .await;
 
-    let factors = mfa::factors_of(state, tenant, &user).await?;
+    after_first_step(state, session, meta, tenant, flow, &user).await
+}
+
+/// After the first step (a password, or an upstream provider's word): a second factor when
+/// the person has one, the enrolment of one when it is required and they have none, else
+/// signed in.
+pub(crate) async fn after_first_step(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    mut flow: LoginFlow,
+    user: &User,
+) -> Result<LoginFlow, LoginError> {
+    let factors = mfa::factors_of(state, tenant, user).await?;
     let wants_mfa = tenant.settings.require_mfa
         || flow
             .request
@@ -214,16 +229,8 @@ pub async fn verify_password(
     } else if wants_mfa {
         flow.step = FlowStep::Enrol { user_id: user.id };
     } else {
-        return complete(
-            state,
-            session,
-            meta,
-            tenant,
-            flow,
-            &user,
-            vec!["pwd".into()],
-        )
-        .await;
+        let amr = vec![flow.first_method().into()];
+        return complete(state, session, meta, tenant, flow, user, amr).await;
     }
     state.store.artifacts.put_flow(tenant.id, &flow).await?;
     Ok(flow)
@@ -280,7 +287,7 @@ pub async fn verify_second_factor(
     }
     let user = pending_user(state, tenant, &flow).await?;
     let verified = mfa::verify(state, meta, tenant, &user, kind, code, &flow.id).await?;
-    let amr = vec!["pwd".into(), kind.amr().into(), "mfa".into()];
+    let amr = vec![flow.first_method().into(), kind.amr().into(), "mfa".into()];
     let flow = complete(state, session, meta, tenant, flow, &user, amr).await?;
     Ok((flow, verified.backup_codes_left))
 }
@@ -308,7 +315,7 @@ pub async fn confirm_enrolment(
     if let Some(codes) = backup_codes {
         reveal::stash(state, session, tenant, &codes).await?;
     }
-    let amr = vec!["pwd".into(), kind.amr().into(), "mfa".into()];
+    let amr = vec![flow.first_method().into(), kind.amr().into(), "mfa".into()];
     complete(state, session, meta, tenant, flow, &user, amr).await
 }
 
@@ -320,8 +327,11 @@ pub(crate) async fn complete(
     tenant: &Tenant,
     mut flow: LoginFlow,
     user: &User,
-    amr: Vec<String>,
+    mut amr: Vec<String>,
 ) -> Result<LoginFlow, LoginError> {
+    if upstream::link_pending(state, meta, tenant, &mut flow, user).await? {
+        amr.push("fed".into());
+    }
     let now = Timestamp::now();
     let user_session = UserSession {
         id: random_token(32),

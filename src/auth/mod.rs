@@ -11,6 +11,7 @@ pub mod passkeys;
 pub mod recovery;
 pub mod reveal;
 pub mod signup;
+pub mod upstream;
 
 use crate::domain::{AuditEvent, Outcome, RequestMeta, Tenant, User};
 use crate::state::AppState;

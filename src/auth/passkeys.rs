@@ -312,7 +312,7 @@ pub async fn finish_sign_in(
     let amr = if passwordless {
         vec![key.into(), "user".into(), "mfa".into()]
     } else {
-        vec!["pwd".into(), key.into(), "mfa".into()]
+        vec![flow.first_method().into(), key.into(), "mfa".into()]
     };
     login::complete(state, session, meta, tenant, flow, &user, amr).await
 }

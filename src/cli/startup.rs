@@ -100,6 +100,7 @@ pub async fn build_state(
         queue: Default::default(),
         fetcher,
         key_sets: Default::default(),
+        provider_documents: Default::default(),
         leptos_options,
     }))
 }

@@ -38,6 +38,7 @@ pub use job::{Job, JobBacklog};
 pub use oidc::{
     AccessTokenRecord, AuthorizationCode, AuthorizationRequest, Consent, DeviceGrant, DeviceStatus,
     FlowStep, KeyState, LoginFlow, RefreshToken, ResponseMode, SigningAlg, SigningKey,
+    UpstreamSignIn,
 };
 pub use registration::{InitialAccessToken, InitialTokenStatus};
 pub use request::RequestMeta;

@@ -85,8 +85,36 @@ pub struct LoginFlow {
     /// Where a sign-in that serves no authorization request ends: a page of this tenant.
     #[serde(default)]
     pub return_to: Option<String>,
+    /// The identity an upstream provider vouched for in this sign-in (`auth::upstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamSignIn>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// A sign-in through an upstream provider (a connection).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamSignIn {
+    pub connection_id: uuid::Uuid,
+    /// The connection's name, for the page that asks to link.
+    pub connection_name: String,
+    pub subject: String,
+    pub email: Option<String>,
+    /// The identity is linked to no account yet, and an account has its email: the person
+    /// proves that account (its password or passkey, and its second factor), and only then is
+    /// the identity linked to it. An email alone never takes over an account.
+    pub link: bool,
+}
+
+impl LoginFlow {
+    /// RFC 8176 method of the first step: `fed` when an upstream provider vouched for the
+    /// person, `pwd` when they typed their password.
+    pub fn first_method(&self) -> &'static str {
+        match &self.upstream {
+            Some(upstream) if !upstream.link => "fed",
+            _ => "pwd",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ mod router;
 mod scim;
 mod server_fns;
 mod session_store;
+mod upstream;
 
 pub use router::{router, serve};
 pub use session_store::BrowserSessionStore;

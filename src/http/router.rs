@@ -3,7 +3,8 @@ use super::headers::{security_headers, REQUEST_ID};
 use super::request_id::RequestIds;
 use super::server_fns::{self, Pages};
 use super::{
-    api, audit_export, branding, data_export, metrics, pages, passkeys, scim, BrowserSessionStore,
+    api, audit_export, branding, data_export, metrics, pages, passkeys, scim, upstream,
+    BrowserSessionStore,
 };
 use crate::app::{shell, App};
 use crate::config::LogFormat;
@@ -145,6 +146,11 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
             post(passkeys::register_options),
         )
         .route("/t/{slug}/passkeys/register", post(passkeys::register))
+        .route("/t/{slug}/login/upstream", post(upstream::start))
+        .route(
+            "/t/{slug}/upstream/{connection}/callback",
+            get(upstream::callback),
+        )
         .route("/t/{slug}/admin/audit/export", get(audit_export::export))
         .route("/t/{slug}/account/data", get(data_export::own))
         .route("/t/{slug}/admin/users/{id}/data", get(data_export::of_user))

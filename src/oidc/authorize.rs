@@ -66,7 +66,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, meta: &Request
 }
 
 /// The tenant of a browser-facing endpoint, or the page that says there is none.
-pub(super) async fn tenant_or_page(
+pub async fn tenant_or_page(
     state: &AppState,
     slug: &str,
     meta: &RequestMeta,
@@ -92,7 +92,7 @@ pub(super) async fn tenant_or_page(
     }
 }
 
-pub(super) fn internal_error(e: impl Fault, meta: &RequestMeta) -> Response {
+pub fn internal_error(e: impl Fault, meta: &RequestMeta) -> Response {
     if e.is_outage() {
         tracing::warn!(request_id = ?meta.request_id, error = %e, "storage unavailable");
         let mut page = error_page(

@@ -9,6 +9,7 @@ pub mod lease;
 pub mod metrics;
 pub mod outbound;
 pub mod password;
+pub mod provider_documents;
 pub mod queue;
 pub mod relying_party;
 pub mod throttle;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub fetcher: outbound::Fetcher,
     /// Clients' keys fetched from their `jwks_uri`, for a few minutes.
     pub key_sets: key_sets::KeySets,
+    /// Upstream providers' discovery documents and keys, for a few minutes.
+    pub provider_documents: provider_documents::ProviderDocuments,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -40,6 +40,17 @@ pub struct AppLine {
     pub allowed: String,
 }
 
+/// An identity at an upstream provider that signs the person in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkLine {
+    pub connection: String,
+    pub connection_slug: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub linked: String,
+    pub last_used: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ActivityLine {
     pub at: String,
@@ -61,6 +72,7 @@ pub struct AccountView {
     pub totp_setup: Option<TotpSetup>,
     pub sessions: Vec<SessionLine>,
     pub apps: Vec<AppLine>,
+    pub links: Vec<LinkLine>,
     pub activity: Vec<ActivityLine>,
     /// Signed in recently enough to change factors.
     pub recent_sign_in: bool,
@@ -104,6 +116,9 @@ pub async fn load_account_page(
         .await
         .map_err(server::internal(&ctx))?;
     let apps = account::allowed_apps(state, &ctx.tenant, user.id)
+        .await
+        .map_err(server::internal(&ctx))?;
+    let links = crate::auth::upstream::links_of(state, &ctx.tenant, &user)
         .await
         .map_err(server::internal(&ctx))?;
     let actor = format!("user:{}", user.id);
@@ -157,6 +172,17 @@ pub async fn load_account_page(
                 scopes: consent.scopes.join(" "),
                 allowed: server::when(consent.granted_at),
                 client_id: consent.client_id,
+            })
+            .collect(),
+        links: links
+            .into_iter()
+            .map(|l| LinkLine {
+                connection: l.connection,
+                connection_slug: l.connection_slug,
+                subject: l.subject,
+                email: l.email,
+                linked: server::when(l.created_at),
+                last_used: l.last_used_at.map(server::when),
             })
             .collect(),
         activity: activity
@@ -380,6 +406,29 @@ pub async fn withdraw_consent(
         return server::go(&format!("{page}?error=not_found#apps"));
     }
     server::go(&format!("{page}?done=consent_withdrawn#apps"))
+}
+
+/// Removes a linked identity, unless it is the person's last way to sign in.
+#[server(prefix = "/api", endpoint = "account_unlink")]
+pub async fn unlink_identity(
+    tenant: String,
+    csrf: String,
+    connection: String,
+    subject: String,
+) -> Result<(), ServerFnError> {
+    use crate::error::AppError;
+    let ctx = server::context(&tenant).await?;
+    let Some((_, user)) = guard(&ctx, &csrf, true).await? else {
+        return Ok(());
+    };
+    let page = account_page(&ctx);
+    let (state, meta, t) = (&ctx.state, &ctx.meta, &ctx.tenant);
+    match crate::auth::upstream::unlink(state, meta, t, &user, &connection, &subject).await {
+        Ok(()) => server::go(&format!("{page}?done=unlinked#links")),
+        Err(AppError::NotFound) => server::go(&format!("{page}?error=not_found#links")),
+        Err(AppError::Invalid(_)) => server::go(&format!("{page}?error=last_sign_in#links")),
+        Err(e) => Err(server::internal(&ctx)(e)),
+    }
 }
 
 #[server(prefix = "/api", endpoint = "account_verify_email")]

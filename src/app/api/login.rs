@@ -48,6 +48,17 @@ pub struct LoginView {
     pub passkeys: bool,
     /// The tenant lets people create their own account.
     pub self_signup: bool,
+    /// The tenant's upstream providers, one button each.
+    pub connections: Vec<ConnectionButton>,
+    /// The name of the provider whose identity this sign-in links to the account proven next.
+    pub linking: Option<String>,
+}
+
+/// A sign-in button of an upstream provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionButton {
+    pub slug: String,
+    pub name: String,
 }
 
 #[server(prefix = "/api", endpoint = "login_view")]
@@ -68,6 +79,16 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
                 .tenant
                 .settings
                 .allows(crate::domain::FactorKind::Passkey),
+        connections: crate::auth::upstream::buttons(&ctx.state, &ctx.tenant)
+            .await
+            .map_err(server::internal(&ctx))?
+            .into_iter()
+            .map(|c| ConnectionButton {
+                slug: c.slug,
+                name: c.name,
+            })
+            .collect(),
+        linking: None,
     };
     if flow.is_empty() {
         return Ok(view);
@@ -102,6 +123,7 @@ pub async fn load_login_page(tenant: String, flow: String) -> Result<LoginView, 
         }
         _ => {}
     }
+    view.linking = flow.upstream.filter(|u| u.link).map(|u| u.connection_name);
     view.flow = flow.id;
     Ok(view)
 }
@@ -124,6 +146,11 @@ pub async fn submit_email(
     } else {
         login::load_flow(&ctx.state, &ctx.session, &ctx.tenant, &flow).await
     };
+    if let Ok(f) = &loaded {
+        if let Some(url) = home_realm(&ctx, f, &email).await? {
+            return server::go(&url);
+        }
+    }
     let outcome = match loaded {
         Ok(f) => login::identify(&ctx.state, &ctx.tenant, f, &email)
             .await
@@ -133,6 +160,35 @@ pub async fn submit_email(
     match outcome {
         Ok(f) => server::go(&page(&f.id, None)),
         Err((e, flow)) => server::go(&page(&flow, Some(server::login_error_code(&ctx, e)?))),
+    }
+}
+
+/// Home-realm discovery: the provider of the connection that claims the email's domain, where
+/// the person goes instead of a password (unless they are proving an account to link).
+#[cfg(feature = "ssr")]
+async fn home_realm(
+    ctx: &server::Ctx,
+    flow: &crate::domain::LoginFlow,
+    email: &str,
+) -> Result<Option<String>, ServerFnError> {
+    use crate::auth::upstream;
+    if flow.upstream.is_some() {
+        return Ok(None);
+    }
+    let Ok(email) = crate::domain::Email::parse(email) else {
+        return Ok(None);
+    };
+    let found = upstream::home_realm(&ctx.state, &ctx.tenant, email.as_str()).await;
+    let Some(connection) = found.map_err(server::internal(ctx))? else {
+        return Ok(None);
+    };
+    let hint = Some(email.as_str());
+    match upstream::begin(&ctx.state, &ctx.tenant, flow, &connection, hint).await {
+        Ok(url) => Ok(Some(url)),
+        Err(e) => match e.code() {
+            Some(code) => Ok(Some(server::login_url(&ctx.tenant, &flow.id, Some(code)))),
+            None => Err(server::internal(ctx)(e)),
+        },
     }
 }
 

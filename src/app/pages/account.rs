@@ -3,7 +3,7 @@ use super::{query_param, tenant_param, Alert, Card, Loading, Notice, PasskeyButt
 use crate::app::api::{
     load_account_page, load_home_page, AccountSignIn, AccountView, ChangePassword,
     ConfirmEmailCodes, ConfirmTotp, CreateBackupCodes, EndSession, RemoveFactor, SendEmailCodes,
-    SendVerification, WithdrawConsent,
+    SendVerification, UnlinkIdentity, WithdrawConsent,
 };
 use crate::app::pages::error::PageError;
 use leptos::prelude::*;
@@ -197,6 +197,29 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
         })
         .collect_view();
     let no_apps = view.apps.is_empty();
+    let links = view
+        .links
+        .iter()
+        .map(|link| {
+            let (tenant, csrf) = (tenant.clone(), csrf.clone());
+            let (connection, subject) = (link.connection_slug.clone(), link.subject.clone());
+            let label = format!("Unlink {}", link.connection);
+            let used = link.last_used.clone().unwrap_or_else(|| "never".into());
+            view! {
+                <tr>
+                    <th scope="row">{link.connection.clone()}</th>
+                    <td>{link.email.clone().unwrap_or_else(|| link.subject.clone())}</td>
+                    <td>{link.linked.clone()}</td>
+                    <td>{used}</td>
+                    <td>{account_form!(UnlinkIdentity, tenant, csrf,
+                        <input type="hidden" name="connection" value=connection/>
+                        <input type="hidden" name="subject" value=subject/>
+                        <button type="submit" class="button small-button danger" aria-label=label>"Unlink"</button>)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let has_links = !view.links.is_empty();
     let activity = view
         .activity
         .iter()
@@ -268,6 +291,15 @@ fn Account(view: AccountView, tenant: String) -> impl IntoView {
                 }.into_any()
             }}
 
+            {has_links.then(|| view! {
+                <h2 id="links">"Accounts you sign in with"</h2>
+                <p class="muted small">"Accounts at other providers linked to this one. Unlinking one needs a recent sign-in, and another way to sign in (a password, a passkey or another linked account)."</p>
+                <div class="table-wrap"><table data-testid="linked-identities">
+                    <thead><tr><th scope="col">"Provider"</th><th scope="col">"Account"</th><th scope="col">"Linked"</th><th scope="col">"Last used"</th><th scope="col"><span class="visually-hidden">"Action"</span></th></tr></thead>
+                    <tbody>{links}</tbody>
+                </table></div>
+            })}
+
             <h2 id="activity">"Recent activity"</h2>
             <div class="table-wrap"><table>
                 <thead><tr><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Result"</th><th scope="col">"IP address"</th></tr></thead>
@@ -300,6 +332,10 @@ fn describe(action: &str) -> String {
         "consent.granted" => "Access granted to an application",
         "consent.revoked" => "Access taken back from an application",
         "account.data_exported" => "Your data downloaded",
+        "login.upstream" => "Sign-in through another provider",
+        "identity.linked" => "Account at another provider linked",
+        "identity.unlinked" => "Account at another provider unlinked",
+        "user.provisioned" => "Account created at first sign-in",
         other => other,
     }
     .to_string()

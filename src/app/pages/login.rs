@@ -75,6 +75,7 @@ fn LoginForm(view: LoginView, tenant: String) -> impl IntoView {
             <h1>{heading}</h1>
             <Alert code=error wait/>
             <Notice code=done/>
+            {view.linking.clone().map(|name| view! { <LinkingNotice name/> })}
             {form}
         </Card>
     }
@@ -95,6 +96,12 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <PasskeyButton action="sign-in" label="Sign in with a passkey" tenant csrf flow/>
         }
     });
+    let upstream = (!view.connections.is_empty()).then(|| {
+        view! {
+            <p class="divider"><span>"or"</span></p>
+            <ConnectionButtons view=view.clone() tenant=tenant.clone()/>
+        }
+    });
     let signup = view.self_signup.then(|| {
         let href = format!("/t/{tenant}/signup");
         view! { <p class="small">"New here? "<a href=href>"Create an account"</a></p> }
@@ -111,7 +118,37 @@ fn IdentifyForm(view: LoginView, tenant: String) -> impl IntoView {
             <button type="submit" class="button primary">"Continue"</button>
         </ActionForm>
         {passkey}
+        {upstream}
         {signup}
+    }
+}
+
+/// One button per upstream provider: a plain form, so it works without JavaScript.
+#[component]
+fn ConnectionButtons(view: LoginView, tenant: String) -> impl IntoView {
+    let action = format!("/t/{tenant}/login/upstream");
+    view.connections
+        .into_iter()
+        .map(|c| {
+            view! {
+                <form method="post" action=action.clone() class="upstream">
+                    <input type="hidden" name="flow" value=view.flow.clone()/>
+                    <input type="hidden" name="csrf" value=view.csrf.clone()/>
+                    <input type="hidden" name="connection" value=c.slug/>
+                    <button type="submit" class="button">{format!("Continue with {}", c.name)}</button>
+                </form>
+            }
+        })
+        .collect_view()
+}
+
+/// Why an account's password is asked after a provider's sign-in.
+#[component]
+fn LinkingNotice(name: String) -> impl IntoView {
+    view! {
+        <p class="notice" role="status" data-testid="link-notice">
+            {format!("Your {name} account is not linked to an account here yet, and an account here has its email address. Sign in to that account once to link them; after that, Continue with {name} signs you in.")}
+        </p>
     }
 }
 

@@ -89,6 +89,31 @@ pub fn message_for(code: &str, wait: &str) -> Option<String> {
                 .to_string()
         }
         "not_found" => "That item no longer exists.".to_string(),
+        "last_sign_in" => {
+            "That is your only way to sign in. Set a password or add a passkey first.".to_string()
+        }
+        "upstream_unknown" => "That way of signing in is not available.".to_string(),
+        "upstream_expired" => {
+            "That sign-in expired or was already used. Start again.".to_string()
+        }
+        "upstream_invalid" => {
+            "The other provider's answer could not be trusted, so you were not signed in. Start again, or contact your administrator if it keeps happening.".to_string()
+        }
+        "upstream_refused" => {
+            "The other provider did not sign you in (it refused, or the sign-in was cancelled).".to_string()
+        }
+        "upstream_unavailable" => {
+            "The other provider cannot be reached at the moment. Try again later, or sign in another way.".to_string()
+        }
+        "upstream_no_account" => {
+            "There is no account here for that identity. Ask your administrator for access.".to_string()
+        }
+        "upstream_no_email" => {
+            "The other provider did not share your email address, which a new account needs.".to_string()
+        }
+        "upstream_blocked" => {
+            "The account linked to that identity cannot sign in. Contact your administrator.".to_string()
+        }
         "passkey_refused" => {
             "That passkey was not accepted. Use a passkey registered to your account, or choose another way."
                 .to_string()
@@ -141,6 +166,7 @@ pub fn notice_for(code: &str) -> Option<&'static str> {
         "password_reset" => "Your password was reset. Sign in with the new password.",
         "added" => "Two-step sign-in is set up.",
         "removed" => "Removed.",
+        "unlinked" => "That account is no longer linked. It no longer signs you in here.",
         "signed_out" => "That sign-in was ended.",
         "consent_withdrawn" => "The application's access was taken back: its tokens no longer work, and it asks again next time.",
         "verification_sent" => "We sent a confirmation link to your email address.",

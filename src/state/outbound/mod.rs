@@ -1,5 +1,6 @@
 //! Documents Tessera fetches from URLs a client chose: its public keys (RFC 7591 §2
-//! `jwks_uri`) and request objects by reference (RFC 9101 §5.2 `request_uri`). Every fetch
+//! `jwks_uri`) and request objects by reference (RFC 9101 §5.2 `request_uri`); and the
+//! requests to the upstream identity providers a tenant admin configured (`auth::upstream`). Every fetch
 //! goes through the SSRF guard ([`guard`]), is short, small and follows few redirects, since
 //! anyone who knows a client id can make Tessera fetch that client's URLs.
 
@@ -63,32 +64,52 @@ impl Fetcher {
         if let Some(why) = self.refused(url) {
             return Err(format!("refused: {why}"));
         }
-        let mut response = self
-            .client
-            .get(url)
-            .header(reqwest::header::ACCEPT, accept)
-            .send()
-            .await
-            .map_err(|e| explain(&e))?;
+        let request = self.client.get(url).header(reqwest::header::ACCEPT, accept);
+        let response = request.send().await.map_err(|e| explain(&e))?;
         if !response.status().is_success() {
             return Err(format!("answered {}", response.status()));
         }
-        let too_large = || format!("answered more than {MAX_BYTES} bytes");
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BYTES as u64)
-        {
+        read_capped(response).await
+    }
+
+    /// The answer to `request` (built on [`Self::client_for`]), whatever its status, with a
+    /// body of at most the usual size: how Tessera talks to an upstream identity provider,
+    /// whose error answers carry the reason.
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+        let response = request.send().await.map_err(|e| explain(&e))?;
+        let status = response.status();
+        Ok((status, read_capped(response).await?))
+    }
+
+    /// The guarded client, to build a request to `url` with; refused like [`Self::get`].
+    pub fn client_for(&self, url: &str) -> Result<&reqwest::Client, String> {
+        match self.refused(url) {
+            Some(why) => Err(format!("refused: {why}")),
+            None => Ok(&self.client),
+        }
+    }
+}
+
+/// The body of `response`, refused past [`MAX_BYTES`] whether or not it says its length.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let too_large = || format!("answered more than {MAX_BYTES} bytes");
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| explain(&e))? {
+        if body.len() + chunk.len() > MAX_BYTES {
             return Err(too_large());
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| explain(&e))? {
-            if body.len() + chunk.len() > MAX_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
 }
 
 impl Fetcher {
