@@ -8,7 +8,10 @@ mod common;
 
 use common::{backends, refresh, TestServer};
 use tessera::admin::{self, users::NewUser, Actor};
-use tessera::domain::{Placement, Tenant, TenantId, Timestamp, User, WebhookEndpoint};
+use tessera::domain::{
+    ClaimMapping, Connection, LinkedIdentity, Placement, Preset, Protocol, Tenant, TenantId,
+    Timestamp, User, WebhookEndpoint,
+};
 use tessera::state::AppState;
 use tessera::store::outbox::Message;
 use tessera::store::placement::{Moved, Placements};
@@ -84,6 +87,52 @@ async fn queued_for(
 
 async fn person_of(store: &Store, tenant: TenantId, email: &str) -> User {
     store.users.by_email(tenant, email).await.unwrap().unwrap()
+}
+
+fn connection(tenant: &Tenant, slug: &str) -> Connection {
+    let now = Timestamp::now();
+    Connection {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: tenant.id,
+        slug: slug.into(),
+        name: slug.into(),
+        preset: Preset::Oidc,
+        protocol: Protocol::Oidc {
+            issuer: format!("https://{slug}.example"),
+        },
+        client_id: "tessera".into(),
+        client_secret: Some("c2VhbGVk".into()),
+        scopes: vec!["openid".into()],
+        claims: ClaimMapping::default(),
+        domains: vec![format!("{slug}.example")],
+        provisioning: true,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Links `person` to the upstream identity `subject` of `connection`.
+async fn link(store: &Store, connection: &Connection, person: &User, subject: &str) {
+    let link = LinkedIdentity {
+        tenant_id: person.tenant_id,
+        connection_id: connection.id,
+        subject: subject.into(),
+        user_id: person.id,
+        email: Some(person.email.as_str().into()),
+        created_at: Timestamp::now(),
+        last_used_at: None,
+    };
+    store
+        .connections
+        .link(person.tenant_id, &link)
+        .await
+        .unwrap();
+}
+
+async fn links_of(store: &Store, tenant: TenantId, email: &str) -> Vec<LinkedIdentity> {
+    let person = person_of(store, tenant, email).await;
+    store.connections.links_of(tenant, person.id).await.unwrap()
 }
 
 async fn has_person(store: &Store, tenant: TenantId, email: &str) -> bool {
@@ -215,6 +264,14 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         }
     };
     let (partners, vendors) = (make_token("Partners").await, make_token("Vendors").await);
+    let (corp, gone) = (connection(&acme, "corp"), connection(&acme, "gone"));
+    for c in [&corp, &gone] {
+        store.connections.create(acme.id, c).await.unwrap();
+    }
+    for (n, through) in [(0, &corp), (1, &corp), (2, &gone)] {
+        let p = person_of(store, acme.id, &format!("p{n}@acme.test")).await;
+        link(store, through, &p, &format!("s-p{n}")).await;
+    }
     let crm = ["user.created".to_string()];
     let hook = admin::webhooks::create(&server.state, &Actor::Cli, &acme, HOOK, "CRM", &crm)
         .await
@@ -245,6 +302,18 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
                     assert_eq!(spent.await.unwrap().map(|t| t.uses), Some(1));
                     let revoked = store.initial_tokens.revoke(acme.id, vendors.token.id, now);
                     assert!(revoked.await.unwrap());
+                    let connections = &store.connections;
+                    let used = connections.record_link_use(acme.id, corp.id, "s-p1", now);
+                    used.await.unwrap();
+                    assert!(connections.delete(acme.id, gone.id).await.unwrap());
+                    let renamed = Connection {
+                        name: "Corp renamed".into(),
+                        updated_at: now,
+                        ..corp.clone()
+                    };
+                    connections.update(acme.id, &renamed).await.unwrap();
+                    let late = person_of(store, acme.id, "late@acme.test").await;
+                    link(store, &corp, &late, "s-late").await;
                 })
             });
         }
@@ -321,6 +390,35 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
     );
     assert_eq!(moved.initial_tokens, 2);
     assert!(main.initial_tokens.list(acme.id).await.unwrap().is_empty());
+    let connections = store.connections.list(acme.id).await.unwrap();
+    let names: Vec<_> = connections.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Corp renamed"],
+        "connections arrive, changed and deleted during the copy as well"
+    );
+    assert_eq!(moved.connections, 1);
+    assert!(main.connections.list(acme.id).await.unwrap().is_empty());
+    let p1_links = links_of(store, acme.id, "p1@acme.test").await;
+    let used: Vec<_> = p1_links
+        .iter()
+        .map(|l| (l.subject.as_str(), l.last_used_at))
+        .collect();
+    assert_eq!(
+        used,
+        [("s-p1", Some(now))],
+        "linked identities arrive, used meanwhile too"
+    );
+    assert!(
+        links_of(store, acme.id, "p2@acme.test").await.is_empty(),
+        "with their connection gone"
+    );
+    assert_eq!(
+        links_of(store, acme.id, "late@acme.test").await.len(),
+        1,
+        "made meanwhile"
+    );
+    assert_eq!(moved.linked_identities, 2);
     // (Deliveries to the example address fail meanwhile, which the endpoint records.)
     let hooks: Vec<_> = store.webhooks.endpoints(acme.id).await.unwrap();
     assert_eq!(
@@ -370,6 +468,9 @@ async fn a_tenant_moves_to_its_own_database_and_back_with_its_data(backend: &str
         main.initial_tokens.list(acme.id).await.unwrap(),
         initial_tokens
     );
+    assert_eq!(main.connections.list(acme.id).await.unwrap(), connections);
+    assert_eq!(links_of(main, acme.id, "p1@acme.test").await, p1_links);
+    assert_eq!(back.linked_identities, 2);
     let back_hooks = main.webhooks.endpoints(acme.id).await.unwrap();
     assert_eq!(
         back_hooks.iter().map(settings).collect::<Vec<_>>(),

@@ -6,19 +6,23 @@
 //! switch.
 //!
 //! The copy goes through the repository contract, so it works between any two backends:
-//! roles, teams and members, people with their role assignments, second factors, consents and
-//! browser sign-ins, applications, signing keys, API keys, webhook endpoints, the audit log
-//! and refresh tokens. Short-lived protocol records (login flows, codes, access-token records,
+//! roles, teams and members, people with their role assignments, second factors, consents,
+//! browser sign-ins and linked upstream identities, connections to upstream identity
+//! providers, applications, signing keys, API keys, webhook endpoints, the audit log and
+//! refresh tokens. Short-lived protocol records (login flows, codes, access-token records,
 //! counters) are not copied: sign-ins in progress start again, and applications refresh their
 //! access tokens. Nor is the webhooks' delivery log: the moved tenant starts with an empty one.
 
 use super::{Placements, TenantDatabase, PLACEMENT_STALE_SECS};
-use crate::domain::{KeyState, Placement, Tenant, TenantId, Timestamp, User};
+use crate::domain::{
+    KeyState, LinkedIdentity, Placement, Tenant, TenantId, Timestamp, User, UserId,
+};
 use crate::store::{AuditQuery, Store, StoreError, StoreResult};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Rows read per page while copying.
 const PAGE: u32 = 500;
@@ -36,6 +40,8 @@ pub struct Moved {
     pub keys: usize,
     pub api_keys: usize,
     pub initial_tokens: usize,
+    pub connections: usize,
+    pub linked_identities: usize,
     pub webhook_endpoints: usize,
     pub events: usize,
     pub refresh_tokens: usize,
@@ -223,6 +229,10 @@ async fn sync(
     }
     moved.teams = teams.len();
 
+    // Before the people, whose links name them.
+    let connections = sync_connections(from, to, tenant).await?;
+    moved.connections = connections.len();
+
     let now = Timestamp::now();
     let mut people = HashSet::new();
     let mut after = None;
@@ -235,6 +245,8 @@ async fn sync(
         for person in &page {
             people.insert(person.id);
             sync_person(from, to, tenant, person, now, &mut moved).await?;
+            moved.linked_identities +=
+                sync_links(from, to, tenant, person.id, &connections).await?;
         }
         moved.people += page.len();
         progress(&format!("Copied {} people", moved.people));
@@ -364,9 +376,10 @@ async fn sync(
 
     moved.events = sync_audit(from, to, tenant).await?;
     progress(&format!(
-        "Copied {} roles, {} teams, {} applications, {} signing keys, {} API keys, {} initial access tokens, {} webhook endpoints and {} audit events",
+        "Copied {} roles, {} teams, {} connections, {} applications, {} signing keys, {} API keys, {} initial access tokens, {} webhook endpoints and {} audit events",
         moved.roles,
         moved.teams,
+        moved.connections,
         moved.clients,
         moved.keys,
         moved.api_keys,
@@ -375,6 +388,79 @@ async fn sync(
         moved.events
     ));
     Ok(moved)
+}
+
+/// Makes `to`'s connections `from`'s; returns the ids of those it holds now.
+async fn sync_connections(
+    from: &Store,
+    to: &Store,
+    tenant: TenantId,
+) -> StoreResult<HashSet<Uuid>> {
+    let connections = from.connections.list(tenant).await?;
+    let ours = by_key(to.connections.list(tenant).await?, |c| c.id);
+    // Deletions first: a deleted connection's slug may have passed to a new one.
+    for id in ours
+        .keys()
+        .filter(|id| !connections.iter().any(|c| &c.id == *id))
+    {
+        to.connections.delete(tenant, *id).await?;
+    }
+    for connection in &connections {
+        match ours.get(&connection.id) {
+            None => to.connections.create(tenant, connection).await?,
+            Some(mine) if mine != connection => to.connections.update(tenant, connection).await?,
+            Some(_) => {}
+        }
+    }
+    Ok(connections.iter().map(|c| c.id).collect())
+}
+
+/// One person's linked upstream identities, those of `connections`: a link made through a
+/// connection newer than the copy's arrives with the next copy.
+async fn sync_links(
+    from: &Store,
+    to: &Store,
+    tenant: TenantId,
+    person: UserId,
+    connections: &HashSet<Uuid>,
+) -> StoreResult<usize> {
+    let key = |l: &LinkedIdentity| (l.connection_id, l.subject.clone());
+    let links: Vec<_> = from
+        .connections
+        .links_of(tenant, person)
+        .await?
+        .into_iter()
+        .filter(|l| connections.contains(&l.connection_id))
+        .collect();
+    let ours = by_key(to.connections.links_of(tenant, person).await?, key);
+    for gone in ours
+        .values()
+        .filter(|mine| !links.iter().any(|l| key(l) == key(mine)))
+    {
+        (to.connections)
+            .unlink(tenant, person, gone.connection_id, &gone.subject)
+            .await?;
+    }
+    for link in links.iter().filter(|l| ours.get(&key(l)) != Some(*l)) {
+        relink(to, tenant, link).await?;
+    }
+    Ok(links.len())
+}
+
+/// Links the upstream identity in `to` as `link` says, in place of whoever holds it there: an
+/// older link of the same person, or another person's link that passed to this one meanwhile.
+async fn relink(to: &Store, tenant: TenantId, link: &LinkedIdentity) -> StoreResult<()> {
+    let connections = &to.connections;
+    let subject = &link.subject;
+    if let Some(held) = connections
+        .linked(tenant, link.connection_id, subject)
+        .await?
+    {
+        connections
+            .unlink(tenant, held.user_id, link.connection_id, subject)
+            .await?;
+    }
+    connections.link(tenant, link).await
 }
 
 /// One person: their record and roles, second factors, consents and sign-ins.
