@@ -1,6 +1,6 @@
-// Copy buttons of the console (data-copy="<id of the field to copy>"). They are hidden in the
-// HTML and shown only where the clipboard can be used; without script the field stays there
-// to select and copy by hand.
+// Copy buttons of the console (data-copy="<id of the field, or of the <code>, to copy>"). They
+// are hidden in the HTML and shown only where the clipboard can be used; without script the
+// field stays there to select and copy by hand.
 (() => {
   'use strict';
   const canCopy = Boolean(navigator.clipboard && window.isSecureContext);
@@ -15,10 +15,10 @@
     const field = document.getElementById(button.dataset.copy);
     if (!field) return;
     try {
-      await navigator.clipboard.writeText(field.value);
+      await navigator.clipboard.writeText('value' in field ? field.value : field.textContent);
       button.textContent = 'Copied';
     } catch {
-      field.select();
+      if (field.select) field.select();
       button.textContent = 'Press Ctrl+C to copy';
     }
   });

@@ -9,12 +9,18 @@ use std::{
 };
 
 fn tessera(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    tessera_with(dir, args, stdin, &[])
+}
+
+/// [`tessera`] with more environment variables.
+fn tessera_with(dir: &Path, args: &[&str], stdin: Option<&str>, vars: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("STORAGE_SQLITE_PATH", dir.join("tessera.db"))
         .env("TESSERA_LISTEN", "127.0.0.1:0")
+        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,6 +58,11 @@ fn every_command_has_help() {
         vec!["client", "initial-token", "list", "--help"],
         vec!["client", "initial-token", "revoke", "--help"],
         vec!["tenant", "policy", "--help"],
+        vec!["connection", "--help"],
+        vec!["connection", "create", "--help"],
+        vec!["connection", "list", "--help"],
+        vec!["connection", "update", "--help"],
+        vec!["connection", "delete", "--help"],
         vec!["keys", "list", "--help"],
         vec!["keys", "rotate", "--help"],
         vec!["backup", "--help"],
@@ -739,4 +750,183 @@ fn initial_tokens_are_made_listed_and_revoked_from_the_command_line() {
         out.contains("open registration of applications off") && out.contains("required"),
         "{out}"
     );
+}
+
+#[test]
+fn connections_are_added_listed_changed_and_deleted_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| tessera(dir.path(), args, None);
+    let list = || text(&run(&["connection", "list", "--tenant", "default"]).stdout);
+    assert!(list().contains("no connections"), "{}", list());
+    let secret = "GOCSPX-from-the-environment";
+    let google = [
+        "connection",
+        "create",
+        "--tenant",
+        "default",
+        "--preset",
+        "google",
+        "--slug",
+        "google",
+        "--name",
+        "Google",
+        "--client-id",
+        "123.apps.googleusercontent.com",
+        "--domains",
+        "example.com",
+        "--provisioning",
+    ];
+
+    // Refused in plain words on one line, naming the flag; nothing is added.
+    let no_secret = run(&google);
+    assert!(!no_secret.status.success());
+    let said = text(&no_secret.stderr);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains("--client-secret"), "{said}");
+    let shared = run(&[
+        "connection",
+        "create",
+        "--tenant",
+        "default",
+        "--preset",
+        "microsoft",
+        "--slug",
+        "microsoft",
+        "--name",
+        "Microsoft",
+        "--directory",
+        "common",
+        "--client-id",
+        "c",
+        "--client-secret",
+        "s",
+    ]);
+    let said = text(&shared.stderr);
+    assert!(
+        !shared.status.success() && said.lines().count() == 1,
+        "{said}"
+    );
+    assert!(
+        said.contains("--directory") && said.contains("common"),
+        "{said}"
+    );
+    let unknown = run(&[
+        "connection",
+        "create",
+        "--tenant",
+        "default",
+        "--preset",
+        "okta",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("google, microsoft, github, oidc or oauth2"));
+    assert!(list().contains("no connections"));
+
+    // The secret from the environment, kept out of the shell's history.
+    let made = tessera_with(
+        dir.path(),
+        &google,
+        None,
+        &[("TESSERA_CONNECTION_CLIENT_SECRET", secret)],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let out = text(&made.stdout);
+    assert!(out.contains("Added the connection google"), "{out}");
+    assert!(
+        out.contains("callback URL: http://localhost:3000/t/default/upstream/google/callback"),
+        "{out}"
+    );
+    let public = run(&[
+        "connection",
+        "create",
+        "--tenant",
+        "default",
+        "--preset",
+        "oidc",
+        "--slug",
+        "corp",
+        "--name",
+        "Corp",
+        "--issuer",
+        "https://idp.corp.example",
+        "--client-id",
+        "tessera",
+        "--disabled",
+    ]);
+    assert!(public.status.success(), "{}", text(&public.stderr));
+
+    let listed = list();
+    let google_line = listed
+        .lines()
+        .find(|l| l.starts_with("google "))
+        .expect("listed");
+    assert!(
+        google_line.contains("Google")
+            && google_line.contains("enabled")
+            && google_line.contains("example.com"),
+        "{google_line}"
+    );
+    let corp = listed
+        .lines()
+        .find(|l| l.starts_with("corp "))
+        .expect("listed");
+    assert!(
+        corp.contains("disabled") && corp.contains("OpenID Connect"),
+        "{corp}"
+    );
+    assert!(
+        listed.contains("/t/default/upstream/{slug}/callback"),
+        "{listed}"
+    );
+
+    let changed = run(&[
+        "connection",
+        "update",
+        "--tenant",
+        "default",
+        "corp",
+        "--name",
+        "Corp staff",
+        "--enabled",
+        "on",
+    ]);
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    let corp = list();
+    let corp = corp
+        .lines()
+        .find(|l| l.starts_with("corp "))
+        .expect("listed");
+    assert!(
+        corp.contains("Corp staff") && corp.contains("enabled"),
+        "{corp}"
+    );
+    let refused = run(&[
+        "connection",
+        "update",
+        "--tenant",
+        "default",
+        "corp",
+        "--issuer",
+        "ftp://x",
+    ]);
+    let said = text(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("--issuer"),
+        "{said}"
+    );
+
+    let deleted = run(&["connection", "delete", "--tenant", "default", "google"]);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    assert!(text(&deleted.stdout).contains("no way in left"));
+    assert!(!list().contains("google "));
+    for args in [
+        ["connection", "delete", "--tenant", "default", "google"],
+        ["connection", "update", "--tenant", "default", "nobody"],
+    ] {
+        let again = run(&args);
+        let said = text(&again.stderr);
+        assert!(!again.status.success(), "{args:?}");
+        assert_eq!(said.lines().count(), 1, "{said}");
+        assert!(said.contains("no connection"), "{said}");
+    }
 }

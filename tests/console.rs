@@ -1558,3 +1558,201 @@ async fn initial_access_tokens_and_self_registered_applications() {
         .unwrap();
     assert!(!tenant.settings.open_registration, "unticked: off again");
 }
+
+/// A new Google connection's form, with `changes` made to it.
+fn google_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("preset", "google"),
+        ("slug", "google"),
+        ("name", "Google"),
+        ("client_id", "123.apps.googleusercontent.com"),
+        ("client_secret", "GOCSPX-typed-in-the-console"),
+        ("domains", "acme.test"),
+        ("enabled", "on"),
+    ];
+    for (field, value) in changes {
+        form.retain(|(f, _)| f != field);
+        form.push((field, value));
+    }
+    form
+}
+
+/// The `<input>` tag with the id `id` in a page.
+fn input_tag<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..end]
+}
+
+/// Connections in the console with JavaScript off: the provider first, then only its fields
+/// with where to find them; a refused field is named and focused with nothing stored; the
+/// callback URL to register; the secret written, never shown; changed, then deleted after
+/// confirmation; only for those with `connections:manage`.
+#[tokio::test]
+async fn connections_are_added_changed_and_deleted_in_the_console() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let callback = format!("{}/upstream/google/callback", org.server.issuer("acme"));
+    let stored = || async { state.store.connections.list(org.tenant.id).await.unwrap() };
+
+    let home = admin.browser.page("/t/acme/admin").await;
+    assert!(
+        home.contains("href=\"/t/acme/admin/connections\""),
+        "in the nav"
+    );
+    let list = admin.browser.page("/t/acme/admin/connections").await;
+    assert!(list.contains("No connections yet"));
+    let choose = admin.browser.page("/t/acme/admin/connections/new").await;
+    for preset in ["google", "microsoft", "github", "oidc", "oauth2"] {
+        assert!(choose.contains(&format!("?preset={preset}\"")), "{preset}");
+    }
+    assert!(choose.contains("Microsoft Entra ID") && choose.contains("Any OAuth 2 provider"));
+
+    // Each provider's own fields, and help on where to find them.
+    for (preset, shown, hidden, help) in [
+        ("google", "client_secret", "issuer", "Google Cloud console"),
+        ("microsoft", "directory", "issuer", "Directory (tenant) ID"),
+        ("github", "client_secret", "subject_claim", "OAuth Apps"),
+        ("oidc", "subject_claim", "directory", "public client"),
+        ("oauth2", "userinfo_endpoint", "issuer", "userinfo"),
+    ] {
+        let url = format!("/t/acme/admin/connections/new?preset={preset}");
+        let page = admin.browser.page(&url).await;
+        assert!(
+            page.contains(&format!("name=\"{shown}\"")),
+            "{preset}: {shown}"
+        );
+        assert!(
+            !page.contains(&format!("name=\"{hidden}\"")),
+            "{preset}: {hidden}"
+        );
+        assert!(page.contains(help), "{preset}: {help}");
+    }
+    let google = admin
+        .browser
+        .page("/t/acme/admin/connections/new?preset=google")
+        .await;
+    assert!(google.contains(&callback), "the callback URL to register");
+    assert!(google.contains("aria-describedby=\"connection-secret-hint connection-secret-check\""));
+
+    // Refused: said next to the field, which has the focus; nothing is stored.
+    for (change, id) in [
+        (("slug", "Not A Slug"), "connection-slug"),
+        (("name", ""), "connection-name"),
+        (("client_id", ""), "connection-client-id"),
+        (("client_secret", ""), "connection-secret"),
+        (("domains", "nowhere"), "connection-domains"),
+        (("scopes", "openid \"x"), "connection-scopes"),
+    ] {
+        let response = post(admin, "admin_connection_save", &google_form(&[change])).await;
+        let to = location(&response).expect("back to the form");
+        assert_eq!(to, "/t/acme/admin/connections/new?preset=google");
+        let page = admin.browser.page(&to).await;
+        assert!(!field_note(&page, id).trim().is_empty(), "{change:?}: note");
+        assert!(
+            input_tag(&page, id).contains("autofocus"),
+            "{change:?}: focus"
+        );
+        assert!(
+            input_tag(&page, id).contains("aria-invalid=\"true\""),
+            "{change:?}"
+        );
+    }
+    assert!(stored().await.is_empty(), "nothing from refused input");
+
+    // Added: its page shows the callback URL, never the secret.
+    let response = post(admin, "admin_connection_save", &google_form(&[])).await;
+    assert_eq!(
+        location(&response).as_deref(),
+        Some("/t/acme/admin/connections/google")
+    );
+    let page = admin.browser.page("/t/acme/admin/connections/google").await;
+    let at = page.find("id=\"callback-url\"").expect("the callback URL");
+    let shown = &page[at..(at + 200).min(page.len())];
+    assert!(shown.contains(&format!(">{callback}<")), "{shown}");
+    assert!(page.contains("A secret is kept"));
+    assert!(!page.contains("GOCSPX-typed-in-the-console"), "never shown");
+    let made = stored().await;
+    assert_eq!(made.len(), 1);
+    let sealed = made[0].client_secret.clone().expect("a secret");
+    let list = admin.browser.page("/t/acme/admin/connections").await;
+    let row = list
+        .split("<tr>")
+        .find(|r| r.contains("Google"))
+        .expect("listed");
+    assert!(
+        row.contains("acme.test") && row.contains("Enabled"),
+        "{row}"
+    );
+
+    // Changed; an empty secret keeps the one there is.
+    let edit = google_form(&[
+        ("connection", "google"),
+        ("name", "Google Workspace"),
+        ("client_secret", ""),
+    ]);
+    let response = post(admin, "admin_connection_save", &edit).await;
+    assert_eq!(
+        location(&response).as_deref(),
+        Some("/t/acme/admin/connections/google")
+    );
+    let changed = stored().await;
+    assert_eq!(changed[0].name, "Google Workspace");
+    assert_eq!(changed[0].client_secret.as_deref(), Some(sealed.as_str()));
+
+    // Those without connections:manage: no link, no page, no change.
+    for role in ["developer", "auditor", "member"] {
+        let person = org.person(role);
+        let page = person.browser.page("/t/acme/admin/connections").await;
+        assert!(page.contains("You do not have permission"), "{role}");
+        assert!(!page.contains("Google Workspace"), "{role}");
+        let home = person.browser.page("/t/acme/admin").await;
+        assert!(!home.contains("/t/acme/admin/connections"), "{role}");
+        let response = post(
+            person,
+            "admin_connection_save",
+            &google_form(&[("slug", "mine")]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{role}");
+        let delete = [("connection", "google"), ("confirm", "yes")];
+        let response = post(person, "admin_connection_delete", &delete).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{role}");
+    }
+    assert_eq!(stored().await.len(), 1);
+
+    // Deleted only once confirmed, with the warning about those who sign in only this way.
+    assert!(page.contains("lose that way in"));
+    post(
+        admin,
+        "admin_connection_delete",
+        &[("connection", "google")],
+    )
+    .await;
+    assert_eq!(stored().await.len(), 1, "not without confirmation");
+    let response = post(
+        admin,
+        "admin_connection_delete",
+        &[("connection", "google"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(
+        location(&response).as_deref(),
+        Some("/t/acme/admin/connections")
+    );
+    assert!(stored().await.is_empty());
+    let list = admin.browser.page("/t/acme/admin/connections").await;
+    assert!(list.contains("No connections yet") && list.contains("was deleted"));
+    let actions = org.server.audit_actions("acme").await;
+    for action in [
+        "connection.created",
+        "connection.updated",
+        "connection.deleted",
+    ] {
+        assert!(actions.iter().any(|(a, ..)| a == action), "{action}");
+    }
+}

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod clients;
+pub mod connections;
 pub mod dynamic_registration;
 pub mod initial_tokens;
 pub mod insights;

@@ -17,6 +17,7 @@ use pages::{
         audit::AdminAuditPage,
         branding::AdminBrandingPage,
         clients::{AdminClientPage, AdminClientsPage, AdminNewClientPage},
+        connections::{AdminConnectionPage, AdminConnectionsPage, AdminNewConnectionPage},
         registration::AdminRegistrationPage,
         roles::AdminRolesPage,
         settings::AdminSettingsPage,
@@ -98,6 +99,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/t/:tenant/admin/clients/new") view=AdminNewClientPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/clients/:client") view=AdminClientPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/registration") view=AdminRegistrationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/connections") view=AdminConnectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/connections/new") view=AdminNewConnectionPage ssr=SsrMode::Async/>
+                    <Route path=path!("/t/:tenant/admin/connections/:connection") view=AdminConnectionPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/roles") view=AdminRolesPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/teams") view=AdminTeamsPage ssr=SsrMode::Async/>
                     <Route path=path!("/t/:tenant/admin/audit") view=AdminAuditPage ssr=SsrMode::Async/>

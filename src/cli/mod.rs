@@ -1,5 +1,6 @@
 //! The command line: `tessera serve` (the default), `migrate`, and provisioning commands.
 
+mod connections;
 mod startup;
 
 use crate::admin::{self, clients::NewClient, users::NewUser, Actor};
@@ -39,6 +40,10 @@ enum Command {
     /// Manage OAuth/OIDC clients (applications) of a tenant.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the other identity providers a tenant's people may sign in with (connections:
+    /// Google, Microsoft Entra ID, GitHub, any OpenID Connect or OAuth 2 provider).
+    #[command(subcommand)]
+    Connection(connections::ConnectionCommand),
     /// Show and rotate a tenant's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -716,6 +721,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Client(ClientCommand::InitialToken(command)) => {
             initial_token(&state, command).await
         }
+        Command::Connection(command) => connections::run(&state, command).await,
     }
 }
 

@@ -43,6 +43,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "webhooks:manage",
         "Add, change and remove webhook endpoints; read their delivery logs",
     ),
+    (
+        "connections:manage",
+        "Add, change and remove the other identity providers people may sign in with",
+    ),
 ];
 
 /// `resource:action`, `resource:*` or `*`.
@@ -262,6 +266,7 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
             "audit:read",
             "api_keys:manage",
             "webhooks:manage",
+            "connections:manage",
         ],
     ),
     (

@@ -2,7 +2,7 @@
 //! upstream identities linked to local accounts. A preset (Google, Microsoft Entra ID, GitHub)
 //! is a template over the two generic kinds: OpenID Connect, and OAuth 2 with a userinfo URL.
 
-use super::{one_line, Invalid, TenantId, Timestamp, UserId};
+use super::{fetchable_url, one_line, Invalid, TenantId, Timestamp, UserId};
 use uuid::Uuid;
 
 /// The most connections one tenant may have (one sign-in button each).
@@ -240,6 +240,97 @@ pub fn check_claim(raw: &str, field: &'static str) -> Result<String, Invalid> {
     Ok(claim.to_owned())
 }
 
+/// Where a connection's provider sends people back (the redirect URI registered there):
+/// `{issuer}/upstream/{slug}/callback`, below the tenant's issuer.
+pub fn callback_url(issuer: &str, slug: &str) -> String {
+    format!("{issuer}/upstream/{slug}/callback")
+}
+
+/// What a preset asks for and what it fills in itself.
+impl Preset {
+    /// The scopes a connection of this preset asks for when none are given.
+    pub fn default_scopes(self) -> &'static str {
+        match self {
+            Self::GitHub => "read:user user:email",
+            Self::OAuth2 => "",
+            Self::Oidc | Self::Google | Self::Microsoft => "openid email profile",
+        }
+    }
+
+    /// Whether the provider's flow proves the sign-in with an ID token (OpenID Connect).
+    pub fn is_oidc(self) -> bool {
+        !matches!(self, Self::GitHub | Self::OAuth2)
+    }
+
+    /// The big providers register only confidential clients; a generic provider may take a
+    /// public client that proves itself with PKCE alone.
+    pub fn needs_secret(self) -> bool {
+        matches!(self, Self::Google | Self::Microsoft | Self::GitHub)
+    }
+
+    /// Whether the admin chooses the claims (the presets know their provider's).
+    pub fn maps_claims(self) -> bool {
+        matches!(self, Self::Oidc | Self::OAuth2)
+    }
+}
+
+/// The client id the provider gave: 1 to 200 characters on one line.
+pub fn check_client_id(raw: &str) -> Result<String, Invalid> {
+    match one_line(raw, 200) {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(Invalid::new(
+            "Give the client id the provider shows for your app (1 to 200 characters on one line).",
+        )
+        .on("client_id")),
+    }
+}
+
+/// A client secret as typed: empty (none given), or up to 1000 characters on one line.
+pub fn check_client_secret(raw: &str) -> Result<Option<String>, Invalid> {
+    match one_line(raw, 1000) {
+        Some("") => Ok(None),
+        Some(secret) => Ok(Some(secret.to_owned())),
+        None => Err(
+            Invalid::new("A client secret is at most 1000 characters on one line.")
+                .on("client_secret"),
+        ),
+    }
+}
+
+/// A Microsoft Entra directory (tenant) id, lower-case with dashes. Only one directory's id
+/// will do: the shared endpoints' ID tokens each name their own directory as the issuer, so
+/// no single issuer could be checked.
+pub fn check_directory(raw: &str) -> Result<String, Invalid> {
+    match Uuid::try_parse(raw.trim()) {
+        Ok(id) => Ok(id.hyphenated().to_string()),
+        Err(_) => Err(Invalid::new(
+            "Give the directory (tenant) id, a GUID such as 9b1c2d3e-4f50-4a6b-8c7d-0e1f2a3b4c5d. \
+             \"common\", \"organizations\" and \"consumers\" are refused: their ID tokens name each \
+             directory's own issuer, so Tessera could not check who issued them.",
+        )
+        .on("directory")),
+    }
+}
+
+/// An address of the provider (its issuer or an endpoint) for the form field `field`: https,
+/// or plain http to a loopback host when `loopback_http` (development). `what` names it in
+/// the message.
+pub fn check_url(
+    raw: &str,
+    field: &'static str,
+    what: &str,
+    loopback_http: bool,
+) -> Result<String, Invalid> {
+    let raw = raw.trim();
+    if fetchable_url(raw, loopback_http).is_none() {
+        return Err(Invalid::new(format!(
+            "{what} is an https:// address without a #fragment, such as https://idp.example.com."
+        ))
+        .on(field));
+    }
+    Ok(raw.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +381,36 @@ mod tests {
         assert_eq!(check_scopes("openid  email").unwrap(), ["openid", "email"]);
         assert!(check_claim("https://x/claims", "email").is_err());
         assert!(check_claim("user.email", "email").is_ok());
+    }
+
+    #[test]
+    fn a_directory_is_one_directorys_id() {
+        assert_eq!(
+            check_directory(" 9B1C2D3E-4F50-4A6B-8C7D-0E1F2A3B4C5D ").unwrap(),
+            "9b1c2d3e-4f50-4a6b-8c7d-0e1f2a3b4c5d"
+        );
+        for shared in ["common", "organizations", "consumers", ""] {
+            let refused = check_directory(shared).unwrap_err();
+            assert_eq!(refused.field(), Some("directory"));
+        }
+    }
+
+    #[test]
+    fn provider_addresses_are_https_and_kept_as_typed() {
+        let issuer = check_url(" https://idp.example.com ", "issuer", "The issuer", false);
+        assert_eq!(issuer.unwrap(), "https://idp.example.com", "no slash added");
+        assert!(check_url("http://127.0.0.1:8080", "issuer", "The issuer", true).is_ok());
+        for refused in [
+            "http://127.0.0.1:8080",
+            "https://x.example/#f",
+            "idp.example.com",
+            "",
+        ] {
+            let e = check_url(refused, "issuer", "The issuer", false).unwrap_err();
+            assert_eq!(e.field(), Some("issuer"), "{refused}");
+        }
+        assert!(check_client_id(" ").is_err() && check_client_id("abc.apps").is_ok());
+        assert_eq!(check_client_secret("  ").unwrap(), None);
+        assert!(check_client_secret("a\nb").is_err());
     }
 }

@@ -76,6 +76,18 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "initial_access_token.revoked",
         "An initial access token was revoked",
     ),
+    (
+        "connection.created",
+        "An identity provider people may sign in with was added",
+    ),
+    (
+        "connection.updated",
+        "A sign-in identity provider's settings changed",
+    ),
+    (
+        "connection.deleted",
+        "A sign-in identity provider was removed",
+    ),
     ("tenant.policy_changed", "The organisation's policy changed"),
 ];
 /// The type of the event "send a test event" sends; no endpoint subscribes to it.

@@ -44,6 +44,7 @@ where
         ("registration", "clients:manage"),
         ("roles", "roles:manage"),
         ("teams", "teams:manage"),
+        ("connections", "connections:manage"),
         ("branding", "branding:manage"),
         ("settings", "settings:manage"),
         ("audit", "audit:read"),

@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod branding;
 mod clients;
+mod connections;
 #[cfg(feature = "ssr")]
 mod console;
 mod registration;
@@ -21,6 +22,7 @@ pub use api_keys::*;
 pub use audit::*;
 pub use branding::*;
 pub use clients::*;
+pub use connections::*;
 pub use registration::*;
 pub use roles::*;
 pub use settings::*;
@@ -86,7 +88,7 @@ pub struct ConsoleNav {
     pub email: String,
     pub csrf: String,
     /// Areas the person may open: `users`, `clients`, `registration`, `roles`, `teams`,
-    /// `settings`, `audit`, `api-keys`, `webhooks`.
+    /// `connections`, `settings`, `audit`, `api-keys`, `webhooks`.
     pub areas: Vec<String>,
     pub flash: Option<Flash>,
 }

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod branding;
 pub mod clients;
+pub mod connections;
 mod overview;
 pub mod registration;
 pub mod roles;
@@ -89,12 +90,13 @@ pub fn navigate_in_place(target: &str) -> bool {
 }
 
 /// One console area, as the navigation lists it.
-const AREAS: [(&str, &str); 10] = [
+const AREAS: [(&str, &str); 11] = [
     ("users", "Users"),
     ("clients", "Applications"),
     ("registration", "App registration"),
     ("roles", "Roles"),
     ("teams", "Teams"),
+    ("connections", "Connections"),
     ("branding", "Branding"),
     ("settings", "Policies"),
     ("audit", "Audit log"),
@@ -267,6 +269,7 @@ pub fn AdminHomePage() -> impl IntoView {
                             "registration" => "Initial access tokens that let applications register themselves, and whether they may without one.",
                             "roles" => "Decide who may do what: built-in roles and your own.",
                             "teams" => "Group people and give a whole team its roles.",
+                            "connections" => "Let people sign in with Google, Microsoft, GitHub or another identity provider.",
                             "api-keys" => "Keys that let other systems act in this organisation, each with the permissions you give it.",
                             "webhooks" => "Endpoints of your own systems that hear of sign-ins and changes as they happen, with a log of every delivery.",
                             _ => "Every sign-in and change, who made it and from where; export it.",
