@@ -3,7 +3,7 @@
 //! Each step accepts only the input it expects, and only from the browser the flow belongs to.
 
 use super::mfa::{self, MfaError};
-use super::{browser, reveal, upstream};
+use super::{browser, links, reveal};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::domain::RequestMeta;
 use crate::domain::{
@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::state::throttle::LoginThrottle;
 use crate::state::AppState;
+use crate::store::StoreError;
 use tower_sessions::Session;
 
 /// A sign-in has ten minutes from first page to last step.
@@ -329,8 +330,12 @@ pub(crate) async fn complete(
     user: &User,
     mut amr: Vec<String>,
 ) -> Result<LoginFlow, LoginError> {
-    if upstream::link_pending(state, meta, tenant, &mut flow, user).await? {
-        amr.push("fed".into());
+    match links::link_pending(state, meta, tenant, &mut flow, user).await {
+        Ok(true) => amr.push("fed".into()),
+        Ok(false) => {}
+        // The connection went, or the identity was linked meanwhile: start again.
+        Err(StoreError::NotFound | StoreError::Conflict(_)) => return Err(LoginError::Expired),
+        Err(e) => return Err(e.into()),
     }
     let now = Timestamp::now();
     let user_session = UserSession {

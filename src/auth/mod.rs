@@ -4,6 +4,7 @@
 pub mod account;
 pub mod browser;
 pub mod export;
+pub mod links;
 pub mod login;
 pub mod mfa;
 pub mod one_time;

@@ -8,16 +8,15 @@
 use super::provider::Identity;
 use super::UpstreamError;
 use crate::auth::login::{self, LoginError};
-use crate::auth::own_event;
+use crate::auth::{links, own_event};
 use crate::domain::{
-    AuditEvent, Connection, Email, FactorKind, FlowStep, LinkedIdentity, LoginFlow, Outcome,
-    RequestMeta, Tenant, Timestamp, UpstreamSignIn, User,
+    AuditEvent, Connection, Email, FactorKind, FlowStep, LoginFlow, Outcome, RequestMeta, Tenant,
+    Timestamp, UpstreamSignIn, User,
 };
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::StoreError;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 /// Goes on with `flow` for the person the provider vouched for.
 pub(super) async fn sign_in(
@@ -111,14 +110,19 @@ async fn provision(
         Err(StoreError::Conflict(_)) => return Err(UpstreamError::Expired),
         Err(e) => return Err(e.into()),
     }
-    let linked = new_link(
+    let linked = links::new_link(
         tenant,
         &user,
         connection.id,
         &identity.subject,
         identity.email.clone(),
     );
-    link(state, meta, tenant, &user, linked, &connection.slug).await?;
+    match links::link(state, meta, tenant, &user, linked, &connection.slug).await {
+        Ok(()) => {}
+        // Linked to someone meanwhile: this sign-in starts again and follows the link.
+        Err(StoreError::Conflict(_)) => return Err(UpstreamError::Expired),
+        Err(e) => return Err(e.into()),
+    }
     audit_success(state, meta, tenant, &user, connection, "new account").await;
     Ok(user)
 }
@@ -140,87 +144,6 @@ async fn audit_success(
     )
     .target(format!("connection:{}", connection.slug));
     state.audit(event, meta).await;
-}
-
-fn new_link(
-    tenant: &Tenant,
-    user: &User,
-    connection_id: Uuid,
-    subject: &str,
-    email: Option<String>,
-) -> LinkedIdentity {
-    let now = Timestamp::now();
-    LinkedIdentity {
-        tenant_id: tenant.id,
-        connection_id,
-        subject: subject.to_owned(),
-        user_id: user.id,
-        email,
-        created_at: now,
-        last_used_at: Some(now),
-    }
-}
-
-async fn link(
-    state: &AppState,
-    meta: &RequestMeta,
-    tenant: &Tenant,
-    user: &User,
-    link: LinkedIdentity,
-    connection_slug: &str,
-) -> Result<(), LoginError> {
-    let event = own_event(
-        tenant,
-        user,
-        "identity.linked",
-        Outcome::Success,
-        format!("connection {connection_slug}"),
-    );
-    let change = state.store.connections.link(tenant.id, &link);
-    match state.audited(event, meta, change).await {
-        Ok(()) => Ok(()),
-        // Linked to someone meanwhile: this sign-in starts again and follows the link.
-        Err(StoreError::Conflict(_)) => Err(LoginError::Expired),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// At the end of a sign-in: links the identity the flow carries to `user`, who has just proven
-/// their account; true when it did.
-pub async fn link_pending(
-    state: &AppState,
-    meta: &RequestMeta,
-    tenant: &Tenant,
-    flow: &mut LoginFlow,
-    user: &User,
-) -> Result<bool, LoginError> {
-    let Some(upstream) = flow.upstream.as_mut().filter(|u| u.link) else {
-        return Ok(false);
-    };
-    let slug = connection_slug(state, tenant, upstream.connection_id).await?;
-    let Some(slug) = slug else {
-        // The connection was deleted during the sign-in.
-        return Err(LoginError::Expired);
-    };
-    let linked = new_link(
-        tenant,
-        user,
-        upstream.connection_id,
-        &upstream.subject,
-        upstream.email.clone(),
-    );
-    link(state, meta, tenant, user, linked, &slug).await?;
-    upstream.link = false;
-    Ok(true)
-}
-
-async fn connection_slug(
-    state: &AppState,
-    tenant: &Tenant,
-    id: Uuid,
-) -> Result<Option<String>, LoginError> {
-    let all = state.store.connections.list(tenant.id).await?;
-    Ok(all.into_iter().find(|c| c.id == id).map(|c| c.slug))
 }
 
 /// A linked identity as the account page shows it.

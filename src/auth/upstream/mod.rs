@@ -7,7 +7,7 @@
 mod accounts;
 mod provider;
 
-pub use accounts::{link_pending, links_of, unlink, LinkView};
+pub use accounts::{links_of, unlink, LinkView};
 
 use super::login::{self, LoginError};
 use crate::crypto::{random_token, sha256_b64url, sha256_hex};
@@ -133,11 +133,8 @@ pub async fn home_realm(
 /// Where the provider sends the browser back: one address per connection, so that an answer
 /// arriving at one connection's address can only be for that connection (RFC 9700 §4.4.2.2).
 pub fn callback_url(state: &AppState, tenant: &Tenant, connection: &Connection) -> String {
-    format!(
-        "{}/upstream/{}/callback",
-        state.config.issuer(tenant.slug.as_str()),
-        connection.slug
-    )
+    let issuer = state.config.issuer(tenant.slug.as_str());
+    crate::domain::connection::callback_url(&issuer, &connection.slug)
 }
 
 /// Sends sign-in `flow` to the connection's provider: the URL of its authorization request.
