@@ -5,7 +5,9 @@
 # server the mail tests start for themselves, openapi-spec-validator, which checks the
 # management API's OpenAPI document, and scim2-client (with scim2-models and httpx2), the
 # SCIM client that provisions through the SCIM endpoints, and standardwebhooks, the reference
-# library with which the webhook tests' receiver verifies signatures. Safe to run again: running
+# library with which the webhook tests' receiver verifies signatures, and pysaml2 (with
+# cryptography, pinned, and Debian's xmlsec1, which pysaml2 runs to sign), with which
+# tests/saml_idp.py is the SAML identity provider of the SAML tests. Safe to run again: running
 # servers are left alone. Set TESSERA_TEST_MONGODB_URI to test against a MongoDB of your own
 # instead (SecantusDB is then not started).
 set -euo pipefail
@@ -18,6 +20,8 @@ SCIM_CLIENT_VERSION=0.13.2
 SCIM_MODELS_VERSION=0.12.3
 HTTPX2_VERSION=2.17.0
 STANDARD_WEBHOOKS_VERSION=1.3.0
+PYSAML2_VERSION=7.5.5
+CRYPTOGRAPHY_VERSION=50.0.2
 SERVICES_VENV="$TESSERA_ROOT/.venv-services"
 
 services_log() { printf '==> %s\n' "$*" >&2; }
@@ -127,6 +131,12 @@ ensure_python_tools() {
   services_pip_install scim2-client "$SCIM_CLIENT_VERSION"
   services_pip_install httpx2 "$HTTPX2_VERSION"
   services_pip_install standardwebhooks "$STANDARD_WEBHOOKS_VERSION"
+  services_pip_install cryptography "$CRYPTOGRAPHY_VERSION"
+  services_pip_install pysaml2 "$PYSAML2_VERSION"
+  if ! command -v xmlsec1 >/dev/null; then
+    services_log "Installing xmlsec1 (apt), which pysaml2 runs to sign"
+    services_apt_install xmlsec1
+  fi
 }
 
 ensure_python_tools
