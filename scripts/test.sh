@@ -41,7 +41,7 @@ flows="$flows | binary(mfa) | binary(console) | binary(platform) | binary(signup
 flows="$flows | binary(api_keys) | binary(data_export) | binary(management_api) | binary(scim)"
 flows="$flows | binary(webhooks) | binary(webhooks_console)"
 flows="$flows | binary(dpop) | binary(request_objects) | binary(token_exchange)"
-flows="$flows | binary(registration) | binary(keys_by_reference) | binary(connections) | binary(upstream)"
+flows="$flows | binary(registration) | binary(keys_by_reference) | binary(connections) | binary(upstream) | binary(saml)"
 for backend in postgresql mongodb redis; do
   filter="$flows"
   [ "$backend" = redis ] || filter="$filter | binary(housekeeping)"

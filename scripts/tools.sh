@@ -41,13 +41,16 @@ tessera_build_tools() {
   tessera_tools_path
   local start
 
-  # webauthn-rs verifies passkey signatures with OpenSSL: its headers and pkg-config.
-  if pkg-config --exists openssl 2>/dev/null; then
-    tessera_log "OpenSSL development files are already installed"
+  # webauthn-rs verifies passkey signatures with OpenSSL, and samael SAML signatures with
+  # libxmlsec1 (over libxml2), whose bindings it generates with bindgen, which needs libclang.
+  if pkg-config --exists openssl xmlsec1 libxml-2.0 2>/dev/null \
+    && ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1; then
+    tessera_log "OpenSSL, libxmlsec1, libxml2 and libclang development files are already installed"
   else
-    tessera_log "Installing libssl-dev and pkg-config (apt) for webauthn-rs"
+    tessera_log "Installing libssl-dev, libxmlsec1-dev, libxml2-dev, libclang-dev and pkg-config (apt) for webauthn-rs and samael"
     DEBIAN_FRONTEND=noninteractive apt-get update </dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y libssl-dev pkg-config </dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y libssl-dev libxmlsec1-dev libxml2-dev \
+      libclang-dev pkg-config </dev/null
   fi
 
   if rustup target list --installed | grep -qx wasm32-unknown-unknown; then

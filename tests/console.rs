@@ -1756,3 +1756,84 @@ async fn connections_are_added_changed_and_deleted_in_the_console() {
         assert!(actions.iter().any(|(a, ..)| a == action), "{action}");
     }
 }
+
+/// A SAML connection in the console: set up from the identity provider's metadata (refused
+/// metadata is said next to its field, nothing stored), then its page shows what to register
+/// at the provider and what was read from its metadata; a change without metadata keeps it.
+#[tokio::test]
+async fn a_saml_connection_is_set_up_from_the_identity_providers_metadata() {
+    let org = org().await;
+    let state = &org.server.state;
+    let admin = org.person("admin");
+    let stored = || async { state.store.connections.list(org.tenant.id).await.unwrap() };
+    let choose = admin.browser.page("/t/acme/admin/connections/new").await;
+    assert!(choose.contains("?preset=saml\"") && choose.contains("SAML 2.0"));
+    let new = admin
+        .browser
+        .page("/t/acme/admin/connections/new?preset=saml")
+        .await;
+    assert!(new.contains("name=\"metadata\""), "the metadata field");
+    for absent in ["client_secret", "scopes", "issuer"] {
+        assert!(!new.contains(&format!("name=\"{absent}\"")), "{absent}");
+    }
+    assert!(new.contains("/upstream/short-name/acs"), "the ACS it makes");
+
+    let metadata = include_str!("fixtures/saml-idp-metadata.xml");
+    let form = |metadata: &'static str| {
+        vec![
+            ("preset", "saml"),
+            ("slug", "corp"),
+            ("name", "Corp SSO"),
+            ("metadata", metadata),
+            ("enabled", "on"),
+        ]
+    };
+    let refused = post(admin, "admin_connection_save", &form("<html>no</html>")).await;
+    let to = location(&refused).expect("back to the form");
+    let page = admin.browser.page(&to).await;
+    assert!(field_note(&page, "connection-metadata").contains("not SAML metadata"));
+    assert!(stored().await.is_empty());
+
+    let added = post(admin, "admin_connection_save", &form(metadata)).await;
+    assert_eq!(
+        location(&added).as_deref(),
+        Some("/t/acme/admin/connections/corp")
+    );
+    let page = admin.browser.page("/t/acme/admin/connections/corp").await;
+    let sp = format!("{}/upstream/corp", org.server.issuer("acme"));
+    for shown in [
+        format!("id=\"sp-metadata-url\" class=\"copyable\">{sp}/metadata<"),
+        format!("id=\"sp-entity-id\" class=\"copyable\">{sp}/metadata<"),
+        format!("id=\"sp-acs-url\" class=\"copyable\">{sp}/acs<"),
+        "https://idp.corp.example/saml".to_owned(),
+        "https://idp.corp.example/saml/sso".to_owned(),
+        "<li>idp.corp.example<span class=\"muted small\"> · valid until".to_owned(),
+    ] {
+        assert!(page.contains(&shown), "{shown}");
+    }
+    assert!(!page.contains("name=\"client_secret\""));
+
+    let renamed = post(
+        admin,
+        "admin_connection_save",
+        &[
+            ("connection", "corp"),
+            ("preset", "saml"),
+            ("slug", "corp"),
+            ("name", "Corp directory"),
+            ("client_id", &format!("{sp}/metadata")),
+            ("enabled", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&renamed).as_deref(),
+        Some("/t/acme/admin/connections/corp")
+    );
+    let kept = stored().await;
+    assert_eq!(kept[0].name, "Corp directory");
+    assert!(matches!(
+        &kept[0].protocol,
+        tessera::domain::Protocol::Saml { entity_id, .. } if entity_id == "https://idp.corp.example/saml"
+    ));
+}

@@ -1105,6 +1105,14 @@ fn oidc(issuer: &str) -> Protocol {
     }
 }
 
+fn saml(certificates: &[&str]) -> Protocol {
+    Protocol::Saml {
+        entity_id: "https://idp.corp.example/saml".into(),
+        sso_url: "https://idp.corp.example/saml/sso".into(),
+        certificates: certificates.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
 fn github() -> Protocol {
     Protocol::OAuth2 {
         authorization_endpoint: "https://github.com/login/oauth/authorize".into(),
@@ -1155,6 +1163,29 @@ async fn connections_are_created_listed_updated_and_deleted_within_their_tenant(
         Some(corp.clone())
     );
     assert_eq!(connections.by_slug(a.id, "corp").await.unwrap(), None);
+
+    // A SAML identity provider keeps its certificates, in order, through a create and an update.
+    let sso = Connection {
+        preset: Preset::Saml,
+        client_secret: None,
+        scopes: Vec::new(),
+        ..connection(&a, "sso", saml(&["MIIB-first", "MIIB-second"]))
+    };
+    connections.create(a.id, &sso).await.unwrap();
+    assert_eq!(
+        connections.by_slug(a.id, "sso").await.unwrap(),
+        Some(sso.clone())
+    );
+    let rolled = Connection {
+        protocol: saml(&["MIIB-second", "MIIB-third"]),
+        ..sso.clone()
+    };
+    connections.update(a.id, &rolled).await.unwrap();
+    assert_eq!(
+        connections.by_slug(a.id, "sso").await.unwrap(),
+        Some(rolled)
+    );
+    assert!(connections.delete(a.id, sso.id).await.unwrap());
 
     let twin = connection(&a, "corpa", oidc("https://other.example"));
     assert!(

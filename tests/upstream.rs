@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use common::upstream::{failures, id_token_after_consent, links, user_of};
 use common::{hidden, location, query, AuthRequest, Browser, TestClient, TestServer, PASSWORD};
 use reqwest::Response;
 use serde_json::{json, Map, Value};
@@ -48,24 +49,12 @@ async fn corp_and_acme(slug: &str) -> (TestServer, TestClient) {
 
 fn input(preset: Preset, slug: &str, client: &TestClient) -> ConnectionInput {
     ConnectionInput {
-        preset,
         slug: slug.into(),
         name: "Corp".into(),
-        issuer: String::new(),
-        directory: String::new(),
-        authorization_endpoint: String::new(),
-        token_endpoint: String::new(),
-        userinfo_endpoint: String::new(),
         client_id: client.client_id.clone(),
         client_secret: client.secret.clone(),
-        scopes: String::new(),
-        subject_claim: String::new(),
-        email_claim: String::new(),
-        email_verified_claim: String::new(),
-        name_claim: String::new(),
-        domains: String::new(),
         provisioning: true,
-        enabled: true,
+        ..ConnectionInput::new(preset)
     }
 }
 
@@ -139,46 +128,6 @@ async fn callback_of(browser: &Browser, start: Response, email: &str) -> String 
     }
 }
 
-async fn user_of(server: &TestServer, email: &str) -> Option<tessera::domain::User> {
-    let acme = server.tenant("acme").await;
-    server
-        .state
-        .store
-        .users
-        .by_email(acme.id, email)
-        .await
-        .unwrap()
-}
-
-async fn links(server: &TestServer, email: &str) -> usize {
-    let acme = server.tenant("acme").await;
-    match user_of(server, email).await {
-        Some(user) => (server.state.store.connections.links_of(acme.id, user.id))
-            .await
-            .unwrap()
-            .len(),
-        None => 0,
-    }
-}
-
-fn failures(audit: &[(String, String, Option<String>)]) -> Vec<String> {
-    audit
-        .iter()
-        .filter(|(action, outcome, _)| action == "login.upstream" && outcome == "failure")
-        .map(|(_, _, reason)| reason.clone().unwrap_or_default())
-        .collect()
-}
-
-/// The claims of an ID token, unverified (the test only reads what it was issued).
-fn claims_of(id_token: &str) -> Value {
-    use base64::Engine;
-    let payload = id_token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
 #[tokio::test]
 async fn an_application_signs_a_person_in_through_another_tenant_with_a_new_account() {
     let (server, app) = corp_and_acme("corp").await;
@@ -203,16 +152,7 @@ async fn an_application_signs_a_person_in_through_another_tenant_with_a_new_acco
     let (page, body) = walk(&browser, sent, BOB).await;
     // acme's own consent for its application, then the code.
     assert!(page.contains("/t/acme/consent"), "{page}: {body}");
-    let back = browser.follow(browser.consent(&page, "allow").await).await;
-    let back = back.expect("back to the application");
-    let code = query(&back)["code"].clone();
-    let tokens: Value = server
-        .exchange_code_in("acme", &client, &code, &request.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id_token = claims_of(tokens["id_token"].as_str().expect("an ID token"));
+    let id_token = id_token_after_consent(&server, &browser, &client, &request, &page).await;
     assert_eq!(id_token["email"], BOB);
     assert!(
         id_token["amr"].as_array().unwrap().contains(&json!("fed")),

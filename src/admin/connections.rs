@@ -1,12 +1,15 @@
 //! The tenant's connections: other identity providers its people may sign in with (Google,
-//! Microsoft Entra ID, GitHub, or any OpenID Connect or OAuth 2 provider), from the console
+//! Microsoft Entra ID, GitHub, any OpenID Connect or OAuth 2 provider, or a SAML 2.0 identity
+//! provider set up from its metadata), from the console
 //! and the command line. Every change needs a recent sign-in and is audited; the client
 //! secret is stored sealed and never shown, logged or audited.
 
 use super::{audited, event_of, Actor};
+use crate::auth::upstream::saml;
 use crate::domain::connection::{
-    check_claim, check_client_id, check_client_secret, check_directory, check_domains, check_name,
-    check_scopes, check_slug, check_url, MAX_CONNECTIONS,
+    check_attribute, check_claim, check_client_id, check_client_secret, check_directory,
+    check_domains, check_name, check_scopes, check_slug, check_url, sp_metadata_url,
+    MAX_CONNECTIONS,
 };
 use crate::domain::{ClaimMapping, Connection, Invalid, Preset, Protocol, Tenant, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -40,6 +43,9 @@ pub struct ConnectionInput {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    /// SAML identity provider: its metadata XML. Empty on a change: the current settings stay.
+    pub metadata: String,
+    /// The client id; for SAML, the entity id Tessera goes by (empty: its metadata URL).
     pub client_id: String,
     /// `None` or empty: none for a new connection, the current one for a change.
     pub client_secret: Option<String>,
@@ -67,6 +73,7 @@ impl ConnectionInput {
             authorization_endpoint: String::new(),
             token_endpoint: String::new(),
             userinfo_endpoint: String::new(),
+            metadata: String::new(),
             client_id: String::new(),
             client_secret: None,
             scopes: String::new(),
@@ -102,6 +109,8 @@ impl ConnectionInput {
                 input.token_endpoint.clone_from(token_endpoint);
                 input.userinfo_endpoint.clone_from(userinfo_endpoint);
             }
+            // The metadata is not kept: an empty field keeps the provider as it is.
+            (Protocol::Saml { .. }, _) => {}
         }
         if connection.preset.maps_claims() {
             let claims = &connection.claims;
@@ -244,8 +253,16 @@ fn build(
 ) -> AppResult<Connection> {
     let slug = check_slug(&input.slug)?;
     let name = check_name(&input.name)?;
-    let protocol = protocol(state, input)?;
-    let client_id = check_client_id(&input.client_id)?;
+    let protocol = match (input.preset, before) {
+        (Preset::Saml, Some(before)) if input.metadata.trim().is_empty() => before.protocol.clone(),
+        _ => protocol(state, input)?,
+    };
+    let client_id = match input.preset {
+        Preset::Saml if input.client_id.trim().is_empty() => {
+            sp_metadata_url(&state.config.issuer(tenant.slug.as_str()), &slug)
+        }
+        _ => check_client_id(&input.client_id)?,
+    };
     let scopes = scopes(input)?;
     let claims = claims(input)?;
     let domains = check_domains(&input.domains)?;
@@ -309,6 +326,18 @@ fn protocol(state: &AppState, input: &ConnectionInput) -> Result<Protocol, Inval
                 "The userinfo endpoint",
             )?,
         },
+        Preset::Saml => {
+            // Browsers go there, not Tessera: an https address, as any provider's.
+            let loopback_http = state.config.fetch_allow_private_networks;
+            let sso =
+                |raw: &str| check_url(raw, "metadata", "The single sign-on address", loopback_http);
+            let idp = saml::parse_metadata(&input.metadata, sso)?;
+            Protocol::Saml {
+                entity_id: idp.entity_id,
+                sso_url: idp.sso_url,
+                certificates: idp.certificates,
+            }
+        }
     })
 }
 
@@ -348,35 +377,38 @@ fn scopes(input: &ConnectionInput) -> Result<Vec<String>, Invalid> {
 }
 
 fn claims(input: &ConnectionInput) -> Result<ClaimMapping, Invalid> {
-    let defaults = ClaimMapping::default();
-    match input.preset {
+    type Check = fn(&str, &'static str) -> Result<String, Invalid>;
+    let (defaults, check): (ClaimMapping, Check) = match input.preset {
         // GitHub's /user answers `id`; the flow reads whether the email is verified from
         // its /user/emails.
-        Preset::GitHub => Ok(ClaimMapping {
-            subject: "id".into(),
-            ..defaults
-        }),
-        preset if !preset.maps_claims() => Ok(defaults),
-        _ => Ok(ClaimMapping {
-            subject: claim(&input.subject_claim, defaults.subject, "subject_claim")?,
-            email: claim(&input.email_claim, defaults.email, "email_claim")?,
-            email_verified: claim(
-                &input.email_verified_claim,
-                defaults.email_verified,
-                "email_verified_claim",
-            )?,
-            name: claim(&input.name_claim, defaults.name, "name_claim")?,
-        }),
-    }
-}
-
-/// The claim typed, or `default` when none is.
-fn claim(raw: &str, default: String, field: &'static str) -> Result<String, Invalid> {
-    if raw.trim().is_empty() {
-        Ok(default)
-    } else {
-        check_claim(raw, field)
-    }
+        Preset::GitHub => {
+            return Ok(ClaimMapping {
+                subject: "id".into(),
+                ..ClaimMapping::default()
+            })
+        }
+        preset if !preset.maps_claims() => return Ok(ClaimMapping::default()),
+        Preset::Saml => (ClaimMapping::saml(), check_attribute),
+        _ => (ClaimMapping::default(), check_claim),
+    };
+    // The name typed, or the default when none is.
+    let pick = |raw: &str, default: String, field| {
+        if raw.trim().is_empty() {
+            Ok(default)
+        } else {
+            check(raw, field)
+        }
+    };
+    Ok(ClaimMapping {
+        subject: pick(&input.subject_claim, defaults.subject, "subject_claim")?,
+        email: pick(&input.email_claim, defaults.email, "email_claim")?,
+        email_verified: pick(
+            &input.email_verified_claim,
+            defaults.email_verified,
+            "email_verified_claim",
+        )?,
+        name: pick(&input.name_claim, defaults.name, "name_claim")?,
+    })
 }
 
 /// The sealed secret: the one typed, else the current one; required where the preset's
@@ -387,6 +419,9 @@ fn secret(
     id: Uuid,
     before: Option<&Connection>,
 ) -> Result<Option<String>, Invalid> {
+    if !input.preset.is_oauth() {
+        return Ok(None);
+    }
     let typed = check_client_secret(input.client_secret.as_deref().unwrap_or_default())?;
     let sealed = match typed {
         Some(secret) => Some(seal_secret(state, id, &secret)),
@@ -448,6 +483,18 @@ fn settings(c: &Connection) -> Vec<(&'static str, String)> {
             token_endpoint,
             userinfo_endpoint,
         } => format!("{authorization_endpoint},{token_endpoint},{userinfo_endpoint}"),
+        Protocol::Saml {
+            entity_id,
+            sso_url,
+            certificates,
+        } => format!(
+            "{entity_id},{sso_url},certificates:{}",
+            certificates
+                .iter()
+                .map(|c| crate::crypto::sha256_hex(c)[..16].to_owned())
+                .collect::<Vec<_>>()
+                .join("+")
+        ),
     };
     let claims = &c.claims;
     vec![

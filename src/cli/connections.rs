@@ -2,7 +2,7 @@
 
 use super::{describe, OnOff};
 use crate::admin::{self, connections::ConnectionInput, Actor};
-use crate::domain::connection::callback_url;
+use crate::domain::connection::{acs_url, callback_url, sp_metadata_url};
 use crate::domain::{Connection, Preset, Tenant};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -11,13 +11,16 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand)]
 pub(super) enum ConnectionCommand {
     /// Add a connection. Register Tessera at the provider first, with the callback URL
-    /// {issuer}/upstream/{slug}/callback as its redirect URI; this prints it too.
+    /// {issuer}/upstream/{slug}/callback as its redirect URI; this prints it too. A SAML
+    /// identity provider is added from its metadata (--metadata), and registers Tessera
+    /// afterwards from the metadata URL this prints.
     Create {
         /// Slug of the tenant, e.g. default.
         #[arg(long)]
         tenant: String,
         /// The provider: google, microsoft (Entra ID), github, oidc (any OpenID Connect
-        /// provider) or oauth2 (any OAuth 2 provider with a userinfo endpoint).
+        /// provider), oauth2 (any OAuth 2 provider with a userinfo endpoint) or saml (a SAML 2.0
+        /// identity provider).
         #[arg(long, value_parser = parse_preset)]
         preset: Preset,
         #[command(flatten)]
@@ -89,7 +92,12 @@ pub(super) struct Settings {
     /// oauth2: what answers with the person's details for the access token.
     #[arg(long, value_name = "URL")]
     userinfo_endpoint: Option<String>,
-    /// The client id the provider gave Tessera.
+    /// saml: a file holding the identity provider's metadata XML (its entity id, single
+    /// sign-on address and signing certificates are read from it).
+    #[arg(long, value_name = "FILE")]
+    metadata: Option<std::path::PathBuf>,
+    /// The client id the provider gave Tessera; saml: the entity id Tessera goes by there
+    /// (default: Tessera's metadata URL for the connection).
     #[arg(long)]
     client_id: Option<String>,
     /// The client secret the provider gave Tessera (required but for oidc and oauth2 public
@@ -101,17 +109,20 @@ pub(super) struct Settings {
     /// always includes openid).
     #[arg(long)]
     scopes: Option<String>,
-    /// oidc and oauth2: the claim with the person's stable id (default: sub).
+    /// oidc and oauth2: the claim with the person's stable id (default: sub); saml: NameID
+    /// (the default) or an attribute.
     #[arg(long, value_name = "CLAIM")]
     subject_claim: Option<String>,
-    /// oidc and oauth2: the claim with the email address (default: email).
+    /// oidc and oauth2: the claim with the email address (default: email); saml: the
+    /// attribute's Name or FriendlyName (default: urn:oid:0.9.2342.19200300.100.1.3, mail).
     #[arg(long, value_name = "CLAIM")]
     email_claim: Option<String>,
-    /// oidc and oauth2: the claim saying whether the address is verified (default:
-    /// email_verified).
+    /// oidc, oauth2 and saml: the claim or attribute saying whether the address is verified
+    /// (default: email_verified).
     #[arg(long, value_name = "CLAIM")]
     email_verified_claim: Option<String>,
-    /// oidc and oauth2: the claim with the person's name (default: name).
+    /// oidc and oauth2: the claim with the person's name (default: name); saml: the
+    /// attribute (default: urn:oid:2.16.840.1.113730.3.1.241, displayName).
     #[arg(long, value_name = "CLAIM")]
     name_claim: Option<String>,
     /// Email domains whose people go straight to this provider, separated by commas.
@@ -120,9 +131,14 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    /// `input` with the settings given here.
-    fn apply(self, input: ConnectionInput) -> ConnectionInput {
-        ConnectionInput {
+    /// `input` with the settings given here; the metadata file is read.
+    fn apply(self, input: ConnectionInput) -> Result<ConnectionInput, String> {
+        let metadata = match &self.metadata {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("--metadata: cannot read {}: {e}", path.display()))?,
+            None => input.metadata.clone(),
+        };
+        Ok(ConnectionInput {
             slug: self.slug.unwrap_or(input.slug),
             name: self.name.unwrap_or(input.name),
             issuer: self.issuer.unwrap_or(input.issuer),
@@ -132,6 +148,7 @@ impl Settings {
                 .unwrap_or(input.authorization_endpoint),
             token_endpoint: self.token_endpoint.unwrap_or(input.token_endpoint),
             userinfo_endpoint: self.userinfo_endpoint.unwrap_or(input.userinfo_endpoint),
+            metadata,
             client_id: self.client_id.unwrap_or(input.client_id),
             client_secret: self.client_secret.or(input.client_secret),
             scopes: self.scopes.unwrap_or(input.scopes),
@@ -143,12 +160,13 @@ impl Settings {
             name_claim: self.name_claim.unwrap_or(input.name_claim),
             domains: self.domains.unwrap_or(input.domains),
             ..input
-        }
+        })
     }
 }
 
 fn parse_preset(raw: &str) -> Result<Preset, String> {
-    Preset::parse(raw).ok_or_else(|| "expected google, microsoft, github, oidc or oauth2".into())
+    Preset::parse(raw)
+        .ok_or_else(|| "expected google, microsoft, github, oidc, oauth2 or saml".into())
 }
 
 pub(super) async fn run(state: &AppState, command: ConnectionCommand) -> Result<(), String> {
@@ -164,7 +182,7 @@ pub(super) async fn run(state: &AppState, command: ConnectionCommand) -> Result<
             let input = ConnectionInput {
                 provisioning,
                 enabled: !disabled,
-                ..settings.apply(ConnectionInput::new(preset))
+                ..settings.apply(ConnectionInput::new(preset))?
             };
             let made = admin::connections::create(state, &Actor::Cli, &tenant, input)
                 .await
@@ -207,7 +225,11 @@ pub(super) async fn run(state: &AppState, command: ConnectionCommand) -> Result<
                 );
             }
             let issuer = state.config.issuer(tenant.slug.as_str());
-            println!("Callback URLs: {}", callback_url(&issuer, "{slug}"));
+            println!(
+                "Callback URLs: {}; SAML metadata: {}",
+                callback_url(&issuer, "{slug}"),
+                sp_metadata_url(&issuer, "{slug}")
+            );
             Ok(())
         }
         ConnectionCommand::Update {
@@ -225,7 +247,7 @@ pub(super) async fn run(state: &AppState, command: ConnectionCommand) -> Result<
             let input = ConnectionInput {
                 provisioning: provisioning.map_or(before.provisioning, |p| p == OnOff::On),
                 enabled: enabled.map_or(before.enabled, |e| e == OnOff::On),
-                ..settings.apply(before)
+                ..settings.apply(before)?
             };
             let saved = admin::connections::update(state, &Actor::Cli, &tenant, &connection, input)
                 .await
@@ -259,6 +281,19 @@ async fn find(state: &AppState, slug: &str) -> Result<Tenant, String> {
 
 fn print_callback(state: &AppState, tenant: &Tenant, connection: &Connection) {
     let issuer = state.config.issuer(tenant.slug.as_str());
+    if !connection.preset.is_oauth() {
+        println!(
+            "metadata URL: {}",
+            sp_metadata_url(&issuer, &connection.slug)
+        );
+        println!("entity id: {}", connection.client_id);
+        println!(
+            "assertion consumer service (HTTP-POST): {}",
+            acs_url(&issuer, &connection.slug)
+        );
+        println!("Register Tessera at the identity provider with its metadata URL.");
+        return;
+    }
     println!("callback URL: {}", callback_url(&issuer, &connection.slug));
     println!(
         "Register it at the provider as the redirect URI of the app whose client id you gave."

@@ -1,6 +1,7 @@
 //! Upstream identity providers a tenant's people may sign in with (connections), and the
 //! upstream identities linked to local accounts. A preset (Google, Microsoft Entra ID, GitHub)
-//! is a template over the two generic kinds: OpenID Connect, and OAuth 2 with a userinfo URL.
+//! is a template over the generic kinds: OpenID Connect, OAuth 2 with a userinfo URL, and a
+//! SAML 2.0 identity provider (Tessera as its service provider).
 
 use super::{fetchable_url, one_line, Invalid, TenantId, Timestamp, UserId};
 use uuid::Uuid;
@@ -21,6 +22,8 @@ pub struct Connection {
     pub name: String,
     pub preset: Preset,
     pub protocol: Protocol,
+    /// The client id the provider gave; for SAML, the entity id Tessera goes by at the
+    /// identity provider (its SP metadata URL unless the admin chose another).
     pub client_id: String,
     /// The client secret sealed with the encryption key (AES-256-GCM, `crypto::cipher`),
     /// base64; `None` for a public client.
@@ -46,15 +49,17 @@ pub enum Preset {
     Google,
     Microsoft,
     GitHub,
+    Saml,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 5] = [
+    pub const ALL: [Preset; 6] = [
         Preset::Google,
         Preset::Microsoft,
         Preset::GitHub,
         Preset::Oidc,
         Preset::OAuth2,
+        Preset::Saml,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +69,7 @@ impl Preset {
             Self::Google => "google",
             Self::Microsoft => "microsoft",
             Self::GitHub => "github",
+            Self::Saml => "saml",
         }
     }
 
@@ -78,6 +84,7 @@ impl Preset {
             Self::Google => "Google",
             Self::Microsoft => "Microsoft Entra ID",
             Self::GitHub => "GitHub",
+            Self::Saml => "SAML 2.0 identity provider",
         }
     }
 }
@@ -95,6 +102,16 @@ pub enum Protocol {
         token_endpoint: String,
         userinfo_endpoint: String,
     },
+    /// SAML 2.0 Web Browser SSO (SAML Profiles §4.1): an AuthnRequest by HTTP-Redirect, a
+    /// signed assertion back by HTTP-POST. Set up from the identity provider's metadata.
+    Saml {
+        /// The identity provider's entity id, the Issuer of its responses.
+        entity_id: String,
+        /// Its SingleSignOnService for the HTTP-Redirect binding.
+        sso_url: String,
+        /// The certificates whose keys sign its assertions: base64 DER, as in its metadata.
+        certificates: Vec<String>,
+    },
 }
 
 impl Protocol {
@@ -102,7 +119,7 @@ impl Protocol {
     pub fn issuer(&self) -> Option<&str> {
         match self {
             Self::Oidc { issuer } => Some(issuer),
-            Self::OAuth2 { .. } => None,
+            Self::OAuth2 { .. } | Self::Saml { .. } => None,
         }
     }
 }
@@ -123,6 +140,23 @@ impl Default for ClaimMapping {
             email: "email".into(),
             email_verified: "email_verified".into(),
             name: "name".into(),
+        }
+    }
+}
+
+/// A SAML assertion's subject is its NameID unless an attribute is mapped instead.
+pub const SAML_NAME_ID: &str = "NameID";
+
+impl ClaimMapping {
+    /// A SAML identity provider's attributes: the NameID, and `mail` and `displayName` by
+    /// their names in the SAML V2.0 attribute profiles (X.500/LDAP, `urn:oid:`). An attribute
+    /// also answers to its FriendlyName.
+    pub fn saml() -> Self {
+        Self {
+            subject: SAML_NAME_ID.into(),
+            email: "urn:oid:0.9.2342.19200300.100.1.3".into(),
+            email_verified: "email_verified".into(),
+            name: "urn:oid:2.16.840.1.113730.3.1.241".into(),
         }
     }
 }
@@ -246,20 +280,32 @@ pub fn callback_url(issuer: &str, slug: &str) -> String {
     format!("{issuer}/upstream/{slug}/callback")
 }
 
+/// Where a SAML identity provider posts its responses: the connection's assertion consumer
+/// service.
+pub fn acs_url(issuer: &str, slug: &str) -> String {
+    format!("{issuer}/upstream/{slug}/acs")
+}
+
+/// Where Tessera serves its SAML service-provider metadata for the connection; also the
+/// entity id it goes by unless the admin chose another.
+pub fn sp_metadata_url(issuer: &str, slug: &str) -> String {
+    format!("{issuer}/upstream/{slug}/metadata")
+}
+
 /// What a preset asks for and what it fills in itself.
 impl Preset {
     /// The scopes a connection of this preset asks for when none are given.
     pub fn default_scopes(self) -> &'static str {
         match self {
             Self::GitHub => "read:user user:email",
-            Self::OAuth2 => "",
+            Self::OAuth2 | Self::Saml => "",
             Self::Oidc | Self::Google | Self::Microsoft => "openid email profile",
         }
     }
 
     /// Whether the provider's flow proves the sign-in with an ID token (OpenID Connect).
     pub fn is_oidc(self) -> bool {
-        !matches!(self, Self::GitHub | Self::OAuth2)
+        !matches!(self, Self::GitHub | Self::OAuth2 | Self::Saml)
     }
 
     /// The big providers register only confidential clients; a generic provider may take a
@@ -270,8 +316,31 @@ impl Preset {
 
     /// Whether the admin chooses the claims (the presets know their provider's).
     pub fn maps_claims(self) -> bool {
-        matches!(self, Self::Oidc | Self::OAuth2)
+        matches!(self, Self::Oidc | Self::OAuth2 | Self::Saml)
     }
+
+    /// Whether people are sent there with OAuth 2 (a client id, scopes, a callback) rather
+    /// than SAML.
+    pub fn is_oauth(self) -> bool {
+        self != Self::Saml
+    }
+}
+
+/// A SAML attribute name for the mapping: 1 to 200 printable characters without spaces,
+/// quotes, angle brackets or backslashes (attribute names are often URIs).
+pub fn check_attribute(raw: &str, field: &'static str) -> Result<String, Invalid> {
+    let name = raw.trim();
+    let ok = (1..=200).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"\"'<>\\".contains(c));
+    if !ok {
+        return Err(Invalid::new(
+            "An attribute name is 1 to 200 characters without spaces, quotes or angle brackets.",
+        )
+        .on(field));
+    }
+    Ok(name.to_owned())
 }
 
 /// The client id the provider gave: 1 to 200 characters on one line.

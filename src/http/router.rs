@@ -151,6 +151,14 @@ pub fn router(state: AppState, request_ids: RequestIds) -> Router {
             "/t/{slug}/upstream/{connection}/callback",
             get(upstream::callback),
         )
+        .route(
+            "/t/{slug}/upstream/{connection}/acs",
+            get(upstream::acs_get).post(upstream::acs_post),
+        )
+        .route(
+            "/t/{slug}/upstream/{connection}/metadata",
+            get(upstream::sp_metadata),
+        )
         .route("/t/{slug}/admin/audit/export", get(audit_export::export))
         .route("/t/{slug}/account/data", get(data_export::own))
         .route("/t/{slug}/admin/users/{id}/data", get(data_export::of_user))

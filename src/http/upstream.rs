@@ -1,15 +1,18 @@
 //! The browser's two trips to an upstream identity provider: the sign-in page's button (or
 //! home-realm discovery) posts here and is sent on to the provider; the provider sends the
-//! browser back to the connection's callback. Every refusal ends on the sign-in page with a
+//! browser back to the connection's callback (OAuth 2, OpenID Connect) or has it post a SAML
+//! Response to the connection's ACS, which also serves the service provider's metadata. Every refusal ends on the sign-in page with a
 //! message (`error=…`), so the pages stay the single place messages are written.
 
+use crate::auth::browser;
 use crate::auth::login::{self, LoginError};
-use crate::auth::{browser, upstream};
-use crate::domain::{RequestMeta, Tenant};
+use crate::auth::upstream::{self, saml};
+use crate::domain::{LoginFlow, RequestMeta, Tenant};
 use crate::oidc::authorize::{internal_error, tenant_or_page};
 use crate::state::AppState;
 use axum::{
     extract::{Path, Query, State},
+    http::{header, StatusCode},
     response::{IntoResponse, Redirect, Response},
     Form,
 };
@@ -94,11 +97,95 @@ pub async fn callback(
         Ok(tenant) => tenant,
         Err(page) => return page,
     };
-    match upstream::finish(&state, &session, &meta, &tenant, &connection, answer).await {
-        Ok(flow) => match login::destination(&state, &tenant, flow, None).await {
+    let finished = upstream::finish(&state, &session, &meta, &tenant, &connection, answer).await;
+    go_on(&state, &meta, &tenant, finished).await
+}
+
+/// The sign-in goes on where it is now (signed in, or the next step), or back to the sign-in
+/// page with why not.
+async fn go_on(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    outcome: Result<LoginFlow, (upstream::UpstreamError, Option<String>)>,
+) -> Response {
+    match outcome {
+        Ok(flow) => match login::destination(state, tenant, flow, None).await {
             Ok(next) => Redirect::to(&next).into_response(),
-            Err(e) => internal_error(e, &meta),
+            Err(e) => internal_error(e, meta),
         },
+        Err((e, flow)) => refused(meta, tenant, flow.as_deref().unwrap_or(""), e),
+    }
+}
+
+/// `POST /t/{slug}/upstream/{connection}/acs`: a SAML identity provider's Response (SAML
+/// Bindings §3.5). It takes no session: this cross-site POST carries none, and one made here
+/// would replace the browser's. The browser goes on to the GET below with a one-time handle.
+pub async fn acs_post(
+    State(state): State<AppState>,
+    Path((slug, connection)): Path<(String, String)>,
+    meta: RequestMeta,
+    Form(posted): Form<saml::Posted>,
+) -> Response {
+    let tenant = match tenant_or_page(&state, &slug, &meta).await {
+        Ok(tenant) => tenant,
+        Err(page) => return page,
+    };
+    match saml::consume(&state, &meta, &tenant, &connection, posted).await {
+        Ok(handle) => {
+            let connection: String =
+                url::form_urlencoded::byte_serialize(connection.as_bytes()).collect();
+            let next = format!(
+                "/t/{}/upstream/{connection}/acs?resume={handle}",
+                tenant.slug
+            );
+            Redirect::to(&next).into_response()
+        }
         Err((e, flow)) => refused(&meta, &tenant, flow.as_deref().unwrap_or(""), e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Resume {
+    #[serde(default)]
+    resume: String,
+}
+
+/// `GET /t/{slug}/upstream/{connection}/acs?resume=…`: the browser, back from the ACS, goes on
+/// with its sign-in.
+pub async fn acs_get(
+    State(state): State<AppState>,
+    Path((slug, connection)): Path<(String, String)>,
+    Query(query): Query<Resume>,
+    session: Session,
+    meta: RequestMeta,
+) -> Response {
+    let tenant = match tenant_or_page(&state, &slug, &meta).await {
+        Ok(tenant) => tenant,
+        Err(page) => return page,
+    };
+    let resumed = saml::resume(&state, &session, &meta, &tenant, &connection, &query.resume).await;
+    go_on(&state, &meta, &tenant, resumed).await
+}
+
+/// `GET /t/{slug}/upstream/{connection}/metadata`: Tessera's service-provider metadata for a
+/// SAML connection (SAML Metadata §2.4.4).
+pub async fn sp_metadata(
+    State(state): State<AppState>,
+    Path((slug, connection)): Path<(String, String)>,
+    meta: RequestMeta,
+) -> Response {
+    let tenant = match tenant_or_page(&state, &slug, &meta).await {
+        Ok(tenant) => tenant,
+        Err(page) => return page,
+    };
+    match saml::sp_metadata(&state, &tenant, &connection).await {
+        Ok(Some(xml)) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "No such SAML connection.").into_response(),
+        Err(e) => internal_error(e, &meta),
     }
 }

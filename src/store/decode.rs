@@ -79,10 +79,21 @@ pub fn preset(raw: &str) -> StoreResult<Preset> {
 
 /// A connection's protocol from its kind and the addresses stored beside it, in the order of
 /// `store::protocol_columns`: only those of its kind may be present.
-pub fn protocol(kind: &str, addresses: [Option<String>; 4]) -> StoreResult<Protocol> {
-    match (kind, addresses) {
-        ("oidc", [Some(issuer), None, None, None]) => Ok(Protocol::Oidc { issuer }),
-        ("oauth2", [None, Some(authorization), Some(token), Some(userinfo)]) => {
+pub fn protocol(
+    kind: &str,
+    addresses: [Option<String>; 4],
+    certificates: Option<Vec<String>>,
+) -> StoreResult<Protocol> {
+    match (kind, addresses, certificates) {
+        ("oidc", [Some(issuer), None, None, None], None) => Ok(Protocol::Oidc { issuer }),
+        ("saml", [Some(entity_id), Some(sso_url), None, None], Some(certificates)) => {
+            Ok(Protocol::Saml {
+                entity_id,
+                sso_url,
+                certificates,
+            })
+        }
+        ("oauth2", [None, Some(authorization), Some(token), Some(userinfo)], None) => {
             Ok(Protocol::OAuth2 {
                 authorization_endpoint: authorization,
                 token_endpoint: token,

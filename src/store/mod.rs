@@ -1065,6 +1065,9 @@ pub(crate) fn sealed_database(placement: &Placement) -> StoreResult<Option<&str>
 pub(crate) fn protocol_columns(protocol: &Protocol) -> (&'static str, [Option<&str>; 4]) {
     match protocol {
         Protocol::Oidc { issuer } => ("oidc", [Some(issuer), None, None, None]),
+        Protocol::Saml {
+            entity_id, sso_url, ..
+        } => ("saml", [Some(entity_id), Some(sso_url), None, None]),
         Protocol::OAuth2 {
             authorization_endpoint,
             token_endpoint,
@@ -1078,6 +1081,15 @@ pub(crate) fn protocol_columns(protocol: &Protocol) -> (&'static str, [Option<&s
                 Some(userinfo_endpoint),
             ],
         ),
+    }
+}
+
+/// A SAML connection's signing certificates, kept beside the addresses of
+/// [`protocol_columns`]; `None` for the other kinds.
+pub(crate) fn certificates_column(protocol: &Protocol) -> Option<&Vec<String>> {
+    match protocol {
+        Protocol::Saml { certificates, .. } => Some(certificates),
+        Protocol::Oidc { .. } | Protocol::OAuth2 { .. } => None,
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod backends;
 pub mod mail;
 pub mod process;
+pub mod saml_idp;
+pub mod upstream;
 
 use reqwest::{header, redirect::Policy, Response, StatusCode};
 use std::collections::HashMap;

@@ -2,10 +2,12 @@
 //! `domain::connection`): the authorization code flow to the provider with `state`, `nonce`
 //! and PKCE S256 on every request (RFC 6749 §4.1, RFC 7636, OIDC Core §3.1, RFC 9700 §2.1),
 //! the checks of its answer (one use per `state`, the connection and issuer it came from,
-//! RFC 9207), and what the identity it vouches for means here (`accounts`).
+//! RFC 9207), and what the identity it vouches for means here (`accounts`). A SAML 2.0
+//! identity provider is reached through `saml` instead.
 
 mod accounts;
 mod provider;
+pub mod saml;
 
 pub use accounts::{links_of, unlink, LinkView};
 
@@ -16,6 +18,7 @@ use crate::domain::{
 };
 use crate::state::AppState;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -146,6 +149,9 @@ pub async fn begin(
     connection: &Connection,
     login_hint: Option<&str>,
 ) -> Result<String, UpstreamError> {
+    if matches!(connection.protocol, Protocol::Saml { .. }) {
+        return saml::begin(state, tenant, flow, connection).await;
+    }
     let endpoints = provider::endpoints(state, tenant, connection).await?;
     let mut url = url::Url::parse(&endpoints.authorization).map_err(|_| {
         UpstreamError::Unavailable("the authorization endpoint is not a URL".into())
@@ -157,13 +163,15 @@ pub async fn begin(
         nonce: random_token(32),
         verifier: random_token(32),
     };
-    let value = serde_json::to_string(&pending)
-        .map_err(|e| LoginError::Internal(crate::error::AppError::internal(e)))?;
-    let expires = Timestamp::now().plus_secs(PENDING_SECS);
-    let key = sha256_hex(&request_state);
-    (state.store.artifacts)
-        .put_ephemeral(tenant.id, PENDING, &key, &value, expires)
-        .await?;
+    remember(
+        state,
+        tenant,
+        PENDING,
+        &request_state,
+        &pending,
+        PENDING_SECS,
+    )
+    .await?;
     {
         let mut query = url.query_pairs_mut();
         query
@@ -210,6 +218,55 @@ pub async fn finish(
 ) -> Result<LoginFlow, (UpstreamError, Option<String>)> {
     let mut flow_id = None;
     let outcome = checked(state, session, meta, tenant, slug, answer, &mut flow_id).await;
+    audited(state, meta, tenant, slug, outcome, flow_id).await
+}
+
+/// Keeps `value` in the store, under the hash of `token` (which only the browser carries),
+/// for `secs`.
+async fn remember<T: Serialize>(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: &str,
+    token: &str,
+    value: &T,
+    secs: i64,
+) -> Result<(), UpstreamError> {
+    let value = serde_json::to_string(value)
+        .map_err(|e| LoginError::Internal(crate::error::AppError::internal(e)))?;
+    let expires = Timestamp::now().plus_secs(secs);
+    (state.store.artifacts)
+        .put_ephemeral(tenant.id, kind, &sha256_hex(token), &value, expires)
+        .await?;
+    Ok(())
+}
+
+/// Takes what [`remember`] kept under `token`: once, whoever asks first; `Expired` when there
+/// is nothing (never kept, taken already, or expired).
+async fn recall<T: DeserializeOwned>(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: &str,
+    token: &str,
+) -> Result<T, UpstreamError> {
+    let taken = (state.store.artifacts)
+        .take_ephemeral(tenant.id, kind, &sha256_hex(token))
+        .await?;
+    taken
+        .and_then(|record| serde_json::from_str(&record.value).ok())
+        .ok_or(UpstreamError::Expired)
+}
+
+/// The outcome of a step of a sign-in through connection `slug`, with the sign-in it belongs
+/// to (`flow_id`, when known) on a refusal, whose reason goes to the audit log (an internal
+/// fault is logged instead).
+async fn audited<T>(
+    state: &AppState,
+    meta: &RequestMeta,
+    tenant: &Tenant,
+    slug: &str,
+    outcome: Result<T, UpstreamError>,
+    flow_id: Option<String>,
+) -> Result<T, (UpstreamError, Option<String>)> {
     if let Err(e) = &outcome {
         if !matches!(e, UpstreamError::Login(LoginError::Internal(_))) {
             let event = AuditEvent::new(tenant.id, "login.upstream", Outcome::Failure, "anonymous")
@@ -219,6 +276,26 @@ pub async fn finish(
         }
     }
     outcome.map_err(|e| (e, flow_id))
+}
+
+/// The sign-in `flow_id` of this browser, not yet finished; `Expired` when it is another
+/// browser's, gone, or done.
+async fn unfinished_flow(
+    state: &AppState,
+    session: &Session,
+    tenant: &Tenant,
+    flow_id: &str,
+) -> Result<LoginFlow, UpstreamError> {
+    let flow = login::load_flow(state, session, tenant, flow_id)
+        .await
+        .map_err(|e| match e {
+            LoginError::Internal(e) => UpstreamError::Login(LoginError::Internal(e)),
+            _ => UpstreamError::Expired,
+        })?;
+    if matches!(flow.step, FlowStep::Authenticated { .. }) {
+        return Err(UpstreamError::Expired);
+    }
+    Ok(flow)
 }
 
 async fn checked(
@@ -234,23 +311,9 @@ async fn checked(
         return Err(UpstreamError::Expired);
     }
     // Single use: the record is gone once taken, so a replayed answer finds nothing.
-    let key = sha256_hex(&answer.state);
-    let taken = (state.store.artifacts)
-        .take_ephemeral(tenant.id, PENDING, &key)
-        .await?;
-    let pending: Pending = taken
-        .and_then(|record| serde_json::from_str(&record.value).ok())
-        .ok_or(UpstreamError::Expired)?;
-    let flow = login::load_flow(state, session, tenant, &pending.flow)
-        .await
-        .map_err(|e| match e {
-            LoginError::Internal(e) => UpstreamError::Login(LoginError::Internal(e)),
-            _ => UpstreamError::Expired,
-        })?;
+    let pending: Pending = recall(state, tenant, PENDING, &answer.state).await?;
+    let flow = unfinished_flow(state, session, tenant, &pending.flow).await?;
     *flow_id = Some(flow.id.clone());
-    if matches!(flow.step, FlowStep::Authenticated { .. }) {
-        return Err(UpstreamError::Expired);
-    }
     let connection = connection(state, tenant, slug).await?;
     if connection.id != pending.connection {
         return Err(UpstreamError::MixUp(format!(
@@ -336,6 +399,7 @@ async fn identity_of(
             let claims = provider::userinfo(state, userinfo_endpoint, access).await?;
             provider::identity(connection, &claims)?
         }
+        Protocol::Saml { .. } => return Err(UpstreamError::Unknown),
     };
     if connection.preset == crate::domain::Preset::GitHub {
         identity.email = provider::github_email(state, access).await?;

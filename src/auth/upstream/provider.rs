@@ -10,6 +10,7 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -47,7 +48,7 @@ pub struct Endpoints {
 }
 
 /// The person as the provider describes them, after the connection's claim mapping.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
@@ -78,6 +79,8 @@ pub async fn endpoints(
             })
         }
         Protocol::Oidc { issuer } => issuer,
+        // A SAML provider has no OAuth endpoints: `super::saml` talks to it.
+        Protocol::Saml { .. } => return Err(UpstreamError::Unknown),
     };
     let url = format!(
         "{}/.well-known/openid-configuration",

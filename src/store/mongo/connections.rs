@@ -5,7 +5,9 @@
 use super::{all, conflict, date, scoped, timestamp, to_document, MongoStore};
 use crate::domain::{ClaimMapping, Connection, LinkedIdentity, TenantId, Timestamp, UserId};
 use crate::store::decode::{self, parse};
-use crate::store::{protocol_columns, ConnectionRepo, StoreError, StoreResult};
+use crate::store::{
+    certificates_column, protocol_columns, ConnectionRepo, StoreError, StoreResult,
+};
 use async_trait::async_trait;
 use mongodb::bson::{doc, DateTime, Document};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,9 @@ struct ConnectionDoc {
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
+    /// A SAML connection's signing certificates; absent for the other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificates: Option<Vec<String>>,
     client_id: String,
     client_secret: Option<String>,
     scopes: Vec<String>,
@@ -54,6 +59,7 @@ impl ConnectionDoc {
             authorization_endpoint: authorization.map(str::to_owned),
             token_endpoint: token.map(str::to_owned),
             userinfo_endpoint: userinfo.map(str::to_owned),
+            certificates: certificates_column(&c.protocol).cloned(),
             client_id: c.client_id.clone(),
             client_secret: c.client_secret.clone(),
             scopes: c.scopes.clone(),
@@ -82,7 +88,7 @@ impl ConnectionDoc {
             slug: self.slug,
             name: self.name,
             preset: decode::preset(&self.preset)?,
-            protocol: decode::protocol(&self.protocol, addresses)?,
+            protocol: decode::protocol(&self.protocol, addresses, self.certificates)?,
             client_id: self.client_id,
             client_secret: self.client_secret,
             scopes: self.scopes,

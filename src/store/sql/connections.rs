@@ -8,7 +8,7 @@ macro_rules! connection_repo {
             use super::$store;
             use crate::domain::{ClaimMapping, Connection, LinkedIdentity, TenantId, Timestamp, UserId};
             use crate::store::sql::{conflict, conflict_or_missing, found, Finish, Id};
-            use crate::store::{decode, protocol_columns, ConnectionRepo, StoreResult};
+            use crate::store::{certificates_column, decode, protocol_columns, ConnectionRepo, StoreResult};
             use sqlx::{types::Json, Database, Row};
             use uuid::Uuid;
 
@@ -28,7 +28,11 @@ macro_rules! connection_repo {
                     slug: row.try_get("slug")?,
                     name: row.try_get("name")?,
                     preset: decode::preset(row.try_get("preset")?)?,
-                    protocol: decode::protocol(row.try_get("protocol")?, addresses)?,
+                    protocol: decode::protocol(
+                        row.try_get("protocol")?,
+                        addresses,
+                        row.try_get::<Option<Json<Vec<String>>>, _>("certificates")?.map(|c| c.0),
+                    )?,
                     client_id: row.try_get("client_id")?,
                     client_secret: row.try_get("client_secret")?,
                     scopes: row.try_get::<Json<Vec<String>>, _>("scopes")?.0,
@@ -58,7 +62,7 @@ macro_rules! connection_repo {
                 })
             }
 
-            /// Binds `$1` to `$19`: the columns a connection's update replaces.
+            /// Binds `$1` to `$20`: the columns a connection's update replaces.
             fn bind_settings<'q>(query: Query<'q>, c: &'q Connection) -> Query<'q> {
                 let (protocol, [issuer, authorization, token, userinfo]) =
                     protocol_columns(&c.protocol);
@@ -82,6 +86,7 @@ macro_rules! connection_repo {
                     .bind(c.provisioning)
                     .bind(c.enabled)
                     .bind(c.updated_at)
+                    .bind(certificates_column(&c.protocol).map(Json))
             }
 
             #[async_trait::async_trait]
@@ -93,9 +98,9 @@ macro_rules! connection_repo {
                         "INSERT INTO connections (slug, name, preset, protocol, issuer, authorization_endpoint,
                              token_endpoint, userinfo_endpoint, client_id, client_secret, scopes, subject_claim,
                              email_claim, email_verified_claim, name_claim, domains, provisioning, enabled,
-                             updated_at, tenant_id, id, created_at)
+                             updated_at, certificates, tenant_id, id, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                                 $18, $19, $20, $21, $22)",
+                                 $18, $19, $20, $21, $22, $23)",
                     );
                     bind_settings(insert, connection)
                         .bind(tenant)
@@ -114,8 +119,8 @@ macro_rules! connection_repo {
                              authorization_endpoint = $6, token_endpoint = $7, userinfo_endpoint = $8,
                              client_id = $9, client_secret = $10, scopes = $11, subject_claim = $12,
                              email_claim = $13, email_verified_claim = $14, name_claim = $15, domains = $16,
-                             provisioning = $17, enabled = $18, updated_at = $19
-                         WHERE tenant_id = $20 AND id = $21",
+                             provisioning = $17, enabled = $18, updated_at = $19, certificates = $20
+                         WHERE tenant_id = $21 AND id = $22",
                     );
                     let done = bind_settings(update, connection)
                         .bind(tenant)

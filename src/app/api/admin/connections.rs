@@ -10,7 +10,8 @@ use super::Console;
 use crate::{
     admin::connections::{self, ConnectionInput},
     app::api::server::{self, Ctx},
-    domain::{connection::check_slug, Connection, Preset},
+    auth::upstream::saml::certificate_summary,
+    domain::{connection::check_slug, Connection, Preset, Protocol},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -44,6 +45,8 @@ pub struct ConnectionForm {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    /// A SAML identity provider's metadata, as pasted (never filled from what is stored).
+    pub metadata: String,
     pub client_id: String,
     pub has_secret: bool,
     pub scopes: String,
@@ -72,6 +75,17 @@ pub struct ConnectionPage {
     pub form: ConnectionForm,
     pub issuer: String,
     pub allow_http: bool,
+    /// A SAML connection's identity provider, as its metadata described it.
+    pub saml: Option<SamlProvider>,
+}
+
+/// What Tessera read from a SAML identity provider's metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamlProvider {
+    pub entity_id: String,
+    pub sso_url: String,
+    /// Each signing certificate: whom it names, and until when it is valid.
+    pub certificates: Vec<(String, String)>,
 }
 
 #[server(prefix = "/api", endpoint = "admin_connections")]
@@ -106,6 +120,7 @@ pub async fn load_admin_connection(
             let found = connections::get(&ctx.state, &actor, &ctx.tenant, &connection).await?;
             Ok(ConnectionPage {
                 form: form(&found),
+                saml: saml_provider(&found),
                 issuer: ctx.state.config.issuer(ctx.tenant.slug.as_str()),
                 allow_http: ctx.state.config.fetch_allow_private_networks,
             })
@@ -129,6 +144,7 @@ pub async fn save_connection(
     #[server(default)] authorization_endpoint: String,
     #[server(default)] token_endpoint: String,
     #[server(default)] userinfo_endpoint: String,
+    #[server(default)] metadata: String,
     #[server(default)] client_id: String,
     #[server(default)] client_secret: String,
     #[server(default)] scopes: String,
@@ -167,6 +183,7 @@ pub async fn save_connection(
         authorization_endpoint,
         token_endpoint,
         userinfo_endpoint,
+        metadata,
         client_id,
         client_secret: Some(client_secret),
         scopes,
@@ -187,8 +204,13 @@ pub async fn save_connection(
     match saved {
         Ok(saved) => {
             let text = if connection.is_empty() {
+                let what = if saved.preset.is_oauth() {
+                    "its callback URL"
+                } else {
+                    "Tessera's metadata"
+                };
                 format!(
-                    "{} was added. Register its callback URL at the provider if you have not yet.",
+                    "{} was added. Register {what} at the provider if you have not yet.",
                     saved.name
                 )
             } else {
@@ -250,6 +272,28 @@ fn line(connection: &Connection) -> ConnectionLine {
 }
 
 #[cfg(feature = "ssr")]
+fn saml_provider(connection: &Connection) -> Option<SamlProvider> {
+    let Protocol::Saml {
+        entity_id,
+        sso_url,
+        certificates,
+    } = &connection.protocol
+    else {
+        return None;
+    };
+    let certificates = certificates
+        .iter()
+        .filter_map(|c| certificate_summary(c))
+        .map(|c| (c.subject, c.not_after))
+        .collect();
+    Some(SamlProvider {
+        entity_id: entity_id.clone(),
+        sso_url: sso_url.clone(),
+        certificates,
+    })
+}
+
+#[cfg(feature = "ssr")]
 fn form(connection: &Connection) -> ConnectionForm {
     let input = ConnectionInput::of(connection);
     ConnectionForm {
@@ -261,6 +305,7 @@ fn form(connection: &Connection) -> ConnectionForm {
         authorization_endpoint: input.authorization_endpoint,
         token_endpoint: input.token_endpoint,
         userinfo_endpoint: input.userinfo_endpoint,
+        metadata: input.metadata,
         client_id: input.client_id,
         has_secret: connection.client_secret.is_some(),
         scopes: input.scopes,

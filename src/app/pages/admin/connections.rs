@@ -1,19 +1,21 @@
 //! Connections: other identity providers the organisation's people may sign in with. The list,
 //! the "add a connection" flow that asks for the provider first and then shows only its fields
 //! with where to find them, and one page per connection with the callback URL to register at
-//! the provider, its settings, and deleting it.
+//! the provider (for SAML: Tessera's metadata, and what the provider's metadata said), its
+//! settings, and deleting it.
 
 use super::{console_form, console_page, ConfirmBox, Reauthenticate};
 use crate::app::api::{
     load_admin_connection, load_admin_connections, ConnectionForm, ConnectionPage, ConnectionsPage,
-    ConsoleNav, DeleteConnection, Flash, SaveConnection,
+    ConsoleNav, DeleteConnection, Flash, SamlProvider, SaveConnection,
 };
 use crate::app::pages::admin::revision;
 use crate::app::pages::field::Checked;
 use crate::app::pages::{query_param, tenant_param, Loading};
 use crate::domain::connection::{
-    callback_url, check_claim, check_client_id, check_client_secret, check_directory,
-    check_domains, check_name, check_scopes, check_slug, check_url, MAX_CONNECTIONS,
+    acs_url, callback_url, check_attribute, check_claim, check_client_id, check_client_secret,
+    check_directory, check_domains, check_name, check_scopes, check_slug, check_url,
+    sp_metadata_url, MAX_CONNECTIONS,
 };
 use crate::domain::{ClaimMapping, Invalid, Preset};
 use leptos::prelude::*;
@@ -92,7 +94,7 @@ fn Connections(nav: ConsoleNav, page: ConnectionsPage) -> impl IntoView {
         })
         .collect_view();
     let list = if page.connections.is_empty() {
-        view! { <p class="empty">"No connections yet. Add one to let people sign in with Google, Microsoft, GitHub or your own identity provider."</p> }.into_any()
+        view! { <p class="empty">"No connections yet. Add one to let people sign in with Google, Microsoft, GitHub, your own identity provider or your company's SAML directory."</p> }.into_any()
     } else {
         view! {
             <div class="table-wrap" tabindex="0" role="region" aria-label="Connections"><table>
@@ -171,14 +173,20 @@ fn Connection(nav: ConsoleNav, page: ConnectionPage) -> impl IntoView {
     let flash = nav.flash.as_ref();
     let fields = fields(&form, flash, page.allow_http, &page.issuer);
     let slug = form.slug.clone();
+    let at_provider = match &page.saml {
+        Some(idp) => saml_sections(&page.issuer, &form, idp),
+        None => view! {
+            <section aria-labelledby="callback">
+                <h2 id="callback">"Callback URL"</h2>
+                <p id="callback-hint">"Register this address at the provider as your app's redirect URI (callback URL): the provider sends people back to it after they sign in."</p>
+                <p>{copyable("callback-url", callback_url(&page.issuer, &form.slug))}</p>
+            </section>
+        }
+        .into_any(),
+    };
     view! {
         <p class="lead"><strong>{form.name.clone()}</strong>" · "{choice_label(preset)}{badge}</p>
-        <section aria-labelledby="callback">
-            <h2 id="callback">"Callback URL"</h2>
-            <p id="callback-hint">"Register this address at the provider as your app's redirect URI (callback URL): the provider sends people back to it after they sign in."</p>
-            <p><code class="copyable" id="callback-url">{callback_url(&page.issuer, &form.slug)}</code>
-                " "<button type="button" class="button small-button" data-copy="callback-url" hidden=true>"Copy"</button></p>
-        </section>
+        {at_provider}
         <section aria-labelledby="settings">
             <h2 id="settings">"Settings"</h2>
             <p class="muted small">{where_to_register(preset)}</p>
@@ -201,13 +209,51 @@ fn Connection(nav: ConsoleNav, page: ConnectionPage) -> impl IntoView {
     }
 }
 
+/// An address to copy into the provider's settings, with a Copy button (shown by the script).
+fn copyable(id: &'static str, text: String) -> impl IntoView {
+    view! {
+        <code class="copyable" id=id>{text}</code>
+        " "<button type="button" class="button small-button" data-copy=id hidden=true>"Copy"</button>
+    }
+}
+
+/// What the SAML identity provider needs of Tessera, and what Tessera read from its metadata.
+fn saml_sections(issuer: &str, form: &ConnectionForm, idp: &SamlProvider) -> AnyView {
+    let certificates = idp
+        .certificates
+        .iter()
+        .map(|(subject, until)| view! { <li>{subject.clone()}<span class="muted small">" · valid until "{until.clone()}</span></li> })
+        .collect_view();
+    view! {
+        <section aria-labelledby="sp">
+            <h2 id="sp">"Tessera at the identity provider"</h2>
+            <p>"Register Tessera as a service provider (an \"application\" or \"relying party\") with its metadata URL, or with these values:"</p>
+            <dl class="facts">
+                <dt>"Metadata URL"</dt><dd>{copyable("sp-metadata-url", sp_metadata_url(issuer, &form.slug))}</dd>
+                <dt>"Entity ID (audience)"</dt><dd>{copyable("sp-entity-id", form.client_id.clone())}</dd>
+                <dt>"Assertion consumer service (HTTP-POST)"</dt><dd>{copyable("sp-acs-url", acs_url(issuer, &form.slug))}</dd>
+            </dl>
+        </section>
+        <section aria-labelledby="idp">
+            <h2 id="idp">"The identity provider"</h2>
+            <dl class="facts">
+                <dt>"Entity ID"</dt><dd><code>{idp.entity_id.clone()}</code></dd>
+                <dt>"Single sign-on (HTTP-Redirect)"</dt><dd><code>{idp.sso_url.clone()}</code></dd>
+                <dt>"Signing certificates"</dt><dd><ul class="plain">{certificates}</ul></dd>
+            </dl>
+            <p class="muted small">"When the provider rolls its signing key over, paste its new metadata below."</p>
+        </section>
+    }
+    .into_any()
+}
+
 /// A new connection's form: the big providers' names filled in.
 fn new_form(preset: Preset) -> ConnectionForm {
     let (slug, name) = match preset {
         Preset::Google => ("google", "Google"),
         Preset::Microsoft => ("microsoft", "Microsoft"),
         Preset::GitHub => ("github", "GitHub"),
-        Preset::Oidc | Preset::OAuth2 => ("", ""),
+        Preset::Oidc | Preset::OAuth2 | Preset::Saml => ("", ""),
     };
     ConnectionForm {
         preset: preset.as_str().into(),
@@ -233,6 +279,7 @@ fn choice_help(preset: Preset) -> &'static str {
         Preset::GitHub => "GitHub accounts.",
         Preset::Oidc => "Okta, Auth0, Keycloak, another Tessera or any provider with an issuer and OpenID Connect discovery.",
         Preset::OAuth2 => "A provider without OpenID Connect: you give its authorization, token and userinfo addresses.",
+        Preset::Saml => "Your company's directory through SAML 2.0: ADFS, Entra ID, Okta, Shibboleth, Keycloak and others. You paste its metadata.",
     }
 }
 
@@ -244,6 +291,7 @@ fn where_to_register(preset: Preset) -> &'static str {
         Preset::GitHub => "On GitHub, open Settings → Developer settings → OAuth Apps → New OAuth App (for an organisation: the organisation's Settings → Developer settings), and give the callback URL below as the Authorization callback URL. GitHub shows the Client ID; \"Generate a new client secret\" makes the secret.",
         Preset::Oidc => "Register Tessera at the provider as a web application with the callback URL below as its redirect URI, using the authorization code flow. The provider gives a client ID, and a client secret unless it registers Tessera as a public client (which then proves itself with PKCE alone).",
         Preset::OAuth2 => "Register Tessera at the provider as an application with the callback URL below as its redirect URI, using the authorization code flow. The provider's documentation names its authorization, token and userinfo addresses; it gives a client ID, and usually a client secret.",
+        Preset::Saml => "Download the identity provider's metadata (an XML document; ADFS and Entra ID call it \"Federation metadata\") and paste it below. Once the connection is added, its page shows Tessera's metadata URL, entity ID and assertion consumer service to register at the provider. Tessera wants signed assertions, with the person's email address as an attribute.",
     }
 }
 
@@ -314,7 +362,7 @@ fn fields(form: &ConnectionForm, flash: Option<&Flash>, allow_http: bool, issuer
     .view(form.name.clone(), flash, check_name);
     view! {
         {name}
-        {slug_field(form, flash, issuer)}
+        {slug_field(form, flash, issuer, preset)}
         {provider_fields(preset, form, flash, allow_http)}
         {client_fields(preset, form, flash)}
         {claim_fields(preset, form, flash)}
@@ -335,20 +383,36 @@ fn fields(form: &ConnectionForm, flash: Option<&Flash>, allow_http: bool, issuer
     .into_any()
 }
 
-/// The slug, with the callback URL it makes (kept up to date as it is typed).
-fn slug_field(form: &ConnectionForm, flash: Option<&Flash>, issuer: &str) -> AnyView {
+/// The slug, with the callback URL (SAML: the assertion consumer service) it makes, kept up to
+/// date as it is typed.
+fn slug_field(
+    form: &ConnectionForm,
+    flash: Option<&Flash>,
+    issuer: &str,
+    preset: Preset,
+) -> AnyView {
     let check = Checked::new("connection-slug", "slug", flash, check_slug);
     let typed = check.typed();
     let (issuer, start) = (issuer.to_owned(), form.slug.clone());
+    let address = if preset.is_oauth() {
+        callback_url
+    } else {
+        acs_url
+    };
     let callback = move || {
         let slug = typed.get().unwrap_or_else(|| start.clone());
         let slug = slug.trim();
-        callback_url(&issuer, if slug.is_empty() { "short-name" } else { slug })
+        address(&issuer, if slug.is_empty() { "short-name" } else { slug })
+    };
+    let what = if preset.is_oauth() {
+        "the callback URL"
+    } else {
+        "the assertion consumer service"
     };
     let refused = flash.and_then(|f| f.about("slug")).is_some();
     view! {
         <label for="connection-slug">"Short name"</label>
-        <p class="muted small" id="connection-slug-hint">"Lower-case letters, digits and dashes. It is part of the callback URL to register at the provider, so changing it later means registering the new one there: "
+        <p class="muted small" id="connection-slug-hint">"Lower-case letters, digits and dashes. It is part of "{what}" to register at the provider, so changing it later means registering the new one there: "
             <code class="copyable" id="connection-callback">{callback}</code>
             " "<button type="button" class="button small-button" data-copy="connection-callback" hidden=true>"Copy"</button></p>
         <input id="connection-slug" type="text" name="slug" value=form.slug.clone() required maxlength="40"
@@ -397,11 +461,60 @@ fn provider_fields(
             }
             .into_any(),
         ),
+        Preset::Saml => Some(metadata_field(form, flash)),
     }
 }
 
-/// The client id, secret and scopes Tessera uses at the provider.
+/// The identity provider's metadata XML: required for a new connection, and on a change only
+/// to replace what was read from it (a new signing key).
+fn metadata_field(form: &ConnectionForm, flash: Option<&Flash>) -> AnyView {
+    let new = form.client_id.is_empty();
+    let check = Checked::new(
+        "connection-metadata",
+        "metadata",
+        flash,
+        move |raw: &str| {
+            if new && raw.trim().is_empty() {
+                Err(Invalid::new("Paste the identity provider's metadata.").on("metadata"))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    let hint = if new {
+        "The XML document that starts with <EntityDescriptor>: Tessera reads the provider's entity ID, its single sign-on address and its signing certificates from it."
+    } else {
+        "Leave it empty to keep the provider as shown above, or paste its new metadata."
+    };
+    let refused = flash.and_then(|f| f.about("metadata")).is_some();
+    view! {
+        <label for="connection-metadata">"Identity provider metadata (XML)"</label>
+        <p class="muted small" id="connection-metadata-hint">{hint}</p>
+        <textarea id="connection-metadata" name="metadata" rows="8" required=new spellcheck="false" autofocus=refused
+            aria-describedby=format!("connection-metadata-hint {}", check.note_id()) aria-invalid=check.invalid() on:input=check.on_input()>
+            {form.metadata.clone()}
+        </textarea>
+        {check.note()}
+    }
+    .into_any()
+}
+
+/// The client id, secret and scopes Tessera uses at the provider; for SAML, the entity id it
+/// goes by there.
 fn client_fields(preset: Preset, form: &ConnectionForm, flash: Option<&Flash>) -> AnyView {
+    if !preset.is_oauth() {
+        return Text::new(
+            "connection-client-id",
+            "client_id",
+            "Entity ID (optional)",
+            "The name Tessera goes by at the identity provider (the audience of its assertions). Empty: Tessera's metadata URL, which most providers expect.",
+        )
+        .optional()
+        .view(form.client_id.clone(), flash, |raw| match raw.trim() {
+            "" => Ok(String::new()),
+            _ => check_client_id(raw),
+        });
+    }
     let client_id = Text::new(
         "connection-client-id",
         "client_id",
@@ -453,19 +566,30 @@ fn claim_fields(preset: Preset, form: &ConnectionForm, flash: Option<&Flash>) ->
     if !preset.maps_claims() {
         return None;
     }
-    let defaults = ClaimMapping::default();
-    let claim = |id, name: &'static str, label, default: &str, value: &String| {
+    let saml = preset == Preset::Saml;
+    let defaults = if saml {
+        ClaimMapping::saml()
+    } else {
+        ClaimMapping::default()
+    };
+    let claim = move |id, name: &'static str, label, default: &str, value: &String| {
         Text::new(id, name, label, format!("Empty: {default}."))
             .optional()
             .view(value.clone(), flash, move |raw| match raw.trim() {
                 "" => Ok(String::new()),
+                _ if saml => check_attribute(raw, name),
                 _ => check_claim(raw, name),
             })
     };
+    let (legend, hint) = if saml {
+        ("Attributes (optional)", "Which attributes of the assertion hold the person's email address, whether it is verified, and name (by Name or FriendlyName), and what identifies them: the NameID (it must be persistent), or an attribute.")
+    } else {
+        ("Claims (optional)", "Which claims of the provider's ID token or userinfo answer hold the person's stable id, email address, whether that address is verified, and name.")
+    };
     Some(view! {
         <fieldset class="picker" aria-describedby="connection-claims-hint">
-            <legend>"Claims (optional)"</legend>
-            <p class="muted small" id="connection-claims-hint">"Which claims of the provider's ID token or userinfo answer hold the person's stable id, email address, whether that address is verified, and name."</p>
+            <legend>{legend}</legend>
+            <p class="muted small" id="connection-claims-hint">{hint}</p>
             {claim("connection-subject-claim", "subject_claim", "Id", &defaults.subject, &form.subject_claim)}
             {claim("connection-email-claim", "email_claim", "Email", &defaults.email, &form.email_claim)}
             {claim("connection-email-verified-claim", "email_verified_claim", "Email verified", &defaults.email_verified, &form.email_verified_claim)}
