@@ -7,8 +7,11 @@ mod common;
 use common::{location, TestServer};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
+use tessera::admin::connections::{self, ConnectionInput};
 use tessera::admin::{roles, Actor};
-use tessera::domain::{Consent, Factor, FactorKind, Tenant, Timestamp, UserId};
+use tessera::domain::{
+    Consent, Factor, FactorKind, LinkedIdentity, Preset, Tenant, Timestamp, UserId,
+};
 
 /// Stored as the factor's state: must never leave the server.
 const FACTOR_SECRET: &str = "factor-state-that-stays-inside";
@@ -62,6 +65,36 @@ async fn add_factor(server: &TestServer, tenant: &Tenant, id: UserId) {
         .unwrap();
 }
 
+/// Alice signs in with her account at the tenant's OpenID Connect provider `corp` too.
+async fn link_identity(server: &TestServer, tenant: &Tenant, id: UserId) {
+    let input = ConnectionInput {
+        slug: "corp".into(),
+        name: "Corp".into(),
+        issuer: "https://idp.corp.example".into(),
+        client_id: "tessera".into(),
+        ..ConnectionInput::new(Preset::Oidc)
+    };
+    let connection = connections::create(&server.state, &Actor::Cli, tenant, input)
+        .await
+        .unwrap();
+    let link = LinkedIdentity {
+        tenant_id: tenant.id,
+        connection_id: connection.id,
+        subject: "corp-id-of-alice".into(),
+        user_id: id,
+        email: Some("alice@corp.example".into()),
+        created_at: Timestamp::now(),
+        last_used_at: None,
+    };
+    server
+        .state
+        .store
+        .connections
+        .link(tenant.id, &link)
+        .await
+        .unwrap();
+}
+
 /// The downloaded document, after checking it is a JSON file nobody caches.
 async fn document(response: reqwest::Response) -> (Value, String) {
     assert_eq!(response.status(), StatusCode::OK);
@@ -91,6 +124,7 @@ async fn a_person_downloads_their_own_data_without_secrets() {
     let id = alice(&server, &tenant).await;
     let browser = server.signed_in("acme", "alice@acme.test").await;
     add_factor(&server, &tenant, id).await;
+    link_identity(&server, &tenant, id).await;
 
     let page = browser.page("/t/acme/account").await;
     assert!(
@@ -122,6 +156,11 @@ async fn a_person_downloads_their_own_data_without_secrets() {
     let factor = &data["second_factors"][0];
     assert_eq!(factor["kind"], "totp");
     assert_eq!(factor["name"], "Authenticator app");
+    let linked = &data["linked_identities"][0];
+    assert_eq!(linked["provider"], "Corp");
+    assert_eq!(linked["connection"], "corp");
+    assert_eq!(linked["subject"], "corp-id-of-alice");
+    assert_eq!(linked["email"], "alice@corp.example");
 
     let actions = server.audit_actions("acme").await;
     assert_eq!(count(&actions, "account.data_exported"), 1);

@@ -1,6 +1,6 @@
 //! A person's data as one JSON document (GDPR Art. 15 and 20): their profile, roles and teams,
-//! sign-ins (open ones and the recorded history), the applications they allowed, and their
-//! second factors without the secrets. Downloaded by the person from the account page, or by
+//! sign-ins (open ones and the recorded history), the applications they allowed, their
+//! second factors without the secrets, and the accounts at other providers they sign in with. Downloaded by the person from the account page, or by
 //! an admin for one user (`admin::users::export_data`).
 
 use super::audit;
@@ -102,6 +102,20 @@ pub async fn personal_data(
             })
         })
         .collect();
+    let linked: Vec<Value> = super::upstream::links_of(state, tenant, user)
+        .await?
+        .iter()
+        .map(|l| {
+            json!({
+                "provider": l.connection,
+                "connection": l.connection_slug,
+                "subject": l.subject,
+                "email": l.email,
+                "linked_at": l.created_at.rfc3339(),
+                "last_used_at": l.last_used_at.map(Timestamp::rfc3339),
+            })
+        })
+        .collect();
     let events = if with_history {
         history(state, tenant, user).await?
     } else {
@@ -146,6 +160,7 @@ pub async fn personal_data(
         },
         "consents": consents,
         "second_factors": factors,
+        "linked_identities": linked,
     }))
 }
 

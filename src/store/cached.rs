@@ -1,6 +1,7 @@
 //! In-process caches in front of what every protocol request reads and what rarely changes:
-//! tenants by slug (their settings already parsed), clients by id, and users by id (userinfo
-//! and the refresh grant read the token's user on every call).
+//! tenants by slug (their settings already parsed), clients by id, users by id (userinfo
+//! and the refresh grant read the token's user on every call), and each tenant's connections
+//! (every sign-in page shows their buttons).
 //!
 //! A change made through this process invalidates its entry at once. Other processes sharing
 //! the store (PostgreSQL, MongoDB, command-line tasks beside a SQLite server) see it when their
@@ -9,8 +10,11 @@
 //! lifetime rather than a change feed: it needs nothing from any backend, and one read per
 //! entry every few seconds costs nothing next to the reads it saves.
 
-use super::{ClientRepo, StoreResult, TenantRepo, UserQuery, UserRepo};
-use crate::domain::{Client, Placement, Tenant, TenantId, TenantSlug, Timestamp, User, UserId};
+use super::{ClientRepo, ConnectionRepo, StoreResult, TenantRepo, UserQuery, UserRepo};
+use crate::domain::{
+    Client, Connection, LinkedIdentity, Placement, Tenant, TenantId, TenantSlug, Timestamp, User,
+    UserId,
+};
 use async_trait::async_trait;
 use moka::sync::Cache;
 use std::sync::{
@@ -216,6 +220,98 @@ impl ClientRepo for CachedClients {
     }
 }
 
+/// A tenant's connections, as one list: what the sign-in page and the flow read. Links are
+/// not cached (they are read once per sign-in through a provider).
+pub struct CachedConnections {
+    inner: Arc<dyn ConnectionRepo>,
+    of_tenant: ReadThrough<TenantId, Vec<Connection>>,
+}
+
+impl CachedConnections {
+    pub fn new(inner: Arc<dyn ConnectionRepo>) -> Self {
+        Self {
+            inner,
+            of_tenant: ReadThrough::new(),
+        }
+    }
+
+    async fn all(&self, tenant: TenantId) -> StoreResult<Arc<Vec<Connection>>> {
+        let list = self.of_tenant.get(&tenant, || async {
+            Ok(Some(Arc::new(self.inner.list(tenant).await?)))
+        });
+        Ok(list.await?.unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl ConnectionRepo for CachedConnections {
+    async fn create(&self, tenant: TenantId, connection: &Connection) -> StoreResult<()> {
+        let created = self.inner.create(tenant, connection).await;
+        self.of_tenant.changed(&tenant);
+        created
+    }
+
+    async fn update(&self, tenant: TenantId, connection: &Connection) -> StoreResult<()> {
+        let updated = self.inner.update(tenant, connection).await;
+        self.of_tenant.changed(&tenant);
+        updated
+    }
+
+    async fn list(&self, tenant: TenantId) -> StoreResult<Vec<Connection>> {
+        Ok(Arc::unwrap_or_clone(self.all(tenant).await?))
+    }
+
+    async fn by_slug(&self, tenant: TenantId, slug: &str) -> StoreResult<Option<Connection>> {
+        let all = self.all(tenant).await?;
+        Ok(all.iter().find(|c| c.slug == slug).cloned())
+    }
+
+    async fn delete(&self, tenant: TenantId, id: uuid::Uuid) -> StoreResult<bool> {
+        let deleted = self.inner.delete(tenant, id).await;
+        self.of_tenant.changed(&tenant);
+        deleted
+    }
+
+    async fn link(&self, tenant: TenantId, link: &LinkedIdentity) -> StoreResult<()> {
+        self.inner.link(tenant, link).await
+    }
+
+    async fn linked(
+        &self,
+        tenant: TenantId,
+        connection: uuid::Uuid,
+        subject: &str,
+    ) -> StoreResult<Option<LinkedIdentity>> {
+        self.inner.linked(tenant, connection, subject).await
+    }
+
+    async fn links_of(&self, tenant: TenantId, user: UserId) -> StoreResult<Vec<LinkedIdentity>> {
+        self.inner.links_of(tenant, user).await
+    }
+
+    async fn record_link_use(
+        &self,
+        tenant: TenantId,
+        connection: uuid::Uuid,
+        subject: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        (self.inner)
+            .record_link_use(tenant, connection, subject, at)
+            .await
+    }
+
+    async fn unlink(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        connection: uuid::Uuid,
+        subject: &str,
+    ) -> StoreResult<bool> {
+        self.inner.unlink(tenant, user, connection, subject).await
+    }
+}
+
 pub struct CachedUsers {
     inner: Arc<dyn UserRepo>,
     by_id: ReadThrough<(TenantId, UserId), User>,
@@ -364,5 +460,53 @@ mod tests {
         assert!(!can_sign_in().await);
         tokio::time::sleep(Duration::from_secs(STALE_SECS) + Duration::from_millis(200)).await;
         assert!(can_sign_in().await);
+    }
+
+    #[tokio::test]
+    async fn a_new_connection_shows_at_once_and_one_disabled_behind_its_back_within_the_bound() {
+        use crate::domain::{ClaimMapping, Preset, Protocol};
+        let dir = tempfile::tempdir().unwrap();
+        let (sqlite, _) = SqliteStore::open(&dir.path().join("c.db"), Access::Tool, true)
+            .await
+            .unwrap();
+        let backend: Arc<SqliteStore> = Arc::new(sqlite);
+        let tenant = Tenant::new(TenantSlug::parse("acme").unwrap(), "Acme").unwrap();
+        TenantRepo::create(&*backend, &tenant).await.unwrap();
+        let cached = CachedConnections::new(backend.clone());
+        assert!(cached.list(tenant.id).await.unwrap().is_empty());
+        let mut corp = Connection {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: tenant.id,
+            slug: "corp".into(),
+            name: "Corp".into(),
+            preset: Preset::Oidc,
+            protocol: Protocol::Oidc {
+                issuer: "https://idp.corp.example".into(),
+            },
+            client_id: "tessera".into(),
+            client_secret: None,
+            scopes: vec!["openid".into()],
+            claims: ClaimMapping::default(),
+            domains: Vec::new(),
+            provisioning: false,
+            enabled: true,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        };
+        cached.create(tenant.id, &corp).await.unwrap();
+        let enabled = || async {
+            let found = cached.by_slug(tenant.id, "corp").await.unwrap();
+            found.expect("the connection exists").enabled
+        };
+        assert!(enabled().await, "added through the cache: seen at once");
+
+        // Another process disables it (straight to the backend): seen once the entry expires.
+        corp.enabled = false;
+        ConnectionRepo::update(&*backend, tenant.id, &corp)
+            .await
+            .unwrap();
+        assert!(enabled().await);
+        tokio::time::sleep(Duration::from_secs(STALE_SECS) + Duration::from_millis(200)).await;
+        assert!(!enabled().await);
     }
 }

@@ -1020,11 +1020,13 @@ impl Store {
         }
     }
 
-    /// Puts the in-process caches of [`cached`] in front of the tenants, clients and users.
+    /// Puts the in-process caches of [`cached`] in front of the tenants, clients, users and
+    /// connections.
     pub fn with_caches(mut self) -> Self {
         self.tenants = Arc::new(cached::CachedTenants::new(self.tenants));
         self.clients = Arc::new(cached::CachedClients::new(self.clients));
         self.users = Arc::new(cached::CachedUsers::new(self.users));
+        self.connections = Arc::new(cached::CachedConnections::new(self.connections));
         self
     }
 
