@@ -7,7 +7,7 @@
 mod common;
 
 use common::saml_idp::SamlIdp;
-use common::upstream::{failures, id_token_after_consent, links, user_of};
+use common::upstream::{failures, id_token_after_consent, links, password_step, user_of};
 use common::{hidden, location, query, AuthRequest, Browser, TestServer, PASSWORD};
 use reqwest::Response;
 use serde_json::json;
@@ -85,8 +85,7 @@ async fn at_idp(
         ("variant", variant.to_owned()),
     ];
     let idp_login = format!("{}/login", sso.split("/sso").next().unwrap());
-    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let answer = browser.post(&idp_login, &form).await;
+    let answer = browser.submit(&idp_login, &fields).await;
     let status = answer.status();
     let page = answer.text().await.unwrap();
     assert!(status.is_success(), "{status}: {page}");
@@ -107,11 +106,7 @@ async fn at_idp(
 }
 
 async fn post(browser: &Browser, (action, fields): &(String, Vec<(String, String)>)) -> Response {
-    let form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    browser.post(action, &form).await
+    browser.submit(action, fields).await
 }
 
 /// Posts the IdP's form and follows the server's redirects to the page they end on.
@@ -328,14 +323,7 @@ async fn an_existing_account_is_linked_only_after_its_password() {
         "nothing linked before the proof"
     );
 
-    let fields = [
-        ("tenant", "acme".to_owned()),
-        ("flow", hidden(&body, "flow").unwrap()),
-        ("csrf", hidden(&body, "csrf").unwrap()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let signed_in = browser.post("/api/login_password", &form).await;
+    let signed_in = password_step(&browser, &page, PASSWORD).await;
     assert!(browser.follow(signed_in).await.is_err(), "a page of acme");
     assert_eq!(links(&server, ANN).await, 1);
     let ann = user_of(&server, ANN).await.unwrap();

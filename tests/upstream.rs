@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use common::upstream::{failures, id_token_after_consent, links, user_of};
+use common::upstream::{failures, id_token_after_consent, links, password_step, user_of};
 use common::{hidden, location, query, AuthRequest, Browser, TestClient, TestServer, PASSWORD};
 use reqwest::Response;
 use serde_json::{json, Map, Value};
@@ -255,18 +255,6 @@ async fn an_existing_account_is_linked_only_after_its_password() {
     assert!(page.ends_with("/t/acme"), "{page}");
 }
 
-async fn password_step(browser: &Browser, page: &str, password: &str) -> Response {
-    let html = browser.page(page).await;
-    let form = [
-        ("tenant", "acme".to_owned()),
-        ("flow", hidden(&html, "flow").unwrap()),
-        ("csrf", hidden(&html, "csrf").unwrap()),
-        ("password", password.to_owned()),
-    ];
-    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    browser.post("/api/login_password", &fields).await
-}
-
 #[tokio::test]
 async fn without_provisioning_an_unknown_identity_is_refused() {
     let (server, app) = corp_and_acme("corp").await;
@@ -425,8 +413,7 @@ async fn home_realm_discovery_sends_a_domain_to_its_provider() {
         ("csrf", hidden(&html, "csrf").unwrap()),
         ("email", BOB.to_owned()),
     ];
-    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let sent = browser.post("/api/login_email", &fields).await;
+    let sent = browser.submit("/api/login_email", &form).await;
     let to = location(&sent).expect("a redirect");
     assert!(
         to.starts_with(&format!("{}/authorize?", server.issuer("corp"))),
@@ -490,8 +477,7 @@ async fn a_person_unlinks_an_identity_only_while_another_way_in_remains() {
         ]
     };
     let form = unlink(&page);
-    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let refused = browser.post("/api/account_unlink", &fields).await;
+    let refused = browser.submit("/api/account_unlink", &form).await;
     assert!(location(&refused).unwrap().contains("error=last_sign_in"));
     assert_eq!(links(&server, BOB).await, 1);
 
@@ -506,7 +492,7 @@ async fn a_person_unlinks_an_identity_only_while_another_way_in_remains() {
         .update(acme.id, &bob)
         .await
         .unwrap();
-    let done = browser.post("/api/account_unlink", &fields).await;
+    let done = browser.submit("/api/account_unlink", &form).await;
     assert!(location(&done).unwrap().contains("done=unlinked"));
     assert_eq!(links(&server, BOB).await, 0);
     let audit = server.audit_actions("acme").await;

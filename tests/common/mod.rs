@@ -433,6 +433,15 @@ impl Browser {
 
     /// Posts a form the way a browser without JavaScript does.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.submit(path, form).await
+    }
+
+    /// [`Browser::post`] of fields whose names or values are owned (`String`).
+    pub async fn submit<K, V>(&self, path: &str, form: &[(K, V)]) -> Response
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
         self.http
             .post(self.absolute(path))
             .header(header::ACCEPT, "text/html")

@@ -1,8 +1,9 @@
 //! What the tests of sign-in through other providers read back: the people, links and
 //! refusals of the tenant `acme`, whose connections they use, and the claims of its tokens.
 
-use super::{query, AuthRequest, Browser, TestClient, TestServer};
+use super::{hidden, query, AuthRequest, Browser, TestClient, TestServer};
 use base64::Engine;
+use reqwest::Response;
 use serde_json::Value;
 use tessera::domain::User;
 
@@ -61,4 +62,16 @@ pub async fn id_token_after_consent(
         .decode(payload)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Answers the password step of `acme`'s sign-in page at `page` with `password`.
+pub async fn password_step(browser: &Browser, page: &str, password: &str) -> Response {
+    let html = browser.page(page).await;
+    let form = [
+        ("tenant", "acme".to_owned()),
+        ("flow", hidden(&html, "flow").unwrap()),
+        ("csrf", hidden(&html, "csrf").unwrap()),
+        ("password", password.to_owned()),
+    ];
+    browser.submit("/api/login_password", &form).await
 }
