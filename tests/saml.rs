@@ -31,6 +31,11 @@ async fn connect(server: &TestServer, idp: &SamlIdp, slug: &str, provisioning: b
         slug: slug.into(),
         name: "Corp SSO".into(),
         metadata: idp.metadata().await,
+        domains: if slug == "corp" {
+            "corp.example".into()
+        } else {
+            String::new()
+        },
         provisioning,
         ..ConnectionInput::new(Preset::Saml)
     };
@@ -392,4 +397,22 @@ async fn metadata_without_what_tessera_needs_is_refused() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn people_of_its_email_domain_go_straight_to_the_identity_provider() {
+    let idp = SamlIdp::start();
+    let server = acme_with(&idp, true).await;
+    let browser = server.browser();
+    let html = browser.page("/t/acme/login").await;
+    let form = [
+        ("tenant", "acme".to_owned()),
+        ("flow", hidden(&html, "flow").unwrap_or_default()),
+        ("csrf", hidden(&html, "csrf").unwrap()),
+        ("email", ANN.to_owned()),
+    ];
+    let sent = browser.submit("/api/login_email", &form).await;
+    let to = location(&sent).expect("a redirect");
+    assert!(to.starts_with(&format!("{}/sso?", idp.base)), "{to}");
+    assert!(query(&to).contains_key("SAMLRequest"));
 }
