@@ -217,7 +217,6 @@ async fn forged_and_faulty_responses_are_refused_and_audited() {
         ("in-response-to", "InResponseTo"),
         ("rogue-key", "must be signed"),
         ("other-issuer", "Issuer does not match"),
-        ("status-error", "not successful"),
     ];
     for (variant, _) in variants {
         let browser = server.browser();
@@ -415,4 +414,21 @@ async fn people_of_its_email_domain_go_straight_to_the_identity_provider() {
     let to = location(&sent).expect("a redirect");
     assert!(to.starts_with(&format!("{}/sso?", idp.base)), "{to}");
     assert!(query(&to).contains_key("SAMLRequest"));
+}
+
+#[tokio::test]
+async fn a_provider_that_did_not_sign_the_person_in_is_said_so() {
+    let idp = SamlIdp::start();
+    let server = acme_with(&idp, true).await;
+    let browser = server.browser();
+    let form = at_idp(&browser, "/t/acme/login", "corp", ANN, "status-error").await;
+    let to = location(&post(&browser, &form).await).unwrap();
+    assert!(to.contains("error=upstream_refused"), "{to}");
+    assert!(browser.page(&to).await.contains("did not sign you in"));
+    let refusals = failures(&server.audit_actions("acme").await);
+    assert_eq!(
+        refusals,
+        ["the provider answered urn:oasis:names:tc:SAML:2.0:status:Responder"]
+    );
+    assert!(user_of(&server, ANN).await.is_none());
 }

@@ -233,7 +233,10 @@ async fn verify(
     let checked = tokio::task::spawn_blocking(move || response::verify(&expected, &encoded))
         .await
         .map_err(internal)?;
-    checked.map_err(UpstreamError::Invalid)
+    checked.map_err(|refusal| match refusal {
+        response::Refusal::NotSignedIn(status) => UpstreamError::Refused(status),
+        response::Refusal::Invalid(why) => UpstreamError::Invalid(why),
+    })
 }
 
 /// The browser, back from the ACS with `handle`: goes on with its sign-in for the person the

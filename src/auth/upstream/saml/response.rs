@@ -13,7 +13,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use samael::crypto::AllowedSignatureAlgorithm;
 use samael::schema::Assertion;
-use samael::service_provider::ServiceProvider;
+use samael::service_provider::{Error as SamlError, ServiceProvider};
 
 /// How far the provider's clock may be from ours (NotBefore, NotOnOrAfter).
 const CLOCK_SKEW_SECS: i64 = 60;
@@ -45,9 +45,30 @@ pub struct Verified {
     pub identity: Identity,
 }
 
-/// Checks `encoded`, the base64 SAMLResponse of the HTTP-POST binding. The error says why,
-/// for the audit log.
-pub fn verify(expected: &Expected, encoded: &str) -> Result<Verified, String> {
+/// Why a Response was not taken; the text is for the audit log.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The provider did not sign the person in (a status other than Success: they cancelled,
+    /// or it refused them).
+    NotSignedIn(String),
+    /// The Response failed a check.
+    Invalid(String),
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Self {
+        Self::Invalid(why.to_owned())
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Self {
+        Self::Invalid(why)
+    }
+}
+
+/// Checks `encoded`, the base64 SAMLResponse of the HTTP-POST binding.
+pub fn verify(expected: &Expected, encoded: &str) -> Result<Verified, Refusal> {
     if expected.certificates.is_empty() {
         return Err("the connection has no signing certificate".into());
     }
@@ -82,7 +103,10 @@ pub fn verify(expected: &Expected, encoded: &str) -> Result<Verified, String> {
     };
     let assertion = provider
         .parse_base64_response(&compact, Some(&[expected.request_id.as_str()]))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e.downcast_ref::<SamlError>() {
+            Some(SamlError::ResponseBadStatusCode { code }) => Refusal::NotSignedIn(code.clone()),
+            _ => Refusal::Invalid(e.to_string()),
+        })?;
     check_audience(&assertion, &expected.sp_entity_id)?;
     if assertion
         .authn_statements
