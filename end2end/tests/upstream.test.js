@@ -45,7 +45,8 @@ async function startOidcProvider(tessera, slug) {
   const server = http.createServer(provider.callback());
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  return { issuer, close: () => new Promise((resolve) => server.close(resolve)) };
+  // Browsers and Tessera keep their connections open: close them rather than wait.
+  return { issuer, close: () => new Promise((resolve) => { server.close(resolve); server.closeAllConnections(); }) };
 }
 
 /** tests/saml_idp.py in the Python of .venv-services (scripts/services.sh). */
