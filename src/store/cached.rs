@@ -85,16 +85,25 @@ where
     }
 }
 
+/// A cache of what a tenant holds, which drops it when the tenant is deleted through this
+/// process (the store deletes what the tenant held with it).
+pub trait TenantScoped: Send + Sync {
+    fn forget(&self, tenant: TenantId);
+}
+
 pub struct CachedTenants {
     inner: Arc<dyn TenantRepo>,
     by_slug: ReadThrough<TenantSlug, Tenant>,
+    holdings: Vec<Arc<dyn TenantScoped>>,
 }
 
 impl CachedTenants {
-    pub fn new(inner: Arc<dyn TenantRepo>) -> Self {
+    /// `holdings` are the caches of what tenants hold.
+    pub fn new(inner: Arc<dyn TenantRepo>, holdings: Vec<Arc<dyn TenantScoped>>) -> Self {
         Self {
             inner,
             by_slug: ReadThrough::new(),
+            holdings,
         }
     }
 
@@ -154,6 +163,9 @@ impl TenantRepo for CachedTenants {
     async fn delete(&self, id: TenantId) -> StoreResult<bool> {
         let deleted = self.inner.delete(id).await;
         self.changed();
+        for holding in &self.holdings {
+            holding.forget(id);
+        }
         deleted
     }
 }
@@ -240,6 +252,12 @@ impl CachedConnections {
             Ok(Some(Arc::new(self.inner.list(tenant).await?)))
         });
         Ok(list.await?.unwrap_or_default())
+    }
+}
+
+impl TenantScoped for CachedConnections {
+    fn forget(&self, tenant: TenantId) {
+        self.of_tenant.changed(&tenant);
     }
 }
 
@@ -403,7 +421,7 @@ mod tests {
             .await
             .unwrap();
         let backend: Arc<SqliteStore> = Arc::new(sqlite);
-        let cached = CachedTenants::new(backend.clone());
+        let cached = CachedTenants::new(backend.clone(), Vec::new());
         let slug = TenantSlug::parse("acme").unwrap();
         let mut tenant = Tenant::new(slug.clone(), "Acme").unwrap();
         cached.create(&tenant).await.unwrap();

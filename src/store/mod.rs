@@ -1023,10 +1023,11 @@ impl Store {
     /// Puts the in-process caches of [`cached`] in front of the tenants, clients, users and
     /// connections.
     pub fn with_caches(mut self) -> Self {
-        self.tenants = Arc::new(cached::CachedTenants::new(self.tenants));
+        let connections = Arc::new(cached::CachedConnections::new(self.connections));
+        self.connections = connections.clone();
+        self.tenants = Arc::new(cached::CachedTenants::new(self.tenants, vec![connections]));
         self.clients = Arc::new(cached::CachedClients::new(self.clients));
         self.users = Arc::new(cached::CachedUsers::new(self.users));
-        self.connections = Arc::new(cached::CachedConnections::new(self.connections));
         self
     }
 
